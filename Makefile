@@ -1,0 +1,85 @@
+# juggle - a make-like batch job orchestrator.
+#
+#   make            build build/juggle
+#   make demo       install what is missing (as root), build, run the nightly example offline
+#   make test       every test, with the normal build and under ASan+UBSan
+#   make asan       build build-asan/juggle with AddressSanitizer and UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages juggle needs (as root)
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+PKGS := inih libcurl libarchive libxml-2.0 libuv libcrypto jansson zlib
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lm -lpthread
+
+ENGINE_SRC := $(wildcard engine/*.c)
+JOBS_SRC := $(wildcard jobs/*.c)
+CMD_SRC := $(wildcard cmd/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+JOBS_OBJ := $(JOBS_SRC:%.c=$(BUILD)/%.o)
+CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all deps demo test test-fast asan install uninstall clean fuzz bench
+
+all: $(BUILD)/juggle $(BUILD)/unit-tests
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/juggle: $(CMD_OBJ) $(ENGINE_OBJ) $(JOBS_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The unit tests link the engine and the job kinds without cmd/.
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(ENGINE_OBJ) $(JOBS_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+deps:
+	@tools/deps
+
+asan:
+	$(MAKE) BUILD=build-asan \
+		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+		LDFLAGS="-fsanitize=address,undefined" all
+
+# Every test, twice: the normal build, then under the sanitizers.
+test: deps
+	@$(MAKE) --no-print-directory all asan
+	@tests/run --build build --build build-asan
+
+# The normal build only, for a quick loop while editing.
+test-fast: all
+	@tests/run --build build
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/juggle
+	@examples/demo.sh $(BUILD)/juggle
+
+install: $(BUILD)/juggle
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 755 $(BUILD)/juggle $(DESTDIR)$(PREFIX)/bin/juggle
+	for m in man/*.1; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/ || true; done
+	for m in man/*.5; do [ -f "$$m" ] && install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man5/ || true; done
+	if [ -f tools/juggle.bash ]; then install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions && \
+		install -m 644 tools/juggle.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/juggle; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/juggle $(DESTDIR)$(PREFIX)/share/man/man1/juggle.1 \
+		$(DESTDIR)$(PREFIX)/share/man/man5/juggle.ini.5 \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/juggle
+
+clean:
+	rm -rf build build-asan
+
+-include $(wildcard build/*/*.d build/*/*/*.d build-asan/*/*.d build-asan/*/*/*.d)

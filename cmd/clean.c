@@ -1,0 +1,72 @@
+/* clean.c - `juggle clean [TARGET...]`: remove declared outputs; without
+ * targets also the state folder. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../engine/lock.h"
+#include "../engine/state.h"
+#include "cmd.h"
+
+int cmd_clean(struct cli *c)
+{
+	struct graph g;
+	int rc = cli_load_selected(c, &g);
+	if (rc) {
+		graph_release(&g);
+		return rc;
+	}
+	struct strbuf err = {0};
+	int lock_fd = -1;
+	if (access(STATE_DIR, F_OK) == 0) {
+		long holder;
+		lock_fd = lock_acquire(STATE_DIR "/lock", &holder, &err);
+		if (lock_fd < 0) {
+			error("%s; not cleaning", sb_str(&err));
+			sb_release(&err);
+			graph_release(&g);
+			return EXIT_CANNOT_START;
+		}
+	}
+	size_t removed = 0;
+	for (size_t i = 0; i < g.jobs.n; i++) {
+		const struct job *j = g.jobs.v[i];
+		for (uint32_t k = 0; j->run.wanted && k < j->n_outputs; k++) {
+			if (unlink(j->outputs[k]) == 0) {
+				removed++;
+				if (c->verbose)
+					printf("removed %s\n", j->outputs[k]);
+			} else if (errno != ENOENT) {
+				error("cannot remove '%s': %s", j->outputs[k], strerror(errno));
+				rc = EXIT_FAILED;
+			}
+		}
+	}
+	if (c->nargs == 0) {
+		if (remove_tree(STATE_DIR) < 0) {
+			error("cannot remove '%s': %s", STATE_DIR, strerror(errno));
+			rc = EXIT_FAILED;
+		}
+	} else if (lock_fd >= 0) {
+		/* Forget the named jobs so they run again. */
+		struct state *st;
+		struct strbuf warn = {0};
+		if (state_open(&st, STATE_DIR, false, &warn, &err) == 0) {
+			for (size_t i = 0; i < g.jobs.n; i++)
+				if (g.jobs.v[i]->run.wanted)
+					state_record_fail(st, g.jobs.v[i]);
+			state_close(st);
+		}
+		sb_release(&warn);
+	}
+	if (!c->quiet)
+		printf("juggle: removed %zu output%s%s\n", removed, removed == 1 ? "" : "s",
+		       c->nargs == 0 ? " and " STATE_DIR "/" : "");
+	if (lock_fd >= 0)
+		close(lock_fd);
+	sb_release(&err);
+	graph_release(&g);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/* cmd.h - the command line: options, subcommands and exit statuses.
+ *
+ * Only cmd/ turns errors into messages and exit statuses; the engine
+ * returns codes and fills buffers.
+ */
+#ifndef JUGGLE_CMD_H
+#define JUGGLE_CMD_H
+
+#include "../engine/graph.h"
+#include "../engine/sched.h"
+
+enum exit_status {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,      /* one or more jobs failed */
+	EXIT_USAGE = 2,       /* bad command line or invalid graph */
+	EXIT_CANNOT_START = 3, /* lock held, folder not writable */
+	EXIT_INTERRUPTED = 130,
+};
+
+struct cli {
+	const char *file;       /* -f, default juggle.ini */
+	const char *directory;  /* -C */
+	struct settings set;    /* command-line settings (NULL / -1 when unset) */
+	bool dry_run, always_make, verbose, quiet;
+	VEC(const char *) vars; /* -s NAME=VALUE */
+	const char *backends;   /* compare --backends */
+	int repeat;             /* compare --repeat */
+	char **args;            /* the words after the command */
+	int nargs;
+	const char *argv0;
+};
+
+struct subcommand {
+	const char *name;
+	int (*fn)(struct cli *c);
+	const char *summary;
+};
+
+int cmd_run(struct cli *c);
+int cmd_check(struct cli *c);
+int cmd_list(struct cli *c);
+int cmd_graph(struct cli *c);
+int cmd_explain(struct cli *c);
+int cmd_clean(struct cli *c);
+int cmd_exec_job(struct cli *c);
+int cmd_compare(struct cli *c);
+
+/* Enters the graph's folder and loads the graph, printing every error.
+ * Returns 0, or the exit status to end with. */
+int cli_load(struct cli *c, struct graph *g);
+/* Loads the graph and marks the targets (c->args) wanted. */
+int cli_load_selected(struct cli *c, struct graph *g);
+/* Opens the state read-only, printing warnings. NULL: exit with *status. */
+struct state *cli_state_readonly(int *status);
+/* The run options from the command line and [settings]. 0 or exit status. */
+int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o);
+
+/* Prints "juggle: " and the message to stderr. */
+void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,155 @@
+/* common.c - what several subcommands share: loading, options, state. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../engine/backend.h"
+#include "../engine/state.h"
+#include "cmd.h"
+
+/* A path from the command line, made absolute before we change folder. */
+static const char *absolute(const char *p, const char *cwd)
+{
+	if (!p || p[0] == '/')
+		return p;
+	return xasprintf("%s/%s", cwd, p); /* lives as long as the process */
+}
+
+int cli_load(struct cli *c, struct graph *g)
+{
+	if (c->directory && chdir(c->directory) < 0) {
+		error("cannot change to folder '%s': %s", c->directory, strerror(errno));
+		return EXIT_USAGE;
+	}
+	char *cwd = getcwd(NULL, 0);
+	if (!cwd) {
+		error("cannot find the current folder: %s", strerror(errno));
+		return EXIT_CANNOT_START;
+	}
+	c->set.report = absolute(c->set.report, cwd);
+	c->set.html = absolute(c->set.html, cwd);
+	c->set.trace = absolute(c->set.trace, cwd);
+	c->set.junit = absolute(c->set.junit, cwd);
+	c->set.archive = absolute(c->set.archive, cwd);
+	free(cwd);
+
+	/* Everything happens in the graph's folder, as in make -C. */
+	const char *slash = strrchr(c->file, '/');
+	const char *base = c->file;
+	if (slash) {
+		char *dir = slash == c->file ? xstrdup("/") : xstrndup(c->file, (size_t)(slash - c->file));
+		if (chdir(dir) < 0) {
+			error("cannot read graph file '%s': %s", c->file, strerror(errno));
+			free(dir);
+			return EXIT_USAGE;
+		}
+		free(dir);
+		base = slash + 1;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	struct load_opts o = {
+		.file = base,
+		.display = c->file,
+		.cli = c->set,
+		.set = c->vars.v,
+		.default_jobs = (int)(ncpu > 0 ? ncpu : 1) + 2,
+	};
+	struct diag d = {0};
+	if (graph_load(g, &o, &d) < 0) {
+		for (size_t i = 0; i < d.msgs.n; i++)
+			fprintf(stderr, "%s\n", d.msgs.v[i]);
+		if (d.msgs.n > 1)
+			error("%zu errors in '%s'; nothing ran", d.msgs.n, c->file);
+		else
+			error("nothing ran");
+		diag_release(&d);
+		return EXIT_USAGE;
+	}
+	diag_release(&d);
+	return 0;
+}
+
+int cli_load_selected(struct cli *c, struct graph *g)
+{
+	int rc = cli_load(c, g);
+	if (rc)
+		return rc;
+	struct strbuf err = {0};
+	if (graph_select(g, c->args, c->nargs, &err) < 0) {
+		error("%s", sb_str(&err));
+		sb_release(&err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+struct state *cli_state_readonly(int *status)
+{
+	struct state *st;
+	struct strbuf warn = {0}, err = {0};
+	if (state_open(&st, STATE_DIR, true, &warn, &err) < 0) {
+		error("%s", sb_str(&err));
+		*status = EXIT_CANNOT_START;
+		st = NULL;
+	}
+	fputs(sb_str(&warn), stderr);
+	sb_release(&warn);
+	sb_release(&err);
+	return st;
+}
+
+int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	const char *name = g->settings.backend;
+	o->backend = backend_by_name(name);
+	if (!o->backend) {
+		bool known = false;
+		for (size_t i = 0; backend_names[i]; i++)
+			known |= strcmp(backend_names[i], name) == 0;
+		if (known)
+			error("backend '%s' is not built yet; use --backend serial", name);
+		else {
+			const char *near = closest_word(name, backend_names, 6);
+			error("unknown backend '%s'%s%s%s (backends: serial, threads, processes, "
+			      "eventloop, auto, slurm)",
+			      name, near ? " (did you mean '" : "", near ? near : "",
+			      near ? "'?)" : "");
+		}
+		return EXIT_USAGE;
+	}
+	o->jobs = g->settings.jobs;
+	o->net_jobs = g->settings.net_jobs;
+	o->keep_going = g->settings.keep_going > 0;
+	o->dry_run = c->dry_run;
+	o->always_make = c->always_make;
+	o->verbose = c->verbose;
+	o->quiet = c->quiet;
+	const char *p = g->settings.progress;
+	if (!p || strcmp(p, "auto") == 0)
+		o->progress = PROGRESS_AUTO;
+	else if (strcmp(p, "tty") == 0)
+		o->progress = PROGRESS_TTY;
+	else if (strcmp(p, "plain") == 0)
+		o->progress = PROGRESS_PLAIN;
+	else if (strcmp(p, "none") == 0)
+		o->progress = PROGRESS_NONE;
+	else {
+		error("progress: '%s' is not auto, tty, plain or none", p);
+		return EXIT_USAGE;
+	}
+	const char *unbuilt[][2] = {{"html", g->settings.html},
+				    {"trace", g->settings.trace},
+				    {"junit", g->settings.junit},
+				    {"archive", g->settings.archive}};
+	for (size_t i = 0; i < ARRAY_SIZE(unbuilt); i++) {
+		if (unbuilt[i][1]) {
+			error("--%s is not built yet", unbuilt[i][0]);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* exec_job.c - `juggle exec-job NAME`: run exactly one attempt of one job
+ * in this process, as a Slurm step or a remote worker does. The result
+ * goes to .juggle/results/ as JSON (read back by the backend that asked)
+ * and the exit status says ok (0), failed (1) or interrupted (130). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/exec.h"
+#include "../engine/sig.h"
+#include "../engine/state.h"
+#include "cmd.h"
+
+char *job_result_path(const struct job *job);
+
+char *job_result_path(const struct job *job)
+{
+	char *log = job_log_path(job); /* .juggle/logs/NAME.log */
+	const char *base = log + strlen(STATE_DIR "/logs/");
+	char *path = xasprintf(STATE_DIR "/results/%.*s.json", (int)(strlen(base) - 4), base);
+	free(log);
+	return path;
+}
+
+int cmd_exec_job(struct cli *c)
+{
+	if (c->nargs < 1 || c->nargs > 2) {
+		error("exec-job takes one job name (and an optional attempt number)");
+		return EXIT_USAGE;
+	}
+	const char *name = c->args[0];
+	int number = c->nargs == 2 ? atoi(c->args[1]) : 1;
+	c->nargs = 0;
+	struct graph g;
+	int rc = cli_load(c, &g);
+	if (rc) {
+		graph_release(&g);
+		return rc;
+	}
+	struct job *job = graph_job(&g, name);
+	if (!job) {
+		error("no job is called '%s'", name);
+		graph_release(&g);
+		return EXIT_USAGE;
+	}
+	sig_install();
+	struct state *st = cli_state_readonly(&rc);
+	const struct state_rec *rec = st ? state_find(st, job->name) : NULL;
+	struct worker w = {.id = 0};
+	struct result res;
+	job_attempt(job, &w, number > 0 ? number : 1, rec ? rec->extra : NULL, &res);
+	worker_release(&w);
+	char *json = result_to_json(&res);
+	char *path = job_result_path(job);
+	if (mkdir_parents(path) < 0 || write_file_atomic(path, json, strlen(json)) < 0) {
+		error("cannot write '%s': %s", path, strerror(errno));
+		rc = EXIT_CANNOT_START;
+	} else {
+		rc = res.status == RES_OK ? EXIT_OK
+		     : res.status == RES_INTERRUPTED ? EXIT_INTERRUPTED
+						     : EXIT_FAILED;
+	}
+	if (res.status != RES_OK && res.error)
+		error("%s: %s", job->name, res.error);
+	free(path);
+	free(json);
+	result_release(&res);
+	state_close(st);
+	graph_release(&g);
+	return rc;
+}

@@ -1,0 +1,29 @@
+/* explain.c - `juggle explain TARGET...`: why each job would run. */
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "cmd.h"
+#include "predict.h"
+
+int cmd_explain(struct cli *c)
+{
+	struct graph g;
+	int rc = cli_load_selected(c, &g);
+	struct state *st = rc ? NULL : cli_state_readonly(&rc);
+	if (st) {
+		predict(&g, st, c->always_make);
+		size_t n;
+		struct job **order = graph_order(&g, &n);
+		for (size_t i = 0; i < n; i++) {
+			const struct job *j = order[i];
+			if (j->run.reason)
+				printf("%s: would run: %s\n", j->name, j->run.reason);
+			else
+				printf("%s: up to date\n", j->name);
+		}
+		free(order);
+		state_close(st);
+	}
+	graph_release(&g);
+	return rc;
+}

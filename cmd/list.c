@@ -1,0 +1,31 @@
+/* list.c - `juggle list`: the jobs after expansion, with their state. */
+#include <stdio.h>
+#include <string.h>
+
+#include "../engine/kind.h"
+#include "cmd.h"
+#include "predict.h"
+
+int cmd_list(struct cli *c)
+{
+	struct graph g;
+	int rc = cli_load_selected(c, &g);
+	struct state *st = rc ? NULL : cli_state_readonly(&rc);
+	if (st) {
+		predict(&g, st, c->always_make);
+		for (size_t i = 0; i < g.jobs.n; i++) {
+			const struct job *j = g.jobs.v[i];
+			if (!j->run.wanted)
+				continue;
+			printf("%s\t%s\t", j->name, j->sec->kind->name);
+			for (uint32_t k = 0; k < j->n_deps; k++)
+				printf("%s%s", k ? "," : "", j->deps[k]->name);
+			if (!j->n_deps)
+				printf("-");
+			printf("\t%s\n", j->run.reason ? j->run.reason : "up to date");
+		}
+		state_close(st);
+	}
+	graph_release(&g);
+	return rc;
+}

@@ -1,0 +1,194 @@
+/* backend.c - the backend registry, the serial backend and the dry run. */
+#define _GNU_SOURCE
+#include "backend.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched.h"
+#include "sig.h"
+
+const char *const backend_names[] = {"serial", "threads", "processes", "eventloop",
+				     "auto",   "slurm",   NULL};
+
+static const struct backend_ops *const backends[] = {
+	&backend_serial,
+	NULL,
+};
+
+const struct backend_ops *backend_by_name(const char *name)
+{
+	for (size_t i = 0; backends[i]; i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+void backend_idle_wait(double timeout)
+{
+	if (timeout == 0)
+		return;
+	struct pollfd p = {sig_cancel_fd(), POLLIN, 0};
+	int ms = timeout < 0 ? -1 : (int)(timeout * 1000) + 1;
+	if (cancel_requested())
+		return;
+	while (poll(&p, 1, ms) < 0 && errno == EINTR) {
+	}
+}
+
+/* ---- serial: one job at a time, in the scheduler's own thread ---- */
+
+struct serial {
+	struct worker w;
+	struct job *job;
+	int number;
+	const char *prev_extra;
+};
+
+static int serial_init(struct backend *b, struct strbuf *err)
+{
+	(void)err;
+	struct serial *s = xcalloc(1, sizeof(*s));
+	s->w.id = 0;
+	b->priv = s;
+	return 0;
+}
+
+static bool serial_can_start(struct backend *b, const struct job *job)
+{
+	(void)job;
+	return ((struct serial *)b->priv)->job == NULL;
+}
+
+static int serial_start(struct backend *b, struct job *job, int number, const char *prev_extra,
+			struct strbuf *err)
+{
+	(void)err;
+	struct serial *s = b->priv;
+	s->job = job;
+	s->number = number;
+	s->prev_extra = prev_extra;
+	return 0;
+}
+
+static int serial_wait(struct backend *b, struct job **job, struct result *res, double timeout)
+{
+	struct serial *s = b->priv;
+	if (!s->job) {
+		backend_idle_wait(timeout);
+		return 0;
+	}
+	/* The attempt runs here, blocking; it watches for signals itself. */
+	job_attempt(s->job, &s->w, s->number, s->prev_extra, res);
+	*job = s->job;
+	s->job = NULL;
+	return 1;
+}
+
+static int serial_running(struct backend *b)
+{
+	return ((struct serial *)b->priv)->job != NULL;
+}
+
+static void serial_abort(struct backend *b)
+{
+	/* Nothing runs between two waits; a started attempt ends at once
+	 * through job_attempt(), which sees the signal. */
+	(void)b;
+}
+
+static void serial_release(struct backend *b)
+{
+	struct serial *s = b->priv;
+	worker_release(&s->w);
+	free(s);
+	b->priv = NULL;
+}
+
+const struct backend_ops backend_serial = {
+	.name = "serial",
+	.init = serial_init,
+	.can_start = serial_can_start,
+	.start = serial_start,
+	.wait = serial_wait,
+	.running = serial_running,
+	.abort = serial_abort,
+	.release = serial_release,
+};
+
+/* ---- dry run: every job succeeds at once and changes its outputs ---- */
+
+struct dry {
+	VEC(struct job *) done;
+};
+
+static int dry_init(struct backend *b, struct strbuf *err)
+{
+	(void)err;
+	b->priv = xcalloc(1, sizeof(struct dry));
+	return 0;
+}
+
+static bool dry_can_start(struct backend *b, const struct job *job)
+{
+	(void)b;
+	(void)job;
+	return true;
+}
+
+static int dry_start(struct backend *b, struct job *job, int number, const char *prev_extra,
+		     struct strbuf *err)
+{
+	(void)number;
+	(void)prev_extra;
+	(void)err;
+	struct dry *d = b->priv;
+	VEC_PUSH(&d->done, job);
+	return 0;
+}
+
+static int dry_wait(struct backend *b, struct job **job, struct result *res, double timeout)
+{
+	(void)timeout;
+	struct dry *d = b->priv;
+	if (!d->done.n)
+		return 0;
+	*job = d->done.v[0];
+	memmove(d->done.v, d->done.v + 1, (d->done.n - 1) * sizeof(*d->done.v));
+	d->done.n--;
+	result_init(res);
+	res->status = RES_OK;
+	res->worker = 0;
+	res->started = res->finished = mono_now();
+	return 1;
+}
+
+static int dry_running(struct backend *b)
+{
+	return (int)((struct dry *)b->priv)->done.n;
+}
+
+static void dry_abort(struct backend *b)
+{
+	(void)b;
+}
+
+static void dry_release(struct backend *b)
+{
+	struct dry *d = b->priv;
+	free(d->done.v);
+	free(d);
+}
+
+const struct backend_ops backend_dry = {
+	.name = "dry-run",
+	.init = dry_init,
+	.can_start = dry_can_start,
+	.start = dry_start,
+	.wait = dry_wait,
+	.running = dry_running,
+	.abort = dry_abort,
+	.release = dry_release,
+};

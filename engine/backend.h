@@ -1,0 +1,61 @@
+/* backend.h - how jobs are carried: the contract between the scheduler and
+ * a concurrency backend (ninja's CommandRunner, in C).
+ *
+ * The scheduler never knows which backend it drives. It asks can_start()
+ * before each start(), and collects finished attempts with wait(). An
+ * attempt that start() refused (returned -1) is never reported by wait().
+ *
+ * Lifecycle: init -> (can_start/start/wait)* -> [abort -> wait until idle]
+ * -> release. Only the scheduler thread calls these functions.
+ */
+#ifndef JUGGLE_BACKEND_H
+#define JUGGLE_BACKEND_H
+
+#include "exec.h"
+#include "graph.h"
+
+struct run_opts;
+
+struct backend {
+	const struct backend_ops *ops;
+	const struct run_opts *opts;
+	struct graph *graph;
+	void *priv; /* the backend's own state */
+};
+
+struct backend_ops {
+	const char *name;
+	/* Sets up workers; 0, or -1 with err. */
+	int (*init)(struct backend *b, struct strbuf *err);
+	/* True when an attempt of job could start now. The scheduler has
+	 * already checked -j and pools. */
+	bool (*can_start)(struct backend *b, const struct job *job);
+	/* Starts an attempt (number, prev_extra: see job_attempt()). */
+	int (*start)(struct backend *b, struct job *job, int number, const char *prev_extra,
+		     struct strbuf *err);
+	/* Waits at most timeout seconds (< 0: no limit) for an attempt to end.
+	 * Returns 1 with *job and res filled; 0 when the time ran out or a
+	 * signal arrived (check cancel_requested()). */
+	int (*wait)(struct backend *b, struct job **job, struct result *res, double timeout);
+	/* Number of attempts started and not yet returned by wait(). */
+	int (*running)(struct backend *b);
+	/* Asks every running attempt to stop; each then ends through wait()
+	 * as RES_INTERRUPTED. Called at most once per run. */
+	void (*abort)(struct backend *b);
+	/* Frees everything; no attempt may be running. */
+	void (*release)(struct backend *b);
+};
+
+extern const struct backend_ops backend_serial;
+extern const struct backend_ops backend_dry;
+
+/* The backend named name, or NULL. Lists every backend juggle knows,
+ * including those that are not built, in backend_names. */
+const struct backend_ops *backend_by_name(const char *name);
+extern const char *const backend_names[];
+
+/* For a backend with nothing running: waits up to timeout seconds (< 0: no
+ * limit) or until a signal arrives. */
+void backend_idle_wait(double timeout);
+
+#endif

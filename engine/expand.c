@@ -1,0 +1,369 @@
+/* expand.c - see expand.h. */
+#define _GNU_SOURCE
+#include "expand.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *builtin_names[] = {"date", "datetime", "backend", "jobs", "semicolon"};
+
+/* The value of a [vars] entry or -s override (the last definition wins). */
+static const struct kv *find_var(const struct graph *g, const char *name)
+{
+	for (size_t i = g->vars.n; i-- > 0;)
+		if (strcmp(g->vars.v[i].key, name) == 0)
+			return &g->vars.v[i];
+	return NULL;
+}
+
+static int builtin(const struct graph *g, const char *name, struct strbuf *out,
+		   struct strbuf *err)
+{
+	char buf[64];
+	time_t t = (time_t)g->loaded_at;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	if (strcmp(name, "date") == 0) {
+		strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+	} else if (strcmp(name, "datetime") == 0) {
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H%M%S", &tm);
+	} else if (strcmp(name, "backend") == 0) {
+		if (!g->settings.backend) {
+			sb_adds(err, "${backend} cannot be used to choose the backend");
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%s", g->settings.backend);
+	} else if (strcmp(name, "jobs") == 0) {
+		if (g->settings.jobs <= 0) {
+			sb_adds(err, "${jobs} cannot be used to set the number of jobs");
+			return -1;
+		}
+		snprintf(buf, sizeof(buf), "%d", g->settings.jobs);
+	} else if (strcmp(name, "semicolon") == 0) {
+		snprintf(buf, sizeof(buf), ";");
+	} else {
+		return 1;
+	}
+	sb_adds(out, buf);
+	return 0;
+}
+
+static int expand(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err,
+		  int depth)
+{
+	if (depth > 16) {
+		sb_adds(err, "variables refer to each other in a loop");
+		return -1;
+	}
+	for (const char *p = s; *p; p++) {
+		if (*p != '$') {
+			sb_addc(out, *p);
+			continue;
+		}
+		if (p[1] == '$') {
+			sb_addc(out, '$');
+			p++;
+			continue;
+		}
+		if (p[1] != '{') {
+			sb_addc(out, '$');
+			continue;
+		}
+		const char *close = strchr(p + 2, '}');
+		if (!close) {
+			sb_addf(err, "'${' without a closing '}' in '%s'", s);
+			return -1;
+		}
+		char *name = xstrndup(p + 2, (size_t)(close - p - 2));
+		int rc = 0;
+		const struct kv *var = find_var(g, name);
+		if (var) {
+			rc = expand(g, var->raw, out, err, depth + 1);
+		} else if (strncmp(name, "env:", 4) == 0) {
+			const char *v = getenv(name + 4);
+			if (!v) {
+				sb_addf(err, "environment variable '%s' is not set", name + 4);
+				rc = -1;
+			} else {
+				sb_adds(out, v);
+			}
+		} else if ((rc = builtin(g, name, out, err)) > 0) {
+			const char *cands[256];
+			size_t n = 0;
+			for (size_t i = 0; i < g->vars.n && n < ARRAY_SIZE(cands) - 8; i++)
+				cands[n++] = g->vars.v[i].key;
+			for (size_t i = 0; i < ARRAY_SIZE(builtin_names); i++)
+				cands[n++] = builtin_names[i];
+			const char *near = closest_word(name, cands, n);
+			if (*name == '\0')
+				sb_adds(err, "empty variable name '${}'");
+			else if (near)
+				sb_addf(err, "undefined variable '%s' (did you mean '%s'?)", name,
+					near);
+			else
+				sb_addf(err, "undefined variable '%s' (define it in [vars] or with -s %s=VALUE)",
+					name, name);
+			rc = -1;
+		}
+		free(name);
+		if (rc < 0)
+			return -1;
+		p = close;
+	}
+	return 0;
+}
+
+int expand_vars(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err)
+{
+	return expand(g, s, out, err, 0);
+}
+
+char **split_words(const char *s, struct strbuf *err)
+{
+	VEC(char *) words = {0};
+	struct strbuf w = {0};
+	bool in_word = false;
+	const char *p = s;
+	const char *open_quote = NULL;
+	while (*p) {
+		char c = *p;
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			if (in_word) {
+				VEC_PUSH(&words, sb_detach(&w));
+				in_word = false;
+			}
+			p++;
+			continue;
+		}
+		in_word = true;
+		if (c == '\\') {
+			sb_addc(&w, p[1] ? p[1] : '\\');
+			p += p[1] ? 2 : 1;
+		} else if (c == '\'') {
+			const char *end = strchr(p + 1, '\'');
+			if (!end) {
+				open_quote = "single";
+				break;
+			}
+			sb_add(&w, p + 1, (size_t)(end - p - 1));
+			p = end + 1;
+		} else if (c == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1] && strchr("\"\\$`", p[1]))
+					p++;
+				sb_addc(&w, *p);
+			}
+			if (!*p) {
+				open_quote = "double";
+				break;
+			}
+			p++;
+		} else {
+			sb_addc(&w, c);
+			p++;
+		}
+	}
+	if (open_quote) {
+		sb_addf(err, "unterminated %s quote", open_quote);
+		sb_release(&w);
+		for (size_t i = 0; i < words.n; i++)
+			free(words.v[i]);
+		free(words.v);
+		return NULL;
+	}
+	if (in_word)
+		VEC_PUSH(&words, sb_detach(&w));
+	VEC_PUSH(&words, NULL);
+	sb_release(&w);
+	return words.v;
+}
+
+void free_words(char **words)
+{
+	if (!words)
+		return;
+	for (char **w = words; *w; w++)
+		free(*w);
+	free(words);
+}
+
+size_t count_words(char *const *words)
+{
+	size_t n = 0;
+	while (words && words[n])
+		n++;
+	return n;
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} placeholders[] = {
+	{"item", PH_ITEM},       {"input", PH_INPUT},     {"inputs", PH_INPUTS},
+	{"dir", PH_DIR},         {"name", PH_NAME},       {"stem", PH_STEM},
+	{"rel", PH_REL},         {"relstem", PH_RELSTEM}, {"output", PH_OUTPUT},
+	{"outputs", PH_OUTPUTS},
+};
+
+/* The placeholder starting at p ("{item}..."), with its length, or 0. */
+static unsigned placeholder_at(const char *p, size_t *len)
+{
+	if (*p != '{')
+		return 0;
+	const char *close = strchr(p, '}');
+	if (!close)
+		return 0;
+	size_t n = (size_t)(close - p - 1);
+	for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
+		if (strlen(placeholders[i].name) == n &&
+		    strncmp(p + 1, placeholders[i].name, n) == 0) {
+			*len = n + 2;
+			return placeholders[i].bit;
+		}
+	}
+	return 0;
+}
+
+unsigned placeholders_used(const char *s)
+{
+	unsigned used = 0;
+	size_t len;
+	for (const char *p = s; (p = strchr(p, '{')); p++)
+		used |= placeholder_at(p, &len);
+	return used;
+}
+
+const char *placeholder_name(unsigned bit)
+{
+	static char buf[ARRAY_SIZE(placeholders)][16];
+	for (size_t i = 0; i < ARRAY_SIZE(placeholders); i++) {
+		if (placeholders[i].bit == bit) {
+			snprintf(buf[i], sizeof(buf[i]), "{%s}", placeholders[i].name);
+			return buf[i];
+		}
+	}
+	return "{?}";
+}
+
+void shell_quote(const char *s, struct strbuf *out)
+{
+	sb_addc(out, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			sb_adds(out, "'\\''");
+		else
+			sb_addc(out, *s);
+	}
+	sb_addc(out, '\'');
+}
+
+static void put(struct strbuf *out, const char *s, size_t n, enum subst_mode mode)
+{
+	if (mode == SUBST_SHELL) {
+		char *tmp = xstrndup(s, n);
+		shell_quote(tmp, out);
+		free(tmp);
+	} else {
+		sb_add(out, s, n);
+	}
+}
+
+static void put_list(struct strbuf *out, const char *const *v, uint32_t n, enum subst_mode mode)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			sb_addc(out, ' ');
+		put(out, v[i], strlen(v[i]), mode);
+	}
+}
+
+/* The path the path-derived placeholders describe: the glob match, or the
+ * first input. */
+static const char *main_input(const struct job *job)
+{
+	if (job->match)
+		return job->match;
+	return job->n_inputs ? job->inputs[0] : "";
+}
+
+static void subst_one(const struct job *job, unsigned ph, enum subst_mode mode,
+		      struct strbuf *out)
+{
+	const char *in = main_input(job);
+	const char *slash = strrchr(in, '/');
+	const char *base = slash ? slash + 1 : in;
+	const char *rel = job->item ? job->item : "";
+	switch (ph) {
+	case PH_ITEM:
+	case PH_REL:
+		put(out, rel, strlen(rel), mode);
+		break;
+	case PH_INPUT:
+		put(out, in, strlen(in), mode);
+		break;
+	case PH_INPUTS:
+		put_list(out, job->inputs, job->n_inputs, mode);
+		break;
+	case PH_DIR:
+		if (slash)
+			put(out, in, (size_t)(slash - in), mode);
+		else
+			put(out, ".", 1, mode);
+		break;
+	case PH_NAME:
+		put(out, base, strlen(base), mode);
+		break;
+	case PH_STEM:
+	case PH_RELSTEM: {
+		const char *s = ph == PH_STEM ? base : rel;
+		const char *dot = strrchr(s, '.');
+		const char *sl = strrchr(s, '/');
+		size_t n = dot && dot > s && (!sl || dot > sl + 1) ? (size_t)(dot - s) : strlen(s);
+		put(out, s, n, mode);
+		break;
+	}
+	case PH_OUTPUT:
+		if (job->n_outputs)
+			put(out, job->outputs[0], strlen(job->outputs[0]), mode);
+		break;
+	case PH_OUTPUTS:
+		put_list(out, job->outputs, job->n_outputs, mode);
+		break;
+	}
+}
+
+void subst_placeholders(const struct job *job, const char *s, enum subst_mode mode,
+			struct strbuf *out)
+{
+	for (const char *p = s; *p; p++) {
+		size_t len;
+		unsigned ph = placeholder_at(p, &len);
+		if (!ph) {
+			sb_addc(out, *p);
+			continue;
+		}
+		subst_one(job, ph, mode, out);
+		p += len - 1;
+	}
+}
+
+char **job_argv(const struct job *job, char *const *tmpl)
+{
+	VEC(char *) argv = {0};
+	struct strbuf sb = {0};
+	for (size_t i = 0; tmpl[i]; i++) {
+		if (strcmp(tmpl[i], "{inputs}") == 0 || strcmp(tmpl[i], "{outputs}") == 0) {
+			bool ins = tmpl[i][2] == 'n';
+			uint32_t n = ins ? job->n_inputs : job->n_outputs;
+			for (uint32_t k = 0; k < n; k++)
+				VEC_PUSH(&argv, xstrdup(ins ? job->inputs[k] : job->outputs[k]));
+			continue;
+		}
+		subst_placeholders(job, tmpl[i], SUBST_TEXT, &sb);
+		VEC_PUSH(&argv, sb_detach(&sb));
+	}
+	VEC_PUSH(&argv, NULL);
+	return argv.v;
+}

@@ -1,0 +1,65 @@
+/* expand.h - ${variables}, {placeholders} and shell-like word splitting.
+ *
+ * Order of expansion, which is what keeps file names inert:
+ *   1. ${name} is replaced in the text of a value (like make's $(name)), so
+ *      a variable may hold several arguments;
+ *   2. a command, input or output is split into words like a shell does,
+ *      without running one;
+ *   3. {placeholders} are replaced inside each word, so an item with spaces,
+ *      quotes, ';' or $(...) stays one argument and is never interpreted.
+ */
+#ifndef JUGGLE_EXPAND_H
+#define JUGGLE_EXPAND_H
+
+#include "graph.h"
+
+/* Expands ${...} and $$ in s into out. Returns 0, or -1 with the problem in
+ * err ("undefined variable 'mirro' (did you mean 'mirror'?)"). */
+int expand_vars(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err);
+
+/* Splits s into words: whitespace separates, '...' keeps everything,
+ * "..." keeps everything but \" \\ \$ \`, a backslash outside quotes keeps
+ * the next character. Returns a NULL-terminated array (free_words()), or
+ * NULL with err on an unterminated quote. */
+char **split_words(const char *s, struct strbuf *err);
+void free_words(char **words);
+size_t count_words(char *const *words);
+
+/* The placeholder names, for validation and the manual. */
+enum placeholder {
+	PH_ITEM = 1 << 0,
+	PH_INPUT = 1 << 1,
+	PH_INPUTS = 1 << 2,
+	PH_DIR = 1 << 3,
+	PH_NAME = 1 << 4,
+	PH_STEM = 1 << 5,
+	PH_REL = 1 << 6,
+	PH_RELSTEM = 1 << 7,
+	PH_OUTPUT = 1 << 8,
+	PH_OUTPUTS = 1 << 9,
+};
+/* Which known placeholders appear in s. */
+unsigned placeholders_used(const char *s);
+/* The name of one placeholder bit ("{item}"). */
+const char *placeholder_name(unsigned bit);
+
+/* How placeholder values are inserted. */
+enum subst_mode {
+	SUBST_TEXT,  /* as they are */
+	SUBST_SHELL, /* each quoted as one /bin/sh word */
+};
+
+/* Substitutes the placeholders of job in s into out. Unknown {...} text is
+ * left alone. {inputs} and {outputs} give the paths joined by spaces. */
+void subst_placeholders(const struct job *job, const char *s, enum subst_mode mode,
+			struct strbuf *out);
+
+/* The argv of job from a split template: placeholders substituted in each
+ * word; a word that is exactly {inputs} or {outputs} becomes one argument
+ * per path. NULL-terminated; free with free_words(). */
+char **job_argv(const struct job *job, char *const *tmpl);
+
+/* Appends s quoted as a single /bin/sh word ('...' with '\'' for quotes). */
+void shell_quote(const char *s, struct strbuf *out);
+
+#endif

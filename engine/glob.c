@@ -1,0 +1,162 @@
+/* glob.c - see glob.h. */
+#define _GNU_SOURCE
+#include "glob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_COMPONENTS 128
+
+bool glob_has_magic(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* Splits a copy of s at '/' into comps; returns the count or -1. */
+static int split_path(char *s, char **comps)
+{
+	int n = 0;
+	for (char *p = strtok(s, "/"); p; p = strtok(NULL, "/")) {
+		if (n == MAX_COMPONENTS)
+			return -1;
+		comps[n++] = p;
+	}
+	return n;
+}
+
+static bool match_comps(char **pc, int np, char **sc, int ns)
+{
+	if (np == 0)
+		return ns == 0;
+	if (strcmp(pc[0], "**") == 0) {
+		for (int k = 0; k <= ns; k++) {
+			if (match_comps(pc + 1, np - 1, sc + k, ns - k))
+				return true;
+			if (k < ns && sc[k][0] == '.')
+				return false; /* '**' does not enter hidden folders */
+		}
+		return false;
+	}
+	return ns > 0 && fnmatch(pc[0], sc[0], FNM_PERIOD) == 0 &&
+	       match_comps(pc + 1, np - 1, sc + 1, ns - 1);
+}
+
+bool glob_match(const char *pattern, const char *path)
+{
+	char *p = xstrdup(pattern), *s = xstrdup(path);
+	char *pc[MAX_COMPONENTS], *sc[MAX_COMPONENTS];
+	int np = split_path(p, pc), ns = split_path(s, sc);
+	bool ok = np >= 0 && ns >= 0 && (pattern[0] == '/') == (path[0] == '/') &&
+		  match_comps(pc, np, sc, ns);
+	free(p);
+	free(s);
+	return ok;
+}
+
+size_t glob_prefix_len(const char *pattern)
+{
+	size_t keep = 0;
+	for (const char *p = pattern; *p;) {
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			break;
+		size_t n = (size_t)(slash - p);
+		char *comp = xstrndup(p, n);
+		bool magic = glob_has_magic(comp);
+		free(comp);
+		if (magic)
+			break;
+		keep = (size_t)(slash - pattern) + 1;
+		p = slash + 1;
+	}
+	return keep;
+}
+
+struct walk {
+	const char *pattern;
+	int depth_limit; /* folders below the prefix; -1: no limit ('**') */
+	size_t found;
+	struct strvec *out;
+};
+
+static int walk(struct walk *w, const char *dir, const char *shown, int depth,
+		struct strbuf *err)
+{
+	DIR *d = opendir(*dir ? dir : ".");
+	if (!d) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		sb_addf(err, "cannot read folder '%s': %s", *dir ? dir : ".", strerror(errno));
+		return -1;
+	}
+	VEC(char *) names = {0};
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || strcmp(e->d_name, "..") == 0 ||
+					    strcmp(e->d_name, ".juggle") == 0))
+			continue;
+		VEC_PUSH(&names, xstrdup(e->d_name));
+	}
+	closedir(d);
+	int rc = 0;
+	for (size_t i = 0; i < names.n; i++) {
+		char *path = xasprintf("%s%s", shown, names.v[i]);
+		struct stat st;
+		/* Symbolic links to files count; to folders they are not
+		 * followed, so a link loop cannot trap '**'. */
+		bool ok = rc == 0 && lstat(path, &st) == 0 &&
+			  (!S_ISLNK(st.st_mode) || (stat(path, &st) == 0 && S_ISREG(st.st_mode)));
+		if (ok) {
+			if (S_ISREG(st.st_mode) && glob_match(w->pattern, path)) {
+				VEC_PUSH(w->out, path);
+				path = NULL;
+				if (++w->found > 10000000) {
+					sb_addf(err, "pattern '%s' matches over ten million files",
+						w->pattern);
+					rc = -1;
+				}
+			} else if (S_ISDIR(st.st_mode) &&
+				   (w->depth_limit < 0 || depth < w->depth_limit)) {
+				char *sub = xasprintf("%s/", path);
+				rc = walk(w, path, sub, depth + 1, err);
+				free(sub);
+			}
+		}
+		free(path);
+		free(names.v[i]);
+	}
+	free(names.v);
+	return rc;
+}
+
+int glob_disk(const char *pattern, struct strvec *out, struct strbuf *err)
+{
+	size_t plen = glob_prefix_len(pattern);
+	char *prefix = xstrndup(pattern, plen);
+	int comps = 0;
+	bool deep = false;
+	for (const char *p = pattern + plen; *p;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 2 && strncmp(p, "**", 2) == 0)
+			deep = true;
+		comps++;
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	struct walk w = {pattern, deep ? -1 : comps - 1, 0, out};
+	char *dir = plen ? xstrndup(prefix, plen - 1) : xstrdup("");
+	if (plen == 1) { /* pattern "/x": the root folder */
+		free(dir);
+		dir = xstrdup("/");
+	}
+	int rc = walk(&w, dir, prefix, 0, err);
+	free(dir);
+	free(prefix);
+	return rc;
+}

@@ -1,0 +1,263 @@
+/* graph.c - lookups and orderings over a loaded graph; see graph.h. */
+#define _GNU_SOURCE
+#include "graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kind.h"
+
+const char *job_status_name(enum job_status s)
+{
+	static const char *const names[] = {
+		[JS_PENDING] = "pending",  [JS_OK] = "ok",
+		[JS_FAILED] = "failed",    [JS_SKIPPED] = "skipped-up-to-date",
+		[JS_NOT_RUN] = "not-run",  [JS_INTERRUPTED] = "interrupted",
+	};
+	return s < JS__COUNT ? names[s] : "?";
+}
+
+const struct job_kind *kind_by_name(const char *name)
+{
+	for (size_t i = 0; job_kinds[i]; i++)
+		if (strcmp(job_kinds[i]->name, name) == 0)
+			return job_kinds[i];
+	return NULL;
+}
+
+void kinds_init(void)
+{
+	static bool done;
+	if (done)
+		return;
+	done = true;
+	for (size_t i = 0; job_kinds[i]; i++)
+		if (job_kinds[i]->global_init)
+			job_kinds[i]->global_init();
+}
+
+int kind_slot(const struct job_kind *kind)
+{
+	for (int i = 0; job_kinds[i]; i++)
+		if (job_kinds[i] == kind)
+			return i;
+	return 0;
+}
+
+bool valid_job_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > 128)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		if (!(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && !(c >= '0' && c <= '9') &&
+		    c != '.' && c != '_' && c != '-')
+			return false;
+	}
+	return true;
+}
+
+const struct kv *section_key(const struct section *sec, const char *key)
+{
+	for (size_t i = sec->keys.n; i-- > 0;)
+		if (strcmp(sec->keys.v[i].key, key) == 0)
+			return &sec->keys.v[i];
+	return NULL;
+}
+
+char *path_normalize(const char *p)
+{
+	struct strbuf sb = {0};
+	if (*p == '/')
+		sb_addc(&sb, '/');
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 1 && p[0] == '.') {
+			/* "./": nothing */
+		} else if (n) {
+			if (sb.len && sb.buf[sb.len - 1] != '/')
+				sb_addc(&sb, '/');
+			sb_add(&sb, p, n);
+		}
+		p = end;
+	}
+	if (!sb.len)
+		sb_addc(&sb, '.');
+	return sb_detach(&sb);
+}
+
+char *job_log_path(const struct job *job)
+{
+	struct strbuf sb = {0};
+	sb_adds(&sb, STATE_DIR "/logs/");
+	for (const char *p = job->name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-' || c == '[' || c == ']')
+			sb_addc(&sb, (char)c);
+		else
+			sb_addf(&sb, "%%%02X", c);
+	}
+	/* Stay under NAME_MAX: long items get a hash instead of their tail. */
+	size_t base = strlen(STATE_DIR "/logs/");
+	if (sb.len - base > 200) {
+		char hex[17];
+		snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)hash_str(job->name));
+		sb.len = base + 180;
+		sb.buf[sb.len] = '\0';
+		sb_addf(&sb, "~%s", hex);
+	}
+	sb_adds(&sb, ".log");
+	return sb_detach(&sb);
+}
+
+struct job *graph_job(const struct graph *g, const char *name)
+{
+	return strmap_get(&g->job_by_name, name);
+}
+
+static void want(struct job *job)
+{
+	/* Iterative: dependency chains can be 100,000 long. */
+	VEC(struct job *) stack = {0};
+	VEC_PUSH(&stack, job);
+	while (stack.n) {
+		struct job *j = stack.v[--stack.n];
+		if (j->run.wanted)
+			continue;
+		j->run.wanted = true;
+		for (uint32_t i = 0; i < j->n_deps; i++)
+			if (!j->deps[i]->run.wanted)
+				VEC_PUSH(&stack, j->deps[i]);
+	}
+	free(stack.v);
+}
+
+int graph_select(struct graph *g, char **targets, int n, struct strbuf *err)
+{
+	if (n == 0) {
+		for (size_t i = 0; i < g->jobs.n; i++)
+			g->jobs.v[i]->run.wanted = true;
+		return 0;
+	}
+	for (int t = 0; t < n; t++) {
+		const char *name = targets[t];
+		struct section *sec = strmap_get(&g->section_by_name, name);
+		struct job *job = graph_job(g, name);
+		if (!job) {
+			char *norm = path_normalize(name);
+			job = strmap_get(&g->producer, norm);
+			free(norm);
+		}
+		if (sec) {
+			for (size_t i = 0; i < sec->n_jobs; i++)
+				want(g->jobs.v[sec->first_job + i]);
+		} else if (job) {
+			want(job);
+		} else {
+			const char **names = xmalloc(sizeof(*names) * (g->sections.n + 1));
+			for (size_t i = 0; i < g->sections.n; i++)
+				names[i] = g->sections.v[i]->name;
+			const char *near = closest_word(name, names, g->sections.n);
+			sb_addf(err, "no job or output is called '%s'", name);
+			if (near)
+				sb_addf(err, " (did you mean '%s'?)", near);
+			free(names);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct job **graph_order(const struct graph *g, size_t *n)
+{
+	/* Kahn's algorithm over the wanted jobs, taking ready jobs in file
+	 * order: a dry run then prints what a serial run would do. */
+	size_t total = g->jobs.n;
+	int *pending = xcalloc(total + 1, sizeof(*pending));
+	struct job **out = xmalloc(sizeof(*out) * (total + 1));
+	size_t count = 0;
+	/* A min-heap on index keeps file order among ready jobs. */
+	struct job **heap = xmalloc(sizeof(*heap) * (total + 1));
+	size_t hn = 0;
+#define HEAP_PUSH(j)                                                                               \
+	do {                                                                                       \
+		size_t i_ = hn++;                                                                  \
+		heap[i_] = (j);                                                                    \
+		while (i_ && heap[(i_ - 1) / 2]->index > heap[i_]->index) {                        \
+			struct job *t_ = heap[i_];                                                 \
+			heap[i_] = heap[(i_ - 1) / 2];                                             \
+			heap[(i_ - 1) / 2] = t_;                                                   \
+			i_ = (i_ - 1) / 2;                                                         \
+		}                                                                                  \
+	} while (0)
+	for (size_t i = 0; i < total; i++) {
+		struct job *j = g->jobs.v[i];
+		if (!j->run.wanted)
+			continue;
+		for (uint32_t k = 0; k < j->n_deps; k++)
+			if (j->deps[k]->run.wanted)
+				pending[i]++;
+		if (!pending[i])
+			HEAP_PUSH(j);
+	}
+	while (hn) {
+		struct job *j = heap[0];
+		heap[0] = heap[--hn];
+		for (size_t i = 0;;) {
+			size_t l = 2 * i + 1, r = l + 1, m = i;
+			if (l < hn && heap[l]->index < heap[m]->index)
+				m = l;
+			if (r < hn && heap[r]->index < heap[m]->index)
+				m = r;
+			if (m == i)
+				break;
+			struct job *t = heap[i];
+			heap[i] = heap[m];
+			heap[m] = t;
+			i = m;
+		}
+		out[count++] = j;
+		for (uint32_t k = 0; k < j->n_rdeps; k++) {
+			struct job *r = j->rdeps[k];
+			if (r->run.wanted && --pending[r->index] == 0)
+				HEAP_PUSH(r);
+		}
+	}
+#undef HEAP_PUSH
+	free(heap);
+	free(pending);
+	*n = count;
+	return out;
+}
+
+void graph_release(struct graph *g)
+{
+	for (size_t i = 0; i < g->sections.n; i++) {
+		struct section *sec = g->sections.v[i];
+		if (sec->kind && sec->kind->release)
+			sec->kind->release(sec);
+		free(sec->keys.v);
+		free(sec);
+	}
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		struct job_run *r = &g->jobs.v[i]->run;
+		free(r->reason);
+		free(r->error);
+		free(r->value);
+	}
+	free(g->sections.v);
+	free(g->jobs.v);
+	free(g->pools.v);
+	free(g->vars.v);
+	strmap_release(&g->job_by_name);
+	strmap_release(&g->section_by_name);
+	strmap_release(&g->producer);
+	arena_release(&g->arena);
+	memset(g, 0, sizeof(*g));
+}

@@ -1,0 +1,186 @@
+/* graph.h - the job graph: sections as written, jobs after expansion.
+ *
+ * Lifecycle:
+ *   1. graph_load() reads the INI file, expands ${vars} and foreach, resolves
+ *      inputs, outputs and dependencies, and validates everything; on any
+ *      error it returns -1 with every problem in the diag and the graph is
+ *      only fit for graph_release().
+ *   2. The graph is then read-only, except for each job's `run` record,
+ *      which only the scheduler thread writes.
+ *   3. graph_release() frees everything.
+ *
+ * Strings in the graph live in its arena and are never freed one by one.
+ */
+#ifndef JUGGLE_GRAPH_H
+#define JUGGLE_GRAPH_H
+
+#include "diag.h"
+#include "util.h"
+
+struct job_kind;
+
+/* One "key = value" of a section. */
+struct kv {
+	const char *key;
+	const char *raw; /* as written, continuation lines joined with one space */
+	const char *val; /* after ${var} expansion; placeholders still in */
+	int line;
+};
+
+struct kvvec {
+	struct kv *v;
+	size_t n, cap;
+};
+
+struct pool {
+	const char *name;
+	int depth;   /* at most this many jobs of the pool at once */
+	int line;
+	int running; /* scheduler's count */
+};
+
+/* What a foreach key expands over. */
+enum foreach_type { FE_NONE, FE_GLOB, FE_LINES, FE_RANGE, FE_LIST };
+
+/* A job section as written: the template of its instances. */
+struct section {
+	const struct job_kind *kind;
+	const char *name;
+	int line;
+	struct kvvec keys;
+
+	/* Common keys, parsed. */
+	enum foreach_type foreach;
+	const char *foreach_arg;  /* the glob, file, range or list after expansion */
+	const char *glob_prefix;  /* for FE_GLOB: the fixed folder part, "" or ending in '/' */
+	int retries;
+	double retry_delay;       /* seconds */
+	double timeout;           /* seconds, 0 = none */
+	bool always;
+	struct pool *pool;
+	const char *description;  /* NULL = the job's name */
+
+	void *kpriv;              /* the kind's parsed form of its keys */
+	bool bad_keys;            /* an unknown key was reported */
+	size_t first_job, n_jobs; /* its instances in graph.jobs */
+};
+
+/* The outcome of a job in a run, in the report's words. */
+enum job_status {
+	JS_PENDING = 0,
+	JS_OK,
+	JS_FAILED,
+	JS_SKIPPED, /* skipped-up-to-date */
+	JS_NOT_RUN,
+	JS_INTERRUPTED,
+	JS__COUNT
+};
+const char *job_status_name(enum job_status s);
+
+/* What happened to a job in this run; written only by the scheduler. */
+struct job_run {
+	enum job_status status;
+	bool wanted;        /* requested, or needed by a requested job */
+	bool started;
+	bool changed;       /* ran and changed an output (or has none) */
+	bool dry;           /* counted as run by a dry run */
+	int pending;        /* unfinished dependencies */
+	int attempts;
+	int worker;         /* lane of the last attempt, -1 none */
+	int exit_code;      /* -1 none */
+	int signal;         /* 0 none */
+	long http_status;   /* 0 none */
+	long connections;
+	int64_t bytes;
+	double queued, started_at, finished; /* seconds from the run's start */
+	double cpu_s;
+	double not_before;  /* retry time, monotonic */
+	char *reason;       /* why it ran (or NULL) */
+	char *error;        /* why it failed */
+	char *value;        /* cpu task result */
+	struct job *gate;   /* the dependency that finished last before it started */
+};
+
+struct job {
+	const char *name;     /* "docs" or "docs[guide/intro.xml]" */
+	struct section *sec;
+	const char *item;     /* foreach item, NULL without foreach */
+	const char *match;    /* the matched path of a glob foreach */
+	const char **inputs;  /* normalised paths */
+	const char **outputs; /* normalised paths, inside the graph's folder */
+	struct job **deps;    /* after-jobs and producers of inputs, no duplicates */
+	struct job **rdeps;   /* jobs that depend on this one */
+	uint32_t n_inputs, n_outputs, n_deps, n_rdeps;
+	uint32_t index;       /* position in graph.jobs */
+	unsigned char fp[16]; /* fingerprint of the definition */
+	struct job_run run;
+};
+
+/* [settings] merged with the command line; unset fields are NULL / -1. */
+struct settings {
+	const char *backend;
+	int jobs;
+	int net_jobs;
+	int keep_going;
+	const char *report, *html, *trace, *junit, *archive, *progress;
+	const char *slurm_partition, *slurm_args;
+};
+
+struct load_opts {
+	const char *file;           /* the graph file to open */
+	const char *display;        /* its name in messages (NULL: file) */
+	struct settings cli;        /* command-line settings; win over [settings] */
+	const char *const *set;     /* "-s NAME=VALUE" strings, NULL-terminated or NULL */
+	int default_jobs;           /* -j when neither the file nor the command line says */
+	bool no_glob_fs;            /* for fuzzing: globs see declared outputs only */
+};
+
+struct graph {
+	const char *file;      /* as given, for messages */
+	struct arena arena;
+	struct settings settings;
+	VEC(struct section *) sections;
+	VEC(struct job *) jobs;  /* in the order of the file, instances in item order */
+	VEC(struct pool *) pools;
+	struct kvvec vars;       /* [vars] then -s overrides */
+	struct strmap job_by_name;
+	struct strmap section_by_name;
+	struct strmap producer;  /* output path -> job */
+	double loaded_at;        /* wall-clock time the ${date} built-ins used */
+};
+
+/* Reads, expands and validates a graph. Returns 0, or -1 with d filled. */
+int graph_load(struct graph *g, const struct load_opts *o, struct diag *d);
+void graph_release(struct graph *g);
+
+struct job *graph_job(const struct graph *g, const char *name);
+
+/* Marks the jobs named by targets (job names, foreach base names or output
+ * paths) and everything they depend on as wanted; all jobs when n == 0.
+ * Returns 0, or -1 naming the unknown target in err. */
+int graph_select(struct graph *g, char **targets, int n, struct strbuf *err);
+
+/* Wanted jobs in an order where dependencies come first (file order among
+ * independent jobs). The caller frees the array. */
+struct job **graph_order(const struct graph *g, size_t *n);
+
+/* Value of key in a section, NULL if absent (the last one if repeated). */
+const struct kv *section_key(const struct section *sec, const char *key);
+
+/* Values as keys take them; each returns 0, or -1 when s is malformed. */
+int parse_yes_no(const char *s, bool *out);         /* yes/no, true/false, on/off, 1/0 */
+int parse_bytes(const char *s, int64_t *out);       /* 1024, 10K, 5M, 1G */
+int parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* True if s is a valid job name: 1-128 of A-Z a-z 0-9 . _ - */
+bool valid_job_name(const char *s);
+
+/* A path's form as the graph keeps it: no "./", no "//", no trailing "/". */
+char *path_normalize(const char *p);
+
+/* The log of a job: ".juggle/logs/<name, with / and odd bytes escaped>.log". */
+char *job_log_path(const struct job *job);
+
+#define STATE_DIR ".juggle"
+
+#endif

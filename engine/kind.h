@@ -1,0 +1,63 @@
+/* kind.h - the contract between the engine and a job kind.
+ *
+ * A job kind (jobs/command.c, jobs/cpu.c, jobs/download.c) is one table of
+ * functions. The engine never names a kind: it finds a section's kind by its
+ * name in job_kinds[], and everything kind-specific goes through the table.
+ * Adding a kind is one new file and one line in jobs/kinds.c.
+ */
+#ifndef JUGGLE_KIND_H
+#define JUGGLE_KIND_H
+
+#include "exec.h"
+#include "graph.h"
+
+struct job_kind {
+	const char *name;        /* as in "[command NAME]" */
+	const char *const *keys; /* keys besides the common ones, NULL-terminated */
+	bool env_keys;           /* accepts "env.NAME" keys */
+	bool atomic_outputs;     /* run() replaces outputs atomically, so a
+				  * failure leaves the previous copy in place
+				  * (otherwise failed outputs are deleted) */
+
+	/* Optional: one-time set-up in the main thread before any worker
+	 * starts (libxml2's xmlInitParser, curl_global_init). */
+	void (*global_init)(void);
+
+	/* Validates a section's expanded keys (required keys, value syntax) and
+	 * may keep a parsed form in sec->kpriv. Reports each problem in d with
+	 * the key's line. Returns 0 or -1. */
+	int (*check)(const struct graph *g, struct section *sec, struct diag *d);
+
+	/* Optional: validates one expanded instance. */
+	int (*check_job)(const struct graph *g, struct job *job, struct diag *d);
+
+	/* Optional: a reason the job must run although its state says up to
+	 * date (e.g. a download that asks the server), or NULL. */
+	const char *(*stale)(const struct job *job);
+
+	/* Runs one attempt in the calling thread, blocking, and fills a->res.
+	 * Returns 0 (success) or -1 (failure, with a->res->error set).
+	 * Must stop early when cancel_requested() or a->deadline passes. */
+	int (*run)(struct attempt *a);
+
+	/* Optional: appends a one-line description for -v and -n (the
+	 * command line, the URL). */
+	void (*describe)(const struct job *job, struct strbuf *out);
+
+	/* Optional: frees sec->kpriv. */
+	void (*release)(struct section *sec);
+
+	/* Optional: frees what run() cached in worker->cache[slot]. */
+	void (*worker_release)(void *cache);
+};
+
+/* Every kind, NULL-terminated; defined by jobs/kinds.c (or a test). */
+extern const struct job_kind *const job_kinds[];
+
+const struct job_kind *kind_by_name(const char *name);
+/* Calls every kind's global_init once. */
+void kinds_init(void);
+/* Index of a kind in job_kinds[], for worker->cache. */
+int kind_slot(const struct job_kind *kind);
+
+#endif

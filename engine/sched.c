@@ -1,0 +1,466 @@
+/* sched.c - the scheduler loop; see sched.h. */
+#define _GNU_SOURCE
+#include "sched.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kind.h"
+#include "progress.h"
+#include "sig.h"
+
+/* A min-heap of jobs by file position: ready jobs start in file order. */
+struct heap {
+	struct job **v;
+	size_t n, cap;
+};
+
+static void heap_push(struct heap *h, struct job *j)
+{
+	VEC_GROW(h, 1);
+	size_t i = h->n++;
+	h->v[i] = j;
+	while (i && h->v[(i - 1) / 2]->index > h->v[i]->index) {
+		struct job *t = h->v[i];
+		h->v[i] = h->v[(i - 1) / 2];
+		h->v[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static struct job *heap_pop(struct heap *h)
+{
+	if (!h->n)
+		return NULL;
+	struct job *top = h->v[0];
+	h->v[0] = h->v[--h->n];
+	for (size_t i = 0;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < h->n && h->v[l]->index < h->v[m]->index)
+			m = l;
+		if (r < h->n && h->v[r]->index < h->v[m]->index)
+			m = r;
+		if (m == i)
+			break;
+		struct job *t = h->v[i];
+		h->v[i] = h->v[m];
+		h->v[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+/* What the scheduler keeps for an attempt in flight. */
+struct inflight {
+	struct file_sig *ins; /* the inputs as they were when it started */
+	uint32_t n_ins;
+	double wall_start;    /* epoch seconds of the first attempt */
+};
+
+struct sched {
+	struct graph *g;
+	struct state *st;
+	const struct run_opts *o;
+	struct backend be;
+	struct progress *prog;
+	struct run_summary *sum;
+	struct heap ready;
+	VEC(struct job *) blocked; /* ready, waiting for a pool or the backend */
+	VEC(struct job *) delayed; /* waiting out a retry delay */
+	struct inflight *fl;       /* by job index */
+	int running;
+	bool stopping;   /* no new starts: a failure without -k, or a signal */
+	bool aborted;
+	bool failed;
+};
+
+static double rel(const struct sched *s, double mono)
+{
+	return mono - s->sum->t0;
+}
+
+static char *describe(const struct job *job)
+{
+	if (!job->sec->kind->describe)
+		return NULL;
+	struct strbuf sb = {0};
+	job->sec->kind->describe(job, &sb);
+	return sb_detach(&sb);
+}
+
+/* Marks everything downstream of a job that will not finish well. */
+static void skip_dependents(struct sched *s, struct job *job)
+{
+	VEC(struct job *) stack = {0};
+	VEC_PUSH(&stack, job);
+	while (stack.n) {
+		struct job *j = stack.v[--stack.n];
+		for (uint32_t i = 0; i < j->n_rdeps; i++) {
+			struct job *r = j->rdeps[i];
+			if (!r->run.wanted || r->run.status != JS_PENDING || r->run.started)
+				continue;
+			r->run.status = JS_NOT_RUN;
+			if (!r->run.error)
+				r->run.error = xasprintf("dependency '%s' did not succeed", job->name);
+			s->sum->counts[JS_NOT_RUN]++;
+			progress_finished(s->prog, r);
+			VEC_PUSH(&stack, r);
+		}
+	}
+	free(stack.v);
+}
+
+/* A job is settled (ok or up to date): its dependents may become ready. */
+static void release_dependents(struct sched *s, struct job *job, double now)
+{
+	for (uint32_t i = 0; i < job->n_rdeps; i++) {
+		struct job *r = job->rdeps[i];
+		if (!r->run.wanted || r->run.status != JS_PENDING)
+			continue;
+		if (--r->run.pending == 0) {
+			r->run.queued = rel(s, now);
+			r->run.gate = job;
+			heap_push(&s->ready, r);
+		}
+	}
+}
+
+static void finish(struct sched *s, struct job *job, enum job_status status)
+{
+	job->run.status = status;
+	s->sum->counts[status]++;
+	progress_finished(s->prog, job);
+	if (status == JS_OK || status == JS_SKIPPED) {
+		release_dependents(s, job, mono_now());
+	} else {
+		if (status == JS_FAILED) {
+			s->failed = true;
+			char *cmd = describe(job);
+			progress_failed(s->prog, job, cmd);
+			free(cmd);
+			if (!s->o->keep_going)
+				s->stopping = true;
+		}
+		skip_dependents(s, job);
+	}
+}
+
+static void fail_now(struct sched *s, struct job *job, char *error)
+{
+	free(job->run.error);
+	job->run.error = error;
+	if (!s->o->dry_run)
+		state_record_fail(s->st, job);
+	finish(s, job, JS_FAILED);
+}
+
+static void free_inflight(struct inflight *f)
+{
+	free(f->ins);
+	f->ins = NULL;
+	f->n_ins = 0;
+}
+
+/* Takes the inputs' signatures now, before the job can change anything.
+ * Fails the job (returns -1) when an input is missing. */
+static int snapshot_inputs(struct sched *s, struct job *job)
+{
+	struct inflight *f = &s->fl[job->index];
+	free_inflight(f);
+	f->ins = xcalloc(job->n_inputs + 1, sizeof(*f->ins));
+	const struct state_rec *rec = state_find(s->st, job->name);
+	for (uint32_t i = 0; i < job->n_inputs; i++) {
+		const struct file_sig *known = NULL;
+		for (uint32_t k = 0; rec && k < rec->n_in; k++)
+			if (strcmp(rec->files[k].path, job->inputs[i]) == 0)
+				known = &rec->files[k];
+		const struct file_sig *now = state_sig(s->st, job->inputs[i], known);
+		if (!now) {
+			if (s->o->dry_run)
+				continue; /* a dry run did not make it; it would have */
+			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
+			fail_now(s, job,
+				 maker ? xasprintf("input '%s' was not made by job '%s'",
+						   job->inputs[i], maker->name)
+				       : xasprintf("input '%s' does not exist and no job makes it",
+						   job->inputs[i]));
+			free_inflight(f);
+			return -1;
+		}
+		f->ins[f->n_ins++] = *now;
+	}
+	return 0;
+}
+
+static bool pool_full(const struct job *job)
+{
+	const struct pool *p = job->sec->pool;
+	return p && p->running >= p->depth;
+}
+
+static void start_attempt(struct sched *s, struct job *job)
+{
+	struct job_run *r = &job->run;
+	const struct state_rec *rec = state_find(s->st, job->name);
+	struct strbuf err = {0};
+	int number = r->attempts + 1;
+	if (!r->started) {
+		r->started = true;
+		r->started_at = rel(s, mono_now());
+		s->fl[job->index].wall_start = (double)time(NULL);
+	}
+	char *cmd = describe(job);
+	if (s->o->dry_run)
+		progress_printf(s->prog, "would run %s: %s\n%s%s%s", job->name, r->reason,
+				cmd ? "    " : "", cmd ? cmd : "", cmd ? "\n" : "");
+	else
+		progress_started(s->prog, job, cmd);
+	free(cmd);
+	if (s->be.ops->start(&s->be, job, number, rec ? rec->extra : NULL, &err) < 0) {
+		fail_now(s, job, sb_detach(&err));
+		free_inflight(&s->fl[job->index]);
+		return;
+	}
+	r->attempts = number;
+	s->running++;
+	if (job->sec->pool)
+		job->sec->pool->running++;
+	sb_release(&err);
+}
+
+/* Phase one: start what can start. */
+static void start_ready(struct sched *s)
+{
+	struct job *job;
+	/* Jobs blocked last time go first, then the newly ready. */
+	for (size_t i = 0; i < s->blocked.n; i++)
+		heap_push(&s->ready, s->blocked.v[i]);
+	s->blocked.n = 0;
+	while (!s->stopping && (job = heap_pop(&s->ready))) {
+		struct job_run *r = &job->run;
+		if (r->status != JS_PENDING)
+			continue;
+		if (!r->reason && !r->started) {
+			r->reason = job_out_of_date(job, s->st, s->o->always_make);
+			if (!r->reason) {
+				finish(s, job, JS_SKIPPED);
+				continue;
+			}
+		}
+		if (s->running >= s->o->jobs && s->o->jobs > 0) {
+			VEC_PUSH(&s->blocked, job);
+			/* -j is full; only up-to-date checks could still proceed,
+			 * and they wait for the next round. */
+			break;
+		}
+		if (pool_full(job) || !s->be.ops->can_start(&s->be, job)) {
+			VEC_PUSH(&s->blocked, job);
+			continue;
+		}
+		if (r->attempts == 0 && snapshot_inputs(s, job) < 0)
+			continue;
+		start_attempt(s, job);
+	}
+}
+
+static double retry_delay(const struct job *job, const struct result *res)
+{
+	double d = job->sec->retry_delay * pow(2, job->run.attempts - 1);
+	if (res->retry_after > d)
+		d = res->retry_after;
+	return d > 3600 ? 3600 : d;
+}
+
+/* Phase two's other half: what to do with a finished attempt. */
+static void handle_result(struct sched *s, struct job *job, struct result *res)
+{
+	struct job_run *r = &job->run;
+	struct inflight *f = &s->fl[job->index];
+	s->running--;
+	if (job->sec->pool)
+		job->sec->pool->running--;
+	r->worker = res->worker;
+	r->exit_code = res->exit_code;
+	r->signal = res->signal;
+	if (res->http_status)
+		r->http_status = res->http_status;
+	r->bytes += res->bytes;
+	r->cpu_s += res->cpu_s;
+	r->connections += res->connections;
+	s->sum->connections += res->connections;
+	r->finished = rel(s, res->finished);
+	free(r->value);
+	r->value = res->value ? xstrdup(res->value) : NULL;
+
+	if (res->status == RES_OK) {
+		const struct state_rec *rec = state_find(s->st, job->name);
+		bool changed = s->o->dry_run ||
+			       (!res->unchanged && (job->n_outputs == 0 ||
+						    !state_outputs_same(rec, res->outs, res->n_outs)));
+		r->changed = changed;
+		r->dry = s->o->dry_run;
+		free(r->error);
+		r->error = NULL;
+		for (uint32_t i = 0; i < res->n_outs; i++)
+			state_sig_put(s->st, &res->outs[i]);
+		if (!s->o->dry_run)
+			state_record_ok(s->st, job, f->ins, f->n_ins, res->outs, res->n_outs,
+					f->wall_start, res->finished - res->started, res->extra,
+					changed);
+		free_inflight(f);
+		finish(s, job, JS_OK);
+		return;
+	}
+	free(r->error);
+	r->error = xstrdup(res->error ? res->error : "failed");
+	if (res->status == RES_INTERRUPTED || cancel_requested()) {
+		free_inflight(f);
+		if (!s->o->dry_run)
+			state_record_fail(s->st, job);
+		finish(s, job, JS_INTERRUPTED);
+		return;
+	}
+	if (res->retryable && r->attempts <= job->sec->retries && !s->stopping) {
+		double d = retry_delay(job, res);
+		r->not_before = mono_now() + d;
+		progress_printf(s->prog, "%s: attempt %d failed (%s); retrying in %.1fs\n",
+				job->name, r->attempts, r->error, d);
+		VEC_PUSH(&s->delayed, job);
+		return;
+	}
+	free_inflight(f);
+	if (!s->o->dry_run)
+		state_record_fail(s->st, job);
+	finish(s, job, JS_FAILED);
+}
+
+/* Retries whose time has come go back to the ready queue. Returns the
+ * seconds until the next one, or -1 when none waits. */
+static double wake_delayed(struct sched *s)
+{
+	double now = mono_now(), next = -1;
+	size_t w = 0;
+	for (size_t i = 0; i < s->delayed.n; i++) {
+		struct job *j = s->delayed.v[i];
+		if (s->stopping) {
+			/* A pending retry is work that was under way. */
+			finish(s, j, cancel_requested() ? JS_INTERRUPTED : JS_FAILED);
+			continue;
+		}
+		if (j->run.not_before <= now) {
+			heap_push(&s->ready, j);
+			continue;
+		}
+		double left = j->run.not_before - now;
+		if (next < 0 || left < next)
+			next = left;
+		s->delayed.v[w++] = j;
+	}
+	s->delayed.n = w;
+	return next;
+}
+
+static void set_estimate(struct sched *s)
+{
+	double total = 0;
+	bool any = false;
+	for (size_t i = 0; i < s->g->jobs.n; i++) {
+		const struct job *j = s->g->jobs.v[i];
+		const struct state_rec *rec = j->run.wanted ? state_find(s->st, j->name) : NULL;
+		if (rec) {
+			total += rec->duration;
+			any = true;
+		}
+	}
+	if (any)
+		progress_set_estimate(s->prog, total / (s->o->jobs > 0 ? s->o->jobs : 1));
+}
+
+int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
+	      struct run_summary *sum, struct strbuf *err)
+{
+	struct sched s = {.g = g, .st = st, .o = o, .sum = sum};
+	memset(sum, 0, sizeof(*sum));
+	sum->t0 = mono_now();
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	sum->wall_start = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	size_t wanted = 0;
+	for (size_t i = 0; i < g->jobs.n; i++)
+		wanted += g->jobs.v[i]->run.wanted;
+	s.be.ops = o->dry_run ? &backend_dry : o->backend;
+	s.be.opts = o;
+	s.be.graph = g;
+	if (s.be.ops->init(&s.be, err) < 0)
+		return -1;
+	s.fl = xcalloc(g->jobs.n + 1, sizeof(*s.fl));
+	s.prog = progress_new(stdout, o->progress, o->verbose, o->quiet, wanted, sum->t0);
+	if (!o->dry_run)
+		set_estimate(&s);
+
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		struct job *j = g->jobs.v[i];
+		j->run.worker = -1;
+		j->run.exit_code = -1;
+		if (!j->run.wanted)
+			continue;
+		for (uint32_t k = 0; k < j->n_deps; k++)
+			j->run.pending += j->deps[k]->run.wanted;
+		if (!j->run.pending)
+			heap_push(&s.ready, j);
+	}
+
+	for (;;) {
+		if (cancel_requested() && !s.aborted) {
+			s.stopping = s.aborted = true;
+			sum->interrupted = true;
+			sum->signal = sig_received();
+			s.be.ops->abort(&s.be);
+		}
+		double next = wake_delayed(&s);
+		start_ready(&s);
+		if (s.running == 0 && s.delayed.n == 0 && (s.stopping || !s.ready.n) &&
+		    (s.stopping || !s.blocked.n))
+			break;
+		struct job *job = NULL;
+		struct result res;
+		result_init(&res);
+		int got = s.be.ops->wait(&s.be, &job, &res, next);
+		if (got == 1)
+			handle_result(&s, job, &res);
+		result_release(&res);
+		if (s.running == 0 && s.delayed.n == 0 && !s.ready.n && s.blocked.n && !s.stopping &&
+		    got == 0) {
+			/* Blocked with nothing running cannot happen with sane
+			 * pools; guard against a backend that never frees a slot. */
+			for (size_t i = 0; i < s.blocked.n; i++)
+				fail_now(&s, s.blocked.v[i],
+					 xstrdup("the backend could not start it"));
+			s.blocked.n = 0;
+		}
+	}
+	/* Whatever was wanted and never settled. */
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		struct job *j = g->jobs.v[i];
+		if (!j->run.wanted || j->run.status != JS_PENDING)
+			continue;
+		j->run.status = j->run.started ? JS_INTERRUPTED : JS_NOT_RUN;
+		sum->counts[j->run.status]++;
+	}
+	progress_done(s.prog);
+	progress_free(s.prog);
+	s.be.ops->release(&s.be);
+	for (size_t i = 0; i < g->jobs.n; i++)
+		free_inflight(&s.fl[i]);
+	free(s.fl);
+	free(s.ready.v);
+	free(s.blocked.v);
+	free(s.delayed.v);
+	sum->wall_s = mono_now() - sum->t0;
+	if (sum->interrupted)
+		return 130;
+	return s.failed ? 1 : 0;
+}

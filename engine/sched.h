@@ -1,0 +1,51 @@
+/* sched.h - the scheduler: brings the wanted jobs of a graph up to date.
+ *
+ * One loop, two phases as in ninja's Builder::Build: start as many ready
+ * jobs as -j, pools and the backend allow, then wait for one to end.
+ * Retries wait in a timed queue rather than on a worker, so a job waiting
+ * out its retry_delay holds no worker.
+ */
+#ifndef JUGGLE_SCHED_H
+#define JUGGLE_SCHED_H
+
+#include "backend.h"
+#include "graph.h"
+#include "state.h"
+
+enum progress_mode { PROGRESS_AUTO, PROGRESS_TTY, PROGRESS_PLAIN, PROGRESS_NONE };
+
+struct run_opts {
+	const struct backend_ops *backend;
+	int jobs;         /* most attempts in flight */
+	int net_jobs;     /* downloads in flight on top of jobs (eventloop, auto) */
+	bool keep_going;
+	bool dry_run;     /* print what would run; run nothing, write no state */
+	bool always_make; /* -B */
+	bool verbose;
+	bool quiet;
+	enum progress_mode progress;
+};
+
+/* What a run did, for the report. */
+struct run_summary {
+	double t0;         /* monotonic start */
+	double wall_start; /* epoch seconds */
+	double wall_s;
+	int counts[JS__COUNT];
+	bool interrupted;
+	int signal;        /* the signal that interrupted the run */
+	long connections;
+};
+
+/* Runs the wanted jobs (see graph_select()). Fills sum. Returns 0 when
+ * every wanted job is up to date or succeeded, 1 when any failed, 130 when
+ * interrupted; -1 with err when the backend could not start. */
+int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
+	      struct run_summary *sum, struct strbuf *err);
+
+/* Why job would run now, or NULL when it is up to date. The caller frees
+ * the string. Used by the scheduler, list and explain. deps_changed tells
+ * whether a dependency changed in this run (or would, in a dry run). */
+char *job_out_of_date(const struct job *job, struct state *st, bool always_make);
+
+#endif

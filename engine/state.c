@@ -1,0 +1,489 @@
+/* state.c - the state log; see state.h for the format's guarantees.
+ *
+ * File format, one record per line, fields separated by tabs, '%', tab, CR
+ * and LF inside a field written as %XX, every line ending in the CRC-32 of
+ * what precedes its last tab:
+ *
+ *   # juggle state 1
+ *   S name fp ok_seq changed_seq start duration n_in n_out
+ *     (path mtime_ns size hash){n_in+n_out} extra crc
+ *   F name seq crc
+ */
+#define _GNU_SOURCE
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+struct state {
+	char *dir;
+	char *path;
+	int fd;          /* append fd, -1 when read-only */
+	bool readonly;
+	uint64_t seq;    /* this run */
+	size_t lines;    /* records in the file */
+	struct arena arena;
+	struct strmap recs;  /* name -> struct state_rec* (the live ones) */
+	size_t live;
+	struct strmap sigs;  /* path -> struct file_sig*, this run's cache */
+	struct strbuf out;   /* records not yet written */
+};
+
+static void field(struct strbuf *sb, const char *s)
+{
+	sb_addc(sb, '\t');
+	for (; *s; s++) {
+		if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
+			sb_addf(sb, "%%%02X", (unsigned char)*s);
+		else
+			sb_addc(sb, *s);
+	}
+}
+
+static int unhex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX in place; -1 on a malformed escape. */
+static int unescape(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (*r != '%') {
+			*w++ = *r;
+			continue;
+		}
+		int hi = unhex(r[1]), lo = hi < 0 ? -1 : unhex(r[2]);
+		if (lo < 0)
+			return -1;
+		*w++ = (char)(hi * 16 + lo);
+		r += 2;
+	}
+	*w = '\0';
+	return 0;
+}
+
+static int parse_hash(const char *s, unsigned char out[16])
+{
+	if (strlen(s) != 32)
+		return -1;
+	for (int i = 0; i < 16; i++) {
+		int hi = unhex(s[2 * i]), lo = unhex(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi * 16 + lo);
+	}
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(s, &end);
+	return errno || end == s || *end ? -1 : 0;
+}
+
+/* Parses one record line (no newline, CRC already checked) into st. */
+static int parse_fields(struct state *st, char **f, size_t nf)
+{
+	if (strcmp(f[0], "F") == 0) {
+		uint64_t seq;
+		if (nf != 3 || parse_u64(f[2], &seq) < 0)
+			return -1;
+		if (seq > st->seq)
+			st->seq = seq;
+		struct state_rec *old = strmap_get(&st->recs, f[1]);
+		if (old && old->name) {
+			old->name = NULL; /* forgotten: state_find() skips it */
+			st->live--;
+		}
+		return 0;
+	}
+	uint64_t n_in, n_out;
+	if (strcmp(f[0], "S") != 0 || nf < 10 || parse_u64(f[7], &n_in) < 0 ||
+	    parse_u64(f[8], &n_out) < 0 || n_in + n_out > nf || nf != 9 + 4 * (n_in + n_out) + 1)
+		return -1;
+	struct state_rec *r = arena_alloc(&st->arena, sizeof(*r));
+	memset(r, 0, sizeof(*r));
+	if (parse_hash(f[2], r->fp) < 0 || parse_u64(f[3], &r->ok_seq) < 0 ||
+	    parse_u64(f[4], &r->changed_seq) < 0 || parse_double(f[5], &r->start) < 0 ||
+	    parse_double(f[6], &r->duration) < 0)
+		return -1;
+	r->n_in = (uint32_t)n_in;
+	r->n_out = (uint32_t)n_out;
+	r->files = arena_alloc(&st->arena, sizeof(*r->files) * (n_in + n_out + 1));
+	for (size_t i = 0; i < n_in + n_out; i++) {
+		char **sf = &f[9 + 4 * i];
+		struct file_sig *sig = &r->files[i];
+		if (!*sf[0] || parse_i64(sf[1], &sig->mtime_ns) < 0 ||
+		    parse_i64(sf[2], &sig->size) < 0 || parse_hash(sf[3], sig->hash) < 0)
+			return -1;
+		sig->path = arena_strdup(&st->arena, sf[0]);
+	}
+	r->extra = arena_strdup(&st->arena, f[nf - 1]);
+	r->name = arena_strdup(&st->arena, f[1]);
+	if (r->ok_seq > st->seq)
+		st->seq = r->ok_seq;
+	if (r->changed_seq > st->seq)
+		st->seq = r->changed_seq;
+	struct state_rec *old = strmap_put(&st->recs, r->name, r);
+	if (!old || !old->name)
+		st->live++;
+	return 0;
+}
+
+/* Parses one record line (no newline, CRC already checked) into st. */
+static int parse_record(struct state *st, char *line)
+{
+	VEC(char *) f = {0};
+	for (char *p = line;; p++) {
+		VEC_PUSH(&f, p);
+		p = strchr(p, '\t');
+		if (!p)
+			break;
+		*p = '\0';
+	}
+	int rc = 0;
+	for (size_t i = 0; i < f.n && rc == 0; i++)
+		rc = unescape(f.v[i]);
+	if (rc == 0)
+		rc = parse_fields(st, f.v, f.n);
+	free(f.v);
+	return rc;
+}
+
+/* Splits off and checks the CRC at the end of line. */
+static int check_crc(char *line)
+{
+	char *tab = strrchr(line, '\t');
+	if (!tab)
+		return -1;
+	char *end;
+	unsigned long want = strtoul(tab + 1, &end, 16);
+	if (end == tab + 1 || *end)
+		return -1;
+	unsigned long got = crc32(0, (const Bytef *)line, (uInt)(tab - line));
+	if (got != want)
+		return -1;
+	*tab = '\0';
+	return 0;
+}
+
+static void set_aside(struct state *st, const char *why, struct strbuf *warn)
+{
+	char *aside = xasprintf("%s.bad", st->path);
+	rename(st->path, aside);
+	sb_addf(warn, "juggle: warning: %s: %s; moved it to %s, so every job runs again\n",
+		st->path, why, aside);
+	free(aside);
+	strmap_release(&st->recs);
+	arena_release(&st->arena);
+	st->live = st->lines = 0;
+	st->seq = 0;
+}
+
+/* Reads the log; returns the length of its valid part, or -1 if set aside. */
+static long load(struct state *st, struct strbuf *warn)
+{
+	size_t len;
+	char *data = read_file(st->path, &len);
+	if (!data)
+		return 0;
+	char header[64];
+	snprintf(header, sizeof(header), "# juggle state %d\n", STATE_VERSION);
+	if (len == 0) {
+		free(data);
+		return 0;
+	}
+	if (len < strlen(header) || strncmp(data, header, strlen(header)) != 0) {
+		bool other = strncmp(data, "# juggle state ", 15) == 0;
+		free(data);
+		set_aside(st, other ? "written by another version of juggle" : "not a juggle state log",
+			  warn);
+		return -1;
+	}
+	size_t off = strlen(header);
+	while (off < len) {
+		char *nl = memchr(data + off, '\n', len - off);
+		if (!nl)
+			break; /* torn last line: a crash mid-append, drop it */
+		*nl = '\0';
+		char *line = data + off;
+		size_t next = (size_t)(nl - data) + 1;
+		bool last = next >= len;
+		if (strlen(line) != (size_t)(nl - line) || check_crc(line) < 0 ||
+		    parse_record(st, line) < 0) {
+			if (last)
+				break; /* damaged last line: treat as torn */
+			free(data);
+			set_aside(st, "damaged", warn);
+			return -1;
+		}
+		st->lines++;
+		off = next;
+	}
+	free(data);
+	return (long)off;
+}
+
+int state_open(struct state **out, const char *dir, bool readonly, struct strbuf *warn,
+	       struct strbuf *err)
+{
+	struct state *st = xcalloc(1, sizeof(*st));
+	st->dir = xstrdup(dir);
+	st->path = xasprintf("%s/state", dir);
+	st->fd = -1;
+	st->readonly = readonly;
+	if (!readonly && mkdir_p(dir, 0777) < 0) {
+		sb_addf(err, "cannot create '%s': %s", dir, strerror(errno));
+		state_close(st);
+		return -1;
+	}
+	long valid = load(st, warn);
+	st->seq++;
+	if (!readonly) {
+		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		if (st->fd < 0) {
+			sb_addf(err, "cannot open '%s': %s", st->path, strerror(errno));
+			state_close(st);
+			return -1;
+		}
+		/* Drop a torn tail so the next append starts on a fresh line. */
+		if (valid > 0 && ftruncate(st->fd, valid) < 0) {
+			sb_addf(err, "cannot repair '%s': %s", st->path, strerror(errno));
+			state_close(st);
+			return -1;
+		}
+		if (valid <= 0) {
+			char header[64];
+			int n = snprintf(header, sizeof(header), "# juggle state %d\n",
+					 STATE_VERSION);
+			if (ftruncate(st->fd, 0) < 0 || write_all(st->fd, header, (size_t)n) < 0) {
+				sb_addf(err, "cannot write '%s': %s", st->path, strerror(errno));
+				state_close(st);
+				return -1;
+			}
+		}
+		lseek(st->fd, 0, SEEK_END);
+	}
+	*out = st;
+	return 0;
+}
+
+uint64_t state_seq(const struct state *st)
+{
+	return st->seq;
+}
+
+const struct state_rec *state_find(const struct state *st, const char *name)
+{
+	const struct state_rec *r = strmap_get(&st->recs, name);
+	return r && r->name ? r : NULL;
+}
+
+static void end_line(struct strbuf *sb, size_t start)
+{
+	unsigned long crc = crc32(0, (const Bytef *)sb->buf + start, (uInt)(sb->len - start));
+	sb_addf(sb, "\t%08lx\n", crc);
+}
+
+/* Appends the buffered records; one write per record keeps a crash from
+ * tearing more than the line being written. */
+static int flush(struct state *st)
+{
+	if (st->fd < 0 || !st->out.len)
+		return 0;
+	int rc = write_all(st->fd, st->out.buf, st->out.len);
+	sb_reset(&st->out);
+	return rc;
+}
+
+static void sig_field(struct strbuf *sb, const struct file_sig *s)
+{
+	char hex[33];
+	hex_encode(hex, s->hash, 16);
+	field(sb, s->path);
+	sb_addf(sb, "\t%lld\t%lld\t%s", (long long)s->mtime_ns, (long long)s->size, hex);
+}
+
+static void format_ok(struct strbuf *sb, const struct state_rec *r)
+{
+	size_t start = sb->len;
+	char hex[33];
+	hex_encode(hex, r->fp, 16);
+	sb_adds(sb, "S");
+	field(sb, r->name);
+	sb_addf(sb, "\t%s\t%llu\t%llu\t%.3f\t%.6f\t%u\t%u", hex, (unsigned long long)r->ok_seq,
+		(unsigned long long)r->changed_seq, r->start, r->duration, r->n_in, r->n_out);
+	for (uint32_t i = 0; i < r->n_in + r->n_out; i++)
+		sig_field(sb, &r->files[i]);
+	field(sb, r->extra);
+	end_line(sb, start);
+}
+
+int state_record_ok(struct state *st, const struct job *job, const struct file_sig *ins,
+		    uint32_t n_in, const struct file_sig *outs, uint32_t n_out, double start,
+		    double duration, const char *extra, bool changed)
+{
+	const struct state_rec *old = state_find(st, job->name);
+	struct state_rec *r = arena_alloc(&st->arena, sizeof(*r));
+	memset(r, 0, sizeof(*r));
+	r->name = job->name; /* the graph outlives the state */
+	memcpy(r->fp, job->fp, 16);
+	r->ok_seq = st->seq;
+	r->changed_seq = changed || !old ? st->seq : old->changed_seq;
+	r->start = start;
+	r->duration = duration;
+	r->n_in = n_in;
+	r->n_out = n_out;
+	r->files = arena_alloc(&st->arena, sizeof(*r->files) * (n_in + n_out + 1));
+	for (uint32_t i = 0; i < n_in; i++) {
+		r->files[i] = ins[i];
+		r->files[i].path = arena_strdup(&st->arena, ins[i].path);
+	}
+	for (uint32_t i = 0; i < n_out; i++) {
+		r->files[n_in + i] = outs[i];
+		r->files[n_in + i].path = arena_strdup(&st->arena, outs[i].path);
+	}
+	r->extra = arena_strdup(&st->arena, extra ? extra : "");
+	struct state_rec *prev = strmap_put(&st->recs, r->name, r);
+	if (!prev || !prev->name)
+		st->live++;
+	st->lines++;
+	format_ok(&st->out, r);
+	return flush(st);
+}
+
+int state_record_fail(struct state *st, const struct job *job)
+{
+	struct state_rec *old = strmap_get(&st->recs, job->name);
+	if (!old || !old->name)
+		return 0; /* nothing to forget */
+	old->name = NULL;
+	st->live--;
+	size_t start = st->out.len;
+	sb_adds(&st->out, "F");
+	field(&st->out, job->name);
+	sb_addf(&st->out, "\t%llu", (unsigned long long)st->seq);
+	end_line(&st->out, start);
+	st->lines++;
+	return flush(st);
+}
+
+bool state_outputs_same(const struct state_rec *rec, const struct file_sig *outs, uint32_t n)
+{
+	if (!rec || rec->n_out != n)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct file_sig *a = &rec->files[rec->n_in + i];
+		if (strcmp(a->path, outs[i].path) != 0 || memcmp(a->hash, outs[i].hash, 16) != 0)
+			return false;
+	}
+	return true;
+}
+
+const struct file_sig *state_sig(struct state *st, const char *path, const struct file_sig *known)
+{
+	struct file_sig *s = strmap_get(&st->sigs, path);
+	if (s)
+		return s->mtime_ns < 0 ? NULL : s;
+	s = arena_alloc(&st->arena, sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	s->path = arena_strdup(&st->arena, path);
+	strmap_put(&st->sigs, s->path, s);
+	if (file_sig_read(path, s, false) < 0)
+		return NULL;
+	if (known && known->mtime_ns == s->mtime_ns && known->size == s->size)
+		memcpy(s->hash, known->hash, 16);
+	else if (hash_file(path, s->hash) < 0)
+		s->mtime_ns = -1;
+	return s->mtime_ns < 0 ? NULL : s;
+}
+
+void state_sig_put(struct state *st, const struct file_sig *sig)
+{
+	struct file_sig *s = strmap_get(&st->sigs, sig->path);
+	if (!s) {
+		s = arena_alloc(&st->arena, sizeof(*s));
+		s->path = arena_strdup(&st->arena, sig->path);
+		strmap_put(&st->sigs, s->path, s);
+	}
+	const char *path = s->path;
+	*s = *sig;
+	s->path = path;
+}
+
+/* Rewrites the log with only the live records when it has grown to more
+ * than twice their number: temporary file, fsync, rename. */
+static void compact(struct state *st)
+{
+	if (st->lines <= 2 * st->live + 64)
+		return;
+	struct strbuf sb = {0};
+	sb_addf(&sb, "# juggle state %d\n", STATE_VERSION);
+	const char *key;
+	void *val;
+	for (size_t i = 0; strmap_next(&st->recs, &i, &key, &val);) {
+		const struct state_rec *r = val;
+		if (r->name)
+			format_ok(&sb, r);
+	}
+	if (write_file_atomic(st->path, sb.buf, sb.len) == 0)
+		st->lines = st->live;
+	sb_release(&sb);
+}
+
+void state_close(struct state *st)
+{
+	if (!st)
+		return;
+	flush(st);
+	if (st->fd >= 0) {
+		compact(st);
+		fdatasync(st->fd);
+		close(st->fd);
+	}
+	sb_release(&st->out);
+	strmap_release(&st->recs);
+	strmap_release(&st->sigs);
+	arena_release(&st->arena);
+	free(st->dir);
+	free(st->path);
+	free(st);
+}

@@ -1,0 +1,67 @@
+/* uptodate.c - the make-like rules of SPEC section 3: why a job must run.
+ *
+ * Inputs and outputs are compared by content. stat() decides alone when
+ * mtime and size match the record; otherwise the content hash does, so a
+ * touch without a change rebuilds nothing, and a rewrite with the same
+ * bytes (ninja's restat) does not ripple downstream.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "kind.h"
+#include "sched.h"
+
+static const struct file_sig *rec_file(const struct state_rec *rec, uint32_t from, uint32_t n,
+				       const char *path)
+{
+	for (uint32_t i = from; i < from + n; i++)
+		if (strcmp(rec->files[i].path, path) == 0)
+			return &rec->files[i];
+	return NULL;
+}
+
+char *job_out_of_date(const struct job *job, struct state *st, bool always_make)
+{
+	if (always_make)
+		return xstrdup("-B treats every job as out of date");
+	if (job->sec->always)
+		return xstrdup("always = yes");
+	const struct state_rec *rec = state_find(st, job->name);
+	if (!rec)
+		return xstrdup("it has never succeeded");
+	if (memcmp(rec->fp, job->fp, 16) != 0)
+		return xstrdup("its definition changed");
+	for (uint32_t i = 0; i < job->n_outputs; i++) {
+		const struct file_sig *known = rec_file(rec, rec->n_in, rec->n_out, job->outputs[i]);
+		const struct file_sig *now = state_sig(st, job->outputs[i], known);
+		if (!now)
+			return xasprintf("output '%s' is missing", job->outputs[i]);
+		if (!known || memcmp(known->hash, now->hash, 16) != 0)
+			return xasprintf("output '%s' was changed outside juggle", job->outputs[i]);
+	}
+	if (rec->n_in != job->n_inputs)
+		return xasprintf("its inputs changed (%u then, %u now)", rec->n_in, job->n_inputs);
+	for (uint32_t i = 0; i < job->n_inputs; i++) {
+		const struct file_sig *known = rec_file(rec, 0, rec->n_in, job->inputs[i]);
+		if (!known)
+			return xasprintf("'%s' is a new input", job->inputs[i]);
+		const struct file_sig *now = state_sig(st, job->inputs[i], known);
+		if (!now)
+			return xasprintf("input '%s' is missing", job->inputs[i]);
+		if (memcmp(known->hash, now->hash, 16) != 0)
+			return xasprintf("input '%s' changed", job->inputs[i]);
+	}
+	for (uint32_t i = 0; i < job->n_deps; i++) {
+		const struct job *dep = job->deps[i];
+		if (dep->run.changed)
+			return xasprintf("dependency '%s' changed in this run", dep->name);
+		const struct state_rec *drec = state_find(st, dep->name);
+		if (drec && drec->changed_seq > rec->ok_seq)
+			return xasprintf("dependency '%s' changed since it last ran", dep->name);
+	}
+	const char *stale = job->sec->kind->stale ? job->sec->kind->stale(job) : NULL;
+	if (stale)
+		return xstrdup(stale);
+	return NULL;
+}

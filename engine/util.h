@@ -1,0 +1,131 @@
+/* util.h - allocation, strings, vectors, hash maps, clocks and files.
+ *
+ * Allocation never fails: x*() abort the process with a message when the
+ * system is out of memory, so callers carry no half-handled OOM branches.
+ */
+#ifndef JUGGLE_UTIL_H
+#define JUGGLE_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define UNUSED __attribute__((unused))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* A newly allocated string formatted like printf. */
+char *xasprintf(const char *fmt, ...) PRINTF(1, 2);
+
+/* Growable array: VEC(int) v = {0}; VEC_PUSH(&v, 3); free(v.v); */
+#define VEC(T)                                                                                     \
+	struct {                                                                                   \
+		T *v;                                                                              \
+		size_t n, cap;                                                                     \
+	}
+#define VEC_GROW(vec, extra)                                                                       \
+	do {                                                                                       \
+		if ((vec)->n + (extra) > (vec)->cap) {                                             \
+			size_t c_ = (vec)->cap ? (vec)->cap * 2 : 8;                               \
+			while (c_ < (vec)->n + (extra))                                            \
+				c_ *= 2;                                                           \
+			(vec)->v = xrealloc((vec)->v, c_ * sizeof(*(vec)->v));                     \
+			(vec)->cap = c_;                                                           \
+		}                                                                                  \
+	} while (0)
+#define VEC_PUSH(vec, x)                                                                           \
+	do {                                                                                       \
+		VEC_GROW(vec, 1);                                                                  \
+		(vec)->v[(vec)->n++] = (x);                                                        \
+	} while (0)
+
+/* A named vector of owned strings, for passing between functions. */
+struct strvec {
+	char **v;
+	size_t n, cap;
+};
+void strvec_release(struct strvec *sv);
+
+/* A growable NUL-terminated string. A zeroed strbuf is empty and valid. */
+struct strbuf {
+	char *buf; /* NULL until something is added; use sb_str() to read */
+	size_t len;
+	size_t cap;
+};
+void sb_add(struct strbuf *sb, const char *s, size_t n);
+void sb_adds(struct strbuf *sb, const char *s);
+void sb_addc(struct strbuf *sb, char c);
+void sb_addf(struct strbuf *sb, const char *fmt, ...) PRINTF(2, 3);
+void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+/* The contents, "" when empty; valid until the next change. */
+const char *sb_str(const struct strbuf *sb);
+void sb_reset(struct strbuf *sb);
+/* Hands the buffer to the caller (never NULL) and empties sb. */
+char *sb_detach(struct strbuf *sb);
+void sb_release(struct strbuf *sb);
+
+/* A bump allocator for the many small strings of a graph; freed at once. */
+struct arena {
+	struct arena_block *head;
+};
+void *arena_alloc(struct arena *a, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+void arena_release(struct arena *a);
+
+/* Open-addressing map from NUL-terminated keys (not copied: the caller keeps
+ * them alive) to pointers. */
+struct strmap {
+	struct strmap_slot *slots;
+	size_t n, cap;
+};
+void *strmap_get(const struct strmap *m, const char *key);
+/* Sets key to val; returns the previous value or NULL. */
+void *strmap_put(struct strmap *m, const char *key, void *val);
+void strmap_release(struct strmap *m);
+/* Iterates over the entries in no particular order:
+ *   for (size_t i = 0; strmap_next(m, &i, &key, &val);) ... */
+bool strmap_next(const struct strmap *m, size_t *i, const char **key, void **val);
+uint64_t hash_str(const char *s);
+
+/* Seconds on the monotonic clock. */
+double mono_now(void);
+/* Formats a wall-clock time as ISO 8601 UTC ("2026-11-25T02:00:00Z"). */
+void iso8601_utc(char out[32], double epoch_s);
+
+/* Files. All return 0 or -1 with errno set. */
+int mkdir_p(const char *dir, mode_t mode);
+/* Creates the parent folders of path. */
+int mkdir_parents(const char *path);
+/* Reads a whole file; *len gets its size (the buffer is also NUL-terminated). */
+char *read_file(const char *path, size_t *len);
+/* Writes data to path through a temporary file in the same folder, fsync'd
+ * and renamed, so readers never see a partial file. */
+int write_file_atomic(const char *path, const void *data, size_t len);
+int write_all(int fd, const void *data, size_t len);
+/* Streaming version of write_file_atomic(): atomic_begin() opens a hidden
+ * temporary file beside path (".NAME.juggle-XXXXXX") and returns its fd,
+ * with *tmp its name; atomic_commit() fsyncs, closes and renames it over
+ * path; atomic_abort() closes and removes it. Both free *tmp. */
+int atomic_begin(const char *path, char **tmp);
+int atomic_commit(int fd, char *tmp, const char *path);
+void atomic_abort(int fd, char *tmp);
+/* Removes a folder tree (like rm -rf); 0 when it is gone. */
+int remove_tree(const char *path);
+
+/* Edit distance, for "did you mean" suggestions. */
+int levenshtein(const char *a, const char *b);
+/* The candidate closest to word within a small distance, or NULL. */
+const char *closest_word(const char *word, const char *const *candidates, size_t n);
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void hex_encode(char *out, const unsigned char *in, size_t n);
+
+#endif

@@ -1,0 +1,237 @@
+/* command.c - the `command` job kind: run a program, without a shell unless
+ * asked, its output to the job's log.
+ *
+ * The command is split into words once per section; each instance then
+ * substitutes its placeholders inside the words, so file names reach the
+ * program as single, inert arguments. With shell = yes the placeholders
+ * are inserted already quoted as one /bin/sh word each.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "../engine/expand.h"
+#include "../engine/kind.h"
+#include "../engine/spawn.h"
+
+extern char **environ;
+
+struct command_def {
+	char **tmpl;          /* split command, placeholders still in */
+	const char *text;     /* the command as written (for shell = yes) */
+	bool shell;
+	const char *cwd;      /* NULL: the graph's folder */
+	struct kvvec env;     /* env.NAME keys, pointing into the section */
+};
+
+static const char *const command_keys[] = {"command", "shell", "cwd", NULL};
+
+static int command_check(const struct graph *g, struct section *sec, struct diag *d)
+{
+	const struct kv *cmd = section_key(sec, "command");
+	const struct kv *shell = section_key(sec, "shell");
+	const struct kv *cwd = section_key(sec, "cwd");
+	int errors = 0;
+	if (!cmd || !*cmd->val) {
+		diag_add(d, g->file, cmd ? cmd->line : sec->line,
+			 "job '%s': missing key 'command' (the program and its arguments)",
+			 sec->name);
+		return -1;
+	}
+	struct command_def *def = xcalloc(1, sizeof(*def));
+	sec->kpriv = def;
+	def->text = cmd->val;
+	if (shell && parse_yes_no(shell->val, &def->shell) < 0) {
+		diag_add(d, g->file, shell->line, "job '%s': shell: '%s' is not yes or no",
+			 sec->name, shell->val);
+		errors++;
+	}
+	if (cwd && *cwd->val)
+		def->cwd = cwd->val;
+	if (!def->shell) {
+		struct strbuf err = {0};
+		def->tmpl = split_words(cmd->val, &err);
+		if (!def->tmpl) {
+			diag_add(d, g->file, cmd->line, "job '%s': command: %s", sec->name,
+				 sb_str(&err));
+			errors++;
+		} else if (!def->tmpl[0]) {
+			diag_add(d, g->file, cmd->line, "job '%s': command is empty", sec->name);
+			errors++;
+		}
+		sb_release(&err);
+	}
+	for (size_t i = 0; i < sec->keys.n; i++) {
+		const struct kv *kv = &sec->keys.v[i];
+		if (strncmp(kv->key, "env.", 4) != 0)
+			continue;
+		if (strchr(kv->key + 4, '=')) {
+			diag_add(d, g->file, kv->line, "job '%s': '%s' is not a variable name",
+				 sec->name, kv->key);
+			errors++;
+			continue;
+		}
+		VEC_PUSH(&def->env, *kv);
+	}
+	return errors ? -1 : 0;
+}
+
+static void command_release(struct section *sec)
+{
+	struct command_def *def = sec->kpriv;
+	if (!def)
+		return;
+	free_words(def->tmpl);
+	free(def->env.v);
+	free(def);
+	sec->kpriv = NULL;
+}
+
+/* The argv of an instance. */
+static char **instance_argv(const struct job *job)
+{
+	const struct command_def *def = job->sec->kpriv;
+	if (!def->shell)
+		return job_argv(job, def->tmpl);
+	struct strbuf sb = {0};
+	subst_placeholders(job, def->text, SUBST_SHELL, &sb);
+	char **argv = xcalloc(4, sizeof(*argv));
+	argv[0] = xstrdup("/bin/sh");
+	argv[1] = xstrdup("-c");
+	argv[2] = sb_detach(&sb);
+	return argv;
+}
+
+static void quote_for_display(const char *s, struct strbuf *out)
+{
+	bool plain = *s != '\0';
+	for (const char *p = s; *p && plain; p++)
+		plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			       "-_./=:,+@%^", *p) != NULL;
+	if (plain)
+		sb_adds(out, s);
+	else
+		shell_quote(s, out);
+}
+
+static void command_describe(const struct job *job, struct strbuf *out)
+{
+	const struct command_def *def = job->sec->kpriv;
+	char **argv = instance_argv(job);
+	if (def->cwd) {
+		struct strbuf cwd = {0};
+		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
+		sb_adds(out, "cd ");
+		quote_for_display(sb_str(&cwd), out);
+		sb_adds(out, " && ");
+		sb_release(&cwd);
+	}
+	for (char **a = argv; *a; a++) {
+		if (a != argv)
+			sb_addc(out, ' ');
+		quote_for_display(*a, out);
+	}
+	free_words(argv);
+}
+
+/* juggle's environment with the job's env.NAME on top. */
+static char **job_environ(const struct job *job, const char **path)
+{
+	const struct command_def *def = job->sec->kpriv;
+	VEC(char *) env = {0};
+	struct strbuf sb = {0};
+	for (char **e = environ; *e; e++) {
+		bool replaced = false;
+		for (size_t i = 0; i < def->env.n && !replaced; i++) {
+			const char *name = def->env.v[i].key + 4;
+			size_t n = strlen(name);
+			replaced = strncmp(*e, name, n) == 0 && (*e)[n] == '=';
+		}
+		if (!replaced)
+			VEC_PUSH(&env, xstrdup(*e));
+	}
+	for (size_t i = 0; i < def->env.n; i++) {
+		sb_reset(&sb);
+		sb_addf(&sb, "%s=", def->env.v[i].key + 4);
+		subst_placeholders(job, def->env.v[i].val, SUBST_TEXT, &sb);
+		char *entry = xstrdup(sb_str(&sb));
+		if (strcmp(def->env.v[i].key + 4, "PATH") == 0)
+			*path = entry + 5;
+		VEC_PUSH(&env, entry);
+	}
+	VEC_PUSH(&env, NULL);
+	sb_release(&sb);
+	return env.v;
+}
+
+static int command_run(struct attempt *a)
+{
+	const struct job *job = a->job;
+	const struct command_def *def = job->sec->kpriv;
+	struct result *res = a->res;
+	char **argv = instance_argv(job);
+	const char *path = NULL;
+	char **envp = def->env.n ? job_environ(job, &path) : NULL;
+	struct strbuf cwd = {0}, err = {0};
+	if (def->cwd)
+		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
+	struct spawn_opts so = {
+		.argv = argv,
+		.envp = envp,
+		.cwd = def->cwd ? sb_str(&cwd) : NULL,
+		.out_fd = a->log_fd,
+		.path = path,
+	};
+	int rc = -1;
+	pid_t pid = spawn_start(&so, &err);
+	if (pid < 0) {
+		result_fail(res, "%s", sb_str(&err));
+		res->retryable = false;
+		goto out;
+	}
+	struct spawn_status st;
+	if (spawn_wait(pid, a->deadline, &st) < 0) {
+		result_fail(res, "cannot wait for process %d: %s", (int)pid, strerror(errno));
+		goto out;
+	}
+	res->cpu_s += (double)st.ru.ru_utime.tv_sec + (double)st.ru.ru_utime.tv_usec / 1e6 +
+		      (double)st.ru.ru_stime.tv_sec + (double)st.ru.ru_stime.tv_usec / 1e6;
+	if (WIFEXITED(st.status))
+		res->exit_code = WEXITSTATUS(st.status);
+	else if (WIFSIGNALED(st.status))
+		res->signal = WTERMSIG(st.status);
+	res->retryable = true;
+	if (st.cancelled) {
+		result_fail(res, "interrupted");
+		res->status = RES_INTERRUPTED;
+	} else if (st.timed_out) {
+		res->timed_out = true;
+		result_fail(res, "timed out after %g s (killed its process group)",
+			    job->sec->timeout);
+	} else if (WIFEXITED(st.status) && WEXITSTATUS(st.status) == 0) {
+		rc = 0;
+	} else {
+		sb_reset(&err);
+		describe_status(st.status, &err);
+		result_fail(res, "%s", sb_str(&err));
+	}
+out:
+	free_words(argv);
+	free_words(envp);
+	sb_release(&cwd);
+	sb_release(&err);
+	return rc;
+}
+
+const struct job_kind kind_command = {
+	.name = "command",
+	.keys = command_keys,
+	.env_keys = true,
+	.check = command_check,
+	.run = command_run,
+	.describe = command_describe,
+	.release = command_release,
+};

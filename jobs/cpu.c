@@ -1,0 +1,462 @@
+/* cpu.c - the `cpu` job kind: work done inside juggle's own process (or
+ * worker), so the backends' handling of CPU-bound work can be compared.
+ *
+ * Tasks check for a stop request and their deadline as they go, so a
+ * timeout or ^C ends them as it ends a command. Outputs are written to a
+ * temporary file and renamed, so a failure leaves nothing half-written.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libxml/parser.h>
+#include <libxml/xmlerror.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "../engine/expand.h"
+#include "../engine/kind.h"
+#include "../engine/sig.h"
+
+enum task { T_SUM_SQUARES, T_SHA256, T_GZIP, T_XMLCHECK };
+
+static const char *const task_names[] = {"sum_squares", "sha256", "gzip", "xmlcheck", NULL};
+
+struct cpu_def {
+	enum task task;
+	const char *n;  /* sum_squares' n, placeholders still in */
+	bool dtd;       /* xmlcheck validates against the DTD */
+};
+
+static const char *const cpu_keys[] = {"task", "n", "dtd", NULL};
+
+/* The largest n whose sum of squares fits in 128 bits with room to spare. */
+#define MAX_N 1000000000000ULL
+
+static int cpu_check(const struct graph *g, struct section *sec, struct diag *d)
+{
+	const struct kv *task = section_key(sec, "task");
+	const struct kv *n = section_key(sec, "n");
+	const struct kv *dtd = section_key(sec, "dtd");
+	const struct kv *in = section_key(sec, "input");
+	const struct kv *out = section_key(sec, "output");
+	bool has_in = sec->foreach == FE_GLOB || (in && *in->val);
+	bool has_out = out && *out->val;
+	if (!task || !*task->val) {
+		diag_add(d, g->file, sec->line,
+			 "job '%s': missing key 'task' (sum_squares, sha256, gzip or xmlcheck)",
+			 sec->name);
+		return -1;
+	}
+	struct cpu_def *def = xcalloc(1, sizeof(*def));
+	sec->kpriv = def;
+	int t = -1;
+	for (int i = 0; task_names[i]; i++)
+		if (strcmp(task_names[i], task->val) == 0)
+			t = i;
+	if (t < 0) {
+		const char *near = closest_word(task->val, task_names, ARRAY_SIZE(task_names) - 1);
+		diag_add(d, g->file, task->line,
+			 "job '%s': unknown task '%s'%s%s%s (tasks: sum_squares, sha256, gzip, xmlcheck)",
+			 sec->name, task->val, near ? " (did you mean '" : "", near ? near : "",
+			 near ? "'?)" : "");
+		return -1;
+	}
+	def->task = (enum task)t;
+	int errors = 0;
+#define NEED(cond, ...)                                                                            \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			diag_add(d, g->file, sec->line, "job '%s': " __VA_ARGS__);                 \
+			errors++;                                                                  \
+		}                                                                                  \
+	} while (0)
+	if (n && def->task != T_SUM_SQUARES)
+		diag_add(d, g->file, n->line, "job '%s': 'n' is a key of task sum_squares only",
+			 sec->name), errors++;
+	if (dtd && def->task != T_XMLCHECK)
+		diag_add(d, g->file, dtd->line, "job '%s': 'dtd' is a key of task xmlcheck only",
+			 sec->name), errors++;
+	switch (def->task) {
+	case T_SUM_SQUARES:
+		NEED(n && *n->val, "task sum_squares needs the key 'n'", sec->name);
+		if (n)
+			def->n = n->val;
+		break;
+	case T_SHA256:
+		NEED(has_in, "task sha256 needs an input", sec->name);
+		NEED(has_out, "task sha256 needs an output (the digest file)", sec->name);
+		break;
+	case T_GZIP:
+		NEED(has_in, "task gzip needs an input", sec->name);
+		NEED(has_out, "task gzip needs an output", sec->name);
+		break;
+	case T_XMLCHECK:
+		NEED(has_in, "task xmlcheck needs an input", sec->name);
+		if (dtd && parse_yes_no(dtd->val, &def->dtd) < 0)
+			diag_add(d, g->file, dtd->line, "job '%s': dtd: '%s' is not yes or no",
+				 sec->name, dtd->val), errors++;
+		break;
+	}
+#undef NEED
+	return errors ? -1 : 0;
+}
+
+static int cpu_check_job(const struct graph *g, struct job *job, struct diag *d)
+{
+	const struct cpu_def *def = job->sec->kpriv;
+	const struct kv *out = section_key(job->sec, "output");
+	int line = out ? out->line : job->sec->line;
+	if (!def)
+		return 0;
+	if ((def->task == T_SHA256 || def->task == T_GZIP || def->task == T_XMLCHECK) &&
+	    job->n_outputs > 1) {
+		diag_add(d, g->file, line, "job '%s': task %s writes one output, not %u", job->name,
+			 task_names[def->task], job->n_outputs);
+		return -1;
+	}
+	if (def->task == T_GZIP && job->n_inputs != 1) {
+		const struct kv *in = section_key(job->sec, "input");
+		diag_add(d, g->file, in ? in->line : job->sec->line,
+			 "job '%s': task gzip compresses one input, not %u", job->name,
+			 job->n_inputs);
+		return -1;
+	}
+	if (def->task == T_SUM_SQUARES) {
+		struct strbuf sb = {0};
+		subst_placeholders(job, def->n, SUBST_TEXT, &sb);
+		uint64_t n;
+		int rc = parse_uint(sb_str(&sb), MAX_N, &n);
+		if (rc < 0)
+			diag_add(d, g->file, section_key(job->sec, "n")->line,
+				 "job '%s': n: '%s' is not a whole number from 0 to %llu", job->name,
+				 sb_str(&sb), MAX_N);
+		sb_release(&sb);
+		return rc;
+	}
+	return 0;
+}
+
+static void cpu_release(struct section *sec)
+{
+	free(sec->kpriv);
+	sec->kpriv = NULL;
+}
+
+static bool should_stop(const struct attempt *a)
+{
+	return cancel_requested() || (a->deadline > 0 && mono_now() >= a->deadline);
+}
+
+static int stopped(struct attempt *a)
+{
+	if (cancel_requested()) {
+		result_fail(a->res, "interrupted");
+		a->res->status = RES_INTERRUPTED;
+	} else {
+		a->res->timed_out = true;
+		result_fail(a->res, "timed out after %g s", a->job->sec->timeout);
+	}
+	return -1;
+}
+
+static void u128_decimal(unsigned __int128 v, char out[48])
+{
+	char buf[48];
+	int i = 0;
+	do {
+		buf[i++] = (char)('0' + (int)(v % 10));
+		v /= 10;
+	} while (v);
+	for (int k = 0; k < i; k++)
+		out[k] = buf[i - 1 - k];
+	out[i] = '\0';
+}
+
+/* Sum of i*i for i in [0, n), by really iterating: the empty asm makes the
+ * loop counter opaque, so the compiler can neither use the closed form nor
+ * vectorise the loop away. This task exists to burn CPU honestly. */
+static int run_sum_squares(struct attempt *a, const struct cpu_def *def)
+{
+	struct strbuf sb = {0};
+	subst_placeholders(a->job, def->n, SUBST_TEXT, &sb);
+	uint64_t n = 0;
+	parse_uint(sb_str(&sb), MAX_N, &n);
+	sb_release(&sb);
+	unsigned __int128 sum = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		__asm__ volatile("" : "+r"(i));
+		sum += (unsigned __int128)i * i;
+		if ((i & 0xFFFFF) == 0 && should_stop(a))
+			return stopped(a);
+	}
+	char dec[48];
+	u128_decimal(sum, dec);
+	a->res->value = xstrdup(dec);
+	char line[64];
+	int len = snprintf(line, sizeof(line), "sum_squares(%llu) = %s\n", (unsigned long long)n,
+			   dec);
+	write_all(a->log_fd, line, (size_t)len);
+	if (a->job->n_outputs) {
+		len = snprintf(line, sizeof(line), "%s\n", dec);
+		if (write_file_atomic(a->job->outputs[0], line, (size_t)len) < 0) {
+			result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0],
+				    strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int run_sha256(struct attempt *a)
+{
+	struct strbuf out = {0};
+	for (uint32_t i = 0; i < a->job->n_inputs; i++) {
+		if (should_stop(a)) {
+			sb_release(&out);
+			return stopped(a);
+		}
+		const char *path = a->job->inputs[i];
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			result_fail(a->res, "cannot read input '%s': %s", path, strerror(errno));
+			sb_release(&out);
+			return -1;
+		}
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+		unsigned char buf[65536];
+		ssize_t n;
+		while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+			if (n > 0)
+				EVP_DigestUpdate(ctx, buf, (size_t)n);
+		int e = errno;
+		close(fd);
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int len;
+		EVP_DigestFinal_ex(ctx, md, &len);
+		EVP_MD_CTX_free(ctx);
+		if (n < 0) {
+			result_fail(a->res, "cannot read input '%s': %s", path, strerror(e));
+			sb_release(&out);
+			return -1;
+		}
+		char hex[2 * EVP_MAX_MD_SIZE + 1];
+		hex_encode(hex, md, len);
+		/* sha256sum's format; it escapes names with a newline or backslash. */
+		if (strpbrk(path, "\n\\")) {
+			sb_addf(&out, "\\%s  ", hex);
+			for (const char *p = path; *p; p++)
+				sb_adds(&out, *p == '\n' ? "\\n" : *p == '\\' ? "\\\\" : (char[]){*p, 0});
+			sb_addc(&out, '\n');
+		} else {
+			sb_addf(&out, "%s  %s\n", hex, path);
+		}
+	}
+	int rc = 0;
+	if (write_file_atomic(a->job->outputs[0], out.buf ? out.buf : "", out.len) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0], strerror(errno));
+		rc = -1;
+	}
+	write_all(a->log_fd, sb_str(&out), out.len);
+	sb_release(&out);
+	return rc;
+}
+
+static int run_gzip(struct attempt *a)
+{
+	const char *in = a->job->inputs[0], *outp = a->job->outputs[0];
+	int ifd = open(in, O_RDONLY | O_CLOEXEC);
+	if (ifd < 0) {
+		result_fail(a->res, "cannot read input '%s': %s", in, strerror(errno));
+		return -1;
+	}
+	char *tmp;
+	int ofd = atomic_begin(outp, &tmp);
+	if (ofd < 0) {
+		result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
+		close(ifd);
+		return -1;
+	}
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	/* windowBits 15 + 16: a gzip header with mtime 0, so the same input
+	 * always gives the same bytes (reproducible archives). */
+	deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+	unsigned char ibuf[65536], obuf[65536];
+	int rc = 0, flush = Z_NO_FLUSH;
+	while (rc == 0 && flush != Z_FINISH) {
+		if (should_stop(a)) {
+			rc = stopped(a);
+			break;
+		}
+		ssize_t n = read(ifd, ibuf, sizeof(ibuf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			result_fail(a->res, "cannot read input '%s': %s", in, strerror(errno));
+			rc = -1;
+			break;
+		}
+		flush = n == 0 ? Z_FINISH : Z_NO_FLUSH;
+		z.next_in = ibuf;
+		z.avail_in = (uInt)n;
+		do {
+			z.next_out = obuf;
+			z.avail_out = sizeof(obuf);
+			deflate(&z, flush);
+			size_t have = sizeof(obuf) - z.avail_out;
+			if (have && write_all(ofd, obuf, have) < 0) {
+				result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
+				rc = -1;
+				break;
+			}
+		} while (z.avail_out == 0);
+	}
+	a->res->bytes = (int64_t)z.total_out;
+	deflateEnd(&z);
+	close(ifd);
+	if (rc < 0) {
+		atomic_abort(ofd, tmp);
+		return -1;
+	}
+	if (atomic_commit(ofd, tmp, outp) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* libxml2 reports errors through a per-thread callback; collect them. */
+struct xml_errors {
+	struct strbuf text;
+	int count;
+	int first_line;
+	char first[512];
+};
+
+static void on_xml_error(void *ctx, xmlErrorPtr e)
+{
+	struct xml_errors *xe = ctx;
+	if (!e || e->level < XML_ERR_ERROR)
+		return;
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", e->message ? e->message : "error");
+	msg[strcspn(msg, "\n")] = '\0';
+	if (xe->count++ == 0) {
+		xe->first_line = e->line;
+		snprintf(xe->first, sizeof(xe->first), "%s", msg);
+	}
+	if (xe->count <= 50)
+		sb_addf(&xe->text, "%s:%d: %s\n", e->file ? e->file : "?", e->line, msg);
+}
+
+static int run_xmlcheck(struct attempt *a, const struct cpu_def *def)
+{
+	struct strbuf verdicts = {0};
+	int bad = 0;
+	const char *first_bad = NULL;
+	int options = XML_PARSE_NONET | XML_PARSE_NOWARNING;
+	if (def->dtd)
+		options |= XML_PARSE_DTDLOAD | XML_PARSE_DTDVALID | XML_PARSE_NOENT;
+	for (uint32_t i = 0; i < a->job->n_inputs; i++) {
+		if (should_stop(a)) {
+			sb_release(&verdicts);
+			return stopped(a);
+		}
+		const char *path = a->job->inputs[i];
+		struct xml_errors xe = {0};
+		xmlSetStructuredErrorFunc(&xe, on_xml_error);
+		xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
+		xmlDocPtr doc = ctxt ? xmlCtxtReadFile(ctxt, path, NULL, options) : NULL;
+		bool ok = doc && xe.count == 0 && (!def->dtd || ctxt->valid);
+		if (doc && def->dtd && !ctxt->valid && xe.count == 0)
+			snprintf(xe.first, sizeof(xe.first), "not valid against its DTD");
+		if (doc && def->dtd && !doc->intSubset && !doc->extSubset) {
+			ok = false;
+			snprintf(xe.first, sizeof(xe.first), "has no DOCTYPE to validate against");
+		}
+		xmlFreeDoc(doc);
+		xmlFreeParserCtxt(ctxt);
+		xmlSetStructuredErrorFunc(NULL, NULL);
+		if (ok) {
+			sb_addf(&verdicts, "ok %s\n", path);
+		} else {
+			bad++;
+			if (!first_bad)
+				first_bad = path;
+			if (xe.first_line > 0)
+				sb_addf(&verdicts, "invalid %s:%d: %s\n", path, xe.first_line,
+					xe.first[0] ? xe.first : "cannot parse");
+			else
+				sb_addf(&verdicts, "invalid %s: %s\n", path,
+					xe.first[0] ? xe.first : "cannot parse");
+		}
+		write_all(a->log_fd, sb_str(&xe.text), xe.text.len);
+		sb_release(&xe.text);
+	}
+	write_all(a->log_fd, sb_str(&verdicts), verdicts.len);
+	int rc = 0;
+	if (bad) {
+		result_fail(a->res, "%d of %u file%s not %s (first: %s)", bad, a->job->n_inputs,
+			    a->job->n_inputs == 1 ? " is" : "s are",
+			    def->dtd ? "valid" : "well-formed", first_bad);
+		rc = -1;
+	} else if (a->job->n_outputs &&
+		   write_file_atomic(a->job->outputs[0], sb_str(&verdicts), verdicts.len) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0], strerror(errno));
+		rc = -1;
+	}
+	sb_release(&verdicts);
+	return rc;
+}
+
+static int cpu_run(struct attempt *a)
+{
+	const struct cpu_def *def = a->job->sec->kpriv;
+	switch (def->task) {
+	case T_SUM_SQUARES:
+		return run_sum_squares(a, def);
+	case T_SHA256:
+		return run_sha256(a);
+	case T_GZIP:
+		return run_gzip(a);
+	case T_XMLCHECK:
+		return run_xmlcheck(a, def);
+	}
+	return -1;
+}
+
+static void cpu_describe(const struct job *job, struct strbuf *out)
+{
+	const struct cpu_def *def = job->sec->kpriv;
+	sb_addf(out, "cpu task %s", task_names[def->task]);
+	if (def->task == T_SUM_SQUARES) {
+		sb_adds(out, " n=");
+		subst_placeholders(job, def->n, SUBST_TEXT, out);
+	}
+	for (uint32_t i = 0; i < job->n_inputs && i < 3; i++)
+		sb_addf(out, " %s", job->inputs[i]);
+	if (job->n_inputs > 3)
+		sb_addf(out, " (+%u more)", job->n_inputs - 3);
+}
+
+static void cpu_global_init(void)
+{
+	xmlInitParser();
+}
+
+const struct job_kind kind_cpu = {
+	.name = "cpu",
+	.keys = cpu_keys,
+	.atomic_outputs = true,
+	.global_init = cpu_global_init,
+	.check = cpu_check,
+	.check_job = cpu_check_job,
+	.run = cpu_run,
+	.describe = cpu_describe,
+	.release = cpu_release,
+};

@@ -1,0 +1,181 @@
+"""Helpers for juggle's end-to-end tests.
+
+A test is a function test_NAME(t) in tests/e2e/test_*.py; t is a Test:
+it runs in a fresh temporary folder (the current folder), and t.juggle()
+runs the binary under test there. Decorate with @backends to run a test
+once per backend under test (JUGGLE_TEST_BACKENDS), with @timeout(s) to
+give it more than the default 120 s. Tests assert what a user sees:
+outputs, exit statuses, the report. No sleeps for synchronisation.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import traceback
+
+ROOT = os.environ.get("JUGGLE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+ALL_BACKENDS = ["serial", "threads", "processes", "eventloop", "auto"]
+
+
+def backends(fn):
+    """Runs the test once per backend; the backend is t.backend."""
+    def params():
+        env = os.environ.get("JUGGLE_TEST_BACKENDS")
+        return env.split(",") if env else default_backends()
+    fn.params = params
+    return fn
+
+
+_built = {}
+
+
+def default_backends():
+    """The backends the binary under test has built."""
+    exe = os.environ["JUGGLE"]
+    if exe in _built:
+        return _built[exe]
+    have = []
+    for b in ALL_BACKENDS:
+        with tempfile.TemporaryDirectory() as d:
+            open(os.path.join(d, "juggle.ini"), "w").write("")
+            p = subprocess.run([exe, "-C", d, "-q", "-b", b], capture_output=True, text=True)
+            if p.returncode == 0:
+                have.append(b)
+    _built[exe] = have or ["serial"]
+    return _built[exe]
+
+
+def timeout(seconds):
+    def deco(fn):
+        fn.timeout = seconds
+        return fn
+    return deco
+
+
+class Result:
+    def __init__(self, p, cwd):
+        self.rc = p.returncode
+        self.out = p.stdout
+        self.err = p.stderr
+        self.cwd = cwd
+
+    @property
+    def report(self):
+        with open(os.path.join(self.cwd, ".juggle", "last-report.json")) as f:
+            return json.load(f)
+
+    def job(self, name):
+        for j in self.report["jobs"]:
+            if j["name"] == name:
+                return j
+        raise AssertionError("no job %r in the report: %s" % (
+            name, [j["name"] for j in self.report["jobs"]]))
+
+    def statuses(self):
+        return {j["name"]: j["status"] for j in self.report["jobs"]}
+
+    def ran(self):
+        """Names of the jobs that ran (ok or failed), in report order."""
+        return sorted(j["name"] for j in self.report["jobs"]
+                      if j["status"] in ("ok", "failed"))
+
+    def __repr__(self):
+        return "rc=%s\n--- stdout\n%s--- stderr\n%s" % (self.rc, self.out, self.err)
+
+
+class Test:
+    def __init__(self, param):
+        self.param = param
+        self.backend = param if param in ALL_BACKENDS + ["slurm"] else "serial"
+        self.dir = os.getcwd()
+        self.exe = os.environ["JUGGLE"]
+        self.cleanups = []
+
+    def write(self, path, text, mode=None):
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        data = text if isinstance(text, bytes) else textwrap.dedent(text).encode()
+        with open(path, "wb") as f:
+            f.write(data)
+        if mode is not None:
+            os.chmod(path, mode)
+        return path
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read().decode()
+
+    def ini(self, text, path="juggle.ini"):
+        return self.write(path, text)
+
+    def juggle(self, *args, rc=None, backend=True, env=None, timeout=120, cwd=None):
+        cmd = [self.exe]
+        if backend and not any(a in ("-b", "--backend") or a.startswith("--backend=")
+                               for a in args):
+            cmd += ["-b", self.backend]
+        cmd += list(args)
+        e = dict(os.environ, NO_COLOR="1")
+        if env:
+            e.update(env)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout,
+                           cwd=cwd or self.dir)
+        r = Result(p, cwd or self.dir)
+        if rc is not None and r.rc != rc:
+            raise AssertionError("juggle %s: exit status %s, expected %s\n%r" % (
+                " ".join(args), r.rc, rc, r))
+        return r
+
+    def spawn(self, *args, backend=True, env=None, **kw):
+        """Starts juggle without waiting (for signal tests)."""
+        cmd = [self.exe]
+        if backend:
+            cmd += ["-b", self.backend]
+        cmd += list(args)
+        e = dict(os.environ, NO_COLOR="1")
+        if env:
+            e.update(env)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=e, cwd=self.dir, **kw)
+        self.cleanups.append(lambda: p.poll() is None and p.kill())
+        return p
+
+    def wait_for_file(self, path, timeout=30):
+        """Waits until path exists, watching with inotify through inotifywait
+        if present, else polling the file system (not the clock)."""
+        import time
+        end = time.monotonic() + timeout
+        while not os.path.exists(path):
+            if time.monotonic() > end:
+                raise AssertionError("%s did not appear in %ss" % (path, timeout))
+            time.sleep(0.01)
+
+
+def main(mod, name, param):
+    tmp = tempfile.mkdtemp(prefix="juggle-test-")
+    os.chmod(tmp, 0o755)
+    os.chdir(tmp)
+    m = __import__(mod)
+    t = Test(param)
+    ok = False
+    try:
+        getattr(m, name)(t)
+        ok = True
+    except Exception:
+        traceback.print_exc()
+    finally:
+        for c in reversed(t.cleanups):
+            try:
+                c()
+            except Exception:
+                traceback.print_exc()
+        os.chdir("/")
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print("test folder kept: %s" % tmp)
+    sys.exit(0 if ok else 1)
