@@ -28,6 +28,7 @@ struct cli {
 	char **args;            /* the words after the command */
 	int nargs;
 	const char *argv0;
+	struct strvec owned;    /* strings made for the fields above */
 };
 
 struct subcommand {

@@ -11,11 +11,13 @@
 #include "cmd.h"
 
 /* A path from the command line, made absolute before we change folder. */
-static const char *absolute(const char *p, const char *cwd)
+static const char *absolute(struct cli *c, const char *p, const char *cwd)
 {
 	if (!p || p[0] == '/')
 		return p;
-	return xasprintf("%s/%s", cwd, p); /* lives as long as the process */
+	char *abs = xasprintf("%s/%s", cwd, p);
+	VEC_PUSH(&c->owned, abs);
+	return abs;
 }
 
 int cli_load(struct cli *c, struct graph *g)
@@ -29,11 +31,11 @@ int cli_load(struct cli *c, struct graph *g)
 		error("cannot find the current folder: %s", strerror(errno));
 		return EXIT_CANNOT_START;
 	}
-	c->set.report = absolute(c->set.report, cwd);
-	c->set.html = absolute(c->set.html, cwd);
-	c->set.trace = absolute(c->set.trace, cwd);
-	c->set.junit = absolute(c->set.junit, cwd);
-	c->set.archive = absolute(c->set.archive, cwd);
+	c->set.report = absolute(c, c->set.report, cwd);
+	c->set.html = absolute(c, c->set.html, cwd);
+	c->set.trace = absolute(c, c->set.trace, cwd);
+	c->set.junit = absolute(c, c->set.junit, cwd);
+	c->set.archive = absolute(c, c->set.archive, cwd);
 	free(cwd);
 
 	/* Everything happens in the graph's folder, as in make -C. */

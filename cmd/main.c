@@ -253,6 +253,7 @@ int main(int argc, char **argv)
 	int rc = cmd->fn(&c);
 	free(c.args);
 	free(c.vars.v);
+	strvec_release(&c.owned);
 	fflush(stdout);
 	return rc;
 }

@@ -1208,7 +1208,8 @@ static void link_deps(struct loader *L)
 		}
 		job->n_deps = (uint32_t)deps.n;
 		job->deps = arena_alloc(&g->arena, sizeof(*job->deps) * (deps.n + 1));
-		memcpy(job->deps, deps.v, sizeof(*job->deps) * deps.n);
+		if (deps.n)
+			memcpy(job->deps, deps.v, sizeof(*job->deps) * deps.n);
 		for (size_t k = 0; k < deps.n; k++)
 			deps.v[k]->n_rdeps++;
 	}

@@ -15,8 +15,8 @@ def sum_squares(n):
 @backends
 @timeout(300)
 def test_cpu_bound_example_exact(t):
-    r = t.juggle("-f", os.path.join(ROOT, "examples", "cpu-bound.ini"), "--report",
-                 "r.json", rc=0, env={"HOME": t.dir})
+    t.write("cpu-bound.ini", open(os.path.join(ROOT, "examples", "cpu-bound.ini")).read())
+    t.juggle("-f", "cpu-bound.ini", "--report", "r.json", rc=0)
     rep = json.load(open("r.json"))
     assert rep["counts"]["ok"] == 20, rep["counts"]
     for i in range(20):
@@ -24,10 +24,7 @@ def test_cpu_bound_example_exact(t):
         j = [x for x in rep["jobs"] if x["name"] == "sum_squares[%d]" % n][0]
         assert j["result"] == str(sum_squares(n)), (j, sum_squares(n))
         assert sum_squares(n) > 2 ** 64
-        path = os.path.join(ROOT, "examples", "out", "sum-%d.txt" % n)
-        assert open(path).read() == "%d\n" % sum_squares(n)
-    subprocess.run(["rm", "-rf", os.path.join(ROOT, "examples", "out"),
-                    os.path.join(ROOT, "examples", ".juggle")])
+        assert t.read("out/sum-%d.txt" % n) == "%d\n" % sum_squares(n)
 
 
 @backends
