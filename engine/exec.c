@@ -168,48 +168,50 @@ static int open_log(const struct job *job, int number)
 	return fd;
 }
 
-void job_attempt(const struct job *job, struct worker *w, int number, const char *prev_extra,
-		 struct result *res)
+int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, int number,
+		  const char *prev_extra, struct result *res)
 {
 	result_init(res);
+	memset(a, 0, sizeof(*a));
+	a->job = job;
+	a->worker = w;
+	a->number = number;
+	a->prev_extra = prev_extra;
+	a->res = res;
+	a->log_fd = -1;
 	res->worker = w->id;
 	res->started = mono_now();
-	double cpu0 = thread_cpu();
+	a->cpu0 = thread_cpu();
+	a->deadline = job->sec->timeout > 0 ? res->started + job->sec->timeout : 0;
 	struct strbuf err = {0};
-	int log_fd = -1;
-
 	if (cancel_requested()) {
+		result_fail(res, "interrupted before it started");
 		res->status = RES_INTERRUPTED;
-		res->error = xstrdup("interrupted before it started");
-		goto out;
+		return -1;
 	}
 	if (prepare_outputs(job, &err) < 0) {
-		res->status = RES_FAILED;
-		res->error = sb_detach(&err);
-		goto out;
+		result_fail(res, "%s", sb_str(&err));
+		sb_release(&err);
+		return -1;
 	}
-	log_fd = open_log(job, number);
-	if (log_fd < 0) {
+	a->log_fd = open_log(job, number);
+	if (a->log_fd < 0) {
 		result_fail(res, "cannot open the log of '%s': %s", job->name, strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (number > 1) {
 		char line[64];
 		int n = snprintf(line, sizeof(line), "--- attempt %d ---\n", number);
-		write_all(log_fd, line, (size_t)n);
+		write_all(a->log_fd, line, (size_t)n);
 	}
-	struct attempt a = {
-		.job = job,
-		.worker = w,
-		.number = number,
-		.log_fd = log_fd,
-		.deadline = job->sec->timeout > 0 ? res->started + job->sec->timeout : 0,
-		.prev_extra = prev_extra,
-		.res = res,
-	};
-	int rc = job->sec->kind->run(&a);
-	if (rc == 0) {
-		res->status = RES_OK;
+	return 0;
+}
+
+void attempt_end(struct attempt *a, int rc)
+{
+	const struct job *job = a->job;
+	struct result *res = a->res;
+	if (rc == 0 && res->status == RES_OK) {
 		free(res->error);
 		res->error = NULL;
 		res->outs = xcalloc(job->n_outputs + 1, sizeof(*res->outs));
@@ -242,18 +244,29 @@ void job_attempt(const struct job *job, struct worker *w, int number, const char
 		if (!job->sec->kind->atomic_outputs)
 			for (uint32_t i = 0; i < job->n_outputs; i++)
 				unlink(job->outputs[i]);
-		if (log_fd >= 0) {
+		if (a->log_fd >= 0) {
 			char *line = xasprintf("juggle: %s\n", res->error);
-			write_all(log_fd, line, strlen(line));
+			write_all(a->log_fd, line, strlen(line));
 			free(line);
 		}
 	}
-out:
-	if (log_fd >= 0)
-		close(log_fd);
-	sb_release(&err);
-	res->cpu_s += thread_cpu() - cpu0;
+	if (a->log_fd >= 0)
+		close(a->log_fd);
+	a->log_fd = -1;
+	res->cpu_s += thread_cpu() - a->cpu0;
 	res->finished = mono_now();
+}
+
+void job_attempt(const struct job *job, struct worker *w, int number, const char *prev_extra,
+		 struct result *res)
+{
+	struct attempt a;
+	int rc = attempt_begin(&a, job, w, number, prev_extra, res);
+	if (rc == 0) {
+		res->status = RES_OK;
+		rc = job->sec->kind->run(&a);
+	}
+	attempt_end(&a, rc);
 }
 
 /* ---- results across processes ---- */

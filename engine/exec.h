@@ -69,11 +69,24 @@ struct attempt {
 	const char *prev_extra; /* what the last successful run stored, or NULL */
 	bool verbose;
 	struct result *res;
+	double cpu0;            /* thread CPU time at the start (internal) */
 };
 
-/* Runs attempt `number` of job on worker w, blocking; fills res. */
+/* Runs attempt `number` of job on worker w, blocking; fills res. This is
+ * attempt_begin(), the kind's run(), then attempt_end(). */
 void job_attempt(const struct job *job, struct worker *w, int number, const char *prev_extra,
 		 struct result *res);
+
+/* The two halves of job_attempt(), for backends that run the kind's part
+ * elsewhere (the event loop). attempt_begin() fills a and res, creates the
+ * outputs' folders and opens the log; it returns 0, or -1 when the attempt
+ * already failed (res says why; call attempt_end() all the same).
+ * attempt_end() takes the kind's return code (0 ok, -1 failed), removes
+ * the outputs of a failure, records the outputs of a success, closes the
+ * log and stamps the times. */
+int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, int number,
+		  const char *prev_extra, struct result *res);
+void attempt_end(struct attempt *a, int rc);
 
 /* Fills sig for path: stat, and the content hash when want_hash. Returns 0,
  * or -1 when the file is missing (sig->mtime_ns = -1). */

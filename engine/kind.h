@@ -11,6 +11,20 @@
 #include "exec.h"
 #include "graph.h"
 
+struct uv_loop_s;
+
+/* One attempt carried by an event loop (eventloop and auto backends). The
+ * backend fills everything but kpriv, calls attempt_begin() on a first, and
+ * attempt_end() after done. */
+struct async_attempt {
+	struct attempt a;           /* as for run(): job, log_fd, deadline, res */
+	struct uv_loop_s *loop;
+	void **loop_cache;          /* the kind's per-loop slot, NULL at first */
+	void (*done)(struct async_attempt *aa, int rc); /* rc: 0 ok, -1 failed */
+	void *backend_data;         /* the backend's, untouched by the kind */
+	void *kpriv;                /* the kind's, for this attempt */
+};
+
 struct job_kind {
 	const char *name;        /* as in "[command NAME]" */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
@@ -39,6 +53,20 @@ struct job_kind {
 	 * Returns 0 (success) or -1 (failure, with a->res->error set).
 	 * Must stop early when cancel_requested() or a->deadline passes. */
 	int (*run)(struct attempt *a);
+
+	/* Optional, for the event-loop backends: starts an attempt on a libuv
+	 * loop without blocking it. Returns 0, and then calls aa->done exactly
+	 * once, on the loop's thread, when the attempt has ended; or returns -1
+	 * with aa->a.res filled, and never calls done (libuv's rule). Must
+	 * honour aa->a.deadline itself. Kinds without it run blocking: inline
+	 * on the eventloop backend (as asyncio would), on a pool with auto. */
+	int (*start_async)(struct async_attempt *aa);
+	/* Optional: asks a started async attempt to stop (interrupt, -k off);
+	 * done is still called, with the attempt RES_INTERRUPTED. */
+	void (*cancel_async)(struct async_attempt *aa);
+	/* Optional: frees what start_async() kept per loop in *loop_cache
+	 * (a curl multi handle). Called once when the loop ends. */
+	void (*loop_release)(void *loop_cache);
 
 	/* Optional: appends a one-line description for -v and -n (the
 	 * command line, the URL). */
