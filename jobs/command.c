@@ -11,10 +11,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "../engine/expand.h"
 #include "../engine/kind.h"
+#include "../engine/sig.h"
 #include "../engine/spawn.h"
 
 extern char **environ;
@@ -167,63 +171,212 @@ static char **job_environ(const struct job *job, const char **path)
 	return env.v;
 }
 
-static int command_run(struct attempt *a)
+/* What starting an instance takes: shared by run() and start_async(). */
+struct launch {
+	char **argv;
+	char **envp;      /* NULL: juggle's environment */
+	const char *path; /* PATH from env.PATH, inside envp */
+	struct strbuf cwd;
+};
+
+static void launch_prepare(const struct job *job, struct launch *l)
 {
-	const struct job *job = a->job;
 	const struct command_def *def = job->sec->kpriv;
-	struct result *res = a->res;
-	char **argv = instance_argv(job);
-	const char *path = NULL;
-	char **envp = def->env.n ? job_environ(job, &path) : NULL;
-	struct strbuf cwd = {0}, err = {0};
+	memset(l, 0, sizeof(*l));
+	l->argv = instance_argv(job);
+	l->envp = def->env.n ? job_environ(job, &l->path) : NULL;
 	if (def->cwd)
-		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
+		subst_placeholders(job, def->cwd, SUBST_TEXT, &l->cwd);
+}
+
+static void launch_release(struct launch *l)
+{
+	free_words(l->argv);
+	free_words(l->envp);
+	sb_release(&l->cwd);
+}
+
+/* Spawns the instance with its output to the log; the pid, or -1 with
+ * the attempt failed (not worth a retry: the program is missing). */
+static pid_t launch(struct attempt *a)
+{
+	const struct command_def *def = a->job->sec->kpriv;
+	struct launch l;
+	struct strbuf err = {0};
+	launch_prepare(a->job, &l);
 	struct spawn_opts so = {
-		.argv = argv,
-		.envp = envp,
-		.cwd = def->cwd ? sb_str(&cwd) : NULL,
+		.argv = l.argv,
+		.envp = l.envp,
+		.cwd = def->cwd ? sb_str(&l.cwd) : NULL,
 		.out_fd = a->log_fd,
-		.path = path,
+		.path = l.path,
 	};
-	int rc = -1;
 	pid_t pid = spawn_start(&so, &err);
 	if (pid < 0) {
-		result_fail(res, "%s", sb_str(&err));
-		res->retryable = false;
-		goto out;
+		result_fail(a->res, "%s", sb_str(&err));
+		a->res->retryable = false;
 	}
-	struct spawn_status st;
-	if (spawn_wait(pid, a->deadline, &st) < 0) {
-		result_fail(res, "cannot wait for process %d: %s", (int)pid, strerror(errno));
-		goto out;
-	}
-	res->cpu_s += (double)st.ru.ru_utime.tv_sec + (double)st.ru.ru_utime.tv_usec / 1e6 +
-		      (double)st.ru.ru_stime.tv_sec + (double)st.ru.ru_stime.tv_usec / 1e6;
-	if (WIFEXITED(st.status))
-		res->exit_code = WEXITSTATUS(st.status);
-	else if (WIFSIGNALED(st.status))
-		res->signal = WTERMSIG(st.status);
+	launch_release(&l);
+	sb_release(&err);
+	return pid;
+}
+
+/* Fills the result from how the program ended; 0 on success, else -1. */
+static int conclude(struct attempt *a, const struct spawn_status *st)
+{
+	struct result *res = a->res;
+	res->cpu_s += (double)st->ru.ru_utime.tv_sec + (double)st->ru.ru_utime.tv_usec / 1e6 +
+		      (double)st->ru.ru_stime.tv_sec + (double)st->ru.ru_stime.tv_usec / 1e6;
+	if (WIFEXITED(st->status))
+		res->exit_code = WEXITSTATUS(st->status);
+	else if (WIFSIGNALED(st->status))
+		res->signal = WTERMSIG(st->status);
 	res->retryable = true;
-	if (st.cancelled) {
+	if (st->cancelled) {
 		result_fail(res, "interrupted");
 		res->status = RES_INTERRUPTED;
-	} else if (st.timed_out) {
+	} else if (st->timed_out) {
 		res->timed_out = true;
 		result_fail(res, "timed out after %g s (killed its process group)",
-			    job->sec->timeout);
-	} else if (WIFEXITED(st.status) && WEXITSTATUS(st.status) == 0) {
-		rc = 0;
+			    a->job->sec->timeout);
+	} else if (WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0) {
+		return 0;
 	} else {
-		sb_reset(&err);
-		describe_status(st.status, &err);
-		result_fail(res, "%s", sb_str(&err));
+		struct strbuf why = {0};
+		describe_status(st->status, &why);
+		result_fail(res, "%s", sb_str(&why));
+		sb_release(&why);
 	}
-out:
-	free_words(argv);
-	free_words(envp);
-	sb_release(&cwd);
-	sb_release(&err);
-	return rc;
+	return -1;
+}
+
+static int command_run(struct attempt *a)
+{
+	pid_t pid = launch(a);
+	if (pid < 0)
+		return -1;
+	struct spawn_status st;
+	if (spawn_wait(pid, a->deadline, &st) < 0) {
+		result_fail(a->res, "cannot wait for process %d: %s", (int)pid, strerror(errno));
+		return -1;
+	}
+	return conclude(a, &st);
+}
+
+/* ---- on an event loop: the exit is watched through a pidfd, so wait4()
+ * still gives the program's own CPU time and the same messages as run() ---- */
+
+struct cmd_async {
+	struct async_attempt *aa;
+	uv_poll_t exit_watch;   /* the pidfd, readable when the program exits */
+	uv_timer_t timer;       /* the deadline, then the grace before SIGKILL */
+	pid_t pid;
+	int pidfd;
+	int open_handles;
+	bool exited;
+	bool term_sent;
+	struct spawn_status st;
+	int rc;
+};
+
+static void async_closed(uv_handle_t *h)
+{
+	struct cmd_async *c = h->data;
+	if (--c->open_handles > 0)
+		return;
+	struct async_attempt *aa = c->aa;
+	int rc = c->rc;
+	close(c->pidfd);
+	free(c);
+	aa->kpriv = NULL;
+	aa->done(aa, rc);
+}
+
+static void on_exit_ready(uv_poll_t *h, int status, int events)
+{
+	struct cmd_async *c = h->data;
+	pid_t w;
+	while ((w = wait4(c->pid, &c->st.status, WNOHANG, &c->st.ru)) < 0 && errno == EINTR) {
+	}
+	if (w == 0)
+		return; /* not yet */
+	c->exited = true;
+	if (w < 0) {
+		result_fail(c->aa->a.res, "cannot wait for process %d: %s", (int)c->pid,
+			    strerror(errno));
+		c->rc = -1;
+	} else {
+		/* Whatever the program left running in its group goes with it. */
+		if (c->st.timed_out || c->st.cancelled)
+			spawn_kill_group(c->pid, SIGKILL);
+		c->rc = conclude(&c->aa->a, &c->st);
+	}
+	uv_close((uv_handle_t *)&c->exit_watch, async_closed);
+	uv_close((uv_handle_t *)&c->timer, async_closed);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct cmd_async *c = t->data;
+	if (c->exited)
+		return;
+	if (!c->term_sent) {
+		if (!c->st.cancelled)
+			c->st.timed_out = true;
+		c->term_sent = true;
+		spawn_kill_group(c->pid, SIGTERM);
+		uv_timer_start(&c->timer, on_timer, (uint64_t)(KILL_GRACE_S * 1000), 0);
+	} else {
+		spawn_kill_group(c->pid, SIGKILL);
+	}
+}
+
+static int command_start_async(struct async_attempt *aa)
+{
+	struct attempt *a = &aa->a;
+	pid_t pid = launch(a);
+	if (pid < 0)
+		return -1;
+	int pidfd = (int)pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		int e = errno;
+		spawn_kill_group(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		result_fail(a->res, "cannot watch process %d: %s", (int)pid, strerror(e));
+		return -1;
+	}
+	struct cmd_async *c = xcalloc(1, sizeof(*c));
+	c->aa = aa;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->exit_watch.data = c->timer.data = c;
+	uv_poll_init(aa->loop, &c->exit_watch, pidfd);
+	uv_timer_init(aa->loop, &c->timer);
+	c->open_handles = 2;
+	aa->kpriv = c;
+	uv_poll_start(&c->exit_watch, UV_READABLE, on_exit_ready);
+	if (a->deadline > 0) {
+		double left = a->deadline - mono_now();
+		uv_timer_start(&c->timer, on_timer, left > 0 ? (uint64_t)(left * 1000) + 1 : 0, 0);
+	}
+	return 0;
+}
+
+static void command_cancel_async(struct async_attempt *aa)
+{
+	struct cmd_async *c = aa->kpriv;
+	if (!c || c->exited)
+		return;
+	if (!c->st.timed_out)
+		c->st.cancelled = true;
+	if (kill_requested()) {
+		spawn_kill_group(c->pid, SIGKILL);
+	} else if (!c->term_sent) {
+		c->term_sent = true;
+		spawn_kill_group(c->pid, SIGTERM);
+		uv_timer_start(&c->timer, on_timer, (uint64_t)(KILL_GRACE_S * 1000), 0);
+	}
 }
 
 const struct job_kind kind_command = {
@@ -232,6 +385,8 @@ const struct job_kind kind_command = {
 	.env_keys = true,
 	.check = command_check,
 	.run = command_run,
+	.start_async = command_start_async,
+	.cancel_async = command_cancel_async,
 	.describe = command_describe,
 	.release = command_release,
 };
