@@ -60,7 +60,7 @@ int cmd_run(struct cli *c)
 		rc = EXIT_CANNOT_START;
 		goto out;
 	}
-	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run};
+	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run, o.backend->notes};
 	json_t *report = report_build(&g, &sum, &meta);
 	if (!o.dry_run) {
 		sb_reset(&err);

@@ -25,6 +25,8 @@ struct backend {
 
 struct backend_ops {
 	const char *name;
+	/* What the report should tell about this backend's numbers, or NULL. */
+	const char *notes;
 	/* Sets up workers; 0, or -1 with err. */
 	int (*init)(struct backend *b, struct strbuf *err);
 	/* True when an attempt of job could start now. The scheduler has

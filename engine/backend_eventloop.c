@@ -339,6 +339,10 @@ static void el_release(struct backend *b)
 
 const struct backend_ops backend_eventloop = {
 	.name = "eventloop",
+	.notes = "cpu tasks run inline on the event loop's thread and block it while they "
+		 "compute, as a CPU-bound call in an asyncio coroutine does: nothing else "
+		 "starts or is noticed meanwhile, so cpu work gets no parallelism here "
+		 "(the auto backend runs it on a thread pool)",
 	.init = eventloop_init,
 	.can_start = el_can_start,
 	.takes_slot = el_takes_slot,

@@ -251,7 +251,9 @@ static void worker_died(struct proc *w, struct result *res)
 	result_init(res);
 	struct strbuf why = {0};
 	describe_status(status, &why);
-	result_fail(res, "worker process %d %s", (int)pid, sb_str(&why));
+	/* "worker process 1234 was killed by signal 9 (SIGKILL)" */
+	result_fail(res, "worker process %d %s%s", (int)pid, WIFSIGNALED(status) ? "was " : "",
+		    sb_str(&why));
 	sb_release(&why);
 	if (WIFSIGNALED(status))
 		res->signal = WTERMSIG(status);

@@ -109,6 +109,8 @@ json_t *report_build(const struct graph *g, const struct run_summary *sum,
 	json_object_set_new(o, "backend", json_string(m->backend));
 	json_object_set_new(o, "jobs_limit", json_integer(m->jobs));
 	json_object_set_new(o, "dry_run", json_boolean(m->dry_run));
+	if (m->notes)
+		json_object_set_new(o, "notes", json_string(m->notes));
 	json_object_set_new(o, "host", json_string(host));
 	json_object_set_new(o, "started", json_string(started));
 	json_object_set_new(o, "wall_s", json_real(sum->wall_s));

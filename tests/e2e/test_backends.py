@@ -1,0 +1,166 @@
+"""The concurrency backends: real parallelism, lanes, dead workers, signals."""
+import json
+import os
+import signal
+
+from harness import backends, timeout
+
+
+def spans_by_lane(rep):
+    lanes = {}
+    for j in rep["jobs"]:
+        if j["started_s"] is not None:
+            lanes.setdefault(j["worker"], []).append((j["started_s"], j["finished_s"], j["name"]))
+    return lanes
+
+
+@backends
+@timeout(180)
+def test_two_jobs_run_at_once(t):
+    """Each job opens a FIFO the other one's job has to open too: they can
+    only both finish when they run at the same time. One at a time, the
+    first blocks until its timeout kills it, so the test cannot hang."""
+    os.mkfifo("ab")
+    os.mkfifo("ba")
+    t.ini("""
+        [command a]
+        timeout = ${limit}
+        output = a.txt
+        command = sh -c 'echo from-a > ab; cat ba > a.txt'
+
+        [command b]
+        timeout = ${limit}
+        output = b.txt
+        command = sh -c 'cat ab > b.txt; echo from-b > ba'
+        """)
+    if t.backend == "serial":
+        r = t.juggle("-j", "2", "-k", "-s", "limit=1", rc=1)
+        assert "timed out" in r.job("a")["error"], r.job("a")
+        return
+    r = t.juggle("-j", "2", "-s", "limit=60", rc=0)
+    assert t.read("a.txt") == "from-b\n" and t.read("b.txt") == "from-a\n"
+    a, b = r.job("a"), r.job("b")
+    assert a["worker"] != b["worker"], (a, b)
+    assert r.report["parallelism"] > 1.0, r.report["parallelism"]
+
+
+@backends
+def test_worker_ids_are_lanes_and_workers_are_reused(t):
+    t.ini("""
+        [command w]
+        foreach = range:1..12
+        output = ppid/{item}
+        command = sh -c 'echo $PPID > {output}'
+
+        [cpu c]
+        foreach = range:1..4
+        task = sum_squares
+        n = 100000
+        """)
+    r = t.juggle("-j", "3", rc=0)
+    rep = r.report
+    lanes = spans_by_lane(rep)
+    n = 1 if t.backend == "serial" else 3
+    assert set(lanes) <= set(range(n)), lanes.keys()
+    for lane, spans in lanes.items():
+        spans.sort()
+        for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
+            assert s2 >= e1 - 1e-6, "lane %d carried %s and %s at once" % (lane, n1, n2)
+    parents = {t.read("ppid/%d" % i) for i in range(1, 13)}
+    if t.backend == "processes":
+        # commands are children of the workers, forked once each, not per job
+        assert 1 <= len(parents) <= 3, parents
+    else:
+        assert len(parents) == 1, parents
+
+
+@timeout(120)
+def test_processes_worker_killed_fails_its_job_and_run_goes_on(t):
+    os.mkfifo("started")
+    t.ini("""
+        [command victim]
+        output = victim.txt
+        command = sh -c 'echo partial > victim.txt; echo $PPID > worker.pid; echo $$$$ > victim.pid; echo go > started; exec sleep 300'
+
+        [command other]
+        foreach = range:1..3
+        output = other/{item}
+        command = sh -c 'echo $PPID > {output}'
+        """)
+    p = t.spawn("-b", "processes", "-j", "1", "-k", "--progress", "none", backend=False)
+    with open("started") as f:
+        f.read()
+    worker = int(t.read("worker.pid"))
+    victim = int(t.read("victim.pid"))
+    t.cleanups.append(lambda: os.kill(victim, signal.SIGKILL))  # it outlives its worker
+    os.kill(worker, signal.SIGKILL)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1, (p.returncode, out, err)
+    rep = json.load(open(".juggle/last-report.json"))
+    v = [j for j in rep["jobs"] if j["name"] == "victim"][0]
+    assert v["status"] == "failed"
+    assert v["signal"] == "SIGKILL", v
+    assert v["error"] == "worker process %d was killed by signal 9 (SIGKILL)" % worker, v
+    assert not os.path.exists("victim.txt"), "a dead worker's partial output was kept"
+    assert "killed by signal 9" in t.read(v["log"])
+    for i in (1, 2, 3):
+        o = [j for j in rep["jobs"] if j["name"] == "other[%d]" % i][0]
+        assert o["status"] == "ok" and o["worker"] == 0, o
+        # a fresh worker carried them
+        assert int(t.read("other/%d" % i)) != worker
+    assert "killed by signal 9" in out + err
+
+
+@backends
+@timeout(120)
+def test_interrupt_stops_commands_and_cpu_tasks(t):
+    t.ini("""
+        [command long]
+        output = long.txt
+        command = sh -c 'echo partial > long.txt; echo $$$$ > long.pid; echo go > started; exec sleep 300'
+
+        [cpu spin]
+        task = sum_squares
+        n = 1000000000000
+        output = spin.txt
+
+        [command never]
+        after = long spin
+        command = touch never.txt
+        """)
+    os.mkfifo("started")
+    p = t.spawn("-j", "2", "--progress", "none")
+    with open("started") as f:
+        f.read()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (p.returncode, out, err)
+    rep = json.load(open(".juggle/last-report.json"))
+    s = {j["name"]: j["status"] for j in rep["jobs"]}
+    spin = "not-run" if t.backend == "serial" else "interrupted"
+    assert s == {"long": "interrupted", "spin": spin, "never": "not-run"}, s
+    assert rep["interrupted"] is True
+    assert not os.path.exists("long.txt") and not os.path.exists("spin.txt")
+    assert not os.path.exists("never.txt")
+    # the command juggle started is gone too (or a zombie awaiting init)
+    pid = int(t.read("long.pid"))
+    try:
+        state = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0]
+        assert state == "Z", "command %d still running" % pid
+    except FileNotFoundError:
+        pass
+
+
+@backends
+def test_report_names_the_backend_and_its_caveat(t):
+    t.ini("""
+        [cpu c]
+        task = sum_squares
+        n = 10
+        """)
+    r = t.juggle(rc=0)
+    rep = r.report
+    assert rep["backend"] == t.backend
+    if t.backend == "eventloop":
+        assert "block" in rep["notes"], rep.get("notes")
+    assert r.job("c")["worker"] == 0
