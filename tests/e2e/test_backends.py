@@ -164,3 +164,52 @@ def test_report_names_the_backend_and_its_caveat(t):
     if t.backend == "eventloop":
         assert "block" in rep["notes"], rep.get("notes")
     assert r.job("c")["worker"] == 0
+
+
+@timeout(180)
+def test_compare_runs_each_backend_in_a_clean_copy(t):
+    t.write("data/in.txt", "input\n")
+    t.write("out/1.txt", "stale output from an earlier run\n")
+    os.makedirs(".juggle/logs")
+    t.write(".juggle/state", "garbage that a copied state folder would trip on\n")
+    t.ini("""
+        [command make]
+        foreach = range:1..3
+        input = data/in.txt
+        output = out/{item}.txt
+        command = sh -c 'test ! -e {output} && cp data/in.txt {output}'
+
+        [cpu sq]
+        task = sum_squares
+        n = 1000
+        """)
+    r = t.juggle("compare", "--backends", "serial,threads,processes", "--repeat", "2",
+                 "--report", "cmp.json", backend=False, rc=0)
+    lines = r.out.splitlines()
+    assert lines[0].split()[:3] == ["backend", "wall", "s"], r.out
+    assert [l.split()[0] for l in lines[1:]] == ["serial", "threads", "processes"], r.out
+    for l in lines[1:]:
+        assert l.split()[-1] == "4/0", l
+    assert lines[1].split()[2] == "1.00x"
+    cmp = json.load(open("cmp.json"))
+    rows = cmp["backends"]
+    assert [row["backend"] for row in rows] == ["serial", "threads", "processes"]
+    for row in rows:
+        assert len(row["runs"]) == 2
+        walls = sorted(run["wall_s"] for run in row["runs"])
+        assert abs(row["wall_s"] - (walls[0] + walls[1]) / 2) < 1e-9, row
+        for run in row["runs"]:
+            assert run["exit_status"] == 0
+            assert run["report"]["backend"] == row["backend"]
+            assert run["report"]["counts"]["ok"] == 4
+            assert run["peak_rss_kib"] > 0 and run["cpu_user_s"] >= 0
+    # the original folder is untouched
+    assert t.read("out/1.txt") == "stale output from an earlier run\n"
+    assert not os.path.exists("out/2.txt")
+    assert t.read(".juggle/state").startswith("garbage")
+
+
+def test_compare_rejects_unknown_backend(t):
+    t.ini("[command a]\ncommand = true\n")
+    r = t.juggle("compare", "--backends", "serial,fibers", backend=False, rc=2)
+    assert "'fibers'" in r.err
