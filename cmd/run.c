@@ -61,30 +61,32 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run};
-	json_t *report = report_build(&g, &sum, &meta);
 	if (!o.dry_run) {
 		sb_reset(&err);
-		if (report_write(report, STATE_DIR "/last-report.json", &err) < 0)
+		if (report_write_graph(&g, &sum, &meta, STATE_DIR "/last-report.json", &err) < 0)
 			warning("%s", sb_str(&err));
 		if (g.settings.report) {
 			sb_reset(&err);
-			if (report_write(report, g.settings.report, &err) < 0) {
+			if (report_write_graph(&g, &sum, &meta, g.settings.report, &err) < 0) {
 				error("%s", sb_str(&err));
 				if (rc == 0)
 					rc = EXIT_FAILED;
 			}
 		}
 	}
-	if (!c->quiet && (sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
-			  sum.counts[JS_INTERRUPTED]))
+	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
+		      sum.counts[JS_INTERRUPTED];
+	if (!c->quiet && worked) {
+		json_t *report = report_build(&g, &sum, &meta);
 		report_print_summary(stdout, report);
-	else if (!c->quiet && !o.dry_run)
+		json_decref(report);
+	} else if (!c->quiet && !o.dry_run) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");
+	}
 	if (sum.interrupted)
 		error("interrupted by signal %d; unfinished jobs are marked interrupted",
 		      sum.signal);
-	json_decref(report);
 out:
 	state_close(st);
 	if (lock_fd >= 0)
