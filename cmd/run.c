@@ -14,6 +14,12 @@
 
 int cmd_run(struct cli *c)
 {
+	/* Signals first: a ^C while a big graph loads still ends in an orderly
+	 * stop (the scheduler sees it before starting anything). */
+	if (sig_install() < 0) {
+		error("cannot install signal handlers: %s", strerror(errno));
+		return EXIT_CANNOT_START;
+	}
 	struct graph g;
 	int rc = cli_load_selected(c, &g);
 	if (rc) {
@@ -48,11 +54,6 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	fputs(sb_str(&warn), stderr);
-	if (sig_install() < 0) {
-		error("cannot install signal handlers: %s", strerror(errno));
-		rc = EXIT_CANNOT_START;
-		goto out;
-	}
 	struct run_summary sum;
 	rc = sched_run(&g, st, &o, &sum, &err);
 	if (rc < 0) {

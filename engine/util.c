@@ -380,12 +380,16 @@ int write_all(int fd, const void *data, size_t len)
 
 int atomic_begin(const char *path, char **tmp)
 {
+	/* A fixed name, not mkstemp's: one writer per output is guaranteed
+	 * (unique outputs, one run at a time), and a copy left by a killed
+	 * run is then overwritten and renamed by the job's next attempt
+	 * instead of lying around. */
 	const char *slash = strrchr(path, '/');
 	if (slash)
-		*tmp = xasprintf("%.*s/.%s.juggle-XXXXXX", (int)(slash - path), path, slash + 1);
+		*tmp = xasprintf("%.*s/.%s.juggle-tmp", (int)(slash - path), path, slash + 1);
 	else
-		*tmp = xasprintf(".%s.juggle-XXXXXX", path);
-	int fd = mkostemp(*tmp, O_CLOEXEC);
+		*tmp = xasprintf(".%s.juggle-tmp", path);
+	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		int e = errno;
 		free(*tmp);
@@ -393,10 +397,6 @@ int atomic_begin(const char *path, char **tmp)
 		errno = e;
 		return -1;
 	}
-	/* mkstemp makes 0600; outputs get the usual 0666 & ~umask. */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
 	return fd;
 }
 

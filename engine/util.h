@@ -120,7 +120,7 @@ char *read_file(const char *path, size_t *len);
 int write_file_atomic(const char *path, const void *data, size_t len);
 int write_all(int fd, const void *data, size_t len);
 /* Streaming version of write_file_atomic(): atomic_begin() opens a hidden
- * temporary file beside path (".NAME.juggle-XXXXXX") and returns its fd,
+ * temporary file beside path (".NAME.juggle-tmp") and returns its fd,
  * with *tmp its name; atomic_commit() fsyncs, closes and renames it over
  * path; atomic_abort() closes and removes it. Both free *tmp. */
 int atomic_begin(const char *path, char **tmp);

@@ -325,6 +325,9 @@ def test_kill_loop_never_leaves_partial_outputs(t):
         out, err = p.communicate(timeout=120)
         if sig == signal.SIGKILL:
             _sigkill_leftovers(t)
+        elif p.returncode == -sig:
+            # killed before it installed its handlers: nothing had started
+            assert not os.path.exists(".juggle/state"), (trial, sig)
         elif p.returncode != 0:  # it may have finished before the signal
             assert p.returncode == 130, (trial, sig, p.returncode, err)
             rep = json.load(open(".juggle/last-report.json"))
