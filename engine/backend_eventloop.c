@@ -35,8 +35,13 @@ struct el_attempt {
 	struct el *el;
 	struct job *job;
 	int lane;
+	int number;
 	char *prev_extra;
+	struct worker w;       /* id = lane; async kinds cache per loop, not here */
 	struct result res;
+	uv_work_t work;        /* attempt_begin() / attempt_end() off the loop */
+	int rc;
+	bool running;          /* between start_async() and done */
 };
 
 struct done {
@@ -55,6 +60,7 @@ struct el {
 	struct lanes net_lanes; /* jobs..jobs+net_jobs-1 */
 	struct el_attempt **by_lane;
 	int in_flight;          /* started, not yet in done */
+	int beginning;          /* in attempt_begin() on the thread pool */
 	VEC(struct done) done;  /* a FIFO read from head */
 	size_t head;
 	void *loop_cache[KIND_SLOTS];
@@ -155,20 +161,80 @@ static bool el_can_start(struct backend *b, const struct job *job)
 	return l->in_use < l->n;
 }
 
-/* The loop's callback for an async attempt that ended. */
-static void on_async_done(struct async_attempt *aa, int rc)
+/* An async attempt's file-system work - output folders and the log
+ * before, output signatures (a hash of each output) and delete-on-error
+ * after - runs on libuv's thread pool, as Node runs its fs calls: on a busy
+ * disk an open() or a hash can take milliseconds, and the loop carries
+ * every other transfer meanwhile. Only the kind's own part runs on the
+ * loop. */
+
+static void work_end(uv_work_t *w)
 {
-	struct el_attempt *ea = aa->backend_data;
+	struct el_attempt *ea = w->data;
+	/* The CPU time charged is this thread's over attempt_end(); the kind
+	 * adds its own (a command's wait4 rusage). The loop's time is shared
+	 * by every attempt and charged to none. */
+	ea->aa.a.cpu0 = thread_cpu_now();
+	attempt_end(&ea->aa.a, ea->rc);
+}
+
+static void after_end(uv_work_t *w, int status)
+{
+	struct el_attempt *ea = w->data;
 	struct el *el = ea->el;
-	/* The loop thread's CPU time over the attempt is mostly other jobs'
-	 * work: the kind accounts for its own (a command's wait4 rusage). */
-	aa->a.cpu0 = thread_cpu_now();
-	attempt_end(&aa->a, rc);
 	push_done(el, ea->job, &ea->res);
 	put_lane(el, ea->lane);
 	el->in_flight--;
 	free(ea->prev_extra);
 	free(ea);
+}
+
+static void end_attempt(struct el_attempt *ea, int rc)
+{
+	ea->rc = rc;
+	ea->running = false;
+	uv_queue_work(&ea->el->loop, &ea->work, work_end, after_end);
+}
+
+/* The kind's callback: its part of the attempt ended. */
+static void on_async_done(struct async_attempt *aa, int rc)
+{
+	end_attempt(aa->backend_data, rc);
+}
+
+static void work_begin(uv_work_t *w)
+{
+	struct el_attempt *ea = w->data;
+	ea->rc = attempt_begin(&ea->aa.a, ea->job, &ea->w, ea->number, ea->prev_extra,
+			       &ea->res);
+}
+
+static void after_begin(uv_work_t *w, int status)
+{
+	struct el_attempt *ea = w->data;
+	const struct job_kind *kind = ea->job->sec->kind;
+	ea->el->beginning--;
+	if (ea->rc < 0) {
+		end_attempt(ea, -1);
+		return;
+	}
+	if (cancel_requested()) {
+		/* abort() came while the attempt was being prepared. */
+		result_fail(&ea->res, "interrupted before it started");
+		ea->res.status = RES_INTERRUPTED;
+		end_attempt(ea, -1);
+		return;
+	}
+	ea->res.status = RES_OK;
+	ea->aa.loop = &ea->el->loop;
+	ea->aa.loop_cache = &ea->el->loop_cache[kind_slot(kind)];
+	ea->aa.done = on_async_done;
+	ea->aa.backend_data = ea;
+	if (kind->start_async(&ea->aa) < 0) {
+		end_attempt(ea, -1);
+		return;
+	}
+	ea->running = true;
 }
 
 static int el_start(struct backend *b, struct job *job, int number, const char *prev_extra,
@@ -197,27 +263,28 @@ static int el_start(struct backend *b, struct job *job, int number, const char *
 	ea->el = el;
 	ea->job = job;
 	ea->lane = lane;
+	ea->number = number;
 	ea->prev_extra = prev_extra ? xstrdup(prev_extra) : NULL;
+	ea->w.id = lane;
+	ea->work.data = ea;
+	if (kind->start_async) {
+		el->by_lane[lane] = ea;
+		el->in_flight++;
+		el->beginning++;
+		uv_queue_work(&el->loop, &ea->work, work_begin, after_begin);
+		return 0;
+	}
+	/* Inline, blocking the loop: see the top of this file. What was
+	 * started before it gets going first, in file order, as the tasks an
+	 * asyncio program created before a blocking call would. */
+	while (el->beginning > 0)
+		uv_run(&el->loop, UV_RUN_ONCE);
 	el->inline_worker.id = lane;
 	struct attempt *a = &ea->aa.a;
 	int rc = attempt_begin(a, job, &el->inline_worker, number, ea->prev_extra, &ea->res);
 	if (rc == 0) {
 		ea->res.status = RES_OK;
-		if (kind->start_async) {
-			ea->aa.loop = &el->loop;
-			ea->aa.loop_cache = &el->loop_cache[kind_slot(kind)];
-			ea->aa.done = on_async_done;
-			ea->aa.backend_data = ea;
-			if (kind->start_async(&ea->aa) == 0) {
-				el->by_lane[lane] = ea;
-				el->in_flight++;
-				return 0;
-			}
-			rc = -1;
-		} else {
-			/* Inline, blocking the loop: see the top of this file. */
-			rc = kind->run(a);
-		}
+		rc = kind->run(a);
 	}
 	attempt_end(a, rc);
 	push_done(el, job, &ea->res);
@@ -244,7 +311,7 @@ static void cancel_all(struct el *el)
 {
 	for (int i = 0; i < el->jobs + el->net_jobs; i++) {
 		struct el_attempt *ea = el->by_lane[i];
-		if (ea && ea->job->sec->kind->cancel_async)
+		if (ea && ea->running && ea->job->sec->kind->cancel_async)
 			ea->job->sec->kind->cancel_async(&ea->aa);
 	}
 }
