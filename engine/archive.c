@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,23 +312,11 @@ static const char *aerr(struct archive *a)
 	return s ? s : "unknown error";
 }
 
-/* Names are bytes; tell libarchive they are UTF-8 when they are, so tar's
- * pax headers and zip's flags say so the same way on every machine. */
-static bool valid_utf8(const char *s)
-{
-	json_t *v = json_string(s);
-	json_decref(v);
-	return v != NULL;
-}
-
 static int write_entry(struct archive *a, struct writer *w, const struct entry *e,
 		       struct strbuf *err)
 {
 	struct archive_entry *ae = archive_entry_new();
-	if (valid_utf8(e->name))
-		archive_entry_set_pathname_utf8(ae, e->name);
-	else
-		archive_entry_set_pathname(ae, e->name);
+	archive_entry_set_pathname(ae, e->name);
 	archive_entry_set_filetype(ae, AE_IFREG);
 	archive_entry_set_perm(ae, e->mode);
 	archive_entry_set_size(ae, e->size);
@@ -549,6 +538,12 @@ int run_archive_write(const char *path, const struct graph *g,
 	struct tz_saved tz = {0};
 	if (fmt == RA_ZIP)
 		tz_utc(&tz);
+	/* Names are bytes, read as UTF-8 whatever the user's locale, so
+	 * pax headers and zip's UTF-8 flag come out the same on every machine
+	 * (a name that is not UTF-8 goes in as raw bytes). The locale is the
+	 * thread's own, for this call only. */
+	locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	locale_t before = utf8 ? uselocale(utf8) : (locale_t)0;
 	struct archive *a = open_writer(fmt, fd, err);
 	if (!a) {
 		rc = -1;
@@ -560,6 +555,10 @@ int run_archive_write(const char *path, const struct graph *g,
 			rc = -1;
 		}
 		archive_write_free(a);
+	}
+	if (utf8) {
+		uselocale(before);
+		freelocale(utf8);
 	}
 	if (fmt == RA_ZIP)
 		tz_restore(&tz);

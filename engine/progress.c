@@ -230,7 +230,7 @@ static void status_line(struct progress *p)
 		return;
 	double now = mono_now();
 	struct strbuf head = {0}, tail = {0};
-	sb_addf(&head, "[%zu/%zu] %zu running  ", p->done, p->total, p->running.n);
+	sb_addf(&head, "[%zu/%zu] %zu running", p->done, p->total, p->running.n);
 	sb_adds(&tail, "  ");
 	clock_text(&tail, now - p->t0);
 	sb_adds(&tail, " elapsed");
@@ -246,6 +246,7 @@ static void status_line(struct progress *p)
 		const char *n = display_name(p->running.v[0].job);
 		free(name);
 		name = term_clean(n, strlen(n));
+		sb_adds(&head, "  ");
 	}
 	int width = term_width(p) - 1; /* the last column would wrap on some terminals */
 	size_t fixed = columns(head.buf, head.len) + columns(tail.buf, tail.len);
