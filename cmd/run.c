@@ -33,10 +33,11 @@ static int probe_outputs(const struct settings *set)
 	return 0;
 }
 
-/* Writes the reports and the archive of a finished run. Returns false
- * when one could not be written (said on stderr). */
-static bool write_reports(const struct graph *g, json_t *report, const struct run_summary *sum,
-			  bool quiet)
+/* Writes the reports and the archive of a finished run; report is the
+ * tree, or NULL when no format needs it. Returns false when one could not
+ * be written (said on stderr). */
+static bool write_reports(const struct graph *g, const struct run_summary *sum,
+			  const struct report_meta *meta, json_t *report, bool quiet)
 {
 	const struct settings *set = &g->settings;
 	bool ok = true;
@@ -45,16 +46,22 @@ static bool write_reports(const struct graph *g, json_t *report, const struct ru
 	size_t nblobs = 0;
 	char *texts[4] = {NULL, NULL, NULL, NULL};
 
-	size_t len;
-	texts[0] = report_render_json(report, &len);
-	blobs[nblobs++] = (struct run_archive_blob){"report.json", texts[0], len};
-	if (report_save("report", STATE_DIR "/last-report.json", texts[0], len, &err) < 0)
+	/* From the tree when there is one, so every format says the same
+	 * (CPU and memory figures are read when the header is built). */
+	if ((report ? report_write(report, STATE_DIR "/last-report.json", &err)
+		    : report_write_graph(g, sum, meta, STATE_DIR "/last-report.json", &err)) < 0)
 		warning("%s", sb_str(&err));
-	sb_reset(&err);
-	if (set->report && report_save("report", set->report, texts[0], len, &err) < 0) {
-		error("%s", sb_str(&err));
-		ok = false;
+	if (set->report) {
+		sb_reset(&err);
+		if ((report ? report_write(report, set->report, &err)
+			    : report_write_graph(g, sum, meta, set->report, &err)) < 0) {
+			error("%s", sb_str(&err));
+			ok = false;
+		}
 	}
+	size_t len;
+	if (set->archive && (texts[0] = read_file(STATE_DIR "/last-report.json", &len)))
+		blobs[nblobs++] = (struct run_archive_blob){"report.json", texts[0], len};
 	static const struct {
 		const char *what, *entry;
 		char *(*render)(json_t *, size_t *, struct strbuf *);
@@ -65,7 +72,7 @@ static bool write_reports(const struct graph *g, json_t *report, const struct ru
 	};
 	const char *paths[] = {set->html, set->trace, set->junit};
 	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
-		if (!paths[i])
+		if (!paths[i] || !report)
 			continue;
 		sb_reset(&err);
 		char *text = formats[i].render(report, &len, &err);
@@ -104,6 +111,12 @@ static bool write_reports(const struct graph *g, json_t *report, const struct ru
 
 int cmd_run(struct cli *c)
 {
+	/* Signals first: a ^C while a big graph loads still ends in an orderly
+	 * stop (the scheduler sees it before starting anything). */
+	if (sig_install() < 0) {
+		error("cannot install signal handlers: %s", strerror(errno));
+		return EXIT_CANNOT_START;
+	}
 	struct graph g;
 	int rc = cli_load_selected(c, &g);
 	if (rc) {
@@ -140,11 +153,6 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	fputs(sb_str(&warn), stderr);
-	if (sig_install() < 0) {
-		error("cannot install signal handlers: %s", strerror(errno));
-		rc = EXIT_CANNOT_START;
-		goto out;
-	}
 	struct run_summary sum;
 	rc = sched_run(&g, st, &o, &sum, &err);
 	if (rc < 0) {
@@ -153,15 +161,22 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run};
-	json_t *report = report_build(&g, &sum, &meta);
-	if (!o.dry_run && !write_reports(&g, report, &sum, c->quiet) && rc == 0)
+	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
+		      sum.counts[JS_INTERRUPTED];
+	/* The report as a tree only when something reads it: a no-op run of a
+	 * big graph streams the JSON report and builds nothing. */
+	json_t *report = NULL;
+	if ((!c->quiet && worked) ||
+	    (!o.dry_run && (g.settings.html || g.settings.trace || g.settings.junit)))
+		report = report_build(&g, &sum, &meta);
+	if (!o.dry_run && !write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
 		rc = EXIT_FAILED;
-	if (!c->quiet && (sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
-			  sum.counts[JS_INTERRUPTED]))
+	if (!c->quiet && worked) {
 		report_print_summary(stdout, report);
-	else if (!c->quiet && !o.dry_run)
+	} else if (!c->quiet && !o.dry_run) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");
+	}
 	if (sum.interrupted)
 		error("interrupted by signal %d; unfinished jobs are marked interrupted",
 		      sum.signal);

@@ -185,7 +185,7 @@ static int add_file(struct writer *w, const char *name, const char *path, const 
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	struct entry e = {0};
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(ctx, (const EVP_MD *)md_sha256(), NULL);
 	static unsigned char buf[1 << 16];
 	int64_t size = 0;
 	for (;;) {
@@ -345,7 +345,7 @@ static int write_entry(struct archive *a, struct writer *w, const struct entry *
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(ctx, (const EVP_MD *)md_sha256(), NULL);
 	static unsigned char buf[1 << 16];
 	int64_t done = 0;
 	int ret = 0;
