@@ -19,9 +19,8 @@ static const struct {
 	const char *ext;
 	enum run_archive_format fmt;
 } extensions[] = {
-	{".tar.gz", RA_TAR_GZ}, {".tgz", RA_TAR_GZ},   {".tar.xz", RA_TAR_XZ},
-	{".txz", RA_TAR_XZ},    {".tar.zst", RA_TAR_ZST}, {".tzst", RA_TAR_ZST},
-	{".tar", RA_TAR},       {".zip", RA_ZIP},
+    {".tar.gz", RA_TAR_GZ},   {".tgz", RA_TAR_GZ},   {".tar.xz", RA_TAR_XZ}, {".txz", RA_TAR_XZ},
+    {".tar.zst", RA_TAR_ZST}, {".tzst", RA_TAR_ZST}, {".tar", RA_TAR},       {".zip", RA_ZIP},
 };
 
 int run_archive_format(const char *path, enum run_archive_format *fmt, struct strbuf *err)
@@ -29,13 +28,16 @@ int run_archive_format(const char *path, enum run_archive_format *fmt, struct st
 	size_t n = strlen(path);
 	for (size_t i = 0; i < ARRAY_SIZE(extensions); i++) {
 		size_t e = strlen(extensions[i].ext);
-		if (n > e && strcasecmp(path + n - e, extensions[i].ext) == 0 && path[n - e - 1] != '/') {
+		if (n > e && strcasecmp(path + n - e, extensions[i].ext) == 0 &&
+		    path[n - e - 1] != '/') {
 			*fmt = extensions[i].fmt;
 			return 0;
 		}
 	}
-	sb_addf(err, "archive '%s': unknown format; name it .tar.gz (or .tgz), .tar.xz, "
-		     ".tar.zst, .tar or .zip", path);
+	sb_addf(err,
+	        "archive '%s': unknown format; name it .tar.gz (or .tgz), .tar.xz, "
+	        ".tar.zst, .tar or .zip",
+	        path);
 	return -1;
 }
 
@@ -59,21 +61,21 @@ int run_archive_epoch(long long *epoch, bool *set, struct strbuf *err)
 
 /* One entry to write. */
 struct entry {
-	char *name;        /* in the archive */
-	char *path;        /* the file to read, or NULL for data */
-	const char *data;  /* in-memory content */
-	char *owned;       /* data we made (the manifests) */
+	char *name;       /* in the archive */
+	char *path;       /* the file to read, or NULL for data */
+	const char *data; /* in-memory content */
+	char *owned;      /* data we made (the manifests) */
 	int64_t size;
 	mode_t mode;
 	time_t mtime;
 	char sha256[65];
-	const char *job;   /* the job that made an output, NULL otherwise */
+	const char *job; /* the job that made an output, NULL otherwise */
 	bool output;
 };
 
 struct writer {
 	VEC(struct entry) e;
-	dev_t self_dev;    /* the archive being written, and the one it replaces */
+	dev_t self_dev; /* the archive being written, and the one it replaces */
 	ino_t self_ino;
 	dev_t old_dev;
 	ino_t old_ino;
@@ -155,16 +157,17 @@ static int read_some(int fd, unsigned char *buf, size_t n, ssize_t *got)
 /* Adds a file from the graph's folder: opened safely, checked, hashed.
  * Returns 0 (added, or skipped with a warning), -1 with err. */
 static int add_file(struct writer *w, const char *name, const char *path, const char *job,
-		    bool output, struct strbuf *err)
+                    bool output, struct strbuf *err)
 {
 	int fd = open_inside(path);
 	if (fd < 0) {
 		if (errno == ENOENT && !output)
 			return 0; /* a job that never wrote a log */
 		if (errno == ELOOP || errno == ENOTDIR || errno == EINVAL)
-			sb_addf(w->warn, "archive: '%s' left out: it is (or lies under) a "
-					 "symbolic link, or its path leaves the graph's folder\n",
-				path);
+			sb_addf(w->warn,
+			        "archive: '%s' left out: it is (or lies under) a "
+			        "symbolic link, or its path leaves the graph's folder\n",
+			        path);
 		else
 			sb_addf(w->warn, "archive: '%s' left out: %s\n", path, strerror(errno));
 		return 0;
@@ -215,8 +218,8 @@ static int add_file(struct writer *w, const char *name, const char *path, const 
 	return 0;
 }
 
-static void add_data(struct writer *w, const char *name, const char *data, size_t len,
-		     char *owned, double now)
+static void add_data(struct writer *w, const char *name, const char *data, size_t len, char *owned,
+                     double now)
 {
 	struct entry e = {0};
 	e.name = xstrdup(name);
@@ -248,7 +251,7 @@ static void sort_entries(struct writer *w)
 				*drop = t;
 			}
 			sb_addf(w->warn, "archive: two entries named '%s'; the %s is left out\n",
-				drop->name, drop->output ? "output" : "log or report");
+			        drop->name, drop->output ? "output" : "log or report");
 			free(drop->name);
 			free(drop->path);
 			free(drop->owned);
@@ -313,7 +316,7 @@ static const char *aerr(struct archive *a)
 }
 
 static int write_entry(struct archive *a, struct writer *w, const struct entry *e,
-		       struct strbuf *err)
+                       struct strbuf *err)
 {
 	struct archive_entry *ae = archive_entry_new();
 	archive_entry_set_pathname(ae, e->name);
@@ -352,7 +355,8 @@ static int write_entry(struct archive *a, struct writer *w, const struct entry *
 	for (;;) {
 		ssize_t n;
 		if (read_some(fd, buf, sizeof(buf), &n) < 0) {
-			sb_addf(err, "cannot read '%s' for the archive: %s", e->path, strerror(errno));
+			sb_addf(err, "cannot read '%s' for the archive: %s", e->path,
+			        strerror(errno));
 			ret = -1;
 			break;
 		}
@@ -414,7 +418,7 @@ static struct archive *open_writer(enum run_archive_format fmt, int fd, struct s
 			rc = archive_write_set_format_zip(a);
 			if (rc == ARCHIVE_OK)
 				rc = archive_write_set_format_option(a, "zip", "compression",
-								     "deflate");
+				                                     "deflate");
 		} else {
 			/* ustar where it suffices, pax headers only for what
 			 * ustar cannot hold (long or non-ASCII names). */
@@ -470,8 +474,8 @@ static void tz_restore(struct tz_saved *s)
 }
 
 int run_archive_write(const char *path, const struct graph *g,
-		      const struct run_archive_blob *reports, size_t n_reports, double now,
-		      struct run_archive_stats *stats, struct strbuf *warn, struct strbuf *err)
+                      const struct run_archive_blob *reports, size_t n_reports, double now,
+                      struct run_archive_stats *stats, struct strbuf *warn, struct strbuf *err)
 {
 	enum run_archive_format fmt;
 	struct writer w = {.warn = warn};
@@ -507,8 +511,10 @@ int run_archive_write(const char *path, const struct graph *g,
 		for (uint32_t k = 0; k < j->n_outputs && rc == 0; k++) {
 			const char *o = j->outputs[k];
 			if (!safe_relative(o)) {
-				sb_addf(warn, "archive: '%s' left out: not a relative path inside "
-					      "the graph's folder\n", o);
+				sb_addf(warn,
+				        "archive: '%s' left out: not a relative path inside "
+				        "the graph's folder\n",
+				        o);
 				continue;
 			}
 			rc = add_file(&w, o, o, j->name, true, err);

@@ -60,7 +60,7 @@ struct run_archive_stats {
  * itself) are skipped with a line in warn. Returns 0, or -1 with err (and
  * then path is untouched). */
 int run_archive_write(const char *path, const struct graph *g,
-		      const struct run_archive_blob *reports, size_t n_reports, double now,
-		      struct run_archive_stats *stats, struct strbuf *warn, struct strbuf *err);
+                      const struct run_archive_blob *reports, size_t n_reports, double now,
+                      struct run_archive_stats *stats, struct strbuf *warn, struct strbuf *err);
 
 #endif

@@ -32,8 +32,8 @@ struct progress {
 	bool ticking, stop;
 
 	VEC(struct running) running;
-	int max_running;  /* lanes the run has shown it can use */
-	double *est;      /* expected seconds by job index, < 0 unknown */
+	int max_running; /* lanes the run has shown it can use */
+	double *est;     /* expected seconds by job index, < 0 unknown */
 	size_t n_est;
 	double work_left; /* expected seconds of the unfinished known jobs */
 	size_t unknown;   /* unfinished jobs without an estimate */
@@ -96,7 +96,7 @@ static size_t column_offset(const char *s, size_t n, size_t col)
 static void *tick(void *arg);
 
 struct progress *progress_new(FILE *out, enum progress_mode mode, bool verbose, bool quiet,
-			      size_t total, double t0)
+                              size_t total, double t0)
 {
 	struct progress *p = xcalloc(1, sizeof(*p));
 	p->out = out;
@@ -342,7 +342,7 @@ static void drop_running(struct progress *p, const struct job *job)
 	for (size_t i = 0; i < p->running.n; i++) {
 		if (p->running.v[i].job == job) {
 			memmove(&p->running.v[i], &p->running.v[i + 1],
-				(p->running.n - i - 1) * sizeof(*p->running.v));
+			        (p->running.n - i - 1) * sizeof(*p->running.v));
 			p->running.n--;
 			return;
 		}
@@ -423,7 +423,7 @@ void progress_finished(struct progress *p, const struct job *job)
 	}
 	char *n = term_clean(job->name, strlen(job->name));
 	fprintf(p->out, "[%zu/%zu] %s%-11s%s %s", p->done, p->total, paint(p, r->status),
-		job_status_name(r->status), p->color ? "\033[0m" : "", n);
+	        job_status_name(r->status), p->color ? "\033[0m" : "", n);
 	free(n);
 	if (r->started)
 		fprintf(p->out, "  %.2fs", r->finished - r->started_at);
@@ -485,7 +485,7 @@ void progress_failed(struct progress *p, const struct job *job, const char *comm
 	const char *e = job->run.error ? job->run.error : "failed";
 	char *err = term_clean(e, strlen(e));
 	fprintf(o, "%sFAILED%s %s: %s\n", p->color ? "\033[1;31m" : "", p->color ? "\033[0m" : "",
-		name, err);
+	        name, err);
 	free(name);
 	free(err);
 	if (command) {

@@ -34,7 +34,7 @@ struct progress;
 /* mode AUTO picks TTY when out is a terminal (and TERM is not "dumb") and
  * -v is off. total: jobs in the run. t0: the run's monotonic start. */
 struct progress *progress_new(FILE *out, enum progress_mode mode, bool verbose, bool quiet,
-			      size_t total, double t0);
+                              size_t total, double t0);
 /* The expected seconds of a job, from its last success; < 0 unknown. Call
  * before the job starts; a job never announced counts as unknown. */
 void progress_expect(struct progress *p, const struct job *job, double seconds);
@@ -44,7 +44,7 @@ void progress_started(struct progress *p, const struct job *job, const char *com
 /* An attempt failed and the job waits to retry: it no longer runs. The
  * message (one line, with its newline) is printed above the status line. */
 void progress_retrying(struct progress *p, const struct job *job, const char *fmt, ...)
-	PRINTF(3, 4);
+    PRINTF(3, 4);
 void progress_finished(struct progress *p, const struct job *job);
 /* A failed job: its error, command and the tail of its log. */
 void progress_failed(struct progress *p, const struct job *job, const char *command);

@@ -63,7 +63,7 @@ static void attr(xmlTextWriterPtr w, const char *name, const char *value, int *b
 }
 
 static void attrf(xmlTextWriterPtr w, const char *name, int *bad, const char *fmt, ...)
-	PRINTF(4, 5);
+    PRINTF(4, 5);
 static void attrf(xmlTextWriterPtr w, const char *name, int *bad, const char *fmt, ...)
 {
 	struct strbuf sb = {0};
@@ -172,7 +172,7 @@ char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
 	json_t *counts = json_object_get(r, "counts");
 	long long failed = json_integer_value(json_object_get(counts, "failed"));
 	long long skipped = json_integer_value(json_object_get(counts, "skipped-up-to-date")) +
-			    json_integer_value(json_object_get(counts, "not-run"));
+	                    json_integer_value(json_object_get(counts, "not-run"));
 	long long errors = json_integer_value(json_object_get(counts, "interrupted"));
 	long long tests = (long long)json_array_size(json_object_get(r, "jobs"));
 	double wall = json_number_value(json_object_get(r, "wall_s"));
@@ -205,7 +205,8 @@ char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
 	property(w, "juggle", str(r, "juggle"), &bad);
 	property(w, "backend", str(r, "backend"), &bad);
 	char n[32];
-	snprintf(n, sizeof(n), "%lld", (long long)json_integer_value(json_object_get(r, "jobs_limit")));
+	snprintf(n, sizeof(n), "%lld",
+	         (long long)json_integer_value(json_object_get(r, "jobs_limit")));
 	property(w, "jobs_limit", n, &bad);
 	end(w, &bad);
 

@@ -29,10 +29,10 @@ static json_int_t usec(double s)
 /* Copies the fields of a job worth seeing in a viewer's detail pane. */
 static json_t *job_args(json_t *j, bool critical)
 {
-	static const char *const keys[] = {"status", "description", "attempts", "queued_s",
-					   "duration_s", "cpu_s", "exit_code", "signal",
-					   "http_status", "bytes", "outputs", "log", "reason",
-					   "error", "result", "log_tail"};
+	static const char *const keys[] = {"status",      "description", "attempts",  "queued_s",
+	                                   "duration_s",  "cpu_s",       "exit_code", "signal",
+	                                   "http_status", "bytes",       "outputs",   "log",
+	                                   "reason",      "error",       "result",    "log_tail"};
 	json_t *args = json_object();
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (has(j, keys[i]))
@@ -68,11 +68,11 @@ char *report_render_trace(json_t *r, size_t *len, struct strbuf *err)
 	json_t *events = json_array();
 	struct strbuf pname = {0};
 	sb_addf(&pname, "juggle %s (%s, -j %lld)",
-		json_string_value(json_object_get(r, "graph")) ?: "",
-		json_string_value(json_object_get(r, "backend")) ?: "",
-		(long long)json_integer_value(json_object_get(r, "jobs_limit")));
-	json_array_append_new(events, metadata("process_name", -1,
-					       json_pack("{s:s}", "name", sb_str(&pname))));
+	        json_string_value(json_object_get(r, "graph")) ?: "",
+	        json_string_value(json_object_get(r, "backend")) ?: "",
+	        (long long)json_integer_value(json_object_get(r, "jobs_limit")));
+	json_array_append_new(
+	    events, metadata("process_name", -1, json_pack("{s:s}", "name", sb_str(&pname))));
 	sb_release(&pname);
 
 	VEC(json_int_t) tids = {0};
@@ -82,24 +82,24 @@ char *report_render_trace(json_t *r, size_t *len, struct strbuf *err)
 		const char *name = json_string_value(json_object_get(j, "name")) ?: "";
 		if (!has(j, "started_s")) {
 			json_array_append_new(
-				not_run, json_pack("{s:O, s:O, s:O, s:O}", "name",
-						   json_object_get(j, "name"), "kind",
-						   json_object_get(j, "kind"), "status",
-						   json_object_get(j, "status"), "why",
-						   has(j, "error") ? json_object_get(j, "error")
-								   : json_null()));
+			    not_run,
+			    json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(j, "name"),
+			              "kind", json_object_get(j, "kind"), "status",
+			              json_object_get(j, "status"), "why",
+			              has(j, "error") ? json_object_get(j, "error") : json_null()));
 			continue;
 		}
-		json_int_t tid = has(j, "worker") ? json_integer_value(json_object_get(j, "worker")) + 1
-						  : 0;
+		json_int_t tid =
+		    has(j, "worker") ? json_integer_value(json_object_get(j, "worker")) + 1 : 0;
 		bool seen = false;
 		for (size_t k = 0; k < tids.n && !seen; k++)
 			seen = tids.v[k] == tid;
 		if (!seen)
 			VEC_PUSH(&tids, tid);
 		double st = json_number_value(json_object_get(j, "started_s"));
-		double fin = has(j, "finished_s") ? json_number_value(json_object_get(j, "finished_s"))
-						  : wall;
+		double fin = has(j, "finished_s")
+		                 ? json_number_value(json_object_get(j, "finished_s"))
+		                 : wall;
 		if (fin < st)
 			fin = st;
 		json_t *e = json_object();
@@ -119,11 +119,11 @@ char *report_render_trace(json_t *r, size_t *len, struct strbuf *err)
 			snprintf(name, sizeof(name), "worker %lld", (long long)tids.v[k] - 1);
 		else
 			snprintf(name, sizeof(name), "no worker");
-		json_array_append_new(events, metadata("thread_name", tids.v[k],
-						       json_pack("{s:s}", "name", name)));
+		json_array_append_new(
+		    events, metadata("thread_name", tids.v[k], json_pack("{s:s}", "name", name)));
 		json_array_append_new(events,
-				      metadata("thread_sort_index", tids.v[k],
-					       json_pack("{s:I}", "sort_index", tids.v[k])));
+		                      metadata("thread_sort_index", tids.v[k],
+		                               json_pack("{s:I}", "sort_index", tids.v[k])));
 	}
 	free(tids.v);
 	strmap_release(&crit);

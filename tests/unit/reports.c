@@ -63,25 +63,25 @@ static json_t *tiny_report(const char *job_name)
 {
 	json_error_t e;
 	json_t *r = json_loads(
-		"{\"juggle\":\"0.1.0\",\"graph\":\"g.ini\",\"backend\":\"threads\",\"jobs_limit\":2,"
-		"\"host\":\"h\",\"started\":\"2026-01-01T00:00:00Z\",\"wall_s\":2.0,"
-		"\"cpu_user_s\":1,\"cpu_sys_s\":0.5,\"peak_rss_kib\":1024,\"connections\":0,"
-		"\"parallelism\":1.5,\"counts\":{\"ok\":1,\"failed\":1},"
-		"\"critical_path\":[],\"jobs\":[]}",
-		0, &e);
+	    "{\"juggle\":\"0.1.0\",\"graph\":\"g.ini\",\"backend\":\"threads\",\"jobs_limit\":2,"
+	    "\"host\":\"h\",\"started\":\"2026-01-01T00:00:00Z\",\"wall_s\":2.0,"
+	    "\"cpu_user_s\":1,\"cpu_sys_s\":0.5,\"peak_rss_kib\":1024,\"connections\":0,"
+	    "\"parallelism\":1.5,\"counts\":{\"ok\":1,\"failed\":1},"
+	    "\"critical_path\":[],\"jobs\":[]}",
+	    0, &e);
 	assert_non_null(r);
 	json_t *jobs = json_object_get(r, "jobs");
 	json_array_append_new(jobs, json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:i}",
-					      "name", job_name, "kind", "command", "status", "ok",
-					      "queued_s", 0.0, "started_s", 0.0, "finished_s", 1.0,
-					      "duration_s", 1.0, "worker", 0, "attempts", 1));
+	                                      "name", job_name, "kind", "command", "status", "ok",
+	                                      "queued_s", 0.0, "started_s", 0.0, "finished_s", 1.0,
+	                                      "duration_s", 1.0, "worker", 0, "attempts", 1));
 	json_array_append_new(jobs, json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:f, s:i, s:i, "
-					      "s:s, s:s, s:i}",
-					      "name", "second", "kind", "cpu", "status", "failed",
-					      "queued_s", 0.0, "started_s", 0.5, "finished_s", 2.0,
-					      "duration_s", 1.5, "worker", 1, "attempts", 1, "error",
-					      "boom & <b>bust</b>", "log_tail",
-					      "</pre><script>alert(3)</script>\n", "exit_code", 3));
+	                                      "s:s, s:s, s:i}",
+	                                      "name", "second", "kind", "cpu", "status", "failed",
+	                                      "queued_s", 0.0, "started_s", 0.5, "finished_s", 2.0,
+	                                      "duration_s", 1.5, "worker", 1, "attempts", 1,
+	                                      "error", "boom & <b>bust</b>", "log_tail",
+	                                      "</pre><script>alert(3)</script>\n", "exit_code", 3));
 	json_array_append_new(json_object_get(r, "critical_path"), json_string(job_name));
 	return r;
 }
@@ -123,13 +123,13 @@ static void test_html_compare_draws_every_backend(void **state)
 {
 	(void)state;
 	json_t *rep = tiny_report("a");
-	json_t *cmp = json_pack("{s:s, s:i, s:[{s:s, s:f, s:f, s:i, s:i, s:i, s:i}, "
-				"{s:s, s:f, s:f, s:i, s:i, s:i, s:i, s:O}]}",
-				"graph", "g.ini", "repeat", 3, "runs", "backend", "serial",
-				"wall_s", 4.0, "cpu_s", 1.0, "peak_rss_kib", 2048, "connections",
-				1, "ok", 2, "failed", 0, "backend", hostile, "wall_s", 2.0, "cpu_s",
-				1.5, "peak_rss_kib", 4096, "connections", 1, "ok", 2, "failed", 0,
-				"report", rep);
+	json_t *cmp =
+	    json_pack("{s:s, s:i, s:[{s:s, s:f, s:f, s:i, s:i, s:i, s:i}, "
+	              "{s:s, s:f, s:f, s:i, s:i, s:i, s:i, s:O}]}",
+	              "graph", "g.ini", "repeat", 3, "runs", "backend", "serial", "wall_s", 4.0,
+	              "cpu_s", 1.0, "peak_rss_kib", 2048, "connections", 1, "ok", 2, "failed", 0,
+	              "backend", hostile, "wall_s", 2.0, "cpu_s", 1.5, "peak_rss_kib", 4096,
+	              "connections", 1, "ok", 2, "failed", 0, "report", rep);
 	assert_non_null(cmp);
 	struct strbuf err = {0};
 	assert_int_equal(report_html_compare(cmp, "out/compare.html", &err), 0);
@@ -156,7 +156,7 @@ static void test_json_text_keeps_any_bytes(void **state)
 	json_t *v = json_text("caf\xc3\xa9 \xff\xfe ok \xe2\x82");
 	assert_non_null(v);
 	assert_string_equal(json_string_value(v),
-			    "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd ok \xef\xbf\xbd\xef\xbf\xbd");
+	                    "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd ok \xef\xbf\xbd\xef\xbf\xbd");
 	json_decref(v);
 	const char *in = "a\x1b]52;c;x\x07z\nprogress 10%\rprogress 100%\r\nend\t!";
 	char *t = term_clean(in, strlen(in));
@@ -183,9 +183,16 @@ static void test_archive_format_by_extension(void **state)
 	static const struct {
 		const char *name;
 		int fmt;
-	} cases[] = {{"a.tar.gz", RA_TAR_GZ}, {"x/b.TGZ", RA_TAR_GZ}, {"c.tar.xz", RA_TAR_XZ},
-		     {"d.tar.zst", RA_TAR_ZST}, {"e.tar", RA_TAR}, {"f.zip", RA_ZIP},
-		     {"g.rar", -1}, {"h.gz", -1}, {".tar", -1}, {"dir/.zip", -1}};
+	} cases[] = {{"a.tar.gz", RA_TAR_GZ},
+	             {"x/b.TGZ", RA_TAR_GZ},
+	             {"c.tar.xz", RA_TAR_XZ},
+	             {"d.tar.zst", RA_TAR_ZST},
+	             {"e.tar", RA_TAR},
+	             {"f.zip", RA_ZIP},
+	             {"g.rar", -1},
+	             {"h.gz", -1},
+	             {".tar", -1},
+	             {"dir/.zip", -1}};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		enum run_archive_format fmt;
 		struct strbuf err = {0};
@@ -213,13 +220,13 @@ static void test_archive_same_bytes_every_format(void **state)
 {
 	(void)state;
 	write_text("g.ini", "[command a]\noutput = out/a.txt out/b.bin\ncommand = true\n"
-			    "[command b]\nforeach = list:x y\noutput = out/{item}.txt\n"
-			    "command = true\n[command c]\noutput = out/c.txt\ncommand = false\n");
+	                    "[command b]\nforeach = list:x y\noutput = out/{item}.txt\n"
+	                    "command = true\n[command c]\noutput = out/c.txt\ncommand = false\n");
 	struct graph g;
 	struct diag d = {0};
 	struct load_opts o = {.file = "g.ini",
-			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
-			      .default_jobs = 2};
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+	                      .default_jobs = 2};
 	assert_int_equal(graph_load(&g, &o, &d), 0);
 	struct strbuf err = {0}, warn = {0};
 	assert_int_equal(graph_select(&g, NULL, 0, &err), 0);
@@ -233,8 +240,7 @@ static void test_archive_same_bytes_every_format(void **state)
 	chmod("out/b.bin", 0700);
 	struct run_archive_blob blobs[] = {{"report.json", "{}\n", 3}};
 	setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
-	static const char *const names[] = {"t.tar", "t.tar.gz", "t.tar.xz", "t.tar.zst",
-					    "t.zip"};
+	static const char *const names[] = {"t.tar", "t.tar.gz", "t.tar.xz", "t.tar.zst", "t.zip"};
 	for (size_t f = 0; f < ARRAY_SIZE(names); f++) {
 		char *first = NULL;
 		size_t first_len = 0;
@@ -246,7 +252,7 @@ static void test_archive_same_bytes_every_format(void **state)
 			struct run_archive_stats stats;
 			sb_reset(&err);
 			int rc = run_archive_write(path, &g, blobs, 1, 12345.0 + round, &stats,
-						   &warn, &err);
+			                           &warn, &err);
 			if (rc)
 				fail_msg("%s: %s", path, sb_str(&err));
 			/* a.txt, b.bin, x.txt, y.txt, a.log, report, 2 manifests */
@@ -332,16 +338,16 @@ static void test_progress_estimate(void **state)
 int report_unit_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_html_escapes_everything),
-		cmocka_unit_test_setup_teardown(test_html_compare_draws_every_backend, in_tmp,
-						out_of_tmp),
-		cmocka_unit_test(test_json_text_keeps_any_bytes),
-		cmocka_unit_test_setup_teardown(test_file_tail_reads_the_end, in_tmp, out_of_tmp),
-		cmocka_unit_test(test_archive_format_by_extension),
-		cmocka_unit_test_setup_teardown(test_archive_same_bytes_every_format, in_tmp,
-						out_of_tmp),
-		cmocka_unit_test(test_archive_refuses_bad_epoch),
-		cmocka_unit_test(test_progress_estimate),
+	    cmocka_unit_test(test_html_escapes_everything),
+	    cmocka_unit_test_setup_teardown(test_html_compare_draws_every_backend, in_tmp,
+	                                    out_of_tmp),
+	    cmocka_unit_test(test_json_text_keeps_any_bytes),
+	    cmocka_unit_test_setup_teardown(test_file_tail_reads_the_end, in_tmp, out_of_tmp),
+	    cmocka_unit_test(test_archive_format_by_extension),
+	    cmocka_unit_test_setup_teardown(test_archive_same_bytes_every_format, in_tmp,
+	                                    out_of_tmp),
+	    cmocka_unit_test(test_archive_refuses_bad_epoch),
+	    cmocka_unit_test(test_progress_estimate),
 	};
 	return cmocka_run_group_tests_name("reports", tests, NULL, NULL);
 }
