@@ -2,8 +2,9 @@
  * processes (multiprocessing.Pool with an initializer), each forked once,
  * the first time its lane is needed, and kept for the run.
  *
- * The scheduler writes one request line per attempt to a worker's job pipe
- * ({"job": index, "n": attempt, "extra": prev_extra}); the worker runs
+ * The scheduler writes one request per attempt to a worker's job pipe -
+ * "INDEX ATTEMPT LEN\n" and then LEN bytes of prev_extra (LEN -1: none),
+ * raw, since a kind's state need not be text - and the worker runs
  * job_attempt() on its copy of the graph and writes back result_to_json()
  * on its result pipe. Workers never write the state log or the graph's run
  * records: those stay in this process. Each worker keeps its struct worker,
@@ -20,7 +21,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,19 +68,25 @@ static void worker_main(struct graph *g, int id, int job_fd, int res_fd)
 	char *line = NULL;
 	size_t cap = 0;
 	while (in && getline(&line, &cap, in) > 0) {
-		json_error_t e;
-		json_t *req = json_loads(line, 0, &e);
-		json_int_t index = json_integer_value(json_object_get(req, "job"));
-		int number = (int)json_integer_value(json_object_get(req, "n"));
-		const char *extra = json_string_value(json_object_get(req, "extra"));
+		long index = -1, elen = -1;
+		int number = 0;
+		char *extra = NULL;
+		if (sscanf(line, "%ld %d %ld", &index, &number, &elen) != 3)
+			index = -1;
+		if (elen >= 0) {
+			extra = xmalloc((size_t)elen + 1);
+			if (fread(extra, 1, (size_t)elen, in) != (size_t)elen)
+				index = -1;
+			extra[elen] = '\0';
+		}
 		struct result res;
-		if (!req || index < 0 || (size_t)index >= g->jobs.n) {
+		if (index < 0 || (size_t)index >= g->jobs.n) {
 			result_init(&res);
 			result_fail(&res, "worker %d: bad request", id);
 		} else {
 			job_attempt(g->jobs.v[index], &w, number, extra, &res);
 		}
-		json_decref(req);
+		free(extra);
 		char *out = result_to_json(&res);
 		size_t len = strlen(out);
 		out[len] = '\n'; /* replaces the NUL; the length is known */
@@ -192,13 +198,13 @@ static int procs_start(struct backend *b, struct job *job, int number, const cha
 		return -1;
 	}
 	struct proc *w = &p->w[lane];
-	json_t *req = json_pack("{s:I,s:i,s:s?}", "job", (json_int_t)job->index, "n", number,
-				"extra", prev_extra);
-	char *line = json_dumps(req, JSON_COMPACT);
-	json_decref(req);
-	size_t len = strlen(line);
-	line = xrealloc(line, len + 2);
-	line[len++] = '\n';
+	struct strbuf req = {0};
+	sb_addf(&req, "%u %d %ld\n", job->index, number,
+		prev_extra ? (long)strlen(prev_extra) : -1L);
+	if (prev_extra)
+		sb_adds(&req, prev_extra);
+	size_t len = req.len;
+	char *line = sb_detach(&req);
 	/* The worker is idle, reading: a long line cannot block us for good.
 	 * An idle worker may have died unseen (we only watch busy ones): then
 	 * the write fails with EPIPE, and a fresh worker takes the job. */
