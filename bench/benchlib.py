@@ -3,7 +3,7 @@ fresh folder, medians, and the table they print.
 
 Every tool, juggle's backends and the peers alike, is measured the same
 way: /usr/bin/time around the whole process, each run in a fresh folder
-holding the same fixtures, so the numbers compare. The folders are removed
+holding the same fixtures, the tools taking turns, so the numbers compare. The folders are removed
 only at the end: ext4 makes creating files slow for a minute after many
 were deleted nearby ("recently deleted" inodes), which would tax whichever
 tool ran after a cleanup.
@@ -31,27 +31,39 @@ def timed(cmd, cwd, env=None, ok=(0,)):
     return float(wall), float(user) + float(sys_), int(rss)
 
 
-def measure(name, fixtures, cmd, repeat, env=None, out_dir=False):
-    """Runs cmd repeat times, each in a fresh folder holding fixtures (file
-    name -> text; plus an empty out/ when out_dir); returns the medians."""
+def tool(name, cmd, out_dir=False):
+    """One row of a bench: a name and the command to time."""
+    return {"name": name, "cmd": cmd, "out_dir": out_dir, "runs": []}
+
+
+def measure_all(tools, fixtures, repeat, env=None):
+    """Runs every tool repeat times, round-robin (tool 1, 2, ..., then again),
+    so a load that drifts over the bench - this machine is shared - falls
+    on every tool alike. Each run gets a fresh folder holding fixtures
+    (file name -> text; plus an empty out/ when the tool wants one).
+    Returns rows with the medians."""
     global SCRATCH
     if SCRATCH is None:
         SCRATCH = tempfile.mkdtemp(prefix="juggle-bench-")
-    runs = []
-    for _ in range(repeat):
-        d = tempfile.mkdtemp(prefix="run-", dir=SCRATCH)
-        for fname, text in fixtures.items():
-            with open(os.path.join(d, fname), "w") as f:
-                f.write(text)
-        if out_dir:
-            os.mkdir(os.path.join(d, "out"))
-        runs.append(timed(cmd, d, env))
-    wall = statistics.median(r[0] for r in runs)
-    cpu = statistics.median(r[1] for r in runs)
-    rss = statistics.median(r[2] for r in runs)
-    print("  %-28s %8.2f s" % (name, wall), file=sys.stderr, flush=True)
-    return {"name": name, "wall_s": wall, "cpu_s": cpu, "rss_kib": rss,
-            "walls": [r[0] for r in runs]}
+    for rnd in range(repeat):
+        for t in tools:
+            d = tempfile.mkdtemp(prefix="run-", dir=SCRATCH)
+            for fname, text in fixtures.items():
+                with open(os.path.join(d, fname), "w") as f:
+                    f.write(text)
+            if t["out_dir"]:
+                os.mkdir(os.path.join(d, "out"))
+            t["runs"].append(timed(t["cmd"], d, env))
+            print("  round %d  %-28s %8.2f s" % (rnd + 1, t["name"], t["runs"][-1][0]),
+                  file=sys.stderr, flush=True)
+    rows = []
+    for t in tools:
+        rows.append({"name": t["name"],
+                     "wall_s": statistics.median(r[0] for r in t["runs"]),
+                     "cpu_s": statistics.median(r[1] for r in t["runs"]),
+                     "rss_kib": statistics.median(r[2] for r in t["runs"]),
+                     "walls": [r[0] for r in t["runs"]]})
+    return rows
 
 
 def cleanup():
