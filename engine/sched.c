@@ -283,6 +283,8 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	if (job->sec->pool)
 		job->sec->pool->running--;
 	r->worker = res->worker;
+	r->slurm_job_id = res->slurm_job_id;
+	memcpy(r->node, res->node, sizeof(r->node));
 	r->exit_code = res->exit_code;
 	r->signal = res->signal;
 	if (res->http_status)
