@@ -45,7 +45,7 @@
  * tools wait MessageTimeout, 10 s by default, and retry). */
 #define PING_TIMEOUT_S 5.0
 /* Seconds a squeue or scancel call may take. */
-#define TOOL_TIMEOUT_S 10.0
+#define TOOL_TIMEOUT_S 5.0
 /* After srun ends, how long a job still running or completing on the
  * cluster (KillWait, an epilog) is watched for its final state. */
 #define SETTLE_S 60.0
@@ -390,11 +390,6 @@ static bool slurm_can_start(struct backend *b, const struct job *job)
 	return false;
 }
 
-static void push_owned(struct strvec *v, char *str)
-{
-	VEC_PUSH(v, str);
-}
-
 /* The srun command line of a step, ending with prog (or exec-job). */
 static char **srun_argv(struct backend *b, struct step *st, const struct job_program *prog,
 			struct strvec *owned)
@@ -404,10 +399,10 @@ static char **srun_argv(struct backend *b, struct step *st, const struct job_pro
 	VEC(char *) v = {0};
 	VEC_PUSH(&v, s->srun);
 	char *name = xasprintf("--job-name=juggle:%s", job->name);
-	push_owned(owned, name);
+	VEC_PUSH(owned, name);
 	VEC_PUSH(&v, name);
 	char *comment = xasprintf("--comment=%s", st->comment);
-	push_owned(owned, comment);
+	VEC_PUSH(owned, comment);
 	VEC_PUSH(&v, comment);
 	VEC_PUSH(&v, "--quit-on-interrupt");
 	VEC_PUSH(&v, "-Q");
@@ -415,14 +410,14 @@ static char **srun_argv(struct backend *b, struct step *st, const struct job_pro
 	VEC_PUSH(&v, "-n1");
 	if (s->partition) {
 		char *p = xasprintf("--partition=%s", s->partition);
-		push_owned(owned, p);
+		VEC_PUSH(owned, p);
 		VEC_PUSH(&v, p);
 	}
 	if (job->sec->timeout > 0) {
 		/* Slurm counts whole minutes; juggle's own kill is exact. Before
 		 * slurm_args, so a --time there wins. */
 		char *t = xasprintf("--time=%ld", (long)ceil(job->sec->timeout / 60.0));
-		push_owned(owned, t);
+		VEC_PUSH(owned, t);
 		VEC_PUSH(&v, t);
 	}
 	for (char **a = s->args; a && *a; a++)
@@ -432,7 +427,7 @@ static char **srun_argv(struct backend *b, struct step *st, const struct job_pro
 			/* Relative to the graph's folder, as on every backend. */
 			char *cwd = prog->cwd[0] == '/' ? xasprintf("--chdir=%s", prog->cwd)
 							: xasprintf("--chdir=%s/%s", s->dir, prog->cwd);
-			push_owned(owned, cwd);
+			VEC_PUSH(owned, cwd);
 			VEC_PUSH(&v, cwd);
 		}
 		for (char **a = prog->argv; *a; a++)
@@ -451,21 +446,21 @@ static char **srun_argv(struct backend *b, struct step *st, const struct job_pro
 		}
 		if (g->settings.jobs > 0) {
 			char *j = xasprintf("-j%d", g->settings.jobs);
-			push_owned(owned, j);
+			VEC_PUSH(owned, j);
 			VEC_PUSH(&v, j);
 		}
 		for (size_t i = 0; i < g->vars.n; i++) {
 			if (g->vars.v[i].line != 0)
 				continue; /* from [vars]; the node reads them itself */
 			char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
-			push_owned(owned, set);
+			VEC_PUSH(owned, set);
 			VEC_PUSH(&v, set);
 		}
 		VEC_PUSH(&v, "exec-job");
 		VEC_PUSH(&v, "--"); /* a job name may start with '-' */
 		VEC_PUSH(&v, (char *)job->name);
 		char *n = xasprintf("%d", st->number);
-		push_owned(owned, n);
+		VEC_PUSH(owned, n);
 		VEC_PUSH(&v, n);
 	}
 	VEC_PUSH(&v, NULL);
@@ -653,8 +648,6 @@ static void finalize(struct step *st)
 {
 	struct result *res = &st->res;
 	const struct job *job = st->job;
-	res->slurm_job_id = st->jobid;
-	memcpy(res->node, st->node, sizeof(res->node));
 	const char *state = st->state;
 	bool srun_ok = WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0;
 	/* COMPLETED is the controller's word that the task exited 0. Without
@@ -740,9 +733,7 @@ static void finalize(struct step *st)
 		res->error = NULL;
 	}
 	if (st->exec) {
-		if (rc == 0)
-			res->status = RES_OK;
-		else if (res->status == RES_OK)
+		if (rc != 0 && res->status == RES_OK)
 			res->status = RES_FAILED;
 		finish_exec(st, host_decided && rc != 0);
 	} else {
@@ -772,7 +763,9 @@ static void escalate(struct slurm *s, double now)
 		if (st->next_kill > now && !(s->hard && st->kill_stage < 3))
 			continue;
 		VEC_PUSH(&due, st);
-		need_ids |= st->jobid == 0;
+		/* Ask once: later stages do without an id rather than wait on a
+		 * controller that may be gone. */
+		need_ids |= st->jobid == 0 && st->kill_stage == 0;
 	}
 	if (!due.n) {
 		free(due.v);
