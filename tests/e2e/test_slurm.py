@@ -258,7 +258,7 @@ def test_slurm_timeout(t):
     assert not [f for f in os.listdir(".") if ".juggle-" in f]
 
 
-def test_bed():
+def download_bed():
     """The download test bed (nginx and a scripted server on 127.0.0.1);
     it arrives with the download kind."""
     try:
@@ -278,7 +278,7 @@ def leftovers(top="."):
 
 
 def test_slurm_downloads(t):
-    tb = test_bed()
+    tb = download_bed()
     c = cluster(t)
     web, sc = tb.nginx(t), tb.scripted(t)
     web.put("a.txt", "alpha\n")
@@ -325,7 +325,7 @@ def test_slurm_downloads(t):
 
 @timeout(180)
 def test_slurm_download_interrupted_leaves_nothing(t):
-    tb = test_bed()
+    tb = download_bed()
     c = cluster(t)
     web = tb.nginx(t)
     web.put("big.bin", b"b" * (256 << 10))
