@@ -282,13 +282,14 @@ static int query_jobs(struct slurm *s)
 	return 0;
 }
 
-/* scancel [--signal=KILL] the job ids of the steps marked in `which`. */
-static void cancel_jobs(struct slurm *s, struct step **which, size_t n, bool kill9)
+/* scancel [opt] the job ids of the given steps that have one; opt is
+ * NULL for a full cancel, or "--signal=TERM" to only signal the tasks. */
+static void cancel_jobs(struct slurm *s, struct step **which, size_t n, const char *opt)
 {
 	VEC(char *) argv = {0};
 	VEC_PUSH(&argv, s->scancel);
-	if (kill9)
-		VEC_PUSH(&argv, "--signal=KILL");
+	if (opt)
+		VEC_PUSH(&argv, (char *)opt);
 	size_t first = argv.n;
 	for (size_t i = 0; i < n; i++)
 		if (which[i]->jobid > 0)
@@ -747,11 +748,16 @@ static void finalize(struct step *st)
 
 /* ---- killing ---- */
 
-/* Moves the steps whose time has come one stage further: scancel (TERM,
- * then KILL after Slurm's KillWait), then SIGKILL to the task, then srun
- * itself killed and the job cancelled without it. Steps not yet known to
- * the controller are still waiting for an allocation: SIGTERM to srun
- * withdraws the request. */
+/* Moves the steps whose time has come one stage further (juggle's TERM,
+ * then KILL after KILL_GRACE_S, as for local programs):
+ *   1. a timeout: SIGTERM to the task (scancel --signal=TERM), srun stays
+ *      attached and returns when the task ends; an interrupt: a full
+ *      scancel, so the cluster records the job as CANCELLED (Slurm then
+ *      gives the task its KillWait before SIGKILL);
+ *   2. SIGTERM to srun, which SIGKILLs the step, and scancel --signal=KILL;
+ *   3. SIGKILL to srun and a full scancel, for Slurm to clean up alone.
+ * A step the controller does not know yet is waiting for an allocation:
+ * SIGTERM to srun withdraws the request. A second ^C goes to stage 3. */
 static void escalate(struct slurm *s, double now)
 {
 	VEC(struct step *) due = {0};
@@ -760,7 +766,7 @@ static void escalate(struct slurm *s, double now)
 		struct step *st = s->steps.v[i];
 		if (st->phase != PH_RUNNING || st->killed == WHY_NONE || st->kill_stage >= 3)
 			continue;
-		if (st->next_kill > now && !(s->hard && st->kill_stage < 3))
+		if (st->next_kill > now && !s->hard)
 			continue;
 		VEC_PUSH(&due, st);
 		/* Ask once: later stages do without an id rather than wait on a
@@ -773,32 +779,33 @@ static void escalate(struct slurm *s, double now)
 	}
 	if (need_ids)
 		query_jobs(s);
-	VEC(struct step *) term = {0}, kill9 = {0};
+	VEC(struct step *) term = {0}, kill9 = {0}, cancel = {0};
 	for (size_t i = 0; i < due.n; i++) {
 		struct step *st = due.v[i];
 		int stage = s->hard ? 3 : st->kill_stage + 1;
-		if (stage == 1) {
-			if (st->jobid)
-				VEC_PUSH(&term, st);
-			else
-				spawn_kill_group(st->pid, SIGTERM);
+		if (stage == 1 && !st->jobid) {
+			spawn_kill_group(st->pid, SIGTERM);
+		} else if (stage == 1 && st->killed == WHY_TIMEOUT) {
+			VEC_PUSH(&term, st);
+		} else if (stage == 1) {
+			VEC_PUSH(&cancel, st);
 		} else if (stage == 2) {
 			VEC_PUSH(&kill9, st);
 			spawn_kill_group(st->pid, SIGTERM);
 		} else {
 			VEC_PUSH(&kill9, st);
-			VEC_PUSH(&term, st);
+			VEC_PUSH(&cancel, st);
 			spawn_kill_group(st->pid, SIGKILL);
 		}
 		st->kill_stage = stage;
 		st->next_kill = now + KILL_GRACE_S;
 	}
-	if (kill9.n)
-		cancel_jobs(s, kill9.v, kill9.n, true);
-	if (term.n)
-		cancel_jobs(s, term.v, term.n, false);
+	cancel_jobs(s, term.v, term.n, "--signal=TERM");
+	cancel_jobs(s, kill9.v, kill9.n, "--signal=KILL");
+	cancel_jobs(s, cancel.v, cancel.n, NULL);
 	free(term.v);
 	free(kill9.v);
+	free(cancel.v);
 	free(due.v);
 }
 

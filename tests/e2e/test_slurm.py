@@ -222,7 +222,9 @@ def test_slurm_retries(t):
     s = r.job("too-slow")
     assert s["status"] == "failed" and s["attempts"] == 2, s
     assert "timed out" in s["error"], s
-    assert t.read(".juggle/logs/too-slow.log").count("--- attempt 2 ---") == 1
+    # Both attempts' ends are in the log (the node writes the attempt's
+    # header only if it got that far before the kill).
+    assert t.read(".juggle/logs/too-slow.log").count("juggle: timed out") == 2
 
 
 @timeout(180)
@@ -419,7 +421,7 @@ def test_slurm_sigterm_cancels_steps(t):
 def test_slurm_cancelled_outside_is_not_ok(t):
     """srun exits 0 when the job is cancelled while its task ignores
     SIGTERM (KillWait): juggle must still see a failure."""
-    c = cluster(t)
+    c = cluster(t, kill_wait=2)
     t.ini("""
         [command victim]
         output = victim.txt
