@@ -1294,7 +1294,7 @@ static void fingerprints(struct graph *g)
 		for (size_t i = 0; i < sec->keys.n; i++)
 			sorted[i] = &sec->keys.v[i];
 		qsort(sorted, sec->keys.n, sizeof(*sorted), cmp_kv);
-		EVP_DigestInit_ex(base, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(base, md_sha256(), NULL);
 		EVP_DigestUpdate(base, sec->kind->name, strlen(sec->kind->name) + 1);
 		for (size_t i = 0; i < sec->keys.n; i++) {
 			if (in_list(unfingerprinted, sorted[i]->key))
