@@ -776,13 +776,14 @@ struct dl_loop {
 	CURLM *multi;
 	uv_loop_t *loop;
 	uv_timer_t timer;        /* curl's timeout */
-	uv_timer_t kick;         /* runs deferred done callbacks */
+	uv_check_t check;        /* hands ended attempts back (after the poll) */
+	uv_idle_t idle;          /* keeps that poll from blocking meanwhile */
 	struct dl_async *deferred, **deferred_tail;
 	struct dl_sock *socks;   /* every poll handle open */
 	struct dl_async *live;   /* every attempt not yet handed back */
-	VEC(CURL *) idle;        /* easy handles to reuse */
+	VEC(CURL *) spare;       /* easy handles to reuse */
 	bool closing;
-	int open_handles;        /* timer and kick, until their close callbacks */
+	int open_handles;        /* timer, check, idle, until their close callbacks */
 };
 
 static void check_done(struct dl_loop *L);
@@ -876,9 +877,9 @@ static int on_timer(CURLM *multi, long ms, void *userp)
 	return 0;
 }
 
-static void idle_push(struct dl_loop *L, CURL *easy)
+static void spare_push(struct dl_loop *L, CURL *easy)
 {
-	VEC_PUSH(&L->idle, easy);
+	VEC_PUSH(&L->spare, easy);
 }
 
 /* The attempt is over: hand it back to the backend. Nothing of x is used
@@ -896,16 +897,16 @@ static void live_remove(struct dl_async *x)
 static void async_end(struct dl_async *x, int rc)
 {
 	struct async_attempt *aa = x->aa;
-	idle_push(x->L, x->d.easy);
+	spare_push(x->L, x->d.easy);
 	live_remove(x);
 	free(x);
 	aa->kpriv = NULL;
 	aa->done(aa, rc);
 }
 
-static void on_kick(uv_timer_t *t)
+static void on_check(uv_check_t *h)
 {
-	struct dl_loop *L = t->data;
+	struct dl_loop *L = h->data;
 	while (L->deferred) {
 		struct dl_async *x = L->deferred;
 		L->deferred = x->next;
@@ -913,10 +914,22 @@ static void on_kick(uv_timer_t *t)
 			L->deferred_tail = &L->deferred;
 		async_end(x, x->rc);
 	}
+	uv_check_stop(&L->check);
+	uv_idle_stop(&L->idle);
 }
 
-/* Calls done for x from the loop, later: never from inside start_async()
- * or cancel_async() (libuv's rule for callbacks). */
+static void on_idle(uv_idle_t *h)
+{
+	(void)h;
+}
+
+/* Calls done for x later, from the loop's check phase, which follows the
+ * I/O poll of the same iteration; an active idle handle makes that poll
+ * return at once. So done is never called from inside start_async() or
+ * cancel_async() (libuv's rule for callbacks), and never from a timer
+ * callback either: a backend that runs uv_run(UV_RUN_ONCE) until its done
+ * callback sets a flag would otherwise block in the poll that follows the
+ * timers (file:// transfers and timeouts end in curl's timer). */
 static void defer_done(struct dl_async *x, int rc)
 {
 	struct dl_loop *L = x->L;
@@ -924,7 +937,8 @@ static void defer_done(struct dl_async *x, int rc)
 	x->next = NULL;
 	*L->deferred_tail = x;
 	L->deferred_tail = &x->next;
-	uv_timer_start(&L->kick, on_kick, 0, 0);
+	uv_check_start(&L->check, on_check);
+	uv_idle_start(&L->idle, on_idle);
 }
 
 static void check_done(struct dl_loop *L)
@@ -940,8 +954,7 @@ static void check_done(struct dl_loop *L)
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x);
 		curl_multi_remove_handle(L->multi, easy);
 		x->in_multi = false;
-		int rc = dl_finish(&x->d, cc);
-		async_end(x, rc);
+		defer_done(x, dl_finish(&x->d, cc));
 	}
 }
 
@@ -954,9 +967,10 @@ static struct dl_loop *loop_get(struct async_attempt *aa)
 	L->multi = curl_multi_init();
 	L->deferred_tail = &L->deferred;
 	uv_timer_init(aa->loop, &L->timer);
-	uv_timer_init(aa->loop, &L->kick);
-	L->timer.data = L->kick.data = L;
-	L->open_handles = 2;
+	uv_check_init(aa->loop, &L->check);
+	uv_idle_init(aa->loop, &L->idle);
+	L->timer.data = L->check.data = L->idle.data = L;
+	L->open_handles = 3;
 	curl_multi_setopt(L->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L);
 	curl_multi_setopt(L->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -972,7 +986,7 @@ static int download_start_async(struct async_attempt *aa)
 		result_fail(aa->a.res, "cannot create a curl multi handle");
 		return -1;
 	}
-	CURL *easy = L->idle.n ? L->idle.v[--L->idle.n] : curl_easy_init();
+	CURL *easy = L->spare.n ? L->spare.v[--L->spare.n] : curl_easy_init();
 	if (!easy) {
 		result_fail(aa->a.res, "cannot create a curl handle");
 		return -1;
@@ -982,7 +996,7 @@ static int download_start_async(struct async_attempt *aa)
 	x->L = L;
 	int rc = dl_begin(&x->d, &aa->a, easy);
 	if (rc < 0) {
-		idle_push(L, easy);
+		spare_push(L, easy);
 		free(x);
 		return -1;
 	}
@@ -999,7 +1013,7 @@ static int download_start_async(struct async_attempt *aa)
 	if (curl_multi_add_handle(L->multi, easy) != CURLM_OK) {
 		dl_fail(&x->d, true, "cannot add a transfer to the curl multi handle");
 		dl_release(&x->d);
-		idle_push(L, easy);
+		spare_push(L, easy);
 		live_remove(x);
 		aa->kpriv = NULL;
 		free(x);
@@ -1056,12 +1070,13 @@ static void download_loop_release(void *cache)
 		uv_poll_stop(&L->socks->poll);
 		sock_close(L->socks);
 	}
-	for (size_t i = 0; i < L->idle.n; i++)
-		curl_easy_cleanup(L->idle.v[i]);
-	free(L->idle.v);
+	for (size_t i = 0; i < L->spare.n; i++)
+		curl_easy_cleanup(L->spare.v[i]);
+	free(L->spare.v);
 	curl_multi_cleanup(L->multi);
 	uv_close((uv_handle_t *)&L->timer, on_loop_handle_closed);
-	uv_close((uv_handle_t *)&L->kick, on_loop_handle_closed);
+	uv_close((uv_handle_t *)&L->check, on_loop_handle_closed);
+	uv_close((uv_handle_t *)&L->idle, on_loop_handle_closed);
 }
 
 static void curl_cleanup_at_exit(void)

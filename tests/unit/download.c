@@ -363,6 +363,71 @@ static void test_async_failures_and_refresh(void **state)
 	graph_release(&g);
 }
 
+static void on_watchdog(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Runs the loop the way a backend waiting for one result does: one
+ * UV_RUN_ONCE at a time until done has been called. */
+static void run_once_until_done(uv_loop_t *loop, struct slot *s)
+{
+	uv_timer_t dog;
+	bool fired = false;
+	uv_timer_init(loop, &dog);
+	dog.data = &fired;
+	uv_timer_start(&dog, on_watchdog, 20000, 0);
+	while (!s->done && !fired)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&dog, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	assert_false(fired);
+}
+
+/* Attempts that end in curl's timer (file://, a timeout) or without a
+ * transfer (refresh = once) still wake a loop run with UV_RUN_ONCE. */
+static void test_async_done_wakes_a_run_once_loop(void **state)
+{
+	(void)state;
+	char *cwd = getcwd(NULL, 0);
+	assert_int_equal(write_file_atomic("src.txt", "local\n", 6), 0);
+	assert_int_equal(mkdir_parents("out/once.txt"), 0);
+	assert_int_equal(write_file_atomic("out/once.txt", "kept\n", 5), 0);
+	struct graph g;
+	load_graph(&g,
+		   "[download local]\nurl = file://%s/src.txt\noutput = out/local.txt\n"
+		   "[download slow]\nurl = %s/never\noutput = out/slow.txt\ntimeout = 0.3\n"
+		   "[download once]\nurl = %s/hello.txt\noutput = out/once.txt\nrefresh = once\n",
+		   cwd, tb.base, tb.base);
+	free(cwd);
+	const struct job_kind *kind = g.jobs.v[0]->sec->kind;
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	void *cache = NULL;
+	struct slot s[3];
+	int pending = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(start(&s[i], g.jobs.v[i], &loop, &cache, NULL, &pending), 0);
+		run_once_until_done(&loop, &s[i]);
+	}
+	assert_int_equal(s[0].rc, 0);
+	assert_int_equal(s[0].res.bytes, 6);
+	assert_int_equal(s[0].res.http_status, 0);
+	assert_int_equal(s[1].rc, -1);
+	assert_true(s[1].res.timed_out);
+	assert_int_equal(s[2].rc, 0);
+	assert_true(s[2].res.unchanged);
+	size_t len;
+	char *text = read_file("out/local.txt", &len);
+	assert_string_equal(text, "local\n");
+	free(text);
+	assert_true(only_outputs_in("out"));
+	for (int i = 0; i < 3; i++)
+		result_release(&s[i].res);
+	finish_loop(&loop, &cache, kind);
+	graph_release(&g);
+}
+
 int download_unit_tests(void);
 int download_unit_tests(void)
 {
@@ -372,6 +437,8 @@ int download_unit_tests(void)
 		cmocka_unit_test_setup_teardown(test_async_cancel_leaves_nothing, dl_in_tmp,
 						dl_out_of_tmp),
 		cmocka_unit_test_setup_teardown(test_async_failures_and_refresh, dl_in_tmp,
+						dl_out_of_tmp),
+		cmocka_unit_test_setup_teardown(test_async_done_wakes_a_run_once_loop, dl_in_tmp,
 						dl_out_of_tmp),
 	};
 	return cmocka_run_group_tests_name("download", tests, testbed_start, testbed_stop);
