@@ -137,20 +137,21 @@ def free_port():
     return port
 
 
-def stop_pid(proc, grace=5.0):
-    """Stops a child we started: QUIT (nginx's graceful stop), then TERM,
+def stop_pid(proc, quit_grace=1.0, term_grace=5.0):
+    """Stops a child we started: QUIT (nginx's graceful stop, which waits
+    for requests in progress, such as /never's), then TERM (fast stop),
     then KILL of its whole process group (it was started in its own
-    session, so the group is its pid and holds only its own processes)."""
+    session, and is not reaped yet, so the group is still its own)."""
     if proc.poll() is not None:
         return
-    for sig in (signal.SIGQUIT, signal.SIGTERM):
+    for sig, grace in ((signal.SIGQUIT, quit_grace), (signal.SIGTERM, term_grace)):
         try:
             os.kill(proc.pid, sig)
         except ProcessLookupError:
-            return
+            break
         try:
             proc.wait(timeout=grace)
-            break
+            return
         except subprocess.TimeoutExpired:
             pass
     try:
@@ -303,7 +304,7 @@ class Scripted:
 
     def stop(self):
         if self.proc:
-            stop_pid(self.proc, grace=2.0)
+            stop_pid(self.proc)
             self.proc.stdout.close()
             self.proc = None
 
