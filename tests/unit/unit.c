@@ -475,6 +475,9 @@ static void test_sched_up_to_date_second_time(void **state)
 	graph_release(&g);
 }
 
+int report_unit_tests(void); /* reports.c */
+int download_unit_tests(void); /* tests/unit/download.c */
+
 int main(void)
 {
 	kinds_init();
@@ -495,6 +498,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sched_up_to_date_second_time, reset_fake, out_of_tmp),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed |= report_unit_tests();
+	failed |= download_unit_tests();
 	sb_release(&fake.order);
 	return failed ? 1 : 0;
 }
