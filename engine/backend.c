@@ -19,6 +19,7 @@ static const struct backend_ops *const backends[] = {
 	&backend_processes,
 	&backend_eventloop,
 	&backend_auto,
+	&backend_slurm,
 	NULL,
 };
 

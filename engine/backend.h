@@ -58,6 +58,7 @@ extern const struct backend_ops backend_threads;
 extern const struct backend_ops backend_processes;
 extern const struct backend_ops backend_eventloop;
 extern const struct backend_ops backend_auto;
+extern const struct backend_ops backend_slurm;
 
 /* The backend named name, or NULL. Lists every backend juggle knows,
  * including those that are not built, in backend_names. */

@@ -176,52 +176,42 @@ static char **job_environ(const struct job *job, const char **path)
 	return env.v;
 }
 
-/* What starting an instance takes: shared by run() and start_async(). */
-struct launch {
-	char **argv;
-	char **envp;      /* NULL: juggle's environment */
-	const char *path; /* PATH from env.PATH, inside envp */
-	struct strbuf cwd;
-};
-
-static void launch_prepare(const struct job *job, struct launch *l)
+/* What an instance runs: the same for run() here and for a backend that
+ * starts it elsewhere (slurm). */
+static void command_program(const struct job *job, struct job_program *p)
 {
 	const struct command_def *def = job->sec->kpriv;
-	memset(l, 0, sizeof(*l));
-	l->argv = instance_argv(job);
-	l->envp = def->env.n ? job_environ(job, &l->path) : NULL;
-	if (def->cwd)
-		subst_placeholders(job, def->cwd, SUBST_TEXT, &l->cwd);
-}
-
-static void launch_release(struct launch *l)
-{
-	free_words(l->argv);
-	free_words(l->envp);
-	sb_release(&l->cwd);
+	memset(p, 0, sizeof(*p));
+	p->argv = instance_argv(job);
+	p->envp = def->env.n ? job_environ(job, &p->path) : NULL;
+	if (def->cwd) {
+		struct strbuf cwd = {0};
+		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
+		p->cwd = sb_detach(&cwd);
+	}
 }
 
 /* Spawns the instance with its output to the log; the pid, or -1 with
- * the attempt failed (not worth a retry: the program is missing). */
+ * the attempt failed (not worth a retry: the program is missing). Shared
+ * by run() and start_async(). */
 static pid_t launch(struct attempt *a)
 {
-	const struct command_def *def = a->job->sec->kpriv;
-	struct launch l;
+	struct job_program prog;
 	struct strbuf err = {0};
-	launch_prepare(a->job, &l);
+	command_program(a->job, &prog);
 	struct spawn_opts so = {
-		.argv = l.argv,
-		.envp = l.envp,
-		.cwd = def->cwd ? sb_str(&l.cwd) : NULL,
+		.argv = prog.argv,
+		.envp = prog.envp,
+		.cwd = prog.cwd,
 		.out_fd = a->log_fd,
-		.path = l.path,
+		.path = prog.path,
 	};
 	pid_t pid = spawn_start(&so, &err);
 	if (pid < 0) {
 		result_fail(a->res, "%s", sb_str(&err));
 		a->res->retryable = false;
 	}
-	launch_release(&l);
+	job_program_release(&prog);
 	sb_release(&err);
 	return pid;
 }
@@ -392,6 +382,7 @@ const struct job_kind kind_command = {
 	.run = command_run,
 	.start_async = command_start_async,
 	.cancel_async = command_cancel_async,
+	.program = command_program,
 	.describe = command_describe,
 	.release = command_release,
 };
