@@ -213,3 +213,39 @@ def test_compare_rejects_unknown_backend(t):
     t.ini("[command a]\ncommand = true\n")
     r = t.juggle("compare", "--backends", "serial,fibers", backend=False, rc=2)
     assert "'fibers'" in r.err
+
+
+@backends
+@timeout(120)
+def test_downloads_take_net_lanes_on_the_event_loop(t):
+    """On eventloop and auto a download takes one of --net-jobs lanes after
+    the -j ones, not a -j slot; elsewhere it holds a worker like any job."""
+    from testbed import nginx
+    web = nginx(t)
+    for i in range(8):
+        t.write(web.www + "/f%d.txt" % i, "file %d\n" % i)
+    t.ini("""
+        [download d]
+        foreach = range:0..7
+        url = %s
+        output = d/{item}.txt
+
+        [command c]
+        foreach = range:0..3
+        output = c/{item}.txt
+        command = sh -c 'echo {item} > {output}'
+        """ % web.url("/f{item}.txt"))
+    r = t.juggle("-j", "1", "--net-jobs", "3", rc=0)
+    for i in range(8):
+        assert t.read("d/%d.txt" % i) == "file %d\n" % i
+    lanes = spans_by_lane(r.report)
+    for lane, spans in lanes.items():
+        spans.sort()
+        for (s1, e1, n1), (s2, e2, n2) in zip(spans, spans[1:]):
+            assert s2 >= e1 - 1e-6, "lane %d carried %s and %s at once" % (lane, n1, n2)
+    dl = {r.job("d[%d]" % i)["worker"] for i in range(8)}
+    cmd = {r.job("c[%d]" % i)["worker"] for i in range(4)}
+    if t.backend in ("eventloop", "auto"):
+        assert dl <= {1, 2, 3} and cmd == {0}, (dl, cmd)
+    else:
+        assert dl == {0} and cmd == {0}, (dl, cmd)
