@@ -288,7 +288,7 @@ static json_t *table_json(const struct cli *c, struct row *rows, int n)
 					r->cpu_s, "peak_rss_kib", (json_int_t)r->rss_kib,
 					"connections", r->conns, "ok", (json_int_t)r->ok, "failed",
 					(json_int_t)r->failed);
-		json_t *runs = json_array();
+		json_t *repeats = json_array();
 		for (int k = 0; k < r->n; k++) {
 			const struct run *x = &r->runs[k];
 			json_t *run = json_pack("{s:i,s:f,s:f,s:f,s:I}", "exit_status", x->status,
@@ -296,12 +296,16 @@ static json_t *table_json(const struct cli *c, struct row *rows, int n)
 						"cpu_sys_s", x->sys_s, "peak_rss_kib",
 						(json_int_t)x->rss_kib);
 			json_object_set(run, "report", x->report ? x->report : json_null());
-			json_array_append_new(runs, run);
+			json_array_append_new(repeats, run);
 		}
-		json_object_set_new(row, "runs", runs);
+		json_object_set_new(row, "repeats", repeats);
+		/* The last run's report, whose timeline the HTML chart draws. */
+		json_t *last = r->n ? r->runs[r->n - 1].report : NULL;
+		json_object_set(row, "report", last ? last : json_null());
 		json_array_append_new(arr, row);
 	}
-	json_object_set_new(o, "backends", arr);
+	/* "runs": one row per backend, the shape report_html_compare() reads. */
+	json_object_set_new(o, "runs", arr);
 	return o;
 }
 
@@ -408,15 +412,18 @@ int cmd_compare(struct cli *c)
 	}
 	if (done) {
 		print_table(stdout, rows, done);
-		if (c->set.report) {
-			json_t *o = table_json(c, rows, done);
-			sb_reset(&err);
-			if (report_write(o, c->set.report, &err) < 0) {
-				error("%s", sb_str(&err));
-				rc = rc ? rc : EXIT_FAILED;
-			}
-			json_decref(o);
+		json_t *o = table_json(c, rows, done);
+		sb_reset(&err);
+		if (c->set.report && report_write(o, c->set.report, &err) < 0) {
+			error("%s", sb_str(&err));
+			rc = rc ? rc : EXIT_FAILED;
 		}
+		sb_reset(&err);
+		if (c->set.html && report_html_compare(o, c->set.html, &err) < 0) {
+			error("%s", sb_str(&err));
+			rc = rc ? rc : EXIT_FAILED;
+		}
+		json_decref(o);
 	}
 	if (cancel_requested() || (interrupted && rc == 0)) {
 		error("compare interrupted; the table shows the runs that finished");

@@ -184,7 +184,7 @@ def test_compare_runs_each_backend_in_a_clean_copy(t):
         n = 1000
         """)
     r = t.juggle("compare", "--backends", "serial,threads,processes", "--repeat", "2",
-                 "--report", "cmp.json", backend=False, rc=0)
+                 "--report", "cmp.json", "--html", "cmp.html", backend=False, rc=0)
     lines = r.out.splitlines()
     assert lines[0].split()[:3] == ["backend", "wall", "s"], r.out
     assert [l.split()[0] for l in lines[1:]] == ["serial", "threads", "processes"], r.out
@@ -192,17 +192,20 @@ def test_compare_runs_each_backend_in_a_clean_copy(t):
         assert l.split()[-1] == "4/0", l
     assert lines[1].split()[2] == "1.00x"
     cmp = json.load(open("cmp.json"))
-    rows = cmp["backends"]
+    rows = cmp["runs"]
     assert [row["backend"] for row in rows] == ["serial", "threads", "processes"]
     for row in rows:
-        assert len(row["runs"]) == 2
-        walls = sorted(run["wall_s"] for run in row["runs"])
+        assert len(row["repeats"]) == 2
+        assert row["report"]["backend"] == row["backend"]
+        walls = sorted(run["wall_s"] for run in row["repeats"])
         assert abs(row["wall_s"] - (walls[0] + walls[1]) / 2) < 1e-9, row
-        for run in row["runs"]:
+        for run in row["repeats"]:
             assert run["exit_status"] == 0
             assert run["report"]["backend"] == row["backend"]
             assert run["report"]["counts"]["ok"] == 4
             assert run["peak_rss_kib"] > 0 and run["cpu_user_s"] >= 0
+    html = t.read("cmp.html")
+    assert html.startswith("<!DOCTYPE html>") and "processes" in html
     # the original folder is untouched
     assert t.read("out/1.txt") == "stale output from an earlier run\n"
     assert not os.path.exists("out/2.txt")
