@@ -128,13 +128,24 @@ struct settings {
 	const char *slurm_partition, *slurm_args;
 };
 
+/* A file of the in-memory file system a load may use instead of the disk
+ * (fuzzing): foreach globs, input globs and lines: files see these. */
+struct mem_file {
+	const char *path; /* normalised, relative to the graph's folder */
+	const char *data;
+	size_t len;
+};
+
 struct load_opts {
 	const char *file;           /* the graph file to open */
 	const char *display;        /* its name in messages (NULL: file) */
 	struct settings cli;        /* command-line settings; win over [settings] */
 	const char *const *set;     /* "-s NAME=VALUE" strings, NULL-terminated or NULL */
 	int default_jobs;           /* -j when neither the file nor the command line says */
-	bool no_glob_fs;            /* for fuzzing: globs see declared outputs only */
+	bool mem_fs;                /* for fuzzing: globs and lines: files see mem_files
+				     * (and declared outputs), never the disk */
+	const struct mem_file *mem_files;
+	size_t n_mem_files;
 	size_t max_items;           /* most items of one foreach; 0: 1,000,000 */
 	const char *text;           /* for fuzzing: the graph itself instead of file */
 	size_t text_len;

@@ -867,6 +867,38 @@ static size_t max_items(const struct loader *L)
 	return L->o->max_items ? L->o->max_items : 1000000;
 }
 
+/* Files matching a glob: on disk, or in the in-memory file system. */
+static int glob_files(const struct loader *L, const char *pattern, struct strvec *out,
+		      struct strbuf *err)
+{
+	if (!L->o->mem_fs)
+		return glob_disk(pattern, out, err);
+	for (size_t i = 0; i < L->o->n_mem_files; i++)
+		if (glob_match(pattern, L->o->mem_files[i].path))
+			VEC_PUSH(out, xstrdup(L->o->mem_files[i].path));
+	return 0;
+}
+
+/* A whole file, NUL-terminated: from disk, or from the in-memory file
+ * system. NULL with errno when it cannot be read. */
+static char *load_file(const struct loader *L, const char *path, size_t *len)
+{
+	if (!L->o->mem_fs)
+		return read_file(path, len);
+	for (size_t i = 0; i < L->o->n_mem_files; i++) {
+		const struct mem_file *f = &L->o->mem_files[i];
+		if (strcmp(f->path, path) == 0) {
+			char *s = xmalloc(f->len + 1);
+			memcpy(s, f->data, f->len);
+			s[f->len] = '\0';
+			*len = f->len;
+			return s;
+		}
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
 static void foreach_items(struct loader *L, struct section *sec, struct strvec *items)
 {
 	const struct kv *kv = section_key(sec, "foreach");
@@ -877,7 +909,7 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 	case FE_NONE:
 		break;
 	case FE_GLOB: {
-		if (!L->o->no_glob_fs && glob_disk(arg, items, &err) < 0) {
+		if (glob_files(L, arg, items, &err) < 0) {
 			jerr(L, line, sec->name, "foreach: %s", sb_str(&err));
 			break;
 		}
@@ -892,7 +924,7 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 	case FE_LINES: {
 		char *path = path_normalize(arg);
 		size_t len;
-		char *data = read_file(path, &len);
+		char *data = load_file(L, path, &len);
 		if (!data) {
 			jerr(L, line, sec->name, "foreach: cannot read '%s': %s", path,
 			     strerror(errno));
@@ -1158,7 +1190,7 @@ static void resolve_input_globs(struct loader *L, struct globvec *globs)
 		struct pending_glob *pg = &globs->v[i];
 		struct strvec found = {0};
 		struct strbuf err = {0};
-		if (!L->o->no_glob_fs && glob_disk(pg->pattern, &found, &err) < 0)
+		if (glob_files(L, pg->pattern, &found, &err) < 0)
 			jerr(L, pg->line, pg->job->name, "input: %s", sb_str(&err));
 		const char *key;
 		void *val;
