@@ -31,7 +31,9 @@ UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps demo test test-fast asan install uninstall clean fuzz fuzz-build bench
 
-all: $(BUILD)/juggle $(BUILD)/unit-tests
+FUZZ_TARGETS := load words state result download
+
+all: $(BUILD)/juggle $(BUILD)/unit-tests $(FUZZ_TARGETS:%=$(BUILD)/fuzz-replay-%)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,11 +53,26 @@ deps:
 # from the corpus in fuzz/corpus/NAME (seeded from tests/ and examples/);
 # crashes land in fuzz/crashes/ and become regression inputs there.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := load words state
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+# fuzz_download.c includes jobs/download.c, for its static parsers.
+$(BUILD)/fuzz_download: fuzz/fuzz_download.c jobs/download.c $(ENGINE_OBJ) \
+		$(filter-out %/download.o,$(JOBS_OBJ))
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(filter %.o,$^) $(LDLIBS)
+
+# The same targets without libFuzzer, in every build: fuzz/replay.c feeds
+# them files, so the test suite replays fuzz/crashes/ and the seed corpus.
+$(BUILD)/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c $(ENGINE_OBJ) $(JOBS_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(filter %.o,$^) $(LDLIBS)
+
+$(BUILD)/fuzz-replay-download: fuzz/fuzz_download.c fuzz/replay.c jobs/download.c \
+		$(ENGINE_OBJ) $(filter-out %/download.o,$(JOBS_OBJ))
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ fuzz/fuzz_download.c fuzz/replay.c \
+		$(filter %.o,$^) $(LDLIBS)
 
 fuzz-build:
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" \

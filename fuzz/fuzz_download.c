@@ -1,0 +1,65 @@
+/* fuzz_download.c - libFuzzer target: what a download parses from others.
+ * The bytes before the first NUL are a server's response header lines, fed
+ * one by one to the header callback as libcurl would (status lines,
+ * ETag, Last-Modified, Location, anything); the bytes after it are the
+ * memo the last run left in the state log (res->extra), read back as the
+ * next conditional request would. The memo must reach a fixed point:
+ * formatted, read and formatted again, it does not change.
+ *
+ * The callbacks are static, so this file includes download.c itself and
+ * links without jobs/download.o (see the Makefile). */
+#include "../jobs/download.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data, *end = s + size;
+	const char *nul = memchr(s, '\0', size);
+	const char *hend = nul ? nul : end;
+
+	struct dl d;
+	memset(&d, 0, sizeof(d));
+	d.fd = -1;
+	for (const char *p = s; p < hend;) {
+		const char *nl = memchr(p, '\n', (size_t)(hend - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(hend - p);
+		/* libcurl hands over a copy; so does this, unterminated. */
+		char *line = xmalloc(n ? n : 1);
+		memcpy(line, p, n);
+		if (on_header(line, 1, n, &d) != n)
+			abort();
+		free(line);
+		p += n;
+	}
+	if (strlen(d.reason) >= sizeof(d.reason))
+		abort();
+	/* What this response would leave for the next run. */
+	struct validators v = {0};
+	v.mtime_ns = 1, v.size = 2;
+	if (d.etag)
+		v.etag = xstrdup(d.etag);
+	if (d.last_modified)
+		v.last_modified = xstrdup(d.last_modified);
+	char *memo = validators_format(&v);
+	validators_release(&v);
+	dl_release(&d);
+	free(memo);
+
+	if (nul) {
+		char *m = xstrndup(nul + 1, (size_t)(end - nul - 1));
+		struct validators a, b;
+		validators_parse(m, &a);
+		char *f1 = validators_format(&a);
+		validators_parse(f1, &b);
+		char *f2 = validators_format(&b);
+		if (strcmp(f1, f2) != 0)
+			abort(); /* the memo is stable across runs */
+		validators_release(&a);
+		validators_release(&b);
+		free(f1);
+		free(f2);
+		free(m);
+	}
+	return 0;
+}
