@@ -92,6 +92,8 @@ static int parse_hash(const char *s, unsigned char out[16])
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
+	if (*s < '0' || *s > '9')
+		return -1; /* strtoull takes "-1" as 2^64-1, and spaces */
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || end == s || *end)
@@ -137,7 +139,8 @@ static int parse_fields(struct state *st, char **f, size_t nf)
 	}
 	uint64_t n_in, n_out;
 	if (strcmp(f[0], "S") != 0 || nf < 10 || parse_u64(f[7], &n_in) < 0 ||
-	    parse_u64(f[8], &n_out) < 0 || n_in + n_out > nf || nf != 9 + 4 * (n_in + n_out) + 1)
+	    parse_u64(f[8], &n_out) < 0 || n_in > nf || n_out > nf ||
+	    nf != 9 + 4 * (n_in + n_out) + 1)
 		return -1;
 	struct state_rec *r = arena_alloc(&st->arena, sizeof(*r));
 	memset(r, 0, sizeof(*r));
