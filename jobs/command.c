@@ -230,6 +230,7 @@ const struct job_kind kind_command = {
 	.name = "command",
 	.keys = command_keys,
 	.env_keys = true,
+	.batchable = true,
 	.check = command_check,
 	.run = command_run,
 	.describe = command_describe,
