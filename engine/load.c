@@ -726,7 +726,8 @@ static void check_placeholders(struct loader *L, struct section *sec)
 	const struct kv *in = section_key(sec, "input");
 	const struct kv *out = section_key(sec, "output");
 	bool has_in = glob || (in && *in->val);
-	bool batched = section_key(sec, "batch") != NULL;
+	/* batch = 1 is the plain job, so a graph can switch with -s batch=N. */
+	bool batched = sec->batch > 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
 		unsigned used = placeholders_used(kv->val);
