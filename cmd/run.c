@@ -14,6 +14,12 @@
 
 int cmd_run(struct cli *c)
 {
+	/* Signals first: a ^C while a big graph loads still ends in an orderly
+	 * stop (the scheduler sees it before starting anything). */
+	if (sig_install() < 0) {
+		error("cannot install signal handlers: %s", strerror(errno));
+		return EXIT_CANNOT_START;
+	}
 	struct graph g;
 	int rc = cli_load_selected(c, &g);
 	if (rc) {
@@ -48,11 +54,6 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	fputs(sb_str(&warn), stderr);
-	if (sig_install() < 0) {
-		error("cannot install signal handlers: %s", strerror(errno));
-		rc = EXIT_CANNOT_START;
-		goto out;
-	}
 	struct run_summary sum;
 	rc = sched_run(&g, st, &o, &sum, &err);
 	if (rc < 0) {
@@ -61,30 +62,32 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run};
-	json_t *report = report_build(&g, &sum, &meta);
 	if (!o.dry_run) {
 		sb_reset(&err);
-		if (report_write(report, STATE_DIR "/last-report.json", &err) < 0)
+		if (report_write_graph(&g, &sum, &meta, STATE_DIR "/last-report.json", &err) < 0)
 			warning("%s", sb_str(&err));
 		if (g.settings.report) {
 			sb_reset(&err);
-			if (report_write(report, g.settings.report, &err) < 0) {
+			if (report_write_graph(&g, &sum, &meta, g.settings.report, &err) < 0) {
 				error("%s", sb_str(&err));
 				if (rc == 0)
 					rc = EXIT_FAILED;
 			}
 		}
 	}
-	if (!c->quiet && (sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
-			  sum.counts[JS_INTERRUPTED]))
+	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
+		      sum.counts[JS_INTERRUPTED];
+	if (!c->quiet && worked) {
+		json_t *report = report_build(&g, &sum, &meta);
 		report_print_summary(stdout, report);
-	else if (!c->quiet && !o.dry_run)
+		json_decref(report);
+	} else if (!c->quiet && !o.dry_run) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");
+	}
 	if (sum.interrupted)
 		error("interrupted by signal %d; unfinished jobs are marked interrupted",
 		      sum.signal);
-	json_decref(report);
 out:
 	state_close(st);
 	if (lock_fd >= 0)

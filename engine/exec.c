@@ -62,7 +62,7 @@ int hash_file(const char *path, unsigned char out[16])
 	if (fd < 0)
 		return -1;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(ctx, md_sha256(), NULL);
 	static __thread unsigned char buf[1 << 16];
 	int rc = 0;
 	for (;;) {

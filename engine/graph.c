@@ -243,8 +243,8 @@ void graph_release(struct graph *g)
 		struct section *sec = g->sections.v[i];
 		if (sec->kind && sec->kind->release)
 			sec->kind->release(sec);
-		free(sec->keys.v);
-		free(sec);
+		if (sec->keys.cap)
+			free(sec->keys.v);
 	}
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		struct job_run *r = &g->jobs.v[i]->run;

@@ -25,6 +25,11 @@ struct report_meta {
 /* Builds the report of a finished run. The caller owns the result. */
 json_t *report_build(const struct graph *g, const struct run_summary *sum,
 		     const struct report_meta *m);
+/* Writes the report of a run straight from the graph, one job at a time
+ * (what report_build() would give, without holding it all in memory).
+ * Atomic: a temporary file renamed. 0, or -1 with err. */
+int report_write_graph(const struct graph *g, const struct run_summary *sum,
+		       const struct report_meta *m, const char *path, struct strbuf *err);
 /* Writes a JSON value to path atomically. 0, or -1 with err. */
 int report_write(json_t *report, const char *path, struct strbuf *err);
 /* Prints counts, wall time, the slowest jobs and the critical path. */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <unistd.h>
 
 static void oom(size_t n)
@@ -99,9 +101,9 @@ void sb_adds(struct strbuf *sb, const char *s)
 	sb_add(sb, s, strlen(s));
 }
 
-void sb_addc(struct strbuf *sb, char c)
+void sb_grow_slow(struct strbuf *sb, size_t extra)
 {
-	sb_add(sb, &c, 1);
+	sb_grow(sb, extra);
 }
 
 void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
@@ -230,19 +232,31 @@ void *strmap_get(const struct strmap *m, const char *key)
 	return s->key ? s->val : NULL;
 }
 
+static void strmap_resize(struct strmap *m, size_t cap)
+{
+	struct strmap old = *m;
+	m->cap = cap;
+	m->slots = xcalloc(m->cap, sizeof(*m->slots));
+	m->n = 0;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.slots[i].key)
+			*strmap_find(m, old.slots[i].key, old.slots[i].hash) = old.slots[i], m->n++;
+	free(old.slots);
+}
+
+void strmap_reserve(struct strmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 16;
+	while (n * 4 > cap * 3)
+		cap *= 2;
+	if (cap > m->cap)
+		strmap_resize(m, cap);
+}
+
 void *strmap_put(struct strmap *m, const char *key, void *val)
 {
-	if ((m->n + 1) * 4 > m->cap * 3) {
-		struct strmap old = *m;
-		m->cap = old.cap ? old.cap * 2 : 16;
-		m->slots = xcalloc(m->cap, sizeof(*m->slots));
-		m->n = 0;
-		for (size_t i = 0; i < old.cap; i++)
-			if (old.slots[i].key)
-				*strmap_find(m, old.slots[i].key, old.slots[i].hash) = old.slots[i],
-					m->n++;
-		free(old.slots);
-	}
+	if ((m->n + 1) * 4 > m->cap * 3)
+		strmap_resize(m, m->cap ? m->cap * 2 : 16);
 	uint64_t h = hash_str(key);
 	struct strmap_slot *s = strmap_find(m, key, h);
 	void *prev = s->key ? s->val : NULL;
@@ -366,12 +380,16 @@ int write_all(int fd, const void *data, size_t len)
 
 int atomic_begin(const char *path, char **tmp)
 {
+	/* A fixed name, not mkstemp's: one writer per output is guaranteed
+	 * (unique outputs, one run at a time), and a copy left by a killed
+	 * run is then overwritten and renamed by the job's next attempt
+	 * instead of lying around. */
 	const char *slash = strrchr(path, '/');
 	if (slash)
-		*tmp = xasprintf("%.*s/.%s.juggle-XXXXXX", (int)(slash - path), path, slash + 1);
+		*tmp = xasprintf("%.*s/.%s.juggle-tmp", (int)(slash - path), path, slash + 1);
 	else
-		*tmp = xasprintf(".%s.juggle-XXXXXX", path);
-	int fd = mkostemp(*tmp, O_CLOEXEC);
+		*tmp = xasprintf(".%s.juggle-tmp", path);
+	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		int e = errno;
 		free(*tmp);
@@ -379,10 +397,6 @@ int atomic_begin(const char *path, char **tmp)
 		errno = e;
 		return -1;
 	}
-	/* mkstemp makes 0600; outputs get the usual 0666 & ~umask. */
-	mode_t mask = umask(0);
-	umask(mask);
-	fchmod(fd, 0666 & ~mask);
 	return fd;
 }
 
@@ -490,6 +504,24 @@ const char *closest_word(const char *word, const char *const *candidates, size_t
 			best = candidates[i];
 	}
 	return best;
+}
+
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!sha256) {
+		fprintf(stderr, "juggle: OpenSSL has no SHA-256\n");
+		abort();
+	}
+}
+
+const struct evp_md_st *md_sha256(void)
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	return sha256;
 }
 
 void hex_encode(char *out, const unsigned char *in, size_t n)

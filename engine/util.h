@@ -61,7 +61,14 @@ struct strbuf {
 };
 void sb_add(struct strbuf *sb, const char *s, size_t n);
 void sb_adds(struct strbuf *sb, const char *s);
-void sb_addc(struct strbuf *sb, char c);
+void sb_grow_slow(struct strbuf *sb, size_t extra);
+static inline void sb_addc(struct strbuf *sb, char c)
+{
+	if (sb->len + 2 > sb->cap)
+		sb_grow_slow(sb, 1);
+	sb->buf[sb->len++] = c;
+	sb->buf[sb->len] = '\0';
+}
 void sb_addf(struct strbuf *sb, const char *fmt, ...) PRINTF(2, 3);
 void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* The contents, "" when empty; valid until the next change. */
@@ -90,6 +97,8 @@ void *strmap_get(const struct strmap *m, const char *key);
 /* Sets key to val; returns the previous value or NULL. */
 void *strmap_put(struct strmap *m, const char *key, void *val);
 void strmap_release(struct strmap *m);
+/* Makes room for n entries at once, sparing rehashes while it fills. */
+void strmap_reserve(struct strmap *m, size_t n);
 /* Iterates over the entries in no particular order:
  *   for (size_t i = 0; strmap_next(m, &i, &key, &val);) ... */
 bool strmap_next(const struct strmap *m, size_t *i, const char **key, void **val);
@@ -111,7 +120,7 @@ char *read_file(const char *path, size_t *len);
 int write_file_atomic(const char *path, const void *data, size_t len);
 int write_all(int fd, const void *data, size_t len);
 /* Streaming version of write_file_atomic(): atomic_begin() opens a hidden
- * temporary file beside path (".NAME.juggle-XXXXXX") and returns its fd,
+ * temporary file beside path (".NAME.juggle-tmp") and returns its fd,
  * with *tmp its name; atomic_commit() fsyncs, closes and renames it over
  * path; atomic_abort() closes and removes it. Both free *tmp. */
 int atomic_begin(const char *path, char **tmp);
@@ -124,6 +133,11 @@ int remove_tree(const char *path);
 int levenshtein(const char *a, const char *b);
 /* The candidate closest to word within a small distance, or NULL. */
 const char *closest_word(const char *word, const char *const *candidates, size_t n);
+
+/* OpenSSL's SHA-256, fetched once: an implicit fetch on every digest costs
+ * more than hashing a small file. */
+struct evp_md_st;
+const struct evp_md_st *md_sha256(void);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(char *out, const unsigned char *in, size_t n);

@@ -20,8 +20,7 @@
 extern char **environ;
 
 struct command_def {
-	char **tmpl;          /* split command, placeholders still in */
-	const char *text;     /* the command as written (for shell = yes) */
+	const char *text;     /* the command after ${} expansion */
 	bool shell;
 	const char *cwd;      /* NULL: the graph's folder */
 	struct kvvec env;     /* env.NAME keys, pointing into the section */
@@ -52,16 +51,19 @@ static int command_check(const struct graph *g, struct section *sec, struct diag
 	if (cwd && *cwd->val)
 		def->cwd = cwd->val;
 	if (!def->shell) {
+		/* Split now to report a bad quote; split again where it runs
+		 * (cheap next to a spawn), to keep no copy per section. */
 		struct strbuf err = {0};
-		def->tmpl = split_words(cmd->val, &err);
-		if (!def->tmpl) {
+		char **words = split_words(cmd->val, &err);
+		if (!words) {
 			diag_add(d, g->file, cmd->line, "job '%s': command: %s", sec->name,
 				 sb_str(&err));
 			errors++;
-		} else if (!def->tmpl[0]) {
+		} else if (!words[0]) {
 			diag_add(d, g->file, cmd->line, "job '%s': command is empty", sec->name);
 			errors++;
 		}
+		free_words(words);
 		sb_release(&err);
 	}
 	for (size_t i = 0; i < sec->keys.n; i++) {
@@ -84,7 +86,6 @@ static void command_release(struct section *sec)
 	struct command_def *def = sec->kpriv;
 	if (!def)
 		return;
-	free_words(def->tmpl);
 	free(def->env.v);
 	free(def);
 	sec->kpriv = NULL;
@@ -94,8 +95,12 @@ static void command_release(struct section *sec)
 static char **instance_argv(const struct job *job)
 {
 	const struct command_def *def = job->sec->kpriv;
-	if (!def->shell)
-		return job_argv(job, def->tmpl);
+	if (!def->shell) {
+		char **tmpl = split_words(def->text, &(struct strbuf){0});
+		char **argv = job_argv(job, tmpl);
+		free_words(tmpl);
+		return argv;
+	}
 	struct strbuf sb = {0};
 	subst_placeholders(job, def->text, SUBST_SHELL, &sb);
 	char **argv = xcalloc(4, sizeof(*argv));

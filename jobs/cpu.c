@@ -227,7 +227,7 @@ static int run_sha256(struct attempt *a)
 			return -1;
 		}
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(ctx, md_sha256(), NULL);
 		unsigned char buf[65536];
 		ssize_t n;
 		while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
