@@ -1,0 +1,110 @@
+"""The examples in examples/, run as a user would run them.
+
+The DocBook example runs on a subset of its tree (five articles and one
+invalid draft) so that CI stays short: each conversion starts a JVM. The
+full tree is in bench/docbook.
+"""
+import os
+import re
+import shutil
+
+from harness import ROOT, timeout
+
+DOCBOOK = os.path.join(ROOT, "examples", "docbook")
+SUBSET = ["getting-started/installing", "concepts/placeholders", "kinds/cpu/xmlcheck",
+          "reference/cli/exit-codes", "howto/cron-wrapper", "drafts/plugin-api"]
+
+
+def copy_docbook(t, articles=SUBSET):
+    shutil.copy(os.path.join(DOCBOOK, "juggle.ini"), "juggle.ini")
+    shutil.copytree(os.path.join(DOCBOOK, "tools"), "tools")
+    for a in articles:
+        os.makedirs(os.path.dirname("docs/" + a), exist_ok=True)
+        shutil.copy(os.path.join(DOCBOOK, "docs", a + ".xml"), "docs/" + a + ".xml")
+
+
+def read_html(path):
+    # DocBook XSL 1.x writes ISO-8859-1 pages.
+    with open(path, encoding="latin-1") as f:
+        return f.read()
+
+
+def index_links():
+    text = open("html/index.html", encoding="utf-8").read()
+    return sorted(re.findall(r'<a href="([^"]+)">', text))
+
+
+@timeout(600)
+def test_docbook_subset_checks_converts_indexes_incrementally(t):
+    copy_docbook(t)
+    r = t.juggle("-k", rc=1)
+    s = r.statuses()
+    # The invalid draft is caught by xmlcheck, and Java never sees it.
+    assert s["validate[drafts/plugin-api.xml]"] == "failed", s
+    assert "emphasys" in r.job("validate[drafts/plugin-api.xml]")["error"] + r.out + r.err
+    assert s["convert[drafts/plugin-api.xml]"] == "not-run", s
+    assert not os.path.exists("html/drafts/plugin-api.html")
+    # The index links every converted page, so it waits for all of them.
+    assert s["index"] == "not-run", s
+    valid = [a for a in SUBSET if not a.startswith("drafts/")]
+    for a in valid:
+        assert s["convert[%s.xml]" % a] == "ok", s
+    # Real HTML, through Saxon 6.5 and the DocBook XSL stylesheets, offline.
+    page = read_html("html/getting-started/installing.html")
+    assert "<title>Installing juggle</title>" in page, page[:500]
+    assert 'generator" content="DocBook XSL' in page
+    assert '<a class="ulink" href="first-graph.html"' in page  # a link to another article
+    assert "<table" in page and "make install" in page
+    assert "one binary, no daemon &#8212; with" in page  # &mdash; through the catalog
+    assert "Exit statuses" in read_html("html/reference/cli/exit-codes.html")
+
+    # Fix the draft: exactly its check and conversion run, then the index.
+    fixed = t.read("docs/drafts/plugin-api.xml").replace("emphasys", "emphasis")
+    t.write("docs/drafts/plugin-api.xml", fixed)
+    r = t.juggle("-k", rc=0)
+    assert r.ran() == ["convert[drafts/plugin-api.xml]", "index",
+                       "validate[drafts/plugin-api.xml]"], r.ran()
+    links = index_links()
+    assert links == sorted(a + ".html" for a in SUBSET), links
+    assert "Draft: a plugin interface for job kinds" in t.read("html/index.html")
+
+    # Nothing changed: nothing runs.
+    r = t.juggle("-k", rc=0)
+    assert r.ran() == [], r.ran()
+
+    # One article edited: it alone is checked and converted again.
+    p = "docs/concepts/placeholders.xml"
+    t.write(p, t.read(p).replace("Placeholders give each", "Placeholders, edited, give each"))
+    r = t.juggle("-k", rc=0)
+    assert r.ran() == ["convert[concepts/placeholders.xml]", "index",
+                       "validate[concepts/placeholders.xml]"], r.ran()
+    assert "Placeholders, edited, give each" in read_html("html/concepts/placeholders.html")
+
+
+@timeout(600)
+def test_docbook_batched_output_is_byte_identical(t):
+    arts = SUBSET[:3]
+    copy_docbook(t, arts)
+    t.juggle("-k", rc=0)
+    per_file = {a: open("html/%s.html" % a, "rb").read() for a in arts}
+    shutil.rmtree("html")
+    r = t.juggle("-k", "-s", "batch=3", "-s", "convert=${saxon6_batch}",
+                 "-s", "convert_after=javac", rc=0)
+    first, last = min(arts), max(arts)
+    name = "convert[%s.xml..%s.xml]" % (first, last)
+    assert r.job(name)["status"] == "ok", r.statuses()
+    assert [n for n in r.ran() if n.startswith("convert")] == [name], r.ran()
+    log = t.read(r.job(name)["log"])
+    assert log.count("converted ") == 3, log  # one JVM converted all three
+    for a in arts:
+        assert open("html/%s.html" % a, "rb").read() == per_file[a], a
+
+
+@timeout(600)
+def test_docbook_processor_switch(t):
+    copy_docbook(t, ["reference/cli/exit-codes"])
+    for proc in ["xsltproc", "saxonhe"]:
+        r = t.juggle("-k", "-B", "-s", "convert=${%s}" % proc, "convert", rc=0)
+        page = read_html("html/reference/cli/exit-codes.html")
+        assert "Exit statuses" in page and "<table" in page, (proc, page[:300])
+        assert "cron" in page, proc
