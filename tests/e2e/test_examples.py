@@ -108,3 +108,101 @@ def test_docbook_processor_switch(t):
         page = read_html("html/reference/cli/exit-codes.html")
         assert "Exit statuses" in page and "<table" in page, (proc, page[:300])
         assert "cron" in page, proc
+
+
+# ---- the nightly report batch, offline through file:// ----
+
+NIGHTLY = os.path.join(ROOT, "examples", "nightly")
+
+
+def copy_nightly(t):
+    for f in ["juggle.ini", "inputs.txt"]:
+        shutil.copy(os.path.join(NIGHTLY, f), f)
+    for d in ["bin", "data"]:
+        shutil.copytree(os.path.join(NIGHTLY, d), d)
+    return "mirror=file://" + os.path.abspath("data")
+
+
+def expected_totals():
+    """Revenue per region in euros, computed here independently of awk."""
+    import csv
+    rates = {"EUR": 1.0}
+    for m in re.finditer(r'currency="([A-Z]+)" value="([0-9.]+)"', open("data/rates.xml").read()):
+        rates[m.group(1)] = float(m.group(2))
+    out = {}
+    for region in ["apac", "eu", "us"]:
+        with open("data/sales-%s.csv" % region) as f:
+            rows = list(csv.DictReader(f))
+        out[region] = (len(rows), sum(int(r["quantity"]) for r in rows),
+                       sum(int(r["quantity"]) * float(r["unit_price"]) / rates[r["currency"]]
+                           for r in rows))
+    return out
+
+
+@timeout(300)
+def test_nightly_offline_end_to_end(t):
+    import fcntl
+    import gzip
+    import subprocess
+    mirror = copy_nightly(t)
+    r = t.juggle("-s", mirror, rc=0)
+    assert r.report["counts"]["ok"] == 20, r.statuses()
+
+    # The numbers are right: totals, best seller, server errors.
+    want = expected_totals()
+    lines = t.read("work/totals.csv").splitlines()
+    assert lines[0] == "region,orders,items,revenue_eur"
+    for line in lines[1:]:
+        region, orders, items, revenue = line.split(",")
+        assert (int(orders), int(items)) == want[region][:2], line
+        assert abs(float(revenue) - want[region][2]) < 0.01, (line, want[region])
+    text = t.read("report/report.txt")
+    total = sum(v[2] for v in want.values())
+    assert "Revenue  %12.2f EUR from 118 orders" % total in text, text
+    errors = sum(1 for l in open("data/access.log") if l.split('"')[2].split()[0].startswith("5"))
+    assert "%d server errors" % errors in text, text
+    assert "worst hour 20:00" in text, text
+    page = t.read("report/report.html")
+    assert "<h1>Nightly report for " in page and "contact-ball" in page
+
+    # The digests verify with sha256sum, the store decompresses to the input.
+    p = subprocess.run(["sh", "-c", "cat digests/*.sha256 | sha256sum -c"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.count(": OK") == 5, p.stdout + p.stderr
+    assert gzip.open("store/access.log.gz").read() == open("incoming/access.log", "rb").read()
+
+    # The next night with the same data: the fetches run, nothing else does.
+    r = t.juggle("-s", mirror, rc=0)
+    assert all(n.startswith("fetch[") for n in r.ran()) and len(r.ran()) == 5, r.ran()
+
+    # One feed changed: what depends on it runs, and only that.
+    with open("data/sales-us.csv", "a") as f:
+        f.write("US-09999,2026-11-24,diabolo,4,26.46,USD\n")
+    r = t.juggle("-s", mirror, rc=0)
+    ran = [n for n in r.ran() if not n.startswith("fetch[")]
+    assert ran == ["digest[sales-us.csv]", "report", "store[sales-us.csv]", "top-products",
+                   "totals"], ran
+    assert "from 119 orders" in t.read("report/report.txt")
+
+    # Last night's run still going: this one exits 3 and says who holds the lock.
+    fd = os.open(".juggle/lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    os.write(fd, b"%d\n" % os.getpid())
+    r = t.juggle("-q", "-s", mirror, rc=3)
+    assert str(os.getpid()) in r.err, r
+    os.close(fd)
+
+
+@timeout(300)
+def test_nightly_missing_feed_fails_what_needs_it(t):
+    mirror = copy_nightly(t)
+    os.remove("data/rates.xml")
+    r = t.juggle("-q", "-s", mirror, rc=1)
+    s = r.statuses()
+    assert s["fetch[rates.xml]"] == "failed", s
+    assert s["rates-check"] == "not-run" and s["totals"] == "not-run", s
+    assert s["report"] == "not-run", s
+    # keep_going = yes in the graph: everything else still ran.
+    assert s["traffic"] == "ok" and s["top-products"] == "ok", s
+    assert s["digest[access.log]"] == "ok" and s["store[sales-eu.csv]"] == "ok", s
