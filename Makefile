@@ -29,7 +29,7 @@ JOBS_OBJ := $(JOBS_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo test test-fast asan install uninstall clean fuzz bench
+.PHONY: all deps demo test test-fast asan install uninstall clean fuzz fuzz-build bench
 
 all: $(BUILD)/juggle $(BUILD)/unit-tests
 
@@ -46,6 +46,23 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(ENGINE_OBJ) $(JOBS_OBJ)
 
 deps:
 	@tools/deps
+
+# Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
+# from the corpus in fuzz/corpus/NAME (seeded from tests/ and examples/);
+# crashes land in fuzz/crashes/ and become regression inputs there.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := load words state
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(ENGINE_OBJ) $(JOBS_OBJ)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz-build:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" \
+		$(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+fuzz: deps fuzz-build
+	@fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 asan:
 	$(MAKE) BUILD=build-asan \
@@ -80,6 +97,6 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/juggle
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(wildcard build/*/*.d build/*/*/*.d build-asan/*/*.d build-asan/*/*/*.d)

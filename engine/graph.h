@@ -140,6 +140,9 @@ struct load_opts {
 	const char *const *set;     /* "-s NAME=VALUE" strings, NULL-terminated or NULL */
 	int default_jobs;           /* -j when neither the file nor the command line says */
 	bool no_glob_fs;            /* for fuzzing: globs see declared outputs only */
+	size_t max_items;           /* most items of one foreach; 0: 1,000,000 */
+	const char *text;           /* for fuzzing: the graph itself instead of file */
+	size_t text_len;
 };
 
 struct graph {

@@ -891,6 +891,11 @@ static void load_section(struct loader *L, struct section *sec)
 
 /* ---- instances ---- */
 
+static size_t max_items(const struct loader *L)
+{
+	return L->o->max_items ? L->o->max_items : 1000000;
+}
+
 static void foreach_items(struct loader *L, struct section *sec, struct strvec *items)
 {
 	const struct kv *kv = section_key(sec, "foreach");
@@ -955,9 +960,9 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 		} else if (b < a) {
 			jerr(L, line, sec->name, "foreach: range %ld..%ld is empty (LAST < FIRST)",
 			     a, b);
-		} else if (b - a >= 10000000) {
-			jerr(L, line, sec->name, "foreach: range %ld..%ld has over ten million items",
-			     a, b);
+		} else if ((unsigned long)(b - a) >= max_items(L)) {
+			jerr(L, line, sec->name, "foreach: range %ld..%ld has over %zu items", a, b,
+			     max_items(L));
 		} else {
 			for (long i = a; i <= b; i++)
 				VEC_PUSH(items, xasprintf("%ld", i));
@@ -976,6 +981,11 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 		free_words(w);
 		break;
 	}
+	}
+	if (items->n > max_items(L)) {
+		jerr(L, line, sec->name, "foreach: %zu items, over the %zu one job may have",
+		     items->n, max_items(L));
+		strvec_release(items);
 	}
 	sb_release(&err);
 }
@@ -1502,7 +1512,9 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 	struct loader L = {.g = g, .d = d, .o = o, .file = g->file};
 	size_t errors_before = diag_count(d);
 
-	L.f = fopen(o->file, "re");
+	if (o->text && o->text_len == 0)
+		return 0; /* an empty graph: nothing to read */
+	L.f = o->text ? fmemopen((void *)o->text, o->text_len, "r") : fopen(o->file, "re");
 	if (!L.f) {
 		diag_add(d, NULL, 0, "cannot read graph file '%s': %s", g->file, strerror(errno));
 		return -1;

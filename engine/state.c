@@ -476,7 +476,8 @@ void state_close(struct state *st)
 	flush(st);
 	if (st->fd >= 0) {
 		compact(st);
-		fdatasync(st->fd);
+		if (util_fsync)
+			fdatasync(st->fd);
 		close(st->fd);
 	}
 	sb_release(&st->out);

@@ -119,6 +119,8 @@ char *read_file(const char *path, size_t *len);
  * and renamed, so readers never see a partial file. */
 int write_file_atomic(const char *path, const void *data, size_t len);
 int write_all(int fd, const void *data, size_t len);
+/* Whether atomic writes fsync; only the fuzzers turn it off. */
+extern bool util_fsync;
 /* Streaming version of write_file_atomic(): atomic_begin() opens a hidden
  * temporary file beside path (".NAME.juggle-tmp") and returns its fd,
  * with *tmp its name; atomic_commit() fsyncs, closes and renames it over
