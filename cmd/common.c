@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/archive.h"
 #include "../engine/backend.h"
 #include "../engine/state.h"
 #include "cmd.h"
@@ -143,13 +144,18 @@ int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
 		error("progress: '%s' is not auto, tty, plain or none", p);
 		return EXIT_USAGE;
 	}
-	const char *unbuilt[][2] = {{"html", g->settings.html},
-				    {"trace", g->settings.trace},
-				    {"junit", g->settings.junit},
-				    {"archive", g->settings.archive}};
-	for (size_t i = 0; i < ARRAY_SIZE(unbuilt); i++) {
-		if (unbuilt[i][1]) {
-			error("--%s is not built yet", unbuilt[i][0]);
+	/* The archive's format and SOURCE_DATE_EPOCH are usage errors, found
+	 * before anything runs; whether the files can be written is checked
+	 * by run (exit 3). */
+	if (g->settings.archive) {
+		struct strbuf err = {0};
+		enum run_archive_format fmt;
+		long long epoch;
+		bool set;
+		if (run_archive_format(g->settings.archive, &fmt, &err) < 0 ||
+		    run_archive_epoch(&epoch, &set, &err) < 0) {
+			error("%s", sb_str(&err));
+			sb_release(&err);
 			return EXIT_USAGE;
 		}
 	}

@@ -6,11 +6,108 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/archive.h"
 #include "../engine/lock.h"
 #include "../engine/report.h"
 #include "../engine/sig.h"
 #include "../engine/state.h"
 #include "cmd.h"
+
+/* Every file the run promises to write, checked before any job runs, so
+ * a nightly run does not find out at the end. 0 or EXIT_CANNOT_START. */
+static int probe_outputs(const struct settings *set)
+{
+	const char *files[][2] = {{"report", set->report},
+				  {"HTML report", set->html},
+				  {"trace", set->trace},
+				  {"JUnit report", set->junit},
+				  {"archive", set->archive}};
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		struct strbuf err = {0};
+		if (files[i][1] && report_probe(files[i][0], files[i][1], &err) < 0) {
+			error("%s; not starting", sb_str(&err));
+			sb_release(&err);
+			return EXIT_CANNOT_START;
+		}
+	}
+	return 0;
+}
+
+/* Writes the reports and the archive of a finished run; report is the
+ * tree, or NULL when no format needs it. Returns false when one could not
+ * be written (said on stderr). */
+static bool write_reports(const struct graph *g, const struct run_summary *sum,
+			  const struct report_meta *meta, json_t *report, bool quiet)
+{
+	const struct settings *set = &g->settings;
+	bool ok = true;
+	struct strbuf err = {0};
+	struct run_archive_blob blobs[4];
+	size_t nblobs = 0;
+	char *texts[4] = {NULL, NULL, NULL, NULL};
+
+	/* From the tree when there is one, so every format says the same
+	 * (CPU and memory figures are read when the header is built). */
+	if ((report ? report_write(report, STATE_DIR "/last-report.json", &err)
+		    : report_write_graph(g, sum, meta, STATE_DIR "/last-report.json", &err)) < 0)
+		warning("%s", sb_str(&err));
+	if (set->report) {
+		sb_reset(&err);
+		if ((report ? report_write(report, set->report, &err)
+			    : report_write_graph(g, sum, meta, set->report, &err)) < 0) {
+			error("%s", sb_str(&err));
+			ok = false;
+		}
+	}
+	size_t len;
+	if (set->archive && (texts[0] = read_file(STATE_DIR "/last-report.json", &len)))
+		blobs[nblobs++] = (struct run_archive_blob){"report.json", texts[0], len};
+	static const struct {
+		const char *what, *entry;
+		char *(*render)(json_t *, size_t *, struct strbuf *);
+	} formats[] = {
+		{"HTML report", "report.html", report_render_html},
+		{"trace", "trace.json", report_render_trace},
+		{"JUnit report", "junit.xml", report_render_junit},
+	};
+	const char *paths[] = {set->html, set->trace, set->junit};
+	for (size_t i = 0; i < ARRAY_SIZE(formats); i++) {
+		if (!paths[i] || !report)
+			continue;
+		sb_reset(&err);
+		char *text = formats[i].render(report, &len, &err);
+		if (!text || report_save(formats[i].what, paths[i], text, len, &err) < 0) {
+			error("%s", sb_str(&err));
+			ok = false;
+		}
+		if (text) {
+			texts[1 + i] = text;
+			blobs[nblobs++] = (struct run_archive_blob){formats[i].entry, text, len};
+		}
+	}
+	if (set->archive && sum->interrupted) {
+		warning("the run was interrupted; archive '%s' not written", set->archive);
+	} else if (set->archive) {
+		struct strbuf warn = {0};
+		struct run_archive_stats stats;
+		sb_reset(&err);
+		int rc = run_archive_write(set->archive, g, blobs, nblobs, sum->wall_start + sum->wall_s,
+					   &stats, &warn, &err);
+		fputs(sb_str(&warn), stderr);
+		sb_release(&warn);
+		if (rc < 0) {
+			error("%s", sb_str(&err));
+			ok = false;
+		} else if (!quiet) {
+			printf("juggle: archived %zu files (%.1f MiB) in '%s'\n", stats.files,
+			       (double)stats.bytes / (1024 * 1024), set->archive);
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
+		free(texts[i]);
+	sb_release(&err);
+	return ok;
+}
 
 int cmd_run(struct cli *c)
 {
@@ -47,6 +144,8 @@ int cmd_run(struct cli *c)
 			rc = EXIT_CANNOT_START;
 			goto out;
 		}
+		if ((rc = probe_outputs(&g.settings)))
+			goto out;
 	}
 	if (state_open(&st, STATE_DIR, o.dry_run, &warn, &err) < 0) {
 		error("%s", sb_str(&err));
@@ -62,25 +161,18 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run};
-	if (!o.dry_run) {
-		sb_reset(&err);
-		if (report_write_graph(&g, &sum, &meta, STATE_DIR "/last-report.json", &err) < 0)
-			warning("%s", sb_str(&err));
-		if (g.settings.report) {
-			sb_reset(&err);
-			if (report_write_graph(&g, &sum, &meta, g.settings.report, &err) < 0) {
-				error("%s", sb_str(&err));
-				if (rc == 0)
-					rc = EXIT_FAILED;
-			}
-		}
-	}
 	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
 		      sum.counts[JS_INTERRUPTED];
+	/* The report as a tree only when something reads it: a no-op run of a
+	 * big graph streams the JSON report and builds nothing. */
+	json_t *report = NULL;
+	if ((!c->quiet && worked) ||
+	    (!o.dry_run && (g.settings.html || g.settings.trace || g.settings.junit)))
+		report = report_build(&g, &sum, &meta);
+	if (!o.dry_run && !write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
+		rc = EXIT_FAILED;
 	if (!c->quiet && worked) {
-		json_t *report = report_build(&g, &sum, &meta);
 		report_print_summary(stdout, report);
-		json_decref(report);
 	} else if (!c->quiet && !o.dry_run) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");
@@ -88,6 +180,7 @@ int cmd_run(struct cli *c)
 	if (sum.interrupted)
 		error("interrupted by signal %d; unfinished jobs are marked interrupted",
 		      sum.signal);
+	json_decref(report);
 out:
 	state_close(st);
 	if (lock_fd >= 0)

@@ -1221,7 +1221,7 @@ static void make_instances(struct loader *L, struct section *sec, const char *gr
 	struct strvec items = {0};
 	foreach_items(L, sec, &items);
 	if (sec->foreach != FE_NONE) {
-		if (sec->foreach == FE_GLOB)
+		if (sec->foreach == FE_GLOB && items.n)
 			qsort(items.v, items.n, sizeof(char *), cmp_str);
 		/* Duplicates: drop those a glob found twice, reject the others. */
 		struct strmap seen = {0};

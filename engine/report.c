@@ -6,10 +6,63 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kind.h"
+#include "progress.h"
 #include "spawn.h"
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t len;
+	unsigned min;
+	unsigned cp;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, min = 0x80, cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, min = 0x800, cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, min = 0x10000, cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+json_t *json_text(const char *s)
+{
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	struct strbuf sb = {0};
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+		if (k) {
+			sb_add(&sb, s + i, k);
+			i += k;
+		} else {
+			sb_adds(&sb, "\xef\xbf\xbd"); /* U+FFFD */
+			i++;
+		}
+	}
+	v = json_string(sb_str(&sb));
+	sb_release(&sb);
+	return v ? v : json_string("");
+}
 
 static bool ran(const struct job *j)
 {
@@ -46,18 +99,18 @@ static double tv(struct timeval t)
 
 static json_t *opt_str(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return s ? json_text(s) : json_null();
 }
 
 static json_t *job_json(const struct job *j)
 {
 	const struct job_run *r = &j->run;
 	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(j->name));
+	json_object_set_new(o, "name", json_text(j->name));
 	json_object_set_new(o, "kind", json_string(j->sec->kind->name));
 	json_object_set_new(o, "status", json_string(job_status_name(r->status)));
 	if (j->sec->description)
-		json_object_set_new(o, "description", json_string(j->sec->description));
+		json_object_set_new(o, "description", json_text(j->sec->description));
 	json_object_set_new(o, "attempts", json_integer(r->attempts));
 	json_object_set_new(o, "queued_s", json_real(r->queued));
 	json_object_set_new(o, "started_s", r->started ? json_real(r->started_at) : json_null());
@@ -80,15 +133,23 @@ static json_t *job_json(const struct job *j)
 	json_object_set_new(o, "cpu_s", json_real(r->cpu_s));
 	json_t *outs = json_array();
 	for (uint32_t i = 0; i < j->n_outputs; i++)
-		json_array_append_new(outs, json_string(j->outputs[i]));
+		json_array_append_new(outs, json_text(j->outputs[i]));
 	json_object_set_new(o, "outputs", outs);
 	char *log = job_log_path(j);
-	json_object_set_new(o, "log", r->started ? json_string(log) : json_null());
+	json_object_set_new(o, "log", r->started ? json_text(log) : json_null());
+	/* The end of a failure's log travels with the report, so the HTML,
+	 * JUnit and the terminal summary show the same lines. */
+	if (r->started && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
+		char *tail = file_tail(log, REPORT_LOG_TAIL_LINES);
+		if (tail)
+			json_object_set_new(o, "log_tail", json_text(tail));
+		free(tail);
+	}
 	free(log);
 	json_object_set_new(o, "reason", opt_str(r->reason));
 	json_object_set_new(o, "error", opt_str(r->error));
 	if (r->value)
-		json_object_set_new(o, "result", json_string(r->value));
+		json_object_set_new(o, "result", json_text(r->value));
 	return o;
 }
 
@@ -106,11 +167,11 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	getrusage(RUSAGE_CHILDREN, &kids);
 
 	json_object_set_new(o, "juggle", json_string(JUGGLE_VERSION));
-	json_object_set_new(o, "graph", json_string(m->graph));
+	json_object_set_new(o, "graph", json_text(m->graph));
 	json_object_set_new(o, "backend", json_string(m->backend));
 	json_object_set_new(o, "jobs_limit", json_integer(m->jobs));
 	json_object_set_new(o, "dry_run", json_boolean(m->dry_run));
-	json_object_set_new(o, "host", json_string(host));
+	json_object_set_new(o, "host", json_text(host));
 	json_object_set_new(o, "started", json_string(started));
 	json_object_set_new(o, "wall_s", json_real(sum->wall_s));
 	json_object_set_new(o, "cpu_user_s", json_real(tv(self.ru_utime) + tv(kids.ru_utime)));
@@ -137,7 +198,7 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	struct job **path = critical_path(g, &n);
 	json_t *cp = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(cp, json_string(path[i]->name));
+		json_array_append_new(cp, json_text(path[i]->name));
 	free(path);
 	json_object_set_new(o, "critical_path", cp);
 	return o;
@@ -218,22 +279,53 @@ fail:
 	return -1;
 }
 
-int report_write(json_t *report, const char *path, struct strbuf *err)
+
+char *report_render_json(json_t *report, size_t *len)
 {
 	char *text = json_dumps(report, JSON_INDENT(1) | JSON_REAL_PRECISION(10));
-	if (!text) {
-		sb_addf(err, "cannot format the report");
-		return -1;
-	}
-	size_t len = strlen(text);
-	text = xrealloc(text, len + 2);
-	text[len++] = '\n';
-	text[len] = '\0';
+	if (!text) /* only on allocation failure */
+		text = xstrdup("{}");
+	size_t n = strlen(text);
+	text = xrealloc(text, n + 2);
+	text[n++] = '\n';
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+int report_save(const char *what, const char *path, const char *text, size_t len,
+		struct strbuf *err)
+{
 	int rc = mkdir_parents(path);
 	if (rc == 0)
 		rc = write_file_atomic(path, text, len);
 	if (rc < 0)
-		sb_addf(err, "cannot write report '%s': %s", path, strerror(errno));
+		sb_addf(err, "cannot write %s '%s': %s", what, path, strerror(errno));
+	return rc;
+}
+
+int report_probe(const char *what, const char *path, struct strbuf *err)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		sb_addf(err, "cannot write %s '%s': it is a folder", what, path);
+		return -1;
+	}
+	char *tmp = NULL;
+	int fd = -1;
+	if (mkdir_parents(path) < 0 || (fd = atomic_begin(path, &tmp)) < 0) {
+		sb_addf(err, "cannot write %s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	atomic_abort(fd, tmp);
+	return 0;
+}
+
+int report_write(json_t *report, const char *path, struct strbuf *err)
+{
+	size_t len;
+	char *text = report_render_json(report, &len);
+	int rc = report_save("report", path, text, len, err);
 	free(text);
 	return rc;
 }
@@ -243,6 +335,106 @@ static int cmp_duration(const void *a, const void *b)
 	double x = json_real_value(json_object_get(*(json_t *const *)a, "duration_s"));
 	double y = json_real_value(json_object_get(*(json_t *const *)b, "duration_s"));
 	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* Prints s cleaned of control characters, cut to width display columns
+ * (counting a UTF-8 sequence as one), padded when pad. */
+static void put_cell(FILE *out, const char *s, int width, bool pad)
+{
+	char *c = term_clean(s, strlen(s));
+	int cols = 0;
+	size_t i = 0, n = strlen(c);
+	size_t cut = n;
+	/* Leave room for "..." when it does not fit. */
+	size_t cols_total = 0;
+	for (size_t k = 0; k < n; k++)
+		cols_total += ((unsigned char)c[k] & 0xc0) != 0x80;
+	if ((int)cols_total > width) {
+		for (i = 0; i < n; i++) {
+			if (((unsigned char)c[i] & 0xc0) != 0x80 && ++cols > width - 3) {
+				cut = i;
+				break;
+			}
+		}
+		fprintf(out, "%.*s...", (int)cut, c);
+		cols = width;
+	} else {
+		fputs(c, out);
+		cols = (int)cols_total;
+	}
+	for (; pad && cols < width; cols++)
+		fputc(' ', out);
+	free(c);
+}
+
+/* "exit code 2", "killed by SIGKILL", or NULL. */
+static char *how_failed(json_t *j)
+{
+	json_t *code = json_object_get(j, "exit_code");
+	json_t *sig = json_object_get(j, "signal");
+	json_t *http = json_object_get(j, "http_status");
+	if (json_is_string(sig))
+		return xasprintf("killed by %s", json_string_value(sig));
+	if (json_is_integer(code) && json_integer_value(code) != 0)
+		return xasprintf("exit code %lld", (long long)json_integer_value(code));
+	if (json_is_integer(http) && json_integer_value(http) >= 400)
+		return xasprintf("HTTP %lld", (long long)json_integer_value(http));
+	return NULL;
+}
+
+static void print_failures(FILE *out, json_t *r)
+{
+	json_t *jobs = json_object_get(r, "jobs");
+	size_t i, nfailed = 0;
+	json_t *j;
+	json_array_foreach(jobs, i, j)
+	{
+		const char *st = jstr(j, "status");
+		if (strcmp(st, "failed") != 0 && strcmp(st, "interrupted") != 0)
+			continue;
+		if (!nfailed++)
+			fprintf(out, "failed jobs:\n");
+		fputs("  ", out);
+		put_cell(out, jstr(j, "name"), 60, false);
+		char *how = how_failed(j);
+		if (strcmp(st, "interrupted") == 0)
+			fprintf(out, " (interrupted)");
+		if (how)
+			fprintf(out, " (%s)", how);
+		free(how);
+		fputs(": ", out);
+		put_cell(out, json_is_string(json_object_get(j, "error")) ? jstr(j, "error") : st,
+			 200, false);
+		fputc('\n', out);
+		const char *tail = jstr(j, "log_tail");
+		/* The last few lines; the whole tail is in the report and the
+		 * log, whose path ends the entry. */
+		const char *from = tail + strlen(tail);
+		int lines = 0;
+		if (from > tail && from[-1] == '\n')
+			from--;
+		while (from > tail && !(from[-1] == '\n' && ++lines == 5))
+			from--;
+		while (*from) {
+			const char *nl = strchr(from, '\n');
+			size_t len = nl ? (size_t)(nl - from) : strlen(from);
+			char *line = term_clean(from, len);
+			fprintf(out, "    | %s\n", line);
+			free(line);
+			from += len + (nl ? 1 : 0);
+		}
+		if (json_is_string(json_object_get(j, "log"))) {
+			fputs("    log: ", out);
+			put_cell(out, jstr(j, "log"), 200, false);
+			fputc('\n', out);
+		}
+	}
 }
 
 void report_print_summary(FILE *out, json_t *r)
@@ -263,7 +455,7 @@ void report_print_summary(FILE *out, json_t *r)
 	}
 	fprintf(out, " in %.2f s (%s, -j %lld, parallelism %.2fx, cpu %.2f s)\n",
 		json_real_value(json_object_get(r, "wall_s")),
-		json_string_value(json_object_get(r, "backend")),
+		jstr(r, "backend"),
 		(long long)json_integer_value(json_object_get(r, "jobs_limit")),
 		json_real_value(json_object_get(r, "parallelism")),
 		json_real_value(json_object_get(r, "cpu_user_s")) +
@@ -284,26 +476,41 @@ void report_print_summary(FILE *out, json_t *r)
 		fprintf(out, "  %-40s %-9s %-12s %9s %9s\n", "slowest jobs", "kind", "status",
 			"seconds", "cpu s");
 		for (size_t k = 0; k < n && k < 5; k++) {
-			const char *name = json_string_value(json_object_get(ran_jobs[k], "name"));
-			fprintf(out, "  %-40.*s %-9s %-12s %9.3f %9.3f\n", 40, name,
-				json_string_value(json_object_get(ran_jobs[k], "kind")),
-				json_string_value(json_object_get(ran_jobs[k], "status")),
+			fputs("  ", out);
+			put_cell(out, jstr(ran_jobs[k], "name"), 40, true);
+			fprintf(out, " %-9s %-12s %9.3f %9.3f\n", jstr(ran_jobs[k], "kind"),
+				jstr(ran_jobs[k], "status"),
 				json_real_value(json_object_get(ran_jobs[k], "duration_s")),
 				json_real_value(json_object_get(ran_jobs[k], "cpu_s")));
 		}
 	}
-	free(ran_jobs);
 	json_t *cp = json_object_get(r, "critical_path");
 	if (json_array_size(cp)) {
+		/* Its length: from the first job's start to the last one's end. */
+		double from = -1, to = 0;
+		for (size_t k = 0; k < n; k++) {
+			const char *name = jstr(ran_jobs[k], "name");
+			double st = json_real_value(json_object_get(ran_jobs[k], "started_s"));
+			double fin = json_real_value(json_object_get(ran_jobs[k], "finished_s"));
+			if (strcmp(name, json_string_value(json_array_get(cp, 0))) == 0)
+				from = st;
+			if (strcmp(name, json_string_value(json_array_get(cp, json_array_size(cp) - 1))) == 0)
+				to = fin;
+		}
 		fprintf(out, "  critical path:");
 		json_array_foreach(cp, i, j)
 		{
-			fprintf(out, "%s %s", i ? " ->" : "", json_string_value(j));
+			fputs(i ? " -> " : " ", out);
+			put_cell(out, json_string_value(j), 60, false);
 			if (i >= 7 && json_array_size(cp) > 9) {
 				fprintf(out, " -> ... (%zu more)", json_array_size(cp) - i - 1);
 				break;
 			}
 		}
+		if (from >= 0 && to >= from)
+			fprintf(out, "  (%.2f s)", to - from);
 		fputc('\n', out);
 	}
+	free(ran_jobs);
+	print_failures(out, r);
 }

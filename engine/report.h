@@ -32,8 +32,49 @@ int report_write_graph(const struct graph *g, const struct run_summary *sum,
 		       const struct report_meta *m, const char *path, struct strbuf *err);
 /* Writes a JSON value to path atomically. 0, or -1 with err. */
 int report_write(json_t *report, const char *path, struct strbuf *err);
-/* Prints counts, wall time, the slowest jobs and the critical path. */
+/* Prints counts, wall time, the slowest jobs and the critical path, then
+ * each failed job with its exit code or signal and its log's last lines
+ * (last, so a long table does not push them out of sight). */
 void report_print_summary(FILE *out, json_t *report);
+
+/* The report as text, each format from the same tree. The caller frees
+ * the text; *len gets its length. JSON never fails; HTML, trace and JUnit
+ * return NULL with err only when a library fails. */
+char *report_render_json(json_t *report, size_t *len);
+char *report_render_html(json_t *report, size_t *len, struct strbuf *err);
+char *report_render_trace(json_t *report, size_t *len, struct strbuf *err);
+char *report_render_junit(json_t *report, size_t *len, struct strbuf *err);
+
+/* The bar chart of `juggle compare`, one self-contained HTML file. The
+ * shape it reads (fields beyond these are ignored; missing ones are shown
+ * as blanks):
+ *
+ *   {"graph": "nightly.ini", "repeat": 3,
+ *    "runs": [{"backend": "serial", "wall_s": 7.41, "cpu_s": 1.92,
+ *              "peak_rss_kib": 6120, "connections": 1, "ok": 80, "failed": 0,
+ *              "speedup": 1.0,        (optional: else wall of runs[0] / wall)
+ *              "report": {...}}]}      (optional: that run's report, whose
+ *                                       timeline is drawn below the chart)
+ *
+ * Writes path atomically; 0, or -1 with err. */
+int report_html_compare(json_t *compare_report, const char *path, struct strbuf *err);
+char *report_render_html_compare(json_t *compare_report, size_t *len, struct strbuf *err);
+
+/* Writes text to path atomically, creating its folder; 0, or -1 with err
+ * naming what (e.g. "HTML report") could not be written. */
+int report_save(const char *what, const char *path, const char *text, size_t len,
+		struct strbuf *err);
+/* Before a run: checks that path can be written (its folder exists or can
+ * be made, a file can be created there, and path is not a folder), so a
+ * nightly run does not find out after hours. 0, or -1 with err. */
+int report_probe(const char *what, const char *path, struct strbuf *err);
+
+/* A JSON string of s, with invalid UTF-8 replaced by U+FFFD, so a file
+ * name or a log line of any bytes can go into a report. */
+json_t *json_text(const char *s);
+
+/* Lines of a failed job's log kept in the report ("log_tail"). */
+#define REPORT_LOG_TAIL_LINES 20
 
 /* The chain of jobs that bounded the wall time, in order; caller frees. */
 struct job **critical_path(const struct graph *g, size_t *n);

@@ -326,8 +326,8 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	if (res->retryable && r->attempts <= job->sec->retries && !s->stopping) {
 		double d = retry_delay(job, res);
 		r->not_before = mono_now() + d;
-		progress_printf(s->prog, "%s: attempt %d failed (%s); retrying in %.1fs\n",
-				job->name, r->attempts, r->error, d);
+		progress_retrying(s->prog, job, "%s: attempt %d failed (%s); retrying in %.1fs\n",
+				  job->name, r->attempts, r->error, d);
 		VEC_PUSH(&s->delayed, job);
 		return;
 	}
@@ -363,20 +363,31 @@ static double wake_delayed(struct sched *s)
 	return next;
 }
 
+/* Tells the progress display how long each wanted job took last time.
+ * A job that never succeeded borrows the mean of its foreach siblings. */
 static void set_estimate(struct sched *s)
 {
-	double total = 0;
-	bool any = false;
-	for (size_t i = 0; i < s->g->jobs.n; i++) {
-		const struct job *j = s->g->jobs.v[i];
-		const struct state_rec *rec = j->run.wanted ? state_find(s->st, j->name) : NULL;
-		if (rec) {
-			total += rec->duration;
-			any = true;
+	const struct graph *g = s->g;
+	for (size_t k = 0; k < g->sections.n; k++) {
+		const struct section *sec = g->sections.v[k];
+		double sum = 0;
+		size_t known = 0;
+		for (size_t i = sec->first_job; i < sec->first_job + sec->n_jobs; i++) {
+			const struct state_rec *rec = state_find(s->st, g->jobs.v[i]->name);
+			if (rec && g->jobs.v[i]->run.wanted) {
+				sum += rec->duration;
+				known++;
+			}
+		}
+		for (size_t i = sec->first_job; i < sec->first_job + sec->n_jobs; i++) {
+			const struct job *j = g->jobs.v[i];
+			if (!j->run.wanted)
+				continue;
+			const struct state_rec *rec = state_find(s->st, j->name);
+			progress_expect(s->prog, j,
+					rec ? rec->duration : known ? sum / (double)known : -1);
 		}
 	}
-	if (any)
-		progress_set_estimate(s->prog, total / (s->o->jobs > 0 ? s->o->jobs : 1));
 }
 
 int sched_run(struct graph *g, struct state *st, const struct run_opts *o,

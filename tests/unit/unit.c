@@ -592,6 +592,8 @@ static void test_sched_up_to_date_second_time(void **state)
 	graph_release(&g);
 }
 
+int report_unit_tests(void); /* reports.c */
+
 int main(void)
 {
 	kinds_init();
@@ -614,6 +616,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sched_up_to_date_second_time, reset_fake, out_of_tmp),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	failed |= report_unit_tests();
 	sb_release(&fake.order);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,233 @@
+/* report_junit.c - the report as JUnit XML, for Jenkins and GitLab,
+ * written with libxml2's xmlTextWriter (which escapes markup).
+ *
+ *   <testsuites name="juggle" tests= failures= errors= skipped= time=>
+ *     <testsuite name="GRAPH" ... timestamp= hostname=>
+ *       <properties> backend, jobs limit, juggle version </properties>
+ *       <testcase classname="KIND" name="JOB" time="SECONDS">
+ *
+ * A failed job has <failure message="ERROR" type="exit code N | killed by
+ * SIG | failed"> holding the tail of its log; an interrupted one <error>.
+ * A job that did not run has <skipped message="...">: "up to date" (its
+ * outputs are valid, nothing needed doing) or "not run: <why>" (a
+ * dependency failed); CI servers count skips without failing the build,
+ * and the failure that caused a not-run is reported on its own test case.
+ *
+ * XML 1.0 cannot hold most control characters, even escaped, and a log
+ * may contain anything, so text is cleaned first (they become U+FFFD).
+ */
+#define _GNU_SOURCE
+#include <libxml/xmlwriter.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+static bool has(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return v && !json_is_null(v);
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* s with the characters XML 1.0 forbids replaced by U+FFFD. The input is
+ * valid UTF-8 (it comes from the report tree). */
+static char *xml_clean(const char *s)
+{
+	struct strbuf sb = {0};
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
+			sb_adds(&sb, "\xef\xbf\xbd");
+		} else if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf)) {
+			sb_adds(&sb, "\xef\xbf\xbd"); /* U+FFFE, U+FFFF */
+			p += 2;
+		} else {
+			sb_addc(&sb, (char)*p);
+		}
+	}
+	return sb_detach(&sb);
+}
+
+/* The writer's calls return -1 on failure; count failures in *bad. */
+static void attr(xmlTextWriterPtr w, const char *name, const char *value, int *bad)
+{
+	char *v = xml_clean(value);
+	if (xmlTextWriterWriteAttribute(w, BAD_CAST name, BAD_CAST v) < 0)
+		(*bad)++;
+	free(v);
+}
+
+static void attrf(xmlTextWriterPtr w, const char *name, int *bad, const char *fmt, ...)
+    PRINTF(4, 5);
+static void attrf(xmlTextWriterPtr w, const char *name, int *bad, const char *fmt, ...)
+{
+	struct strbuf sb = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	attr(w, name, sb_str(&sb), bad);
+	sb_release(&sb);
+}
+
+static void text(xmlTextWriterPtr w, const char *s, int *bad)
+{
+	char *v = xml_clean(s);
+	if (xmlTextWriterWriteString(w, BAD_CAST v) < 0)
+		(*bad)++;
+	free(v);
+}
+
+static void start(xmlTextWriterPtr w, const char *name, int *bad)
+{
+	if (xmlTextWriterStartElement(w, BAD_CAST name) < 0)
+		(*bad)++;
+}
+
+static void end(xmlTextWriterPtr w, int *bad)
+{
+	if (xmlTextWriterEndElement(w) < 0)
+		(*bad)++;
+}
+
+static void property(xmlTextWriterPtr w, const char *name, const char *value, int *bad)
+{
+	start(w, "property", bad);
+	attr(w, "name", name, bad);
+	attr(w, "value", value, bad);
+	end(w, bad);
+}
+
+static void testcase(xmlTextWriterPtr w, json_t *j, int *bad)
+{
+	const char *status = str(j, "status");
+	start(w, "testcase", bad);
+	attr(w, "classname", str(j, "kind"), bad);
+	attr(w, "name", str(j, "name"), bad);
+	attrf(w, "time", bad, "%.3f", json_number_value(json_object_get(j, "duration_s")));
+	if (strcmp(status, "failed") == 0 || strcmp(status, "interrupted") == 0) {
+		bool failed = strcmp(status, "failed") == 0;
+		start(w, failed ? "failure" : "error", bad);
+		attr(w, "message", has(j, "error") ? str(j, "error") : status, bad);
+		if (has(j, "signal"))
+			attrf(w, "type", bad, "killed by %s", str(j, "signal"));
+		else if (json_integer_value(json_object_get(j, "exit_code")))
+			attrf(w, "type", bad, "exit code %lld",
+			      (long long)json_integer_value(json_object_get(j, "exit_code")));
+		else
+			attr(w, "type", status, bad);
+		struct strbuf body = {0};
+		sb_addf(&body, "%s\n", has(j, "error") ? str(j, "error") : status);
+		if (has(j, "log"))
+			sb_addf(&body, "log: %s\n", str(j, "log"));
+		if (*str(j, "log_tail"))
+			sb_addf(&body, "--- last lines of the log ---\n%s", str(j, "log_tail"));
+		text(w, sb_str(&body), bad);
+		sb_release(&body);
+		end(w, bad);
+	} else if (strcmp(status, "skipped-up-to-date") == 0) {
+		start(w, "skipped", bad);
+		attr(w, "message", "up to date", bad);
+		end(w, bad);
+	} else if (strcmp(status, "not-run") == 0) {
+		start(w, "skipped", bad);
+		attrf(w, "message", bad, "not run: %s",
+		      has(j, "error") ? str(j, "error") : "a dependency did not succeed");
+		end(w, bad);
+	}
+	if (has(j, "reason") && strcmp(status, "ok") == 0) {
+		start(w, "system-out", bad);
+		struct strbuf out = {0};
+		sb_addf(&out, "ran because %s", str(j, "reason"));
+		if (has(j, "log"))
+			sb_addf(&out, "\nlog: %s", str(j, "log"));
+		text(w, sb_str(&out), bad);
+		sb_release(&out);
+		end(w, bad);
+	}
+	end(w, bad);
+}
+
+char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
+{
+	xmlBufferPtr buf = xmlBufferCreate();
+	xmlTextWriterPtr w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL;
+	if (!w) {
+		sb_addf(err, "cannot start the JUnit XML writer");
+		if (buf)
+			xmlBufferFree(buf);
+		return NULL;
+	}
+	int bad = 0;
+	xmlTextWriterSetIndent(w, 1);
+	xmlTextWriterSetIndentString(w, BAD_CAST "  ");
+	if (xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL) < 0)
+		bad++;
+
+	json_t *counts = json_object_get(r, "counts");
+	long long failed = json_integer_value(json_object_get(counts, "failed"));
+	long long skipped = json_integer_value(json_object_get(counts, "skipped-up-to-date")) +
+	                    json_integer_value(json_object_get(counts, "not-run"));
+	long long errors = json_integer_value(json_object_get(counts, "interrupted"));
+	long long tests = (long long)json_array_size(json_object_get(r, "jobs"));
+	double wall = json_number_value(json_object_get(r, "wall_s"));
+
+	start(w, "testsuites", &bad);
+	attr(w, "name", "juggle", &bad);
+	attrf(w, "tests", &bad, "%lld", tests);
+	attrf(w, "failures", &bad, "%lld", failed);
+	attrf(w, "errors", &bad, "%lld", errors);
+	attrf(w, "skipped", &bad, "%lld", skipped);
+	attrf(w, "time", &bad, "%.3f", wall);
+
+	start(w, "testsuite", &bad);
+	attr(w, "name", str(r, "graph"), &bad);
+	attrf(w, "tests", &bad, "%lld", tests);
+	attrf(w, "failures", &bad, "%lld", failed);
+	attrf(w, "errors", &bad, "%lld", errors);
+	attrf(w, "skipped", &bad, "%lld", skipped);
+	attrf(w, "time", &bad, "%.3f", wall);
+	/* The Ant schema's timestamp has no time zone; ours is UTC. */
+	char stamp[32];
+	snprintf(stamp, sizeof(stamp), "%s", str(r, "started"));
+	size_t sl = strlen(stamp);
+	if (sl && stamp[sl - 1] == 'Z')
+		stamp[sl - 1] = '\0';
+	attr(w, "timestamp", stamp, &bad);
+	attr(w, "hostname", str(r, "host"), &bad);
+
+	start(w, "properties", &bad);
+	property(w, "juggle", str(r, "juggle"), &bad);
+	property(w, "backend", str(r, "backend"), &bad);
+	char n[32];
+	snprintf(n, sizeof(n), "%lld",
+	         (long long)json_integer_value(json_object_get(r, "jobs_limit")));
+	property(w, "jobs_limit", n, &bad);
+	end(w, &bad);
+
+	size_t i;
+	json_t *j;
+	json_array_foreach(json_object_get(r, "jobs"), i, j)
+	{
+		testcase(w, j, &bad);
+	}
+	end(w, &bad); /* testsuite */
+	end(w, &bad); /* testsuites */
+	if (xmlTextWriterEndDocument(w) < 0)
+		bad++;
+	xmlFreeTextWriter(w); /* flushes into buf */
+	char *out = NULL;
+	if (bad) {
+		sb_addf(err, "cannot format the JUnit XML");
+	} else {
+		*len = (size_t)xmlBufferLength(buf);
+		out = xstrndup((const char *)xmlBufferContent(buf), *len);
+	}
+	xmlBufferFree(buf);
+	return out;
+}
