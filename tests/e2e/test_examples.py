@@ -165,6 +165,20 @@ def test_nightly_offline_end_to_end(t):
     page = t.read("report/report.html")
     assert "<h1>Nightly report for " in page and "contact-ball" in page
 
+    # One archive for the night, with the outputs, the logs and the reports,
+    # and the run's timeline.
+    import glob
+    import tarfile
+    archives = glob.glob("nightly-*.tar.gz")
+    assert len(archives) == 1 and re.match(r"nightly-\d{4}-\d\d-\d\d\.tar\.gz$", archives[0]), archives
+    names = tarfile.open(archives[0]).getnames()
+    for want in ["incoming/sales-eu.csv", "digests/rates.xml.sha256", "store/access.log.gz",
+                 "work/totals.csv", "report/report.html", "report/report.txt"]:
+        assert want in names, (want, names)
+    assert any(n.startswith("logs/") for n in names), names
+    assert any(n.startswith("reports/") for n in names), names
+    assert "fetch[sales-eu.csv]" in t.read("report/timeline.html")
+
     # The digests verify with sha256sum, the store decompresses to the input.
     p = subprocess.run(["sh", "-c", "cat digests/*.sha256 | sha256sum -c"],
                        capture_output=True, text=True)
