@@ -11,6 +11,7 @@ import shutil
 from harness import ROOT, timeout
 
 DOCBOOK = os.path.join(ROOT, "examples", "docbook")
+JVM_TIMEOUT = 500  # seconds for one run that starts JVMs, on a loaded machine
 SUBSET = ["getting-started/installing", "concepts/placeholders", "kinds/cpu/xmlcheck",
           "reference/cli/exit-codes", "howto/cron-wrapper", "drafts/plugin-api"]
 
@@ -34,10 +35,10 @@ def index_links():
     return sorted(re.findall(r'<a href="([^"]+)">', text))
 
 
-@timeout(600)
+@timeout(1500)
 def test_docbook_subset_checks_converts_indexes_incrementally(t):
     copy_docbook(t)
-    r = t.juggle("-k", rc=1)
+    r = t.juggle("-k", rc=1, timeout=JVM_TIMEOUT)
     s = r.statuses()
     # The invalid draft is caught by xmlcheck, and Java never sees it.
     assert s["validate[drafts/plugin-api.xml]"] == "failed", s
@@ -61,7 +62,7 @@ def test_docbook_subset_checks_converts_indexes_incrementally(t):
     # Fix the draft: exactly its check and conversion run, then the index.
     fixed = t.read("docs/drafts/plugin-api.xml").replace("emphasys", "emphasis")
     t.write("docs/drafts/plugin-api.xml", fixed)
-    r = t.juggle("-k", rc=0)
+    r = t.juggle("-k", rc=0, timeout=JVM_TIMEOUT)
     assert r.ran() == ["convert[drafts/plugin-api.xml]", "index",
                        "validate[drafts/plugin-api.xml]"], r.ran()
     links = index_links()
@@ -69,27 +70,27 @@ def test_docbook_subset_checks_converts_indexes_incrementally(t):
     assert "Draft: a plugin interface for job kinds" in t.read("html/index.html")
 
     # Nothing changed: nothing runs.
-    r = t.juggle("-k", rc=0)
+    r = t.juggle("-k", rc=0, timeout=JVM_TIMEOUT)
     assert r.ran() == [], r.ran()
 
     # One article edited: it alone is checked and converted again.
     p = "docs/concepts/placeholders.xml"
     t.write(p, t.read(p).replace("Placeholders give each", "Placeholders, edited, give each"))
-    r = t.juggle("-k", rc=0)
+    r = t.juggle("-k", rc=0, timeout=JVM_TIMEOUT)
     assert r.ran() == ["convert[concepts/placeholders.xml]", "index",
                        "validate[concepts/placeholders.xml]"], r.ran()
     assert "Placeholders, edited, give each" in read_html("html/concepts/placeholders.html")
 
 
-@timeout(600)
+@timeout(1500)
 def test_docbook_batched_output_is_byte_identical(t):
     arts = SUBSET[:3]
     copy_docbook(t, arts)
-    t.juggle("-k", rc=0)
+    t.juggle("-k", rc=0, timeout=JVM_TIMEOUT)
     per_file = {a: open("html/%s.html" % a, "rb").read() for a in arts}
     shutil.rmtree("html")
     r = t.juggle("-k", "-s", "batch=3", "-s", "convert=${saxon6_batch}",
-                 "-s", "convert_after=javac", rc=0)
+                 "-s", "convert_after=javac", rc=0, timeout=JVM_TIMEOUT)
     first, last = min(arts), max(arts)
     name = "convert[%s.xml..%s.xml]" % (first, last)
     assert r.job(name)["status"] == "ok", r.statuses()
@@ -100,11 +101,12 @@ def test_docbook_batched_output_is_byte_identical(t):
         assert open("html/%s.html" % a, "rb").read() == per_file[a], a
 
 
-@timeout(600)
+@timeout(1500)
 def test_docbook_processor_switch(t):
     copy_docbook(t, ["reference/cli/exit-codes"])
     for proc in ["xsltproc", "saxonhe"]:
-        r = t.juggle("-k", "-B", "-s", "convert=${%s}" % proc, "convert", rc=0)
+        r = t.juggle("-k", "-B", "-s", "convert=${%s}" % proc, "convert", rc=0,
+                     timeout=JVM_TIMEOUT)
         page = read_html("html/reference/cli/exit-codes.html")
         assert "Exit statuses" in page and "<table" in page, (proc, page[:300])
         assert "cron" in page, proc
