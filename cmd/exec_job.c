@@ -13,17 +13,6 @@
 #include "../engine/state.h"
 #include "cmd.h"
 
-char *job_result_path(const struct job *job);
-
-char *job_result_path(const struct job *job)
-{
-	char *log = job_log_path(job); /* .juggle/logs/NAME.log */
-	const char *base = log + strlen(STATE_DIR "/logs/");
-	char *path = xasprintf(STATE_DIR "/results/%.*s.json", (int)(strlen(base) - 4), base);
-	free(log);
-	return path;
-}
-
 int cmd_exec_job(struct cli *c)
 {
 	if (c->nargs < 1 || c->nargs > 2) {
@@ -62,7 +51,8 @@ int cmd_exec_job(struct cli *c)
 		     : res.status == RES_INTERRUPTED ? EXIT_INTERRUPTED
 						     : EXIT_FAILED;
 	}
-	if (res.status != RES_OK && res.error)
+	/* -q: the backend that asked reads the result; the log has the error. */
+	if (res.status != RES_OK && res.error && !c->quiet)
 		error("%s: %s", job->name, res.error);
 	free(path);
 	free(json);

@@ -15,6 +15,7 @@ const char *const backend_names[] = {"serial", "threads", "processes", "eventloo
 
 static const struct backend_ops *const backends[] = {
 	&backend_serial,
+	&backend_slurm,
 	NULL,
 };
 

@@ -48,6 +48,7 @@ struct backend_ops {
 
 extern const struct backend_ops backend_serial;
 extern const struct backend_ops backend_dry;
+extern const struct backend_ops backend_slurm;
 
 /* The backend named name, or NULL. Lists every backend juggle knows,
  * including those that are not built, in backend_names. */

@@ -48,6 +48,8 @@ struct result {
 	double cpu_s;        /* user+system seconds of the attempt */
 	double started, finished; /* monotonic */
 	int worker;
+	long slurm_job_id;   /* the cluster job that carried it, 0 none */
+	char node[64];       /* the host it ran on, "" when not known */
 	char *error;         /* why it failed, NULL on success */
 	char *value;         /* a cpu task's result */
 	char *extra;         /* kind state to remember for the next run (ETag) */

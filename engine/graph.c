@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expand.h"
 #include "kind.h"
 
 const char *job_status_name(enum job_status s)
@@ -43,6 +44,14 @@ int kind_slot(const struct job_kind *kind)
 		if (job_kinds[i] == kind)
 			return i;
 	return 0;
+}
+
+void job_program_release(struct job_program *p)
+{
+	free_words(p->argv);
+	free_words(p->envp);
+	free(p->cwd);
+	memset(p, 0, sizeof(*p));
 }
 
 bool valid_job_name(const char *s)
@@ -114,6 +123,15 @@ char *job_log_path(const struct job *job)
 	}
 	sb_adds(&sb, ".log");
 	return sb_detach(&sb);
+}
+
+char *job_result_path(const struct job *job)
+{
+	char *log = job_log_path(job);
+	const char *base = log + strlen(STATE_DIR "/logs/");
+	char *path = xasprintf(STATE_DIR "/results/%.*s.json", (int)(strlen(base) - 4), base);
+	free(log);
+	return path;
 }
 
 struct job *graph_job(const struct graph *g, const char *name)

@@ -88,6 +88,8 @@ struct job_run {
 	int pending;        /* unfinished dependencies */
 	int attempts;
 	int worker;         /* lane of the last attempt, -1 none */
+	long slurm_job_id;  /* Slurm job of the last attempt, 0 none */
+	char node[64];      /* host of the last attempt, "" when not known */
 	int exit_code;      /* -1 none */
 	int signal;         /* 0 none */
 	long http_status;   /* 0 none */
@@ -193,6 +195,9 @@ char *path_normalize(const char *p);
 
 /* The log of a job: ".juggle/logs/<name, with / and odd bytes escaped>.log". */
 char *job_log_path(const struct job *job);
+/* Where `juggle exec-job` leaves an attempt's result for the backend that
+ * asked: ".juggle/results/<the log's base name>.json". */
+char *job_result_path(const struct job *job);
 
 #define STATE_DIR ".juggle"
 

@@ -25,6 +25,16 @@ struct async_attempt {
 	void *kpriv;                /* the kind's, for this attempt */
 };
 
+/* The program an attempt runs, for a backend that starts it itself (slurm
+ * runs it under srun). Free with job_program_release(). */
+struct job_program {
+	char **argv;      /* the program and its arguments */
+	char **envp;      /* NULL: juggle's own environment */
+	char *cwd;        /* NULL: the graph's folder */
+	const char *path; /* the PATH to find argv[0] in (inside envp); NULL: juggle's */
+};
+void job_program_release(struct job_program *p);
+
 struct job_kind {
 	const char *name;        /* as in "[command NAME]" */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
@@ -70,6 +80,11 @@ struct job_kind {
 	/* Optional: frees what start_async() kept per loop in *loop_cache
 	 * (a curl multi handle). Called once when the loop ends. */
 	void (*loop_release)(void *loop_cache);
+
+	/* Optional: the program an attempt of job runs, for backends that
+	 * start programs elsewhere (slurm runs it under srun, not a shell).
+	 * Kinds without it run there as `juggle exec-job`. */
+	void (*program)(const struct job *job, struct job_program *out);
 
 	/* Optional: appends a one-line description for -v and -n (the
 	 * command line, the URL). */

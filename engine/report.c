@@ -122,6 +122,10 @@ static json_t *job_json(const struct job *j)
 					      ? r->finished - r->started_at
 					      : 0));
 	json_object_set_new(o, "worker", r->worker >= 0 ? json_integer(r->worker) : json_null());
+	if (r->slurm_job_id > 0)
+		json_object_set_new(o, "slurm_job_id", json_integer(r->slurm_job_id));
+	if (r->node[0])
+		json_object_set_new(o, "node", json_string(r->node));
 	json_object_set_new(o, "exit_code",
 			    r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
 	char sig[16];

@@ -219,7 +219,9 @@ static void start_attempt(struct sched *s, struct job *job)
 	else
 		progress_started(s->prog, job, cmd);
 	free(cmd);
-	if (s->be.ops->start(&s->be, job, number, rec ? rec->extra : NULL, &err) < 0) {
+	/* -B means "as if nothing had been done": no conditional download. */
+	const char *memo = rec && !s->o->always_make ? rec->extra : NULL;
+	if (s->be.ops->start(&s->be, job, number, memo, &err) < 0) {
 		fail_now(s, job, sb_detach(&err));
 		free_inflight(&s->fl[job->index]);
 		return;
@@ -283,6 +285,8 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	if (job->sec->pool)
 		job->sec->pool->running--;
 	r->worker = res->worker;
+	r->slurm_job_id = res->slurm_job_id;
+	memcpy(r->node, res->node, sizeof(r->node));
 	r->exit_code = res->exit_code;
 	r->signal = res->signal;
 	if (res->http_status)

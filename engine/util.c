@@ -394,7 +394,9 @@ int atomic_begin(const char *path, char **tmp)
 		*tmp = xasprintf("%.*s/.%s.juggle-tmp", (int)(slash - path), path, slash + 1);
 	else
 		*tmp = xasprintf(".%s.juggle-tmp", path);
-	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	/* O_NOFOLLOW: a symbolic link planted at the temporary name must not
+	 * redirect the write. */
+	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
 	if (fd < 0) {
 		int e = errno;
 		free(*tmp);

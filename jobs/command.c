@@ -172,23 +172,34 @@ static char **job_environ(const struct job *job, const char **path)
 	return env.v;
 }
 
+/* What an instance runs: the same for run() here and for a backend that
+ * starts it elsewhere (slurm). */
+static void command_program(const struct job *job, struct job_program *p)
+{
+	const struct command_def *def = job->sec->kpriv;
+	memset(p, 0, sizeof(*p));
+	p->argv = instance_argv(job);
+	p->envp = def->env.n ? job_environ(job, &p->path) : NULL;
+	if (def->cwd) {
+		struct strbuf cwd = {0};
+		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
+		p->cwd = sb_detach(&cwd);
+	}
+}
+
 static int command_run(struct attempt *a)
 {
 	const struct job *job = a->job;
-	const struct command_def *def = job->sec->kpriv;
 	struct result *res = a->res;
-	char **argv = instance_argv(job);
-	const char *path = NULL;
-	char **envp = def->env.n ? job_environ(job, &path) : NULL;
-	struct strbuf cwd = {0}, err = {0};
-	if (def->cwd)
-		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
+	struct job_program prog;
+	command_program(job, &prog);
+	struct strbuf err = {0};
 	struct spawn_opts so = {
-		.argv = argv,
-		.envp = envp,
-		.cwd = def->cwd ? sb_str(&cwd) : NULL,
+		.argv = prog.argv,
+		.envp = prog.envp,
+		.cwd = prog.cwd,
 		.out_fd = a->log_fd,
-		.path = path,
+		.path = prog.path,
 	};
 	int rc = -1;
 	pid_t pid = spawn_start(&so, &err);
@@ -224,9 +235,7 @@ static int command_run(struct attempt *a)
 		result_fail(res, "%s", sb_str(&err));
 	}
 out:
-	free_words(argv);
-	free_words(envp);
-	sb_release(&cwd);
+	job_program_release(&prog);
 	sb_release(&err);
 	return rc;
 }
@@ -238,6 +247,7 @@ const struct job_kind kind_command = {
 	.batchable = true,
 	.check = command_check,
 	.run = command_run,
+	.program = command_program,
 	.describe = command_describe,
 	.release = command_release,
 };

@@ -2,10 +2,11 @@
  * line here. */
 #include "../engine/kind.h"
 
-extern const struct job_kind kind_command, kind_cpu;
+extern const struct job_kind kind_command, kind_cpu, kind_download;
 
 const struct job_kind *const job_kinds[] = {
 	&kind_command,
 	&kind_cpu,
+	&kind_download,
 	NULL,
 };

@@ -50,6 +50,10 @@ def default_backends():
     return _built[exe]
 
 
+class Skip(Exception):
+    """Raise to skip a test that cannot run here (exit status 77)."""
+
+
 def timeout(seconds):
     def deco(fn):
         fn.timeout = seconds
@@ -162,9 +166,13 @@ def main(mod, name, param):
     m = __import__(mod)
     t = Test(param)
     ok = False
+    skipped = None
     try:
         getattr(m, name)(t)
         ok = True
+    except Skip as e:
+        ok, skipped = True, str(e)
+        print("skipped: %s" % e)
     except Exception:
         traceback.print_exc()
     finally:
@@ -178,4 +186,4 @@ def main(mod, name, param):
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print("test folder kept: %s" % tmp)
-    sys.exit(0 if ok else 1)
+    sys.exit(77 if skipped else 0 if ok else 1)

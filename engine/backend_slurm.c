@@ -1,0 +1,1031 @@
+/* backend_slurm.c - the slurm backend: each attempt is one `srun` job on a
+ * Slurm cluster, as Snakemake's and Nextflow's Slurm executors do it.
+ *
+ * A command job runs its own argv under srun; every other kind runs as
+ * `juggle exec-job NAME ATTEMPT` on the node, which loads the same graph
+ * from the same path (a shared filesystem), runs that one attempt and
+ * leaves its result in .juggle/results/. srun's own output goes to the
+ * job's log. The scheduler, the state log and the reports stay on the
+ * submitting host.
+ *
+ * Each srun is a child of juggle in its own process group, watched through
+ * a pidfd in wait(), so -j steps run at once without threads. srun's exit
+ * status alone is not trusted: when a step is cancelled, times out or is
+ * interrupted while its task ignores SIGTERM, srun can exit 0 (NOTES.md,
+ * "KillWait"). So every step is tagged with a unique --comment, and after
+ * srun ends one `squeue` call finds its Slurm job id, node, final state and
+ * wait status; only COMPLETED (or, for exec-job, a result file saying ok)
+ * counts as success. The same lookup gives the ids that timeouts and
+ * interrupts cancel with scancel.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "expand.h"
+#include "kind.h"
+#include "sched.h"
+#include "sig.h"
+#include "spawn.h"
+
+/* Seconds init waits for `scontrol ping` (a hung controller makes Slurm's
+ * tools wait MessageTimeout, 10 s by default, and retry). */
+#define PING_TIMEOUT_S 5.0
+/* Seconds a squeue or scancel call may take. */
+#define TOOL_TIMEOUT_S 5.0
+/* After srun ends, how long a job still running or completing on the
+ * cluster (KillWait, an epilog) is watched for its final state. */
+#define SETTLE_S 60.0
+#define SETTLE_EVERY_S 0.2
+
+enum phase {
+	PH_RUNNING, /* srun is running */
+	PH_SETTLE,  /* srun ended; waiting for the job's final state */
+	PH_DONE,    /* res is final; wait() hands it over */
+};
+
+enum why { WHY_NONE, WHY_TIMEOUT, WHY_INTERRUPT };
+
+struct step {
+	struct job *job;
+	int number;
+	int lane;
+	bool exec;             /* runs `juggle exec-job`, not the job's argv */
+	enum phase phase;
+	pid_t pid;             /* srun */
+	int pidfd;
+	int status;            /* srun's wait status */
+	struct attempt a;      /* command steps: attempt_begin()'s */
+	struct result res;
+	int log_fd;            /* exec steps: the log, for srun's own messages */
+	off_t log_start;       /* where this attempt's part of the log begins */
+	double deadline;       /* juggle's timeout, monotonic; 0: none */
+	enum why killed;
+	int kill_stage;        /* 0 none, 1 scancel, 2 SIGKILL to the task, 3 srun killed */
+	double next_kill;
+	double settle_until, next_check;
+	char comment[64];      /* srun --comment: how squeue tells our jobs apart */
+	long jobid;            /* 0 until squeue has seen it */
+	char node[64];
+	char state[32];        /* Slurm's job state, "" unknown */
+	int wstatus;           /* Slurm's exit_code (a wait status), -1 unknown */
+};
+
+struct slurm {
+	char *srun, *squeue, *scancel, *scontrol; /* absolute paths */
+	char **args;                   /* slurm_args, split */
+	const char *partition;
+	char *exe;                     /* this juggle, for exec-job */
+	char *dir;                     /* the graph's folder, absolute */
+	char *graph_path;              /* the graph file, absolute */
+	char nonce[17];
+	unsigned seq;
+	VEC(struct step *) steps;
+	struct worker *lanes;
+	bool *lane_busy;
+	int n_lanes;
+	bool aborted, hard;
+};
+
+/* ---- small tools ---- */
+
+static char *find_program(const char *name)
+{
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *p = path;;) {
+		const char *colon = strchr(p, ':');
+		size_t n = colon ? (size_t)(colon - p) : strlen(p);
+		if (n) {
+			char *cand = xasprintf("%.*s/%s", (int)n, p, name);
+			if (access(cand, X_OK) == 0)
+				return cand;
+			free(cand);
+		}
+		if (!colon)
+			return NULL;
+		p = colon + 1;
+	}
+}
+
+/* Runs a Slurm tool, collecting its stdout and stderr in out, for at most
+ * timeout seconds. Returns its wait status, or -1 when it could not run or
+ * ran out of time (out says which). Unlike spawn_wait(), a stop request
+ * does not end it: scancel must run precisely then. */
+static int run_tool(char *const *argv, double timeout, struct strbuf *out)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		sb_addf(out, "cannot make a pipe: %s", strerror(errno));
+		return -1;
+	}
+	struct spawn_opts so = {.argv = argv, .out_fd = p[1]};
+	pid_t pid = spawn_start(&so, out);
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -1;
+	}
+	double until = mono_now() + timeout;
+	bool late = false;
+	char buf[4096];
+	for (;;) {
+		double left = until - mono_now();
+		if (left <= 0) {
+			late = true;
+			break;
+		}
+		struct pollfd pf = {p[0], POLLIN, 0};
+		int n = poll(&pf, 1, (int)(left * 1000) + 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			continue;
+		ssize_t r = read(p[0], buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		sb_add(out, buf, (size_t)r);
+	}
+	close(p[0]);
+	if (late)
+		spawn_kill_group(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	if (late) {
+		sb_reset(out);
+		sb_addf(out, "'%s' did not answer in %g s", argv[0], timeout);
+		return -1;
+	}
+	return status;
+}
+
+/* The last line of the job's log from offset on that starts with one of
+ * the prefixes, without its newline; NULL when there is none. */
+static char *log_line(const struct job *job, off_t from, const char *const *prefixes)
+{
+	char *path = job_log_path(job);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return NULL;
+	off_t end = lseek(fd, 0, SEEK_END);
+	off_t start = end - from > 16384 ? end - 16384 : from;
+	char *buf = NULL;
+	if (start >= 0 && end > start) {
+		buf = xmalloc((size_t)(end - start) + 1);
+		ssize_t n = pread(fd, buf, (size_t)(end - start), start);
+		buf[n > 0 ? n : 0] = '\0';
+	}
+	close(fd);
+	char *found = NULL;
+	for (char *line = buf; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		for (const char *const *p = prefixes; *p; p++) {
+			if (strncmp(line, *p, strlen(*p)) == 0) {
+				free(found);
+				found = xstrdup(line);
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	free(buf);
+	return found;
+}
+
+/* ---- asking the controller ---- */
+
+static bool state_final(const char *state)
+{
+	static const char *const final[] = {"COMPLETED", "FAILED",    "CANCELLED",
+					    "TIMEOUT",   "NODE_FAIL", "PREEMPTED",
+					    "BOOT_FAIL", "DEADLINE",  "OUT_OF_MEMORY",
+					    "REVOKED",   "SPECIAL_EXIT"};
+	for (size_t i = 0; i < ARRAY_SIZE(final); i++)
+		if (strcmp(state, final[i]) == 0)
+			return true;
+	return false;
+}
+
+static struct step *step_by_comment(struct slurm *s, const char *comment, size_t len)
+{
+	for (size_t i = 0; i < s->steps.n; i++) {
+		struct step *st = s->steps.v[i];
+		if (strlen(st->comment) == len && memcmp(st->comment, comment, len) == 0)
+			return st;
+	}
+	return NULL;
+}
+
+/* One squeue call for every step: fills jobid, state, node and wstatus of
+ * those the controller knows. Returns 0, or -1 when squeue failed. */
+static int query_jobs(struct slurm *s)
+{
+	char *argv[] = {s->squeue, "--me", "-h", "-t", "all", "-O",
+			"JobID:|,State:|,exit_code:|,NodeList:|,Comment:|", NULL};
+	struct strbuf out = {0};
+	int status = run_tool(argv, TOOL_TIMEOUT_S, &out);
+	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		sb_release(&out);
+		return -1;
+	}
+	char *text = sb_detach(&out);
+	for (char *line = text; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		/* id|state|exit_code|nodes|comment| - our comments hold no '|'. */
+		char *f[5];
+		int nf = 0;
+		for (char *p = line; nf < 5;) {
+			f[nf++] = p;
+			char *bar = strchr(p, '|');
+			if (!bar)
+				break;
+			*bar = '\0';
+			p = bar + 1;
+		}
+		if (nf == 5) {
+			size_t clen = strcspn(f[4], "|");
+			struct step *st = step_by_comment(s, f[4], clen);
+			if (st) {
+				st->jobid = strtol(f[0], NULL, 10);
+				snprintf(st->state, sizeof(st->state), "%s", f[1]);
+				char *end;
+				long w = strtol(f[2], &end, 10);
+				st->wstatus = *f[2] && !*end ? (int)w : -1;
+				if (*f[3] && strcmp(f[3], "(null)") != 0)
+					snprintf(st->node, sizeof(st->node), "%s", f[3]);
+			}
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	free(text);
+	return 0;
+}
+
+/* scancel [opt] the job ids of the given steps that have one; opt is
+ * NULL for a full cancel, or "--signal=TERM" to only signal the tasks. */
+static void cancel_jobs(struct slurm *s, struct step **which, size_t n, const char *opt)
+{
+	VEC(char *) argv = {0};
+	VEC_PUSH(&argv, s->scancel);
+	if (opt)
+		VEC_PUSH(&argv, (char *)opt);
+	size_t first = argv.n;
+	for (size_t i = 0; i < n; i++)
+		if (which[i]->jobid > 0)
+			VEC_PUSH(&argv, xasprintf("%ld", which[i]->jobid));
+	if (argv.n > first) {
+		VEC_PUSH(&argv, NULL);
+		struct strbuf out = {0};
+		run_tool(argv.v, TOOL_TIMEOUT_S, &out);
+		sb_release(&out);
+		argv.n--;
+	}
+	for (size_t i = first; i < argv.n; i++)
+		free(argv.v[i]);
+	free(argv.v);
+}
+
+/* ---- init ---- */
+
+static void slurm_release(struct backend *b);
+
+static int slurm_init(struct backend *b, struct strbuf *err)
+{
+	const struct settings *set = &b->graph->settings;
+	struct slurm *s = xcalloc(1, sizeof(*s));
+	b->priv = s;
+	const char *need[] = {"srun", "squeue", "scancel", "scontrol"};
+	char **found[] = {&s->srun, &s->squeue, &s->scancel, &s->scontrol};
+	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
+		*found[i] = find_program(need[i]);
+		if (!*found[i]) {
+			sb_addf(err, "backend slurm: '%s' not found in PATH (install Slurm's client "
+				     "tools, Debian's slurm-client)", need[i]);
+			goto fail;
+		}
+	}
+	if (set->slurm_args && *set->slurm_args) {
+		struct strbuf e = {0};
+		s->args = split_words(set->slurm_args, &e);
+		if (!s->args) {
+			sb_addf(err, "slurm_args: %s", sb_str(&e));
+			sb_release(&e);
+			goto fail;
+		}
+	}
+	s->partition = set->slurm_partition && *set->slurm_partition ? set->slurm_partition : NULL;
+
+	/* A controller that is down makes srun retry for a long time; find
+	 * out now, in bounded time, rather than per job. */
+	char *ping[] = {s->scontrol, "ping", NULL};
+	struct strbuf out = {0};
+	int st = run_tool(ping, PING_TIMEOUT_S, &out);
+	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(sb_str(&out), "UP")) {
+		const char *o = sb_str(&out);
+		int n = (int)strcspn(o, "\n");
+		sb_addf(err, "backend slurm: cannot reach slurmctld (scontrol ping: %.*s)", n,
+			n ? o : "no answer");
+		sb_release(&out);
+		goto fail;
+	}
+	sb_release(&out);
+
+	s->exe = realpath("/proc/self/exe", NULL);
+	s->dir = getcwd(NULL, 0);
+	if (!s->exe || !s->dir) {
+		sb_addf(err, "backend slurm: cannot find juggle's own path: %s", strerror(errno));
+		goto fail;
+	}
+	const char *slash = strrchr(b->graph->file, '/');
+	s->graph_path = xasprintf("%s/%s", s->dir, slash ? slash + 1 : b->graph->file);
+
+	unsigned char rnd[8];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t x = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(mono_now() * 1e9);
+		memcpy(rnd, &x, sizeof(rnd));
+	}
+	hex_encode(s->nonce, rnd, sizeof(rnd));
+
+	s->n_lanes = b->opts->jobs > 0 ? b->opts->jobs : 1;
+	s->lanes = xcalloc((size_t)s->n_lanes, sizeof(*s->lanes));
+	s->lane_busy = xcalloc((size_t)s->n_lanes, sizeof(*s->lane_busy));
+	for (int i = 0; i < s->n_lanes; i++)
+		s->lanes[i].id = i;
+	return 0;
+fail:
+	/* The scheduler releases only a backend that started. */
+	slurm_release(b);
+	return -1;
+}
+
+/* ---- starting a step ---- */
+
+static bool slurm_can_start(struct backend *b, const struct job *job)
+{
+	(void)job;
+	struct slurm *s = b->priv;
+	for (int i = 0; i < s->n_lanes; i++)
+		if (!s->lane_busy[i])
+			return true;
+	return false;
+}
+
+/* The srun command line of a step, ending with prog (or exec-job). */
+static char **srun_argv(struct backend *b, struct step *st, const struct job_program *prog,
+			struct strvec *owned)
+{
+	struct slurm *s = b->priv;
+	const struct job *job = st->job;
+	VEC(char *) v = {0};
+	VEC_PUSH(&v, s->srun);
+	char *name = xasprintf("--job-name=juggle:%s", job->name);
+	VEC_PUSH(owned, name);
+	VEC_PUSH(&v, name);
+	char *comment = xasprintf("--comment=%s", st->comment);
+	VEC_PUSH(owned, comment);
+	VEC_PUSH(&v, comment);
+	VEC_PUSH(&v, "--quit-on-interrupt");
+	VEC_PUSH(&v, "-Q");
+	VEC_PUSH(&v, "-N1");
+	VEC_PUSH(&v, "-n1");
+	if (s->partition) {
+		char *p = xasprintf("--partition=%s", s->partition);
+		VEC_PUSH(owned, p);
+		VEC_PUSH(&v, p);
+	}
+	if (job->sec->timeout > 0) {
+		/* Slurm counts whole minutes; juggle's own kill is exact. Before
+		 * slurm_args, so a --time there wins. */
+		char *t = xasprintf("--time=%ld", (long)ceil(job->sec->timeout / 60.0));
+		VEC_PUSH(owned, t);
+		VEC_PUSH(&v, t);
+	}
+	for (char **a = s->args; a && *a; a++)
+		VEC_PUSH(&v, *a);
+	if (prog) {
+		if (prog->cwd) {
+			/* Relative to the graph's folder, as on every backend. */
+			char *cwd = prog->cwd[0] == '/' ? xasprintf("--chdir=%s", prog->cwd)
+							: xasprintf("--chdir=%s/%s", s->dir, prog->cwd);
+			VEC_PUSH(owned, cwd);
+			VEC_PUSH(&v, cwd);
+		}
+		for (char **a = prog->argv; *a; a++)
+			VEC_PUSH(&v, *a);
+	} else {
+		/* The same graph, read the same way: -b and -j feed ${backend}
+		 * and ${jobs}, -s the overrides. */
+		const struct graph *g = b->graph;
+		VEC_PUSH(&v, s->exe);
+		VEC_PUSH(&v, "-q");
+		VEC_PUSH(&v, "-f");
+		VEC_PUSH(&v, s->graph_path);
+		if (g->settings.backend) {
+			VEC_PUSH(&v, "-b");
+			VEC_PUSH(&v, (char *)g->settings.backend);
+		}
+		if (g->settings.jobs > 0) {
+			char *j = xasprintf("-j%d", g->settings.jobs);
+			VEC_PUSH(owned, j);
+			VEC_PUSH(&v, j);
+		}
+		for (size_t i = 0; i < g->vars.n; i++) {
+			if (g->vars.v[i].line != 0)
+				continue; /* from [vars]; the node reads them itself */
+			char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
+			VEC_PUSH(owned, set);
+			VEC_PUSH(&v, set);
+		}
+		VEC_PUSH(&v, "exec-job");
+		VEC_PUSH(&v, "--"); /* a job name may start with '-' */
+		VEC_PUSH(&v, (char *)job->name);
+		char *n = xasprintf("%d", st->number);
+		VEC_PUSH(owned, n);
+		VEC_PUSH(&v, n);
+	}
+	VEC_PUSH(&v, NULL);
+	return v.v;
+}
+
+/* Opens the log of an exec-job step for srun's own messages: the node
+ * writes the attempt's header and the kind's output itself. */
+static int open_exec_log(struct step *st)
+{
+	char *path = job_log_path(st->job);
+	mkdir_p(STATE_DIR "/logs", 0777);
+	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (st->number <= 1 ? O_TRUNC : 0);
+	int fd = open(path, flags, 0666);
+	if (fd < 0)
+		result_fail(&st->res, "cannot open the log of '%s': %s", st->job->name,
+			    strerror(errno));
+	free(path);
+	return fd;
+}
+
+static void finish_exec(struct step *st, bool host_decided);
+
+static int slurm_start(struct backend *b, struct job *job, int number, const char *prev_extra,
+		       struct strbuf *err)
+{
+	(void)err;
+	struct slurm *s = b->priv;
+	struct step *st = xcalloc(1, sizeof(*st));
+	st->job = job;
+	st->number = number;
+	st->pidfd = -1;
+	st->log_fd = -1;
+	st->wstatus = -1;
+	for (st->lane = 0; st->lane < s->n_lanes - 1 && s->lane_busy[st->lane]; st->lane++) {
+	}
+	s->lane_busy[st->lane] = true;
+	snprintf(st->comment, sizeof(st->comment), "juggle-%s-%u", s->nonce, ++s->seq);
+	VEC_PUSH(&s->steps, st);
+	st->exec = job->sec->kind->program == NULL;
+
+	struct job_program prog = {0};
+	int fd;
+	if (!st->exec) {
+		if (attempt_begin(&st->a, job, &s->lanes[st->lane], number, prev_extra, &st->res) <
+		    0) {
+			attempt_end(&st->a, -1);
+			st->phase = PH_DONE;
+			return 0;
+		}
+		job->sec->kind->program(job, &prog);
+		fd = st->a.log_fd;
+	} else {
+		result_init(&st->res);
+		st->res.worker = st->lane;
+		st->res.started = mono_now();
+		if (cancel_requested()) {
+			result_fail(&st->res, "interrupted before it started");
+			st->res.status = RES_INTERRUPTED;
+			finish_exec(st, false);
+			return 0;
+		}
+		st->log_fd = fd = open_exec_log(st);
+		if (fd < 0) {
+			finish_exec(st, false);
+			return 0;
+		}
+		char *result = job_result_path(job);
+		unlink(result); /* a stale result must not pass for this attempt's */
+		free(result);
+	}
+	st->log_start = lseek(fd, 0, SEEK_END);
+	st->deadline = job->sec->timeout > 0 ? mono_now() + job->sec->timeout : 0;
+
+	struct strvec owned = {0};
+	char **argv = srun_argv(b, st, st->exec ? NULL : &prog, &owned);
+	struct strbuf e = {0};
+	/* srun exports its environment to the task: the job's env.NAME go
+	 * there. srun itself is found in juggle's PATH, not the job's. */
+	struct spawn_opts so = {.argv = argv, .envp = prog.envp, .out_fd = fd};
+	st->pid = spawn_start(&so, &e);
+	free(argv);
+	strvec_release(&owned);
+	job_program_release(&prog);
+	if (st->pid < 0) {
+		result_fail(&st->res, "cannot start srun: %s", sb_str(&e));
+		st->res.retryable = false;
+		sb_release(&e);
+		if (st->exec) {
+			finish_exec(st, true);
+		} else {
+			attempt_end(&st->a, -1);
+			st->phase = PH_DONE;
+		}
+		return 0;
+	}
+	sb_release(&e);
+	st->pidfd = (int)pidfd_open(st->pid, 0);
+	st->phase = PH_RUNNING;
+	return 0;
+}
+
+/* ---- ending a step ---- */
+
+static void discard_outputs(const struct job *job)
+{
+	if (!job->sec->kind->atomic_outputs)
+		for (uint32_t i = 0; i < job->n_outputs; i++)
+			unlink(job->outputs[i]);
+}
+
+/* The end of an exec-job step on this host. host_decided: the failure is
+ * this host's finding (timeout, no result), so the log gets the reason and
+ * the outputs go; otherwise the node has done both. */
+static void finish_exec(struct step *st, bool host_decided)
+{
+	struct result *res = &st->res;
+	if (res->status != RES_OK && cancel_requested())
+		res->status = RES_INTERRUPTED;
+	if (res->status != RES_OK) {
+		if (!res->error)
+			res->error = xstrdup("failed");
+		if (host_decided) {
+			discard_outputs(st->job);
+			if (st->log_fd >= 0) {
+				char *line = xasprintf("juggle: %s\n", res->error);
+				write_all(st->log_fd, line, strlen(line));
+				free(line);
+			}
+		}
+	}
+	if (st->log_fd >= 0)
+		close(st->log_fd);
+	st->log_fd = -1;
+	char *path = job_result_path(st->job);
+	unlink(path);
+	free(path);
+	res->finished = mono_now();
+	st->phase = PH_DONE;
+}
+
+static const char *state_reason(const char *state)
+{
+	static const char *const map[][2] = {
+		{"CANCELLED", "was cancelled (scancel, or by an administrator)"},
+		{"TIMEOUT", "reached its Slurm time limit"},
+		{"NODE_FAIL", "ended because its node failed"},
+		{"PREEMPTED", "was preempted"},
+		{"BOOT_FAIL", "could not boot its node"},
+		{"DEADLINE", "reached its deadline"},
+		{"OUT_OF_MEMORY", "ran out of memory"},
+		{"REVOKED", "was revoked"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+		if (strcmp(state, map[i][0]) == 0)
+			return map[i][1];
+	return NULL;
+}
+
+/* Reads what exec-job left; 0 when there was a result. */
+static int read_exec_result(struct step *st)
+{
+	char *path = job_result_path(st->job);
+	size_t len;
+	char *text = read_file(path, &len);
+	free(path);
+	if (!text)
+		return -1;
+	struct result r;
+	int rc = result_from_json(text, &r);
+	free(text);
+	if (rc < 0)
+		return -1;
+	/* Keep this host's lane and clock; take the rest from the node. */
+	r.worker = st->res.worker;
+	r.started = st->res.started;
+	result_release(&st->res);
+	st->res = r;
+	return 0;
+}
+
+/* Decides how a step ended, once srun has ended and the job's final state
+ * is known (or cannot be). */
+static void finalize(struct step *st)
+{
+	struct result *res = &st->res;
+	const struct job *job = st->job;
+	const char *state = st->state;
+	bool srun_ok = WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0;
+	/* COMPLETED is the controller's word that the task exited 0. Without
+	 * a word (no squeue, a job purged already) srun's status stands. */
+	bool completed = srun_ok && (strcmp(state, "COMPLETED") == 0 ||
+				     (!*state && st->killed == WHY_NONE));
+	struct strbuf why = {0};
+	if (st->jobid)
+		sb_addf(&why, "Slurm job %ld", st->jobid);
+	else
+		sb_adds(&why, "its Slurm job");
+	int rc = -1;
+	bool host_decided = true;
+
+	if (!completed && st->killed == WHY_TIMEOUT) {
+		res->timed_out = true;
+		res->retryable = true;
+		result_fail(res, "timed out after %g s (%s cancelled)", job->sec->timeout,
+			    sb_str(&why));
+	} else if (!completed && st->killed == WHY_INTERRUPT) {
+		result_fail(res, "interrupted (%s cancelled)", sb_str(&why));
+		res->status = RES_INTERRUPTED;
+	} else if (*state && state_reason(state)) {
+		res->retryable = true;
+		result_fail(res, "%s %s%s%s", sb_str(&why), state_reason(state),
+			    st->node[0] ? " on node " : "", st->node);
+	} else if (*state && !state_final(state)) {
+		res->retryable = true;
+		result_fail(res, "%s was still %s when juggle stopped watching it", sb_str(&why),
+			    state);
+	} else if (st->exec) {
+		if (read_exec_result(st) == 0) {
+			res = &st->res;
+			host_decided = false;
+			rc = res->status == RES_OK ? 0 : -1;
+		} else {
+			static const char *const pre[] = {"juggle: ", "srun: error: ", NULL};
+			char *line = log_line(job, st->log_start, pre);
+			struct strbuf d = {0};
+			describe_status(st->status, &d);
+			res->retryable = true;
+			result_fail(res, "juggle exec-job left no result (srun %s%s%s)%s%s", sb_str(&d),
+				    st->node[0] ? " on node " : "", st->node, line ? ": " : "",
+				    line ? line : "");
+			free(line);
+			sb_release(&d);
+		}
+	} else if (completed) {
+		rc = 0;
+	} else {
+		/* The task's own status, as Slurm saw it, else srun's. */
+		int ws = st->wstatus >= 0 && st->jobid ? st->wstatus : st->status;
+		if (WIFEXITED(ws))
+			res->exit_code = WEXITSTATUS(ws);
+		else if (WIFSIGNALED(ws))
+			res->signal = WTERMSIG(ws);
+		res->retryable = true;
+		if (!st->jobid && !srun_ok) {
+			/* No job: the controller refused it, or srun failed early. */
+			static const char *const pre[] = {"srun: error: ", "srun: fatal: ", NULL};
+			char *line = log_line(job, st->log_start, pre);
+			struct strbuf d = {0};
+			describe_status(st->status, &d);
+			result_fail(res, "srun %s before a job started%s%s", sb_str(&d),
+				    line ? ": " : "", line ? line + 6 : "");
+			res->exit_code = -1;
+			free(line);
+			sb_release(&d);
+		} else {
+			struct strbuf d = {0};
+			describe_status(ws, &d);
+			result_fail(res, "%s%s%s", sb_str(&d), st->node[0] ? " on node " : "",
+				    st->node);
+			sb_release(&d);
+		}
+	}
+	sb_release(&why);
+	res->slurm_job_id = st->jobid;
+	memcpy(res->node, st->node, sizeof(res->node));
+	if (rc == 0) {
+		res->status = RES_OK;
+		free(res->error);
+		res->error = NULL;
+	}
+	if (st->exec) {
+		if (rc != 0 && res->status == RES_OK)
+			res->status = RES_FAILED;
+		finish_exec(st, host_decided && rc != 0);
+	} else {
+		attempt_end(&st->a, rc);
+		/* attempt_end() counts this thread's CPU time, which here is
+		 * the scheduler's; the task's is not known without accounting. */
+		res->cpu_s = 0;
+		st->phase = PH_DONE;
+	}
+}
+
+/* ---- killing ---- */
+
+/* Moves the steps whose time has come one stage further (juggle's TERM,
+ * then KILL after KILL_GRACE_S, as for local programs):
+ *   1. a timeout: SIGTERM to the task (scancel --signal=TERM), srun stays
+ *      attached and returns when the task ends; an interrupt: a full
+ *      scancel, so the cluster records the job as CANCELLED (Slurm then
+ *      gives the task its KillWait before SIGKILL);
+ *   2. SIGTERM to srun, which SIGKILLs the step, and scancel --signal=KILL;
+ *   3. SIGKILL to srun and a full scancel, for Slurm to clean up alone.
+ * A step the controller does not know yet is waiting for an allocation:
+ * SIGTERM to srun withdraws the request. A second ^C goes to stage 3. */
+static void escalate(struct slurm *s, double now)
+{
+	VEC(struct step *) due = {0};
+	bool need_ids = false;
+	for (size_t i = 0; i < s->steps.n; i++) {
+		struct step *st = s->steps.v[i];
+		if (st->phase != PH_RUNNING || st->killed == WHY_NONE || st->kill_stage >= 3)
+			continue;
+		if (st->next_kill > now && !s->hard)
+			continue;
+		VEC_PUSH(&due, st);
+		/* Ask once: later stages do without an id rather than wait on a
+		 * controller that may be gone. */
+		need_ids |= st->jobid == 0 && st->kill_stage == 0;
+	}
+	if (!due.n) {
+		free(due.v);
+		return;
+	}
+	if (need_ids)
+		query_jobs(s);
+	VEC(struct step *) term = {0}, kill9 = {0}, cancel = {0};
+	for (size_t i = 0; i < due.n; i++) {
+		struct step *st = due.v[i];
+		int stage = s->hard ? 3 : st->kill_stage + 1;
+		if (stage == 1 && !st->jobid) {
+			spawn_kill_group(st->pid, SIGTERM);
+		} else if (stage == 1 && st->killed == WHY_TIMEOUT) {
+			VEC_PUSH(&term, st);
+		} else if (stage == 1) {
+			VEC_PUSH(&cancel, st);
+		} else if (stage == 2) {
+			VEC_PUSH(&kill9, st);
+			spawn_kill_group(st->pid, SIGTERM);
+		} else {
+			VEC_PUSH(&kill9, st);
+			VEC_PUSH(&cancel, st);
+			spawn_kill_group(st->pid, SIGKILL);
+		}
+		st->kill_stage = stage;
+		st->next_kill = now + KILL_GRACE_S;
+	}
+	cancel_jobs(s, term.v, term.n, "--signal=TERM");
+	cancel_jobs(s, kill9.v, kill9.n, "--signal=KILL");
+	cancel_jobs(s, cancel.v, cancel.n, NULL);
+	free(term.v);
+	free(kill9.v);
+	free(cancel.v);
+	free(due.v);
+}
+
+/* ---- waiting ---- */
+
+static void reap(struct step *st)
+{
+	int status;
+	pid_t w;
+	while ((w = waitpid(st->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+	}
+	if (w == 0)
+		return;
+	st->status = w == st->pid ? status : 0;
+	if (st->pidfd >= 0)
+		close(st->pidfd);
+	st->pidfd = -1;
+	st->pid = 0;
+	st->phase = PH_SETTLE;
+	st->settle_until = mono_now() + SETTLE_S;
+	st->next_check = 0;
+}
+
+/* Asks the controller about every step whose srun has ended. */
+static void settle(struct slurm *s, double now)
+{
+	bool due = false;
+	for (size_t i = 0; i < s->steps.n; i++) {
+		struct step *st = s->steps.v[i];
+		due |= st->phase == PH_SETTLE && st->next_check <= now;
+	}
+	if (!due)
+		return;
+	bool known = query_jobs(s) == 0;
+	now = mono_now();
+	for (size_t i = 0; i < s->steps.n; i++) {
+		struct step *st = s->steps.v[i];
+		if (st->phase != PH_SETTLE || st->next_check > now)
+			continue;
+		/* A second ^C stops waiting for the cluster to finish the kill. */
+		if (known && st->jobid && !state_final(st->state) && now < st->settle_until &&
+		    !s->hard) {
+			st->next_check = now + SETTLE_EVERY_S;
+			continue;
+		}
+		if (!known)
+			st->state[0] = '\0';
+		finalize(st);
+	}
+}
+
+static double next_event(struct slurm *s, double until)
+{
+	double t = until;
+	for (size_t i = 0; i < s->steps.n; i++) {
+		const struct step *st = s->steps.v[i];
+		double e = -1;
+		if (st->phase == PH_RUNNING && st->killed == WHY_NONE && st->deadline > 0)
+			e = st->deadline;
+		else if (st->phase == PH_RUNNING && st->killed != WHY_NONE && st->kill_stage < 3)
+			e = st->next_kill;
+		else if (st->phase == PH_SETTLE)
+			e = st->next_check;
+		else if (st->phase == PH_DONE)
+			e = 0;
+		if (e >= 0 && (t < 0 || e < t))
+			t = e;
+	}
+	return t;
+}
+
+static struct step *take_done(struct slurm *s)
+{
+	for (size_t i = 0; i < s->steps.n; i++) {
+		struct step *st = s->steps.v[i];
+		if (st->phase == PH_DONE) {
+			memmove(s->steps.v + i, s->steps.v + i + 1,
+				(s->steps.n - i - 1) * sizeof(*s->steps.v));
+			s->steps.n--;
+			return st;
+		}
+	}
+	return NULL;
+}
+
+static int slurm_wait(struct backend *b, struct job **job, struct result *res, double timeout)
+{
+	struct slurm *s = b->priv;
+	double until = timeout < 0 ? -1 : mono_now() + timeout;
+	for (;;) {
+		struct step *st = take_done(s);
+		if (st) {
+			*job = st->job;
+			*res = st->res;
+			s->lane_busy[st->lane] = false;
+			free(st);
+			return 1;
+		}
+		double now = mono_now();
+		if (!s->steps.n) {
+			backend_idle_wait(until < 0 ? -1 : (until > now ? until - now : 0));
+			return 0;
+		}
+		if (!s->aborted && cancel_requested())
+			return 0; /* the scheduler calls abort() */
+		if (s->aborted && !s->hard && kill_requested())
+			s->hard = true;
+		for (size_t i = 0; i < s->steps.n; i++) {
+			struct step *r = s->steps.v[i];
+			if (r->phase == PH_RUNNING && r->killed == WHY_NONE && r->deadline > 0 &&
+			    now >= r->deadline) {
+				r->killed = WHY_TIMEOUT;
+				r->next_kill = now;
+			}
+		}
+		escalate(s, now);
+		settle(s, now);
+		if (next_event(s, -1) == 0)
+			continue; /* a step is done */
+		now = mono_now();
+		if (until >= 0 && now >= until)
+			return 0;
+
+		/* Poll the sruns and the signal pipe until the next event. */
+		VEC(struct pollfd) pf = {0};
+		VEC(struct step *) who = {0};
+		for (size_t i = 0; i < s->steps.n; i++) {
+			struct step *r = s->steps.v[i];
+			if (r->phase == PH_RUNNING && r->pidfd >= 0) {
+				VEC_PUSH(&pf, ((struct pollfd){r->pidfd, POLLIN, 0}));
+				VEC_PUSH(&who, r);
+			}
+		}
+		int sigfd = !s->aborted ? sig_cancel_fd() : !s->hard ? sig_kill_fd() : -1;
+		if (sigfd >= 0)
+			VEC_PUSH(&pf, ((struct pollfd){sigfd, POLLIN, 0}));
+		double wake = next_event(s, until);
+		int ms = wake < 0 ? -1 : wake <= now ? 0 : (int)((wake - now) * 1000) + 1;
+		bool fallback = false;
+		for (size_t i = 0; i < s->steps.n; i++) {
+			const struct step *r = s->steps.v[i];
+			fallback |= r->phase == PH_RUNNING && r->pidfd < 0;
+		}
+		if (fallback && (ms < 0 || ms > 50))
+			ms = 50; /* no pidfd (an old kernel): look with waitpid */
+		int n = poll(pf.v, pf.n, ms);
+		for (size_t i = 0; n > 0 && i < who.n; i++)
+			if (pf.v[i].revents)
+				reap(who.v[i]);
+		for (size_t i = 0; fallback && i < s->steps.n; i++) {
+			struct step *r = s->steps.v[i];
+			if (r->phase == PH_RUNNING && r->pidfd < 0)
+				reap(r);
+		}
+		free(pf.v);
+		free(who.v);
+	}
+}
+
+static int slurm_running(struct backend *b)
+{
+	return (int)((struct slurm *)b->priv)->steps.n;
+}
+
+static void slurm_abort(struct backend *b)
+{
+	struct slurm *s = b->priv;
+	s->aborted = true;
+	double now = mono_now();
+	for (size_t i = 0; i < s->steps.n; i++) {
+		struct step *st = s->steps.v[i];
+		if (st->phase == PH_RUNNING && st->killed == WHY_NONE) {
+			st->killed = WHY_INTERRUPT;
+			st->next_kill = now;
+		}
+	}
+	escalate(s, now);
+}
+
+static void slurm_release(struct backend *b)
+{
+	struct slurm *s = b->priv;
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->steps.n; i++) {
+		/* Only after a failed init or a scheduler bug: nothing should run. */
+		struct step *st = s->steps.v[i];
+		if (st->pid > 0) {
+			spawn_kill_group(st->pid, SIGKILL);
+			waitpid(st->pid, NULL, 0);
+		}
+		if (st->pidfd >= 0)
+			close(st->pidfd);
+		result_release(&st->res);
+		free(st);
+	}
+	free(s->steps.v);
+	for (int i = 0; i < s->n_lanes; i++)
+		worker_release(&s->lanes[i]);
+	free(s->lanes);
+	free(s->lane_busy);
+	free(s->srun);
+	free(s->squeue);
+	free(s->scancel);
+	free(s->scontrol);
+	free_words(s->args);
+	free(s->exe);
+	free(s->dir);
+	free(s->graph_path);
+	free(s);
+	b->priv = NULL;
+}
+
+const struct backend_ops backend_slurm = {
+	.name = "slurm",
+	.init = slurm_init,
+	.can_start = slurm_can_start,
+	.start = slurm_start,
+	.wait = slurm_wait,
+	.running = slurm_running,
+	.abort = slurm_abort,
+	.release = slurm_release,
+};
