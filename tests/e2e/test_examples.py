@@ -222,3 +222,12 @@ def test_nightly_missing_feed_fails_what_needs_it(t):
     # keep_going = yes in the graph: everything else still ran.
     assert s["traffic"] == "ok" and s["top-products"] == "ok", s
     assert s["digest[access.log]"] == "ok" and s["store[sales-eu.csv]"] == "ok", s
+
+
+def test_docbook_articles_match_their_sources(t):
+    """docs/ is generated from src/ by tools/make-articles.py and committed."""
+    import subprocess
+    p = subprocess.run([os.path.join(DOCBOOK, "tools", "make-articles.py"), "--check"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "70 articles, 0 differ" in p.stdout, p.stdout
