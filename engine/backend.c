@@ -15,6 +15,10 @@ const char *const backend_names[] = {"serial", "threads", "processes", "eventloo
 
 static const struct backend_ops *const backends[] = {
 	&backend_serial,
+	&backend_threads,
+	&backend_processes,
+	&backend_eventloop,
+	&backend_auto,
 	&backend_slurm,
 	NULL,
 };
@@ -37,6 +41,50 @@ void backend_idle_wait(double timeout)
 		return;
 	while (poll(&p, 1, ms) < 0 && errno == EINTR) {
 	}
+}
+
+void lanes_init(struct lanes *l, int n)
+{
+	l->n = n > 0 ? n : 1;
+	l->used = xcalloc((size_t)l->n, sizeof(*l->used));
+	l->in_use = 0;
+}
+
+int lanes_take(struct lanes *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		if (!l->used[i]) {
+			l->used[i] = true;
+			l->in_use++;
+			return i;
+		}
+	}
+	return -1;
+}
+
+void lanes_put(struct lanes *l, int lane)
+{
+	if (lane >= 0 && lane < l->n && l->used[lane]) {
+		l->used[lane] = false;
+		l->in_use--;
+	}
+}
+
+void lanes_release(struct lanes *l)
+{
+	free(l->used);
+	l->used = NULL;
+}
+
+int backend_poll_fd(int fd, double timeout)
+{
+	struct pollfd p[2] = {{fd, POLLIN, 0}, {sig_cancel_fd(), POLLIN, 0}};
+	int n = cancel_requested() ? 1 : 2;
+	int ms = timeout < 0 ? -1 : (int)(timeout * 1000) + 1;
+	int r;
+	while ((r = poll(p, (nfds_t)n, ms)) < 0 && errno == EINTR) {
+	}
+	return r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
 }
 
 /* ---- serial: one job at a time, in the scheduler's own thread ---- */

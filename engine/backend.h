@@ -25,11 +25,17 @@ struct backend {
 
 struct backend_ops {
 	const char *name;
+	/* What the report should tell about this backend's numbers, or NULL. */
+	const char *notes;
 	/* Sets up workers; 0, or -1 with err. */
 	int (*init)(struct backend *b, struct strbuf *err);
 	/* True when an attempt of job could start now. The scheduler has
 	 * already checked -j and pools. */
 	bool (*can_start)(struct backend *b, const struct job *job);
+	/* Optional: false when an attempt of job does not count against -j
+	 * because the backend caps such attempts itself (downloads on the
+	 * event loop, under --net-jobs). NULL: every attempt counts. */
+	bool (*takes_slot)(struct backend *b, const struct job *job);
 	/* Starts an attempt (number, prev_extra: see job_attempt()). */
 	int (*start)(struct backend *b, struct job *job, int number, const char *prev_extra,
 		     struct strbuf *err);
@@ -48,12 +54,34 @@ struct backend_ops {
 
 extern const struct backend_ops backend_serial;
 extern const struct backend_ops backend_dry;
+extern const struct backend_ops backend_threads;
+extern const struct backend_ops backend_processes;
+extern const struct backend_ops backend_eventloop;
+extern const struct backend_ops backend_auto;
 extern const struct backend_ops backend_slurm;
 
 /* The backend named name, or NULL. Lists every backend juggle knows,
  * including those that are not built, in backend_names. */
 const struct backend_ops *backend_by_name(const char *name);
 extern const char *const backend_names[];
+
+/* Lanes 0..n-1 of a backend, for the report's worker ids: an attempt takes
+ * the lowest free lane, so ids stay small and a timeline drawn one row per
+ * lane never overlaps two bars. */
+struct lanes {
+	bool *used;
+	int n, in_use;
+};
+void lanes_init(struct lanes *l, int n);
+/* The lowest free lane, now taken; -1 when all are taken. */
+int lanes_take(struct lanes *l);
+void lanes_put(struct lanes *l, int lane);
+void lanes_release(struct lanes *l);
+
+/* Waits up to timeout seconds (< 0: no limit) for fd to become readable,
+ * also waking at a signal (until one has been seen: the signal fd stays
+ * readable after it). Returns 1 when fd is readable, 0 otherwise. */
+int backend_poll_fd(int fd, double timeout);
 
 /* For a backend with nothing running: waits up to timeout seconds (< 0: no
  * limit) or until a signal arrives. */

@@ -39,6 +39,9 @@ struct job_kind {
 	const char *name;        /* as in "[command NAME]" */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
 	bool env_keys;           /* accepts "env.NAME" keys */
+	bool network;            /* mostly waits on the network: on the
+				  * eventloop and auto backends an attempt takes
+				  * a --net-jobs slot instead of a -j one */
 	bool atomic_outputs;     /* run() replaces outputs atomically, so a
 				  * failure leaves the previous copy in place
 				  * (otherwise failed outputs are deleted) */

@@ -175,6 +175,8 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "backend", json_string(m->backend));
 	json_object_set_new(o, "jobs_limit", json_integer(m->jobs));
 	json_object_set_new(o, "dry_run", json_boolean(m->dry_run));
+	if (m->notes)
+		json_object_set_new(o, "notes", json_string(m->notes));
 	json_object_set_new(o, "host", json_text(host));
 	json_object_set_new(o, "started", json_string(started));
 	json_object_set_new(o, "wall_s", json_real(sum->wall_s));

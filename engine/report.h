@@ -20,6 +20,7 @@ struct report_meta {
 	const char *backend; /* the backend's name */
 	int jobs;
 	bool dry_run;
+	const char *notes;   /* what a reader of the numbers must know, or NULL */
 };
 
 /* Builds the report of a finished run. The caller owns the result. */

@@ -67,11 +67,14 @@ struct sched {
 	struct backend be;
 	struct progress *prog;
 	struct run_summary *sum;
-	struct heap ready;
+	struct heap ready;         /* ready jobs that take a -j slot */
+	struct heap ready_free;    /* ready jobs the backend caps itself */
+	bool pushed_free;          /* ready_free grew since start_ready looked */
 	VEC(struct job *) blocked; /* ready, waiting for a pool or the backend */
 	VEC(struct job *) delayed; /* waiting out a retry delay */
 	struct inflight *fl;       /* by job index */
 	int running;
+	int running_slots; /* attempts that count against -j */
 	bool stopping;   /* no new starts: a failure without -k, or a signal */
 	bool aborted;
 	bool failed;
@@ -89,6 +92,21 @@ static char *describe(const struct job *job)
 	struct strbuf sb = {0};
 	job->sec->kind->describe(job, &sb);
 	return sb_detach(&sb);
+}
+
+static bool takes_slot(struct sched *s, const struct job *job)
+{
+	return !s->be.ops->takes_slot || s->be.ops->takes_slot(&s->be, job);
+}
+
+static void make_ready(struct sched *s, struct job *job)
+{
+	if (takes_slot(s, job)) {
+		heap_push(&s->ready, job);
+	} else {
+		heap_push(&s->ready_free, job);
+		s->pushed_free = true;
+	}
 }
 
 /* Marks everything downstream of a job that will not finish well. */
@@ -123,7 +141,7 @@ static void release_dependents(struct sched *s, struct job *job, double now)
 		if (--r->run.pending == 0) {
 			r->run.queued = rel(s, now);
 			r->run.gate = job;
-			heap_push(&s->ready, r);
+			make_ready(s, r);
 		}
 	}
 }
@@ -228,20 +246,18 @@ static void start_attempt(struct sched *s, struct job *job)
 	}
 	r->attempts = number;
 	s->running++;
+	s->running_slots += takes_slot(s, job);
 	if (job->sec->pool)
 		job->sec->pool->running++;
 	sb_release(&err);
 }
 
-/* Phase one: start what can start. */
-static void start_ready(struct sched *s)
+/* Starts what can start from one ready heap; slots: its jobs count
+ * against -j. */
+static void start_from(struct sched *s, struct heap *h, bool slots)
 {
 	struct job *job;
-	/* Jobs blocked last time go first, then the newly ready. */
-	for (size_t i = 0; i < s->blocked.n; i++)
-		heap_push(&s->ready, s->blocked.v[i]);
-	s->blocked.n = 0;
-	while (!s->stopping && (job = heap_pop(&s->ready))) {
+	while (!s->stopping && (job = heap_pop(h))) {
 		struct job_run *r = &job->run;
 		if (r->status != JS_PENDING)
 			continue;
@@ -252,7 +268,7 @@ static void start_ready(struct sched *s)
 				continue;
 			}
 		}
-		if (s->running >= s->o->jobs && s->o->jobs > 0) {
+		if (slots && s->running_slots >= s->o->jobs && s->o->jobs > 0) {
 			VEC_PUSH(&s->blocked, job);
 			/* -j is full; only up-to-date checks could still proceed,
 			 * and they wait for the next round. */
@@ -266,6 +282,21 @@ static void start_ready(struct sched *s)
 			continue;
 		start_attempt(s, job);
 	}
+}
+
+/* Phase one: start what can start. */
+static void start_ready(struct sched *s)
+{
+	/* Jobs blocked last time go first, then the newly ready. */
+	for (size_t i = 0; i < s->blocked.n; i++)
+		make_ready(s, s->blocked.v[i]);
+	s->blocked.n = 0;
+	/* A job settled from one heap can make jobs of the other ready. */
+	do {
+		s->pushed_free = false;
+		start_from(s, &s->ready_free, false);
+		start_from(s, &s->ready, true);
+	} while (s->pushed_free && !s->stopping);
 }
 
 static double retry_delay(const struct job *job, const struct result *res)
@@ -282,6 +313,7 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	struct job_run *r = &job->run;
 	struct inflight *f = &s->fl[job->index];
 	s->running--;
+	s->running_slots -= takes_slot(s, job);
 	if (job->sec->pool)
 		job->sec->pool->running--;
 	r->worker = res->worker;
@@ -355,7 +387,7 @@ static double wake_delayed(struct sched *s)
 			continue;
 		}
 		if (j->run.not_before <= now) {
-			heap_push(&s->ready, j);
+			make_ready(s, j);
 			continue;
 		}
 		double left = j->run.not_before - now;
@@ -425,7 +457,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		for (uint32_t k = 0; k < j->n_deps; k++)
 			j->run.pending += j->deps[k]->run.wanted;
 		if (!j->run.pending)
-			heap_push(&s.ready, j);
+			make_ready(&s, j);
 	}
 
 	for (;;) {
@@ -437,7 +469,8 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		}
 		double next = wake_delayed(&s);
 		start_ready(&s);
-		if (s.running == 0 && s.delayed.n == 0 && (s.stopping || !s.ready.n) &&
+		if (s.running == 0 && s.delayed.n == 0 &&
+		    (s.stopping || (!s.ready.n && !s.ready_free.n)) &&
 		    (s.stopping || !s.blocked.n))
 			break;
 		struct job *job = NULL;
@@ -447,7 +480,8 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		if (got == 1)
 			handle_result(&s, job, &res);
 		result_release(&res);
-		if (s.running == 0 && s.delayed.n == 0 && !s.ready.n && s.blocked.n && !s.stopping &&
+		if (s.running == 0 && s.delayed.n == 0 && !s.ready.n && !s.ready_free.n &&
+		    s.blocked.n && !s.stopping &&
 		    got == 0) {
 			/* Blocked with nothing running cannot happen with sane
 			 * pools; guard against a backend that never frees a slot. */
@@ -472,6 +506,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		free_inflight(&s.fl[i]);
 	free(s.fl);
 	free(s.ready.v);
+	free(s.ready_free.v);
 	free(s.blocked.v);
 	free(s.delayed.v);
 	sum->wall_s = mono_now() - sum->t0;

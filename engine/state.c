@@ -464,7 +464,7 @@ static void compact(struct state *st)
 		if (r->name)
 			format_ok(&sb, r);
 	}
-	if (write_file_atomic(st->path, sb.buf, sb.len) == 0)
+	if (write_file_durable(st->path, sb.buf, sb.len) == 0)
 		st->lines = st->live;
 	sb_release(&sb);
 }

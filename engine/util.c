@@ -409,9 +409,9 @@ int atomic_begin(const char *path, char **tmp)
 
 bool util_fsync = true;
 
-int atomic_commit(int fd, char *tmp, const char *path)
+static int commit(int fd, char *tmp, const char *path, bool sync)
 {
-	if ((util_fsync && fsync(fd) < 0) || close(fd) < 0) {
+	if ((sync && fsync(fd) < 0) || close(fd) < 0) {
 		int e = errno;
 		unlink(tmp);
 		free(tmp);
@@ -429,6 +429,11 @@ int atomic_commit(int fd, char *tmp, const char *path)
 	return 0;
 }
 
+int atomic_commit(int fd, char *tmp, const char *path)
+{
+	return commit(fd, tmp, path, false);
+}
+
 void atomic_abort(int fd, char *tmp)
 {
 	if (fd >= 0)
@@ -439,7 +444,7 @@ void atomic_abort(int fd, char *tmp)
 	}
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len)
+static int write_file(const char *path, const void *data, size_t len, bool sync)
 {
 	char *tmp;
 	int fd = atomic_begin(path, &tmp);
@@ -451,7 +456,17 @@ int write_file_atomic(const char *path, const void *data, size_t len)
 		errno = e;
 		return -1;
 	}
-	return atomic_commit(fd, tmp, path);
+	return commit(fd, tmp, path, sync);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len)
+{
+	return write_file(path, data, len, false);
+}
+
+int write_file_durable(const char *path, const void *data, size_t len)
+{
+	return write_file(path, data, len, util_fsync);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -115,16 +115,22 @@ int mkdir_p(const char *dir, mode_t mode);
 int mkdir_parents(const char *path);
 /* Reads a whole file; *len gets its size (the buffer is also NUL-terminated). */
 char *read_file(const char *path, size_t *len);
-/* Writes data to path through a temporary file in the same folder, fsync'd
- * and renamed, so readers never see a partial file. */
+/* Writes data to path through a temporary file in the same folder, renamed
+ * into place, so readers (and a killed run) never see a partial file.
+ * Outputs and reports are not fsync'd, as make, ninja and curl do not:
+ * after a power loss the state log, which checks each output's size and
+ * hash, finds a lost or torn one and runs its job again. Each fsync costs
+ * milliseconds on a busy disk, and on the event loop it stalls every
+ * transfer. write_file_durable() also fsyncs, for the state itself. */
 int write_file_atomic(const char *path, const void *data, size_t len);
+int write_file_durable(const char *path, const void *data, size_t len);
 int write_all(int fd, const void *data, size_t len);
-/* Whether atomic writes fsync; only the fuzzers turn it off. */
+/* Whether the state's writes fsync; only the fuzzers turn it off. */
 extern bool util_fsync;
 /* Streaming version of write_file_atomic(): atomic_begin() opens a hidden
  * temporary file beside path (".NAME.juggle-tmp") and returns its fd,
- * with *tmp its name; atomic_commit() fsyncs, closes and renames it over
- * path; atomic_abort() closes and removes it. Both free *tmp. */
+ * with *tmp its name; atomic_commit() closes and renames it over path;
+ * atomic_abort() closes and removes it. Both free *tmp. */
 int atomic_begin(const char *path, char **tmp);
 int atomic_commit(int fd, char *tmp, const char *path);
 void atomic_abort(int fd, char *tmp);

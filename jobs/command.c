@@ -11,10 +11,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "../engine/expand.h"
 #include "../engine/kind.h"
+#include "../engine/sig.h"
 #include "../engine/spawn.h"
 
 extern char **environ;
@@ -187,13 +191,14 @@ static void command_program(const struct job *job, struct job_program *p)
 	}
 }
 
-static int command_run(struct attempt *a)
+/* Spawns the instance with its output to the log; the pid, or -1 with
+ * the attempt failed (not worth a retry: the program is missing). Shared
+ * by run() and start_async(). */
+static pid_t launch(struct attempt *a)
 {
-	const struct job *job = a->job;
-	struct result *res = a->res;
 	struct job_program prog;
-	command_program(job, &prog);
 	struct strbuf err = {0};
+	command_program(a->job, &prog);
 	struct spawn_opts so = {
 		.argv = prog.argv,
 		.envp = prog.envp,
@@ -201,43 +206,172 @@ static int command_run(struct attempt *a)
 		.out_fd = a->log_fd,
 		.path = prog.path,
 	};
-	int rc = -1;
 	pid_t pid = spawn_start(&so, &err);
 	if (pid < 0) {
-		result_fail(res, "%s", sb_str(&err));
-		res->retryable = false;
-		goto out;
+		result_fail(a->res, "%s", sb_str(&err));
+		a->res->retryable = false;
 	}
-	struct spawn_status st;
-	if (spawn_wait(pid, a->deadline, &st) < 0) {
-		result_fail(res, "cannot wait for process %d: %s", (int)pid, strerror(errno));
-		goto out;
-	}
-	res->cpu_s += (double)st.ru.ru_utime.tv_sec + (double)st.ru.ru_utime.tv_usec / 1e6 +
-		      (double)st.ru.ru_stime.tv_sec + (double)st.ru.ru_stime.tv_usec / 1e6;
-	if (WIFEXITED(st.status))
-		res->exit_code = WEXITSTATUS(st.status);
-	else if (WIFSIGNALED(st.status))
-		res->signal = WTERMSIG(st.status);
-	res->retryable = true;
-	if (st.cancelled) {
-		result_fail(res, "interrupted");
-		res->status = RES_INTERRUPTED;
-	} else if (st.timed_out) {
-		res->timed_out = true;
-		result_fail(res, "timed out after %g s (killed its process group)",
-			    job->sec->timeout);
-	} else if (WIFEXITED(st.status) && WEXITSTATUS(st.status) == 0) {
-		rc = 0;
-	} else {
-		sb_reset(&err);
-		describe_status(st.status, &err);
-		result_fail(res, "%s", sb_str(&err));
-	}
-out:
 	job_program_release(&prog);
 	sb_release(&err);
-	return rc;
+	return pid;
+}
+
+/* Fills the result from how the program ended; 0 on success, else -1. */
+static int conclude(struct attempt *a, const struct spawn_status *st)
+{
+	struct result *res = a->res;
+	res->cpu_s += (double)st->ru.ru_utime.tv_sec + (double)st->ru.ru_utime.tv_usec / 1e6 +
+		      (double)st->ru.ru_stime.tv_sec + (double)st->ru.ru_stime.tv_usec / 1e6;
+	if (WIFEXITED(st->status))
+		res->exit_code = WEXITSTATUS(st->status);
+	else if (WIFSIGNALED(st->status))
+		res->signal = WTERMSIG(st->status);
+	res->retryable = true;
+	if (st->cancelled) {
+		result_fail(res, "interrupted");
+		res->status = RES_INTERRUPTED;
+	} else if (st->timed_out) {
+		res->timed_out = true;
+		result_fail(res, "timed out after %g s (killed its process group)",
+			    a->job->sec->timeout);
+	} else if (WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0) {
+		return 0;
+	} else {
+		struct strbuf why = {0};
+		describe_status(st->status, &why);
+		result_fail(res, "%s", sb_str(&why));
+		sb_release(&why);
+	}
+	return -1;
+}
+
+static int command_run(struct attempt *a)
+{
+	pid_t pid = launch(a);
+	if (pid < 0)
+		return -1;
+	struct spawn_status st;
+	if (spawn_wait(pid, a->deadline, &st) < 0) {
+		result_fail(a->res, "cannot wait for process %d: %s", (int)pid, strerror(errno));
+		return -1;
+	}
+	return conclude(a, &st);
+}
+
+/* ---- on an event loop: the exit is watched through a pidfd, so wait4()
+ * still gives the program's own CPU time and the same messages as run() ---- */
+
+struct cmd_async {
+	struct async_attempt *aa;
+	uv_poll_t exit_watch;   /* the pidfd, readable when the program exits */
+	uv_timer_t timer;       /* the deadline, then the grace before SIGKILL */
+	pid_t pid;
+	int pidfd;
+	int open_handles;
+	bool exited;
+	bool term_sent;
+	struct spawn_status st;
+	int rc;
+};
+
+static void async_closed(uv_handle_t *h)
+{
+	struct cmd_async *c = h->data;
+	if (--c->open_handles > 0)
+		return;
+	struct async_attempt *aa = c->aa;
+	int rc = c->rc;
+	close(c->pidfd);
+	free(c);
+	aa->kpriv = NULL;
+	aa->done(aa, rc);
+}
+
+static void on_exit_ready(uv_poll_t *h, int status, int events)
+{
+	struct cmd_async *c = h->data;
+	pid_t w;
+	while ((w = wait4(c->pid, &c->st.status, WNOHANG, &c->st.ru)) < 0 && errno == EINTR) {
+	}
+	if (w == 0)
+		return; /* not yet */
+	c->exited = true;
+	if (w < 0) {
+		result_fail(c->aa->a.res, "cannot wait for process %d: %s", (int)c->pid,
+			    strerror(errno));
+		c->rc = -1;
+	} else {
+		/* Whatever the program left running in its group goes with it. */
+		if (c->st.timed_out || c->st.cancelled)
+			spawn_kill_group(c->pid, SIGKILL);
+		c->rc = conclude(&c->aa->a, &c->st);
+	}
+	uv_close((uv_handle_t *)&c->exit_watch, async_closed);
+	uv_close((uv_handle_t *)&c->timer, async_closed);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct cmd_async *c = t->data;
+	if (c->exited)
+		return;
+	if (!c->term_sent) {
+		if (!c->st.cancelled)
+			c->st.timed_out = true;
+		c->term_sent = true;
+		spawn_kill_group(c->pid, SIGTERM);
+		uv_timer_start(&c->timer, on_timer, (uint64_t)(KILL_GRACE_S * 1000), 0);
+	} else {
+		spawn_kill_group(c->pid, SIGKILL);
+	}
+}
+
+static int command_start_async(struct async_attempt *aa)
+{
+	struct attempt *a = &aa->a;
+	pid_t pid = launch(a);
+	if (pid < 0)
+		return -1;
+	int pidfd = (int)pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		int e = errno;
+		spawn_kill_group(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		result_fail(a->res, "cannot watch process %d: %s", (int)pid, strerror(e));
+		return -1;
+	}
+	struct cmd_async *c = xcalloc(1, sizeof(*c));
+	c->aa = aa;
+	c->pid = pid;
+	c->pidfd = pidfd;
+	c->exit_watch.data = c->timer.data = c;
+	uv_poll_init(aa->loop, &c->exit_watch, pidfd);
+	uv_timer_init(aa->loop, &c->timer);
+	c->open_handles = 2;
+	aa->kpriv = c;
+	uv_poll_start(&c->exit_watch, UV_READABLE, on_exit_ready);
+	if (a->deadline > 0) {
+		double left = a->deadline - mono_now();
+		uv_timer_start(&c->timer, on_timer, left > 0 ? (uint64_t)(left * 1000) + 1 : 0, 0);
+	}
+	return 0;
+}
+
+static void command_cancel_async(struct async_attempt *aa)
+{
+	struct cmd_async *c = aa->kpriv;
+	if (!c || c->exited)
+		return;
+	if (!c->st.timed_out)
+		c->st.cancelled = true;
+	if (kill_requested()) {
+		spawn_kill_group(c->pid, SIGKILL);
+	} else if (!c->term_sent) {
+		c->term_sent = true;
+		spawn_kill_group(c->pid, SIGTERM);
+		uv_timer_start(&c->timer, on_timer, (uint64_t)(KILL_GRACE_S * 1000), 0);
+	}
 }
 
 const struct job_kind kind_command = {
@@ -247,6 +381,8 @@ const struct job_kind kind_command = {
 	.batchable = true,
 	.check = command_check,
 	.run = command_run,
+	.start_async = command_start_async,
+	.cancel_async = command_cancel_async,
 	.program = command_program,
 	.describe = command_describe,
 	.release = command_release,

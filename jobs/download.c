@@ -1092,6 +1092,7 @@ static void download_global_init(void)
 
 const struct job_kind kind_download = {
 	.name = "download",
+	.network = true,
 	.keys = download_keys,
 	.atomic_outputs = true,
 	.global_init = download_global_init,

@@ -1,0 +1,433 @@
+/* backend_eventloop.c - the eventloop and auto backends: one thread, one
+ * libuv loop.
+ *
+ * Kinds with start_async (commands; downloads on one curl multi handle)
+ * are started on the loop and end through a callback; the scheduler's
+ * wait() runs the loop. A kind without it (cpu tasks) runs:
+ *  - on eventloop, inline in start(), blocking the loop while it computes,
+ *    exactly as a CPU-bound call inside an asyncio coroutine does: nothing
+ *    else starts, no exit is noticed and no timer fires until it returns.
+ *    That is the lesson this backend exists to show, so it is not hidden.
+ *  - on auto, on a pool of threads (engine/tpool.c) whose eventfd the loop
+ *    watches; cancellation reaches them through cancel_requested().
+ *
+ * Lanes (the report's worker ids): attempts that count against -j take
+ * lanes 0..j-1 (on auto a cpu task runs on the pool thread of its lane);
+ * downloads take lanes j..j+net_jobs-1, capped by --net-jobs.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <uv.h>
+
+#include "backend.h"
+#include "kind.h"
+#include "sched.h"
+#include "sig.h"
+#include "tpool.h"
+
+struct el;
+
+/* One attempt started on the loop. */
+struct el_attempt {
+	struct async_attempt aa;
+	struct el *el;
+	struct job *job;
+	int lane;
+	int number;
+	char *prev_extra;
+	struct worker w;       /* id = lane; async kinds cache per loop, not here */
+	struct result res;
+	uv_work_t work;        /* attempt_begin() / attempt_end() off the loop */
+	int rc;
+	bool running;          /* between start_async() and done */
+};
+
+struct done {
+	struct job *job;
+	struct result res;
+};
+
+struct el {
+	uv_loop_t loop;
+	uv_poll_t cancel_watch, kill_watch, pool_watch;
+	uv_timer_t timer;
+	bool cancel_watching, kill_watching, kill_seen;
+	bool timer_fired, signalled;
+	int jobs, net_jobs;
+	struct lanes lanes;     /* 0..jobs-1 */
+	struct lanes net_lanes; /* jobs..jobs+net_jobs-1 */
+	struct el_attempt **by_lane;
+	int in_flight;          /* started, not yet in done */
+	int beginning;          /* in attempt_begin() on the thread pool */
+	VEC(struct done) done;  /* a FIFO read from head */
+	size_t head;
+	void *loop_cache[KIND_SLOTS];
+	struct worker inline_worker; /* for kinds run inline */
+	struct tpool *pool;     /* auto: where blocking kinds run */
+};
+
+static bool is_net(const struct job *job)
+{
+	return job->sec->kind->network;
+}
+
+static double thread_cpu_now(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void push_done(struct el *el, struct job *job, struct result *res)
+{
+	struct done d = {.job = job, .res = *res};
+	VEC_PUSH(&el->done, d);
+}
+
+static void put_lane(struct el *el, int lane)
+{
+	if (lane >= el->jobs)
+		lanes_put(&el->net_lanes, lane - el->jobs);
+	else
+		lanes_put(&el->lanes, lane);
+	el->by_lane[lane] = NULL;
+}
+
+static void on_pool(uv_poll_t *h, int status, int events)
+{
+	struct el *el = h->data;
+	struct job *job;
+	int lane;
+	struct result res;
+	while (tpool_collect(el->pool, &job, &lane, &res)) {
+		push_done(el, job, &res);
+		put_lane(el, lane);
+		el->in_flight--;
+	}
+}
+
+static int el_init_common(struct backend *b, bool with_pool, struct strbuf *err)
+{
+	struct el *el = xcalloc(1, sizeof(*el));
+	el->jobs = b->opts->jobs > 0 ? b->opts->jobs : 1;
+	el->net_jobs = b->opts->net_jobs > 0 ? b->opts->net_jobs : 1;
+	int rc = uv_loop_init(&el->loop);
+	if (rc < 0) {
+		sb_addf(err, "cannot start an event loop: %s", uv_strerror(rc));
+		free(el);
+		return -1;
+	}
+	if (with_pool && tpool_new(&el->pool, el->jobs, err) < 0) {
+		uv_loop_close(&el->loop);
+		free(el);
+		return -1;
+	}
+	lanes_init(&el->lanes, el->jobs);
+	lanes_init(&el->net_lanes, el->net_jobs);
+	el->by_lane = xcalloc((size_t)(el->jobs + el->net_jobs), sizeof(*el->by_lane));
+	uv_timer_init(&el->loop, &el->timer);
+	el->timer.data = el;
+	if (el->pool) {
+		uv_poll_init(&el->loop, &el->pool_watch, tpool_fd(el->pool));
+		el->pool_watch.data = el;
+		uv_poll_start(&el->pool_watch, UV_READABLE, on_pool);
+	}
+	b->priv = el;
+	return 0;
+}
+
+static int eventloop_init(struct backend *b, struct strbuf *err)
+{
+	return el_init_common(b, false, err);
+}
+
+static int auto_init(struct backend *b, struct strbuf *err)
+{
+	return el_init_common(b, true, err);
+}
+
+static bool el_takes_slot(struct backend *b, const struct job *job)
+{
+	return !is_net(job);
+}
+
+static bool el_can_start(struct backend *b, const struct job *job)
+{
+	struct el *el = b->priv;
+	struct lanes *l = is_net(job) ? &el->net_lanes : &el->lanes;
+	return l->in_use < l->n;
+}
+
+/* An async attempt's file-system work - output folders and the log
+ * before, output signatures (a hash of each output) and delete-on-error
+ * after - runs on libuv's thread pool, as Node runs its fs calls: on a busy
+ * disk an open() or a hash can take milliseconds, and the loop carries
+ * every other transfer meanwhile. Only the kind's own part runs on the
+ * loop. */
+
+static void work_end(uv_work_t *w)
+{
+	struct el_attempt *ea = w->data;
+	/* The CPU time charged is this thread's over attempt_end(); the kind
+	 * adds its own (a command's wait4 rusage). The loop's time is shared
+	 * by every attempt and charged to none. */
+	ea->aa.a.cpu0 = thread_cpu_now();
+	attempt_end(&ea->aa.a, ea->rc);
+}
+
+static void after_end(uv_work_t *w, int status)
+{
+	struct el_attempt *ea = w->data;
+	struct el *el = ea->el;
+	push_done(el, ea->job, &ea->res);
+	put_lane(el, ea->lane);
+	el->in_flight--;
+	free(ea->prev_extra);
+	free(ea);
+}
+
+static void end_attempt(struct el_attempt *ea, int rc)
+{
+	ea->rc = rc;
+	ea->running = false;
+	uv_queue_work(&ea->el->loop, &ea->work, work_end, after_end);
+}
+
+/* The kind's callback: its part of the attempt ended. */
+static void on_async_done(struct async_attempt *aa, int rc)
+{
+	end_attempt(aa->backend_data, rc);
+}
+
+static void work_begin(uv_work_t *w)
+{
+	struct el_attempt *ea = w->data;
+	ea->rc = attempt_begin(&ea->aa.a, ea->job, &ea->w, ea->number, ea->prev_extra,
+			       &ea->res);
+}
+
+static void after_begin(uv_work_t *w, int status)
+{
+	struct el_attempt *ea = w->data;
+	const struct job_kind *kind = ea->job->sec->kind;
+	ea->el->beginning--;
+	if (ea->rc < 0) {
+		end_attempt(ea, -1);
+		return;
+	}
+	if (cancel_requested()) {
+		/* abort() came while the attempt was being prepared. */
+		result_fail(&ea->res, "interrupted before it started");
+		ea->res.status = RES_INTERRUPTED;
+		end_attempt(ea, -1);
+		return;
+	}
+	ea->res.status = RES_OK;
+	ea->aa.loop = &ea->el->loop;
+	ea->aa.loop_cache = &ea->el->loop_cache[kind_slot(kind)];
+	ea->aa.done = on_async_done;
+	ea->aa.backend_data = ea;
+	if (kind->start_async(&ea->aa) < 0) {
+		end_attempt(ea, -1);
+		return;
+	}
+	ea->running = true;
+}
+
+static int el_start(struct backend *b, struct job *job, int number, const char *prev_extra,
+		    struct strbuf *err)
+{
+	struct el *el = b->priv;
+	const struct job_kind *kind = job->sec->kind;
+	int lane = is_net(job) ? lanes_take(&el->net_lanes) : lanes_take(&el->lanes);
+	if (lane < 0) {
+		sb_addf(err, "no free lane");
+		return -1;
+	}
+	if (is_net(job))
+		lane += el->jobs;
+
+	if (!kind->start_async && el->pool && lane < el->jobs) {
+		if (tpool_submit(el->pool, lane, job, number, prev_extra, err) < 0) {
+			put_lane(el, lane);
+			return -1;
+		}
+		el->in_flight++;
+		return 0;
+	}
+
+	struct el_attempt *ea = xcalloc(1, sizeof(*ea));
+	ea->el = el;
+	ea->job = job;
+	ea->lane = lane;
+	ea->number = number;
+	ea->prev_extra = prev_extra ? xstrdup(prev_extra) : NULL;
+	ea->w.id = lane;
+	ea->work.data = ea;
+	if (kind->start_async) {
+		el->by_lane[lane] = ea;
+		el->in_flight++;
+		el->beginning++;
+		uv_queue_work(&el->loop, &ea->work, work_begin, after_begin);
+		return 0;
+	}
+	/* Inline, blocking the loop: see the top of this file. What was
+	 * started before it gets going first, in file order, as the tasks an
+	 * asyncio program created before a blocking call would. */
+	while (el->beginning > 0)
+		uv_run(&el->loop, UV_RUN_ONCE);
+	el->inline_worker.id = lane;
+	struct attempt *a = &ea->aa.a;
+	int rc = attempt_begin(a, job, &el->inline_worker, number, ea->prev_extra, &ea->res);
+	if (rc == 0) {
+		ea->res.status = RES_OK;
+		rc = kind->run(a);
+	}
+	attempt_end(a, rc);
+	push_done(el, job, &ea->res);
+	put_lane(el, lane);
+	free(ea->prev_extra);
+	free(ea);
+	return 0;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	((struct el *)t->data)->timer_fired = true;
+}
+
+static void on_cancel(uv_poll_t *h, int status, int events)
+{
+	struct el *el = h->data;
+	/* The fd stays readable from now on: stop watching it. */
+	uv_poll_stop(h);
+	el->signalled = true;
+}
+
+static void cancel_all(struct el *el)
+{
+	for (int i = 0; i < el->jobs + el->net_jobs; i++) {
+		struct el_attempt *ea = el->by_lane[i];
+		if (ea && ea->running && ea->job->sec->kind->cancel_async)
+			ea->job->sec->kind->cancel_async(&ea->aa);
+	}
+}
+
+static void on_kill(uv_poll_t *h, int status, int events)
+{
+	struct el *el = h->data;
+	uv_poll_stop(h);
+	el->kill_seen = true;
+	/* A second signal: cancel again, and the kinds kill at once. */
+	cancel_all(el);
+}
+
+static void watch(struct el *el, uv_poll_t *h, bool *flag, int fd, uv_poll_cb cb)
+{
+	if (*flag || fd < 0)
+		return;
+	uv_poll_init(&el->loop, h, fd);
+	h->data = el;
+	uv_poll_start(h, UV_READABLE, cb);
+	*flag = true;
+}
+
+static int el_wait(struct backend *b, struct job **job, struct result *res, double timeout)
+{
+	struct el *el = b->priv;
+	if (el->head == el->done.n && el->in_flight == 0) {
+		backend_idle_wait(timeout);
+		return 0;
+	}
+	if (!cancel_requested())
+		watch(el, &el->cancel_watch, &el->cancel_watching, sig_cancel_fd(), on_cancel);
+	else if (!el->kill_seen)
+		watch(el, &el->kill_watch, &el->kill_watching, sig_kill_fd(), on_kill);
+	el->timer_fired = el->signalled = false;
+	if (timeout >= 0)
+		uv_timer_start(&el->timer, on_timer, (uint64_t)(timeout * 1000) + 1, 0);
+	while (el->head == el->done.n && !el->timer_fired && !el->signalled)
+		uv_run(&el->loop, UV_RUN_ONCE);
+	uv_timer_stop(&el->timer);
+	if (el->head == el->done.n)
+		return 0;
+	*job = el->done.v[el->head].job;
+	*res = el->done.v[el->head].res;
+	if (++el->head == el->done.n)
+		el->head = el->done.n = 0;
+	return 1;
+}
+
+static int el_running(struct backend *b)
+{
+	struct el *el = b->priv;
+	return el->in_flight + (int)(el->done.n - el->head);
+}
+
+static void el_abort(struct backend *b)
+{
+	/* Async attempts are asked to stop; pool threads and inline runs see
+	 * cancel_requested() themselves. */
+	cancel_all(b->priv);
+}
+
+static void close_if(uv_handle_t *h, bool open)
+{
+	if (open && !uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void el_release(struct backend *b)
+{
+	struct el *el = b->priv;
+	for (int i = 0; job_kinds[i] && i < KIND_SLOTS; i++)
+		if (el->loop_cache[i] && job_kinds[i]->loop_release)
+			job_kinds[i]->loop_release(el->loop_cache[i]);
+	close_if((uv_handle_t *)&el->cancel_watch, el->cancel_watching);
+	close_if((uv_handle_t *)&el->kill_watch, el->kill_watching);
+	close_if((uv_handle_t *)&el->pool_watch, el->pool != NULL);
+	close_if((uv_handle_t *)&el->timer, true);
+	uv_run(&el->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&el->loop);
+	tpool_free(el->pool);
+	worker_release(&el->inline_worker);
+	for (size_t i = el->head; i < el->done.n; i++)
+		result_release(&el->done.v[i].res);
+	free(el->done.v);
+	free(el->by_lane);
+	lanes_release(&el->lanes);
+	lanes_release(&el->net_lanes);
+	free(el);
+	b->priv = NULL;
+}
+
+const struct backend_ops backend_eventloop = {
+	.name = "eventloop",
+	.notes = "cpu tasks run inline on the event loop's thread and block it while they "
+		 "compute, as a CPU-bound call in an asyncio coroutine does: nothing else "
+		 "starts or is noticed meanwhile, so cpu work gets no parallelism here "
+		 "(the auto backend runs it on a thread pool)",
+	.init = eventloop_init,
+	.can_start = el_can_start,
+	.takes_slot = el_takes_slot,
+	.start = el_start,
+	.wait = el_wait,
+	.running = el_running,
+	.abort = el_abort,
+	.release = el_release,
+};
+
+const struct backend_ops backend_auto = {
+	.name = "auto",
+	.init = auto_init,
+	.can_start = el_can_start,
+	.takes_slot = el_takes_slot,
+	.start = el_start,
+	.wait = el_wait,
+	.running = el_running,
+	.abort = el_abort,
+	.release = el_release,
+};

@@ -1,0 +1,456 @@
+/* backend_processes.c - the processes backend: a pool of forked worker
+ * processes (multiprocessing.Pool with an initializer), each forked once,
+ * the first time its lane is needed, and kept for the run.
+ *
+ * The scheduler writes one request per attempt to a worker's job pipe -
+ * "INDEX ATTEMPT LEN\n" and then LEN bytes of prev_extra (LEN -1: none),
+ * raw, since a kind's state need not be text - and the worker runs
+ * job_attempt() on its copy of the graph and writes back result_to_json()
+ * on its result pipe. Workers never write the state log or the graph's run
+ * records: those stay in this process. Each worker keeps its struct worker,
+ * so a download's curl handle is reused across the jobs it carries.
+ *
+ * A worker that dies (a crash, kill -9) shows as end-of-file on its result
+ * pipe: its job fails naming the signal, its declared outputs are removed
+ * as a failed attempt's are, and the lane gets a fresh worker when next
+ * needed. Workers sit in their own process group, so ^C at the terminal
+ * reaches juggle alone; abort() forwards SIGTERM, and each worker then
+ * stops its command (TERM, then KILL after the grace period or a second
+ * signal, forwarded the same way) and reports the attempt interrupted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "kind.h"
+#include "sched.h"
+#include "sig.h"
+#include "spawn.h"
+
+struct proc {
+	pid_t pid;        /* 0: not forked (yet, or again) */
+	int job_fd;       /* write end of the worker's job pipe */
+	int res_fd;       /* read end of its result pipe */
+	struct job *job;  /* the attempt it carries, NULL: idle */
+	double sent;      /* monotonic time the attempt was sent */
+	struct strbuf in; /* result bytes read so far */
+};
+
+struct done {
+	struct job *job;
+	struct result res;
+};
+
+struct procs {
+	struct graph *g;
+	struct proc *w;
+	int n;
+	struct lanes lanes;
+	VEC(struct done) done;
+	bool kill_forwarded;
+};
+
+/* ---- the worker's side ---- */
+
+static void worker_main(struct graph *g, int id, int job_fd, int res_fd)
+{
+	struct worker w = {.id = id};
+	FILE *in = fdopen(job_fd, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	while (in && getline(&line, &cap, in) > 0) {
+		long index = -1, elen = -1;
+		int number = 0;
+		char *extra = NULL;
+		if (sscanf(line, "%ld %d %ld", &index, &number, &elen) != 3)
+			index = -1;
+		if (elen >= 0) {
+			extra = xmalloc((size_t)elen + 1);
+			if (fread(extra, 1, (size_t)elen, in) != (size_t)elen)
+				index = -1;
+			extra[elen] = '\0';
+		}
+		struct result res;
+		if (index < 0 || (size_t)index >= g->jobs.n) {
+			result_init(&res);
+			result_fail(&res, "worker %d: bad request", id);
+		} else {
+			job_attempt(g->jobs.v[index], &w, number, extra, &res);
+		}
+		free(extra);
+		char *out = result_to_json(&res);
+		size_t len = strlen(out);
+		out[len] = '\n'; /* replaces the NUL; the length is known */
+		int rc = write_all(res_fd, out, len + 1);
+		free(out);
+		result_release(&res);
+		if (rc < 0)
+			break;
+	}
+	free(line);
+	worker_release(&w);
+}
+
+/* Forks the worker of lane i. 0, or -1 with err. */
+static int fork_worker(struct procs *p, int i, struct strbuf *err)
+{
+	int jp[2], rp[2];
+	if (pipe2(jp, O_CLOEXEC) < 0) {
+		sb_addf(err, "cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(rp, O_CLOEXEC) < 0) {
+		sb_addf(err, "cannot create a pipe: %s", strerror(errno));
+		close(jp[0]);
+		close(jp[1]);
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	/* No signal may run its handler in the child before it has pipes of
+	 * its own: it would poke the parent's. */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == 0) {
+		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		sig_reinit();
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (getppid() != parent)
+			_exit(0);
+		/* The other workers' pipe ends must not stay open here, or
+		 * their end-of-file would never come. */
+		for (int k = 0; k < p->n; k++) {
+			if (p->w[k].pid > 0) {
+				close(p->w[k].job_fd);
+				close(p->w[k].res_fd);
+			}
+		}
+		close(jp[1]);
+		close(rp[0]);
+		worker_main(p->g, i, jp[0], rp[1]);
+		_exit(0);
+	}
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(jp[0]);
+	close(rp[1]);
+	if (pid < 0) {
+		sb_addf(err, "cannot fork a worker process: %s", strerror(e));
+		close(jp[1]);
+		close(rp[0]);
+		return -1;
+	}
+	/* Also in the parent, so a signal to the group cannot race the
+	 * child's own setpgid. */
+	setpgid(pid, pid);
+	struct proc *w = &p->w[i];
+	w->pid = pid;
+	w->job_fd = jp[1];
+	w->res_fd = rp[0];
+	fcntl(w->res_fd, F_SETFL, O_NONBLOCK);
+	sb_reset(&w->in);
+	return 0;
+}
+
+/* ---- the scheduler's side ---- */
+
+static int bury(struct proc *w);
+
+static int procs_init(struct backend *b, struct strbuf *err)
+{
+	struct procs *p = xcalloc(1, sizeof(*p));
+	p->g = b->graph;
+	p->n = b->opts->jobs > 0 ? b->opts->jobs : 1;
+	p->w = xcalloc((size_t)p->n, sizeof(*p->w));
+	for (int i = 0; i < p->n; i++)
+		p->w[i].job_fd = p->w[i].res_fd = -1;
+	lanes_init(&p->lanes, p->n);
+	b->priv = p;
+	return 0;
+}
+
+static bool procs_can_start(struct backend *b, const struct job *job)
+{
+	struct procs *p = b->priv;
+	return p->lanes.in_use < p->lanes.n;
+}
+
+static int procs_start(struct backend *b, struct job *job, int number, const char *prev_extra,
+		       struct strbuf *err)
+{
+	struct procs *p = b->priv;
+	int lane = lanes_take(&p->lanes);
+	if (lane < 0) {
+		sb_addf(err, "no free worker process");
+		return -1;
+	}
+	struct proc *w = &p->w[lane];
+	struct strbuf req = {0};
+	sb_addf(&req, "%u %d %ld\n", job->index, number,
+		prev_extra ? (long)strlen(prev_extra) : -1L);
+	if (prev_extra)
+		sb_adds(&req, prev_extra);
+	size_t len = req.len;
+	char *line = sb_detach(&req);
+	/* The worker is idle, reading: a long line cannot block us for good.
+	 * An idle worker may have died unseen (we only watch busy ones): then
+	 * the write fails with EPIPE, and a fresh worker takes the job. */
+	int rc = -1;
+	for (int tries = 0; tries < 2 && rc < 0; tries++) {
+		if (w->pid > 0 && tries > 0)
+			bury(w);
+		if (w->pid == 0 && fork_worker(p, lane, err) < 0)
+			break;
+		rc = write_all(w->job_fd, line, len);
+		if (rc < 0 && errno != EPIPE)
+			break;
+	}
+	int e = errno;
+	free(line);
+	if (rc < 0) {
+		if (!err->len)
+			sb_addf(err, "cannot send the job to worker process %d: %s", (int)w->pid,
+				strerror(e));
+		lanes_put(&p->lanes, lane);
+		return -1;
+	}
+	w->job = job;
+	w->sent = mono_now();
+	return 0;
+}
+
+/* Forgets a dead worker: reaps it and closes its pipes. Returns its wait
+ * status. */
+static int bury(struct proc *w)
+{
+	int status = 0;
+	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+	}
+	close(w->job_fd);
+	close(w->res_fd);
+	w->job_fd = w->res_fd = -1;
+	w->pid = 0;
+	sb_reset(&w->in);
+	return status;
+}
+
+/* The worker carrying job died before answering: fail the attempt the way
+ * attempt_end() would have (outputs removed, a line in the log). */
+static void worker_died(struct proc *w, struct result *res)
+{
+	pid_t pid = w->pid;
+	int status = bury(w);
+	const struct job *job = w->job;
+	result_init(res);
+	struct strbuf why = {0};
+	describe_status(status, &why);
+	/* "worker process 1234 was killed by signal 9 (SIGKILL)" */
+	result_fail(res, "worker process %d %s%s", (int)pid, WIFSIGNALED(status) ? "was " : "",
+		    sb_str(&why));
+	sb_release(&why);
+	if (WIFSIGNALED(status))
+		res->signal = WTERMSIG(status);
+	res->retryable = true;
+	if (cancel_requested())
+		res->status = RES_INTERRUPTED;
+	if (!job->sec->kind->atomic_outputs)
+		for (uint32_t i = 0; i < job->n_outputs; i++)
+			unlink(job->outputs[i]);
+	char *log = job_log_path(job);
+	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (fd >= 0) {
+		char *line = xasprintf("juggle: %s\n", res->error);
+		write_all(fd, line, strlen(line));
+		free(line);
+		close(fd);
+	}
+	free(log);
+}
+
+/* Ends the attempt of lane i with res, stamping the times on our clock:
+ * the worker's monotonic clock is its own. */
+static void finish_lane(struct procs *p, int i, struct result *res)
+{
+	struct proc *w = &p->w[i];
+	double now = mono_now();
+	double duration = res->finished; /* result_from_json() put it there */
+	res->finished = now;
+	res->started = now - duration < w->sent ? w->sent : now - duration;
+	res->worker = i;
+	struct done d = {.job = w->job};
+	d.res = *res;
+	VEC_PUSH(&p->done, d);
+	w->job = NULL;
+	lanes_put(&p->lanes, i);
+}
+
+/* Reads what worker i sent; queues complete results. */
+static void drain(struct procs *p, int i)
+{
+	struct proc *w = &p->w[i];
+	char buf[65536];
+	bool eof = false;
+	for (;;) {
+		ssize_t n = read(w->res_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			eof = true; /* or a broken pipe: the worker is gone */
+			break;
+		}
+		sb_add(&w->in, buf, (size_t)n);
+	}
+	char *nl;
+	while (w->job && w->in.len && (nl = memchr(w->in.buf, '\n', w->in.len))) {
+		*nl = '\0';
+		struct result res;
+		if (result_from_json(w->in.buf, &res) < 0) {
+			result_init(&res);
+			result_fail(&res, "worker process %d sent an unreadable result", (int)w->pid);
+		}
+		size_t used = (size_t)(nl - w->in.buf) + 1;
+		memmove(w->in.buf, nl + 1, w->in.len - used);
+		w->in.len -= used;
+		w->in.buf[w->in.len] = '\0';
+		finish_lane(p, i, &res);
+	}
+	if (!eof)
+		return;
+	if (w->job) {
+		struct result res;
+		worker_died(w, &res);
+		res.finished = mono_now() - w->sent; /* the duration, as from a worker */
+		finish_lane(p, i, &res);
+	} else {
+		bury(w);
+	}
+}
+
+static void forward(struct procs *p, int sig)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].pid > 0 && p->w[i].job)
+			kill(p->w[i].pid, sig);
+}
+
+static int procs_wait(struct backend *b, struct job **job, struct result *res, double timeout)
+{
+	struct procs *p = b->priv;
+	double until = timeout < 0 ? -1 : mono_now() + timeout;
+	for (;;) {
+		if (p->done.n) {
+			*job = p->done.v[0].job;
+			*res = p->done.v[0].res;
+			memmove(p->done.v, p->done.v + 1, (p->done.n - 1) * sizeof(*p->done.v));
+			p->done.n--;
+			return 1;
+		}
+		if (p->lanes.in_use == 0) {
+			backend_idle_wait(timeout);
+			return 0;
+		}
+		if (kill_requested() && !p->kill_forwarded) {
+			/* The workers' second signal: they kill their commands now. */
+			p->kill_forwarded = true;
+			forward(p, SIGTERM);
+		}
+		struct pollfd *fds = xcalloc((size_t)p->n + 2, sizeof(*fds));
+		int *lane = xcalloc((size_t)p->n + 2, sizeof(*lane));
+		nfds_t nf = 0;
+		for (int i = 0; i < p->n; i++) {
+			if (p->w[i].job) {
+				fds[nf] = (struct pollfd){p->w[i].res_fd, POLLIN, 0};
+				lane[nf++] = i;
+			}
+		}
+		nfds_t nw = nf;
+		if (!cancel_requested())
+			fds[nf++] = (struct pollfd){sig_cancel_fd(), POLLIN, 0};
+		else if (!p->kill_forwarded)
+			fds[nf++] = (struct pollfd){sig_kill_fd(), POLLIN, 0};
+		double left = until < 0 ? -1 : until - mono_now();
+		int ms = left < 0 ? -1 : (int)(left * 1000) + 1;
+		if (until >= 0 && left <= 0)
+			ms = 0;
+		int r = poll(fds, nf, ms);
+		bool sig = false;
+		for (nfds_t k = 0; r > 0 && k < nf; k++) {
+			if (!fds[k].revents)
+				continue;
+			if (k < nw)
+				drain(p, lane[k]);
+			else
+				sig = true;
+		}
+		free(fds);
+		free(lane);
+		if (p->done.n)
+			continue;
+		/* A signal (by fd or by EINTR) goes back to the scheduler, which
+		 * then aborts; so does the end of the timeout. */
+		if (r <= 0 || (sig && !kill_requested()))
+			return 0;
+	}
+}
+
+static int procs_running(struct backend *b)
+{
+	return ((struct procs *)b->priv)->lanes.in_use;
+}
+
+static void procs_abort(struct backend *b)
+{
+	forward(b->priv, SIGTERM);
+}
+
+static void procs_release(struct backend *b)
+{
+	struct procs *p = b->priv;
+	/* Idle workers read end-of-file and exit. */
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].pid > 0)
+			close(p->w[i].job_fd), p->w[i].job_fd = -1;
+	for (int i = 0; i < p->n; i++) {
+		struct proc *w = &p->w[i];
+		if (w->pid > 0) {
+			int status;
+			while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+			}
+			close(w->res_fd);
+		}
+		sb_release(&w->in);
+	}
+	for (size_t i = 0; i < p->done.n; i++)
+		result_release(&p->done.v[i].res);
+	free(p->done.v);
+	free(p->w);
+	lanes_release(&p->lanes);
+	free(p);
+	b->priv = NULL;
+}
+
+const struct backend_ops backend_processes = {
+	.name = "processes",
+	.init = procs_init,
+	.can_start = procs_can_start,
+	.start = procs_start,
+	.wait = procs_wait,
+	.running = procs_running,
+	.abort = procs_abort,
+	.release = procs_release,
+};
