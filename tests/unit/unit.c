@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "../../engine/backend.h"
 #include "../../engine/expand.h"
 #include "../../engine/glob.h"
@@ -23,33 +24,6 @@
 #include "../../engine/state.h"
 
 /* Every test runs in a fresh temporary folder. */
-static char *tmpdir;
-static int in_tmp(void **state)
-{
-	(void)state;
-	char tmpl[] = "/tmp/juggle-unit-XXXXXX";
-	tmpdir = xstrdup(mkdtemp(tmpl));
-	return chdir(tmpdir);
-}
-
-static int out_of_tmp(void **state)
-{
-	(void)state;
-	if (chdir("/") < 0)
-		return -1;
-	remove_tree(tmpdir);
-	free(tmpdir);
-	return 0;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	mkdir_parents(path);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 /* ---- split_words ---- */
 
