@@ -50,7 +50,7 @@ deps:
 	@tools/deps
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
-# from the corpus in fuzz/corpus/NAME (seeded from tests/ and examples/);
+# from fuzz/seeds/NAME and the graphs in tests/ and examples/ (fuzz/run);
 # crashes land in fuzz/crashes/ and become regression inputs there.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
@@ -65,7 +65,7 @@ $(BUILD)/fuzz_download: fuzz/fuzz_download.c jobs/download.c $(ENGINE_OBJ) \
 		$(filter %.o,$^) $(LDLIBS)
 
 # The same targets without libFuzzer, in every build: fuzz/replay.c feeds
-# them files, so the test suite replays fuzz/crashes/ and the seed corpus.
+# them files, so the test suite replays fuzz/crashes/ and fuzz/seeds/.
 $(BUILD)/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(filter %.o,$^) $(LDLIBS)
 

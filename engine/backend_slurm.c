@@ -663,7 +663,13 @@ static void finalize(struct step *st)
 	int rc = -1;
 	bool host_decided = true;
 
-	if (!completed && st->killed == WHY_TIMEOUT) {
+	if (!completed && st->killed == WHY_TIMEOUT && st->exec && read_exec_result(st) == 0 &&
+	    st->res.timed_out) {
+		/* The node's own clock ran out too, and it has said so in the
+		 * log and its result: one "timed out" per attempt, not two. */
+		res = &st->res;
+		host_decided = false;
+	} else if (!completed && st->killed == WHY_TIMEOUT) {
 		res->timed_out = true;
 		res->retryable = true;
 		result_fail(res, "timed out after %g s (%s cancelled)", job->sec->timeout,

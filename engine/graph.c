@@ -136,7 +136,8 @@ char *job_result_path(const struct job *job)
 
 struct job *graph_job(const struct graph *g, const char *name)
 {
-	return strmap_get(&g->job_by_name, name);
+	struct job *job = strmap_get(&g->job_by_name, name);
+	return job ? job : strmap_get(&g->batch_of, name);
 }
 
 static void want(struct job *job)
@@ -276,6 +277,7 @@ void graph_release(struct graph *g)
 	strmap_release(&g->job_by_name);
 	strmap_release(&g->section_by_name);
 	strmap_release(&g->producer);
+	strmap_release(&g->batch_of);
 	arena_release(&g->arena);
 	memset(g, 0, sizeof(*g));
 }

@@ -59,6 +59,7 @@ struct section {
 	bool always;
 	struct pool *pool;
 	const char *description;  /* NULL = the job's name */
+	int batch;                /* foreach items per job (batch = N); 0 = no batch key */
 
 	void *kpriv;              /* the kind's parsed form of its keys */
 	bool bad_keys;            /* an unknown key was reported */
@@ -108,6 +109,12 @@ struct job {
 	struct section *sec;
 	const char *item;     /* foreach item, NULL without foreach */
 	const char *match;    /* the matched path of a glob foreach */
+	/* A batch (batch = N): the foreach instances it stands for, in item
+	 * order, each with its own item, match, inputs and outputs. They are
+	 * not in graph.jobs; the batch's inputs and outputs are theirs joined
+	 * (inputs once each). NULL otherwise. */
+	struct job **members;
+	uint32_t n_members;
 	const char **inputs;  /* normalised paths */
 	const char **outputs; /* normalised paths, inside the graph's folder */
 	struct job **deps;    /* after-jobs and producers of inputs, no duplicates */
@@ -162,6 +169,7 @@ struct graph {
 	struct strmap job_by_name;
 	struct strmap section_by_name;
 	struct strmap producer;  /* output path -> job */
+	struct strmap batch_of;  /* a batched instance's name -> its batch job */
 	double loaded_at;        /* wall-clock time the ${date} built-ins used */
 };
 
@@ -169,6 +177,8 @@ struct graph {
 int graph_load(struct graph *g, const struct load_opts *o, struct diag *d);
 void graph_release(struct graph *g);
 
+/* The job called name, or the batch holding the instance called name; NULL
+ * if none. */
 struct job *graph_job(const struct graph *g, const char *name);
 
 /* Marks the jobs named by targets (job names, foreach base names or output

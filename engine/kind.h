@@ -45,6 +45,9 @@ struct job_kind {
 	bool atomic_outputs;     /* run() replaces outputs atomically, so a
 				  * failure leaves the previous copy in place
 				  * (otherwise failed outputs are deleted) */
+	bool batchable;          /* run() takes any number of inputs and
+				  * outputs, so `batch = N` may hand it N
+				  * foreach items at once */
 
 	/* Optional: one-time set-up in the main thread before any worker
 	 * starts (libxml2's xmlInitParser, curl_global_init). */

@@ -59,7 +59,7 @@ struct loader {
 
 static const char *const common_keys[] = {
 	"input", "output", "after",  "foreach", "retries",     "retry_delay",
-	"timeout", "always", "pool", "description", NULL,
+	"timeout", "always", "pool", "description", "batch", NULL,
 };
 
 static const char *const settings_keys[] = {
@@ -749,6 +749,9 @@ static void jerr(struct loader *L, int line, const char *job, const char *fmt, .
 	sb_release(&sb);
 }
 
+/* The keys a batched job expands once per item (the others once per batch). */
+static const char *const per_item_keys[] = {"input", "output", "after", NULL};
+
 /* Checks which placeholders each key may use, given the job's shape. */
 static void check_placeholders(struct loader *L, struct section *sec)
 {
@@ -757,6 +760,8 @@ static void check_placeholders(struct loader *L, struct section *sec)
 	const struct kv *in = section_key(sec, "input");
 	const struct kv *out = section_key(sec, "output");
 	bool has_in = glob || (in && *in->val);
+	/* batch = 1 is the plain job, so a graph can switch with -s batch=N. */
+	bool batched = sec->batch > 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
 		unsigned used = placeholders_used(kv->val);
@@ -767,6 +772,10 @@ static void check_placeholders(struct loader *L, struct section *sec)
 		if (strcmp(kv->key, "foreach") == 0) {
 			bad = used;
 			why = "foreach is expanded before any placeholder has a value";
+		} else if (batched && !in_list(per_item_keys, kv->key) &&
+			   (used & ~(unsigned)(PH_INPUTS | PH_OUTPUTS))) {
+			bad = used & ~(unsigned)(PH_INPUTS | PH_OUTPUTS);
+			why = "a batched job stands for several items; use {inputs} and {outputs}";
 		} else if ((used & (PH_ITEM | PH_REL | PH_RELSTEM)) && !each) {
 			bad = used & (PH_ITEM | PH_REL | PH_RELSTEM);
 			why = "the job has no foreach";
@@ -823,6 +832,12 @@ static void load_section(struct loader *L, struct section *sec)
 				jerr(L, kv->line, sec->name, "always: '%s' is not yes or no", v);
 		} else if (strcmp(k, "description") == 0) {
 			sec->description = v;
+		} else if (strcmp(k, "batch") == 0) {
+			if (parse_long(v, 1, 100000, &n) < 0)
+				jerr(L, kv->line, sec->name,
+				     "batch: '%s' is not a number of items from 1 to 100000", v);
+			else
+				sec->batch = (int)n;
 		} else if (strcmp(k, "pool") == 0) {
 			for (size_t p = 0; p < L->g->pools.n; p++)
 				if (strcmp(L->g->pools.v[p]->name, v) == 0)
@@ -853,6 +868,20 @@ static void load_section(struct loader *L, struct section *sec)
 					glob_prefix_len(sec->foreach_arg));
 			}
 		}
+	}
+	const struct kv *batch = section_key(sec, "batch");
+	if (batch && sec->foreach == FE_NONE)
+		jerr(L, batch->line, sec->name,
+		     "batch needs a foreach: it hands N foreach items to one job");
+	else if (batch && !sec->kind->batchable) {
+		struct strbuf kinds = {0};
+		for (size_t i = 0; job_kinds[i]; i++)
+			if (job_kinds[i]->batchable)
+				sb_addf(&kinds, "%s%s", kinds.len ? ", " : "", job_kinds[i]->name);
+		jerr(L, batch->line, sec->name,
+		     "batch: a %s job takes one item at a time (batch is for %s jobs)",
+		     sec->kind->name, sb_str(&kinds));
+		sb_release(&kinds);
 	}
 	check_placeholders(L, sec);
 	/* After an unknown key, "missing key" is usually the same typo again. */
@@ -1070,6 +1099,153 @@ static int instance_words(struct loader *L, struct job *job, const struct kv *kv
 	return 0;
 }
 
+/* A job for one foreach item (NULL: the section's only job), without its
+ * paths yet. */
+static struct job *new_instance(struct loader *L, struct section *sec, const char *item)
+{
+	struct graph *g = L->g;
+	struct job *job = arena_alloc(&g->arena, sizeof(*job));
+	memset(job, 0, sizeof(*job));
+	job->sec = sec;
+	size_t plen = sec->glob_prefix ? strlen(sec->glob_prefix) : 0;
+	if (!item) {
+		job->name = sec->name;
+	} else if (sec->foreach == FE_GLOB) {
+		job->match = arena_strdup(&g->arena, item);
+		job->item = job->match + (strncmp(job->match, sec->glob_prefix, plen) == 0 ? plen : 0);
+		job->name = instance_name(&g->arena, sec->name, job->item);
+	} else {
+		job->item = arena_strdup(&g->arena, item);
+		job->name = instance_name(&g->arena, sec->name, job->item);
+	}
+	return job;
+}
+
+/* Fills job's outputs and inputs from the section's keys; input globs are
+ * resolved later, into owner (the job, or the batch holding it). */
+static void instance_paths(struct loader *L, struct job *job, struct job *owner,
+			   const char *graph_base, struct globvec *globs)
+{
+	struct graph *g = L->g;
+	const struct kv *out_kv = section_key(job->sec, "output");
+	const struct kv *in_kv = section_key(job->sec, "input");
+	/* Outputs first: inputs may not name them, other keys may. */
+	struct strvec outs = {0}, ins = {0};
+	if (instance_words(L, job, out_kv, &outs) == 0) {
+		for (size_t k = 0; k < outs.n; k++) {
+			char *norm = path_normalize(outs.v[k]);
+			free(outs.v[k]);
+			outs.v[k] = norm;
+			const char *why = output_problem(norm, graph_base);
+			if (why)
+				jerr(L, out_kv->line, job->name, "output '%s' %s", norm, why);
+		}
+	}
+	job->outputs = str_array(&g->arena, &outs);
+	job->n_outputs = (uint32_t)outs.n;
+	if (job->match)
+		VEC_PUSH(&ins, xstrdup(job->match));
+	if (instance_words(L, job, in_kv, &ins) == 0) {
+		size_t keep = 0;
+		for (size_t k = 0; k < ins.n; k++) {
+			if (glob_has_magic(ins.v[k]) && !(job->match && k == 0)) {
+				char *norm = path_normalize(ins.v[k]);
+				struct pending_glob pg = {owner, arena_strdup(&g->arena, norm),
+							  in_kv->line};
+				VEC_PUSH(globs, pg);
+				free(norm);
+				free(ins.v[k]);
+				continue;
+			}
+			char *norm = path_normalize(ins.v[k]);
+			free(ins.v[k]);
+			ins.v[keep++] = norm;
+		}
+		ins.n = keep;
+	}
+	job->inputs = str_array(&g->arena, &ins);
+	job->n_inputs = (uint32_t)ins.n;
+	strvec_release(&outs);
+	strvec_release(&ins);
+}
+
+/* One job for n foreach items (batch = N), named NAME[FIRST..LAST]: each
+ * item becomes a member with its own paths, and the batch reads and
+ * writes them all. */
+static struct job *new_batch(struct loader *L, struct section *sec, char **items, size_t n,
+			     const char *graph_base, struct globvec *globs)
+{
+	struct graph *g = L->g;
+	struct job *b = arena_alloc(&g->arena, sizeof(*b));
+	memset(b, 0, sizeof(*b));
+	b->sec = sec;
+	b->members = arena_alloc(&g->arena, sizeof(*b->members) * n);
+	b->n_members = (uint32_t)n;
+	size_t n_in = 0, n_out = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct job *m = new_instance(L, sec, items[k]);
+		instance_paths(L, m, b, graph_base, globs);
+		b->members[k] = m;
+		n_in += m->n_inputs;
+		n_out += m->n_outputs;
+	}
+	char *item = xasprintf("%s..%s", b->members[0]->item, b->members[n - 1]->item);
+	b->item = arena_strdup(&g->arena, item);
+	free(item);
+	b->name = instance_name(&g->arena, sec->name, b->item);
+	b->inputs = arena_alloc(&g->arena, sizeof(*b->inputs) * (n_in + 1));
+	b->outputs = arena_alloc(&g->arena, sizeof(*b->outputs) * (n_out + 1));
+	struct strmap seen = {0};
+	for (size_t k = 0; k < n; k++) {
+		const struct job *m = b->members[k];
+		for (uint32_t i = 0; i < m->n_inputs; i++) {
+			if (strmap_get(&seen, m->inputs[i]))
+				continue; /* an input the items share is read once */
+			strmap_put(&seen, m->inputs[i], (void *)m->inputs[i]);
+			b->inputs[b->n_inputs++] = m->inputs[i];
+		}
+		for (uint32_t i = 0; i < m->n_outputs; i++)
+			b->outputs[b->n_outputs++] = m->outputs[i];
+	}
+	b->inputs[b->n_inputs] = NULL;
+	b->outputs[b->n_outputs] = NULL;
+	strmap_release(&seen);
+	return b;
+}
+
+/* Registers a new job: its outputs, its name (and its members' names). */
+static void add_job(struct loader *L, struct job *job)
+{
+	struct graph *g = L->g;
+	const struct kv *out_kv = section_key(job->sec, "output");
+	for (uint32_t k = 0; k < job->n_outputs; k++) {
+		struct job *other = strmap_get(&g->producer, job->outputs[k]);
+		if (other == job) {
+			jerr(L, out_kv->line, job->name, "output '%s' is declared twice",
+			     job->outputs[k]);
+			continue;
+		}
+		if (other) {
+			jerr(L, out_kv->line, job->name,
+			     "output '%s' is also an output of job '%s' (line %d)",
+			     job->outputs[k], other->name, other->sec->line);
+			continue;
+		}
+		strmap_put(&g->producer, job->outputs[k], job);
+	}
+	if (strmap_get(&g->job_by_name, job->name)) {
+		jerr(L, job->sec->line, job->name, "two jobs have this name");
+		return;
+	}
+	strmap_put(&g->job_by_name, job->name, job);
+	for (uint32_t k = 0; k < job->n_members; k++)
+		strmap_put(&g->batch_of, job->members[k]->name, job);
+	job->index = (uint32_t)g->jobs.n;
+	VEC_PUSH(&g->jobs, job);
+	if (job->sec->kind->check_job)
+		job->sec->kind->check_job(g, job, L->d);
+}
+
 static void make_instances(struct loader *L, struct section *sec, const char *graph_base,
 			   struct globvec *globs)
 {
@@ -1100,83 +1276,19 @@ static void make_instances(struct loader *L, struct section *sec, const char *gr
 		strmap_release(&seen);
 	}
 	size_t count = sec->foreach == FE_NONE ? 1 : items.n;
+	size_t per = sec->batch > 1 ? (size_t)sec->batch : 1;
 	sec->first_job = g->jobs.n;
-	sec->n_jobs = count;
-	const struct kv *out_kv = section_key(sec, "output");
-	const struct kv *in_kv = section_key(sec, "input");
-	size_t plen = sec->glob_prefix ? strlen(sec->glob_prefix) : 0;
-	for (size_t i = 0; i < count; i++) {
-		struct job *job = arena_alloc(&g->arena, sizeof(*job));
-		memset(job, 0, sizeof(*job));
-		job->sec = sec;
-		job->index = (uint32_t)g->jobs.n;
-		if (sec->foreach == FE_NONE) {
-			job->name = sec->name;
-		} else if (sec->foreach == FE_GLOB) {
-			job->match = arena_strdup(&g->arena, items.v[i]);
-			job->item = job->match + (strncmp(job->match, sec->glob_prefix, plen) == 0 ? plen : 0);
-			job->name = instance_name(&g->arena, sec->name, job->item);
+	for (size_t i = 0; i < count; i += per) {
+		size_t n = count - i < per ? count - i : per;
+		const char *item = sec->foreach == FE_NONE ? NULL : items.v[i];
+		struct job *job;
+		if (n == 1) { /* a batch of one is that item's instance */
+			job = new_instance(L, sec, item);
+			instance_paths(L, job, job, graph_base, globs);
 		} else {
-			job->item = arena_strdup(&g->arena, items.v[i]);
-			job->name = instance_name(&g->arena, sec->name, job->item);
+			job = new_batch(L, sec, items.v + i, n, graph_base, globs);
 		}
-		/* Outputs first: inputs may not name them, other keys may. */
-		struct strvec outs = {0}, ins = {0};
-		if (instance_words(L, job, out_kv, &outs) == 0) {
-			for (size_t k = 0; k < outs.n; k++) {
-				char *norm = path_normalize(outs.v[k]);
-				free(outs.v[k]);
-				outs.v[k] = norm;
-				const char *why = output_problem(norm, graph_base);
-				if (why)
-					jerr(L, out_kv->line, job->name, "output '%s' %s", norm, why);
-			}
-		}
-		job->outputs = str_array(&g->arena, &outs);
-		job->n_outputs = (uint32_t)outs.n;
-		if (job->match)
-			VEC_PUSH(&ins, xstrdup(job->match));
-		if (instance_words(L, job, in_kv, &ins) == 0) {
-			size_t keep = 0;
-			for (size_t k = 0; k < ins.n; k++) {
-				if (glob_has_magic(ins.v[k]) && !(job->match && k == 0)) {
-					char *norm = path_normalize(ins.v[k]);
-					struct pending_glob pg = {job, arena_strdup(&g->arena, norm),
-								  in_kv->line};
-					VEC_PUSH(globs, pg);
-					free(norm);
-					free(ins.v[k]);
-					continue;
-				}
-				char *norm = path_normalize(ins.v[k]);
-				free(ins.v[k]);
-				ins.v[keep++] = norm;
-			}
-			ins.n = keep;
-		}
-		job->inputs = str_array(&g->arena, &ins);
-		job->n_inputs = (uint32_t)ins.n;
-		strvec_release(&outs);
-		strvec_release(&ins);
-
-		for (uint32_t k = 0; k < job->n_outputs; k++) {
-			struct job *other = strmap_get(&g->producer, job->outputs[k]);
-			if (other && other != job) {
-				jerr(L, out_kv->line, job->name,
-				     "output '%s' is also an output of job '%s' (line %d)",
-				     job->outputs[k], other->name, other->sec->line);
-				continue;
-			}
-			strmap_put(&g->producer, job->outputs[k], job);
-		}
-		if (strmap_get(&g->job_by_name, job->name)) {
-			jerr(L, sec->line, job->name, "two jobs have this name");
-			continue;
-		}
-		strmap_put(&g->job_by_name, job->name, job);
-		VEC_PUSH(&g->jobs, job);
-		if (sec->kind->check_job)
-			sec->kind->check_job(g, job, L->d);
+		add_job(L, job);
 	}
 	sec->n_jobs = g->jobs.n - sec->first_job;
 	strvec_release(&items);
@@ -1244,11 +1356,15 @@ static void link_deps(struct loader *L)
 		deps.n = 0;
 		const struct kv *after = section_key(job->sec, "after");
 		struct strvec words = {0};
-		instance_words(L, job, after, &words);
+		if (job->members)
+			for (uint32_t m = 0; m < job->n_members; m++)
+				instance_words(L, job->members[m], after, &words);
+		else
+			instance_words(L, job, after, &words);
 		for (size_t k = 0; k < words.n; k++) {
 			const char *w = words.v[k];
 			struct section *sec = strmap_get(&g->section_by_name, w);
-			struct job *one = strmap_get(&g->job_by_name, w);
+			struct job *one = graph_job(g, w);
 			if (sec) {
 				for (size_t m = 0; m < sec->n_jobs; m++)
 					add_dep(&deps, g->jobs.v[sec->first_job + m]);
@@ -1384,10 +1500,15 @@ static void fingerprints(struct graph *g)
 			unsigned char md[EVP_MAX_MD_SIZE];
 			unsigned int len;
 			EVP_MD_CTX_copy_ex(ctx, base);
-			const char *item = job->item ? job->item : "";
-			const char *match = job->match ? job->match : "";
-			EVP_DigestUpdate(ctx, item, strlen(item) + 1);
-			EVP_DigestUpdate(ctx, match, strlen(match) + 1);
+			/* A batch is defined by the items it stands for. */
+			uint32_t n = job->members ? job->n_members : 1;
+			for (uint32_t m = 0; m < n; m++) {
+				const struct job *one = job->members ? job->members[m] : job;
+				const char *item = one->item ? one->item : "";
+				const char *match = one->match ? one->match : "";
+				EVP_DigestUpdate(ctx, item, strlen(item) + 1);
+				EVP_DigestUpdate(ctx, match, strlen(match) + 1);
+			}
 			EVP_DigestFinal_ex(ctx, md, &len);
 			memcpy(job->fp, md, 16);
 		}

@@ -378,6 +378,7 @@ const struct job_kind kind_command = {
 	.name = "command",
 	.keys = command_keys,
 	.env_keys = true,
+	.batchable = true,
 	.check = command_check,
 	.run = command_run,
 	.start_async = command_start_async,

@@ -1,5 +1,5 @@
 """The fuzzers' findings stay fixed: every saved crash input
-(fuzz/crashes/TARGET/) and the seed corpus (fuzz/corpus/TARGET/) go
+(fuzz/crashes/TARGET/) and the seeds (fuzz/seeds/TARGET/) go
 through the fuzz targets without libFuzzer (build/fuzz-replay-TARGET, built
 by every `make`, so under ASan+UBSan in build-asan), and the graph and
 state-log crashes also through juggle itself."""
@@ -34,9 +34,9 @@ def test_fuzz_crashes_replay(t):
         replay(t, target, inputs("crashes", target))
 
 
-def test_fuzz_corpus_replay(t):
+def test_fuzz_seeds_replay(t):
     for target in TARGETS:
-        replay(t, target, inputs("corpus", target))
+        replay(t, target, inputs("seeds", target))
 
 
 def no_crash(r, what):

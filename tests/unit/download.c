@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "helpers.h"
 #include "../../engine/graph.h"
 #include "../../engine/kind.h"
 
@@ -33,7 +34,6 @@ static struct {
 	char www[512];
 } tb = {.pid = -1, .in_fd = -1};
 
-static char *dl_tmp;
 
 static int testbed_start(void **state)
 {
@@ -95,24 +95,6 @@ static void serve(const char *name, const char *data, size_t len)
 	fchmod(fd, 0644);
 	close(fd);
 	free(path);
-}
-
-static int dl_in_tmp(void **state)
-{
-	(void)state;
-	char tmpl[] = "/tmp/juggle-unit-XXXXXX";
-	dl_tmp = xstrdup(mkdtemp(tmpl));
-	return chdir(dl_tmp);
-}
-
-static int dl_out_of_tmp(void **state)
-{
-	(void)state;
-	if (chdir("/") < 0)
-		return -1;
-	remove_tree(dl_tmp);
-	free(dl_tmp);
-	return 0;
 }
 
 static void load_graph(struct graph *g, const char *fmt, ...)
@@ -433,13 +415,13 @@ int download_unit_tests(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_async_many_transfers_share_one_multi,
-						dl_in_tmp, dl_out_of_tmp),
-		cmocka_unit_test_setup_teardown(test_async_cancel_leaves_nothing, dl_in_tmp,
-						dl_out_of_tmp),
-		cmocka_unit_test_setup_teardown(test_async_failures_and_refresh, dl_in_tmp,
-						dl_out_of_tmp),
-		cmocka_unit_test_setup_teardown(test_async_done_wakes_a_run_once_loop, dl_in_tmp,
-						dl_out_of_tmp),
+						in_tmp, out_of_tmp),
+		cmocka_unit_test_setup_teardown(test_async_cancel_leaves_nothing, in_tmp,
+						out_of_tmp),
+		cmocka_unit_test_setup_teardown(test_async_failures_and_refresh, in_tmp,
+						out_of_tmp),
+		cmocka_unit_test_setup_teardown(test_async_done_wakes_a_run_once_loop, in_tmp,
+						out_of_tmp),
 	};
 	return cmocka_run_group_tests_name("download", tests, testbed_start, testbed_stop);
 }

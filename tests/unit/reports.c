@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "../../engine/archive.h"
 #include "../../engine/graph.h"
 #include "../../engine/progress.h"
@@ -22,34 +23,6 @@
 
 int report_unit_tests(void);
 
-static char *tmpdir;
-
-static int in_tmp(void **state)
-{
-	(void)state;
-	char tmpl[] = "/tmp/juggle-unit-XXXXXX";
-	tmpdir = xstrdup(mkdtemp(tmpl));
-	return chdir(tmpdir);
-}
-
-static int out_of_tmp(void **state)
-{
-	(void)state;
-	if (chdir("/") < 0)
-		return -1;
-	remove_tree(tmpdir);
-	free(tmpdir);
-	return 0;
-}
-
-static void write_text(const char *path, const char *text)
-{
-	mkdir_parents(path);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static size_t count(const char *hay, const char *needle)
 {
