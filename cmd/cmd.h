@@ -56,6 +56,11 @@ struct state *cli_state_readonly(int *status);
 /* The run options from the command line and [settings]. 0 or exit status. */
 int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o);
 
+/* Raises the soft RLIMIT_NOFILE as far as the run needs (up to the hard
+ * limit), or lowers o->net_jobs, then o->jobs, with a warning when even
+ * the hard limit is too few (cmd/fdlimit.c). */
+void fd_budget(const struct graph *g, struct run_opts *o);
+
 /* Prints "juggle: " and the message to stderr. */
 void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

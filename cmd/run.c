@@ -128,6 +128,8 @@ int cmd_run(struct cli *c)
 		graph_release(&g);
 		return rc;
 	}
+	if (!o.dry_run)
+		fd_budget(&g, &o);
 	struct strbuf err = {0}, warn = {0};
 	struct state *st = NULL;
 	int lock_fd = -1;

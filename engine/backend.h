@@ -30,7 +30,10 @@ struct backend_ops {
 	/* Sets up workers; 0, or -1 with err. */
 	int (*init)(struct backend *b, struct strbuf *err);
 	/* True when an attempt of job could start now. The scheduler has
-	 * already checked -j and pools. */
+	 * already checked -j and pools. The answer may depend only on the
+	 * backend's state and the job's kind, and starting an attempt never
+	 * turns a false into a true: the scheduler stops looking at a kind
+	 * for the rest of a pass once it was refused. */
 	bool (*can_start)(struct backend *b, const struct job *job);
 	/* Optional: false when an attempt of job does not count against -j
 	 * because the backend caps such attempts itself (downloads on the

@@ -37,6 +37,7 @@ struct pool {
 	int depth;   /* at most this many jobs of the pool at once */
 	int line;
 	int running; /* scheduler's count */
+	int index;   /* in graph.pools */
 };
 
 /* What a foreach key expands over. */

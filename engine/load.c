@@ -233,6 +233,7 @@ static void section_header(struct loader *L, const char *p)
 		memset(pool, 0, sizeof(*pool));
 		pool->name = arena_strdup(&g->arena, w[1]);
 		pool->line = L->lineno;
+		pool->index = (int)g->pools.n;
 		VEC_PUSH(&g->pools, pool);
 		L->pool = pool;
 		L->sec_type = SEC_POOL;

@@ -16,6 +16,7 @@
 struct heap {
 	struct job **v;
 	size_t n, cap;
+	uint32_t kinds[KIND_SLOTS]; /* how many of each kind it holds */
 };
 
 static void heap_push(struct heap *h, struct job *j)
@@ -23,6 +24,7 @@ static void heap_push(struct heap *h, struct job *j)
 	VEC_GROW(h, 1);
 	size_t i = h->n++;
 	h->v[i] = j;
+	h->kinds[kind_slot(j->sec->kind)]++;
 	while (i && h->v[(i - 1) / 2]->index > h->v[i]->index) {
 		struct job *t = h->v[i];
 		h->v[i] = h->v[(i - 1) / 2];
@@ -36,6 +38,7 @@ static struct job *heap_pop(struct heap *h)
 	if (!h->n)
 		return NULL;
 	struct job *top = h->v[0];
+	h->kinds[kind_slot(top->sec->kind)]--;
 	h->v[0] = h->v[--h->n];
 	for (size_t i = 0;;) {
 		size_t l = 2 * i + 1, r = l + 1, m = i;
@@ -70,7 +73,8 @@ struct sched {
 	struct heap ready;         /* ready jobs that take a -j slot */
 	struct heap ready_free;    /* ready jobs the backend caps itself */
 	bool pushed_free;          /* ready_free grew since start_ready looked */
-	VEC(struct job *) blocked; /* ready, waiting for a pool or the backend */
+	VEC(struct job *) blocked; /* ready, waiting for the backend */
+	struct heap *pool_wait;    /* by pool index: ready, waiting for the pool */
 	VEC(struct job *) delayed; /* waiting out a retry delay */
 	struct inflight *fl;       /* by job index */
 	int running;
@@ -256,6 +260,13 @@ static void start_attempt(struct sched *s, struct job *job)
  * against -j. */
 static void start_from(struct sched *s, struct heap *h, bool slots)
 {
+	/* Kinds the backend refused in this pass. Starting more only fills
+	 * the backend, so once it has refused every kind still in the heap,
+	 * nothing else can start and the rest wait for the next round.
+	 * Without this, a serial run of 100,000 ready jobs popped and pushed
+	 * back every one of them after each job: quadratic, hours instead of
+	 * seconds. */
+	bool refused[KIND_SLOTS] = {false};
 	struct job *job;
 	while (!s->stopping && (job = heap_pop(h))) {
 		struct job_run *r = &job->run;
@@ -274,8 +285,22 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 			 * and they wait for the next round. */
 			break;
 		}
-		if (pool_full(job) || !s->be.ops->can_start(&s->be, job)) {
+		if (pool_full(job)) {
+			/* Out of the way until one of the pool's jobs ends: a
+			 * pool of depth 1 in front of 100,000 jobs must not
+			 * have them all looked at after each one. */
+			heap_push(&s->pool_wait[job->sec->pool->index], job);
+			continue;
+		}
+		int slot = kind_slot(job->sec->kind);
+		if (refused[slot] || !s->be.ops->can_start(&s->be, job)) {
 			VEC_PUSH(&s->blocked, job);
+			refused[slot] = true;
+			bool more = false;
+			for (int k = 0; k < KIND_SLOTS && !more; k++)
+				more = h->kinds[k] && !refused[k];
+			if (!more)
+				break;
 			continue;
 		}
 		if (r->attempts == 0 && snapshot_inputs(s, job) < 0)
@@ -314,8 +339,13 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	struct inflight *f = &s->fl[job->index];
 	s->running--;
 	s->running_slots -= takes_slot(s, job);
-	if (job->sec->pool)
-		job->sec->pool->running--;
+	if (job->sec->pool) {
+		struct pool *p = job->sec->pool;
+		p->running--;
+		struct job *next = heap_pop(&s->pool_wait[p->index]);
+		if (next)
+			VEC_PUSH(&s->blocked, next);
+	}
 	r->worker = res->worker;
 	r->slurm_job_id = res->slurm_job_id;
 	memcpy(r->node, res->node, sizeof(r->node));
@@ -444,6 +474,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	if (s.be.ops->init(&s.be, err) < 0)
 		return -1;
 	s.fl = xcalloc(g->jobs.n + 1, sizeof(*s.fl));
+	s.pool_wait = xcalloc(g->pools.n + 1, sizeof(*s.pool_wait));
 	s.prog = progress_new(stdout, o->progress, o->verbose, o->quiet, wanted, sum->t0);
 	if (!o->dry_run)
 		set_estimate(&s);
@@ -508,6 +539,9 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	free(s.ready.v);
 	free(s.ready_free.v);
 	free(s.blocked.v);
+	for (size_t i = 0; i < g->pools.n; i++)
+		free(s.pool_wait[i].v);
+	free(s.pool_wait);
 	free(s.delayed.v);
 	sum->wall_s = mono_now() - sum->t0;
 	if (sum->interrupted)

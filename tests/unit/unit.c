@@ -372,7 +372,9 @@ static struct {
 	const char *fail_first; /* fails only its first attempt */
 	const char *fail_always;
 	int max_running;
-	int capacity;
+	int capacity;       /* how many it runs at once (run_fake sets 1000) */
+	int next_capacity;  /* if set, run_fake uses it instead */
+	long can_start_calls;
 } fake;
 
 static int fake_init(struct backend *b, struct strbuf *err)
@@ -386,6 +388,7 @@ static bool fake_can_start(struct backend *b, const struct job *job)
 {
 	(void)b;
 	(void)job;
+	fake.can_start_calls++;
 	return (int)fake.running.n < fake.capacity;
 }
 
@@ -466,7 +469,9 @@ static int run_fake(const char *text, int jobs, bool keep_going, struct run_summ
 {
 	sb_release(&fake.order);
 	fake.max_running = 0;
-	fake.capacity = 1000;
+	fake.capacity = fake.next_capacity ? fake.next_capacity : 1000;
+	fake.next_capacity = 0;
+	fake.can_start_calls = 0;
 	struct diag d = {0};
 	assert_int_equal(load(g, text, &d, NULL), 0);
 	diag_release(&d);
@@ -553,6 +558,48 @@ static void test_sched_retry_and_pool(void **state)
 	graph_release(&g);
 }
 
+/* A backend that runs one job at a time (serial) in front of thousands of
+ * ready jobs: once it says no, the scheduler waits for a job to end rather
+ * than asking about every other ready job of the same kind. Asking each
+ * time made a serial run of 100,000 jobs quadratic (hours). */
+static void test_sched_full_backend_is_asked_once_per_round(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct run_summary sum;
+	fake.next_capacity = 1;
+	assert_int_equal(run_fake("[command c]\nforeach = range:1..3000\ncommand = true\n"
+				  "[cpu s]\nforeach = range:1..3000\ntask = sum_squares\nn = 1\n",
+				  0, false, &sum, &g),
+			 0);
+	assert_int_equal(sum.counts[JS_OK], 6000);
+	assert_int_equal(fake.max_running, 1);
+	/* Per job: the yes that starts it, and at most one no per kind
+	 * while it runs. */
+	assert_in_range(fake.can_start_calls, 6000, 3 * 6000);
+	graph_release(&g);
+}
+
+/* A pool of depth 1 in front of thousands of jobs: they wait in the pool,
+ * in file order, each released when the one before it ends. */
+static void test_sched_long_pool_queue_keeps_order(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct run_summary sum;
+	assert_int_equal(run_fake("[pool one]\ndepth = 1\n"
+				  "[command p]\nforeach = range:1..5000\npool = one\ncommand = true\n"
+				  "[command free]\ncommand = true\n",
+				  8, false, &sum, &g),
+			 0);
+	assert_int_equal(sum.counts[JS_OK], 5001);
+	assert_int_equal(fake.max_running, 2);
+	const char *o = sb_str(&fake.order);
+	assert_true(strncmp(o, "p[1]#1 p[2]#1 ", 14) != 0); /* free started beside p[1] */
+	assert_non_null(strstr(o, "p[4999]#1 p[5000]#1 "));
+	graph_release(&g);
+}
+
 static void test_sched_up_to_date_second_time(void **state)
 {
 	(void)state;
@@ -588,6 +635,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sched_failure_without_keep_going, reset_fake, out_of_tmp),
 		cmocka_unit_test_setup_teardown(test_sched_keep_going, reset_fake, out_of_tmp),
 		cmocka_unit_test_setup_teardown(test_sched_retry_and_pool, reset_fake, out_of_tmp),
+		cmocka_unit_test_setup_teardown(test_sched_full_backend_is_asked_once_per_round, reset_fake, out_of_tmp),
+		cmocka_unit_test_setup_teardown(test_sched_long_pool_queue_keeps_order, reset_fake, out_of_tmp),
 		cmocka_unit_test_setup_teardown(test_sched_up_to_date_second_time, reset_fake, out_of_tmp),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
