@@ -116,4 +116,6 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(wildcard build/*/*.d build/*/*/*.d build-asan/*/*.d build-asan/*/*/*.d)
+# Header dependencies of the build being made (asan and fuzz builds are
+# recursive makes with their own BUILD).
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d $(BUILD)/*/*/*.d)
