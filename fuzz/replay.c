@@ -15,20 +15,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int main(int argc, char **argv)
 {
+	/* Every file is read before the first run: a target may chdir(). */
+	uint8_t **data = xmalloc(sizeof(*data) * (size_t)(argc > 1 ? argc : 1));
+	size_t *len = xmalloc(sizeof(*len) * (size_t)(argc > 1 ? argc : 1));
 	for (int i = 1; i < argc; i++) {
-		size_t len;
-		char *data = read_file(argv[i], &len);
-		if (!data) {
+		char *text = read_file(argv[i], &len[i]);
+		if (!text) {
 			perror(argv[i]);
 			return 1;
 		}
 		/* An exact-size copy, so ASan sees a read past the end. */
-		uint8_t *exact = xmalloc(len ? len : 1);
-		memcpy(exact, data, len);
-		free(data);
-		LLVMFuzzerTestOneInput(exact, len);
-		free(exact);
+		data[i] = xmalloc(len[i] ? len[i] : 1);
+		memcpy(data[i], text, len[i]);
+		free(text);
 	}
+	for (int i = 1; i < argc; i++) {
+		LLVMFuzzerTestOneInput(data[i], len[i]);
+		free(data[i]);
+	}
+	free(data);
+	free(len);
 	printf("replayed %d input%s\n", argc - 1, argc == 2 ? "" : "s");
 	return 0;
 }
