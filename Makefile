@@ -53,10 +53,10 @@ deps:
 # from fuzz/seeds/NAME and the graphs in tests/ and examples/ (fuzz/run);
 # crashes land in fuzz/crashes/ and become regression inputs there.
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c $(ENGINE_OBJ) $(JOBS_OBJ)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
 # fuzz_download.c includes jobs/download.c, for its static parsers.
 $(BUILD)/fuzz_download: fuzz/fuzz_download.c jobs/download.c $(ENGINE_OBJ) \

@@ -238,7 +238,8 @@ static int cmp_entry(const void *a, const void *b)
 
 static void sort_entries(struct writer *w)
 {
-	qsort(w->e.v, w->e.n, sizeof(*w->e.v), cmp_entry);
+	if (w->e.n) /* w->e.v is NULL for an empty archive */
+		qsort(w->e.v, w->e.n, sizeof(*w->e.v), cmp_entry);
 	/* An output called like one of ours (logs/x.log) keeps its place; the
 	 * other one is left out. */
 	size_t k = 0;

@@ -1310,7 +1310,8 @@ static void resolve_input_globs(struct loader *L, struct globvec *globs)
 		for (size_t k = 0; strmap_next(&g->producer, &k, &key, &val);)
 			if (val != pg->job && glob_match(pg->pattern, key))
 				VEC_PUSH(&found, xstrdup(key));
-		qsort(found.v, found.n, sizeof(char *), cmp_str);
+		if (found.n) /* found.v is NULL when nothing matched */
+			qsort(found.v, found.n, sizeof(char *), cmp_str);
 		struct job *job = pg->job;
 		const char **all = arena_alloc(&g->arena,
 					       sizeof(*all) * (job->n_inputs + found.n + 1));
