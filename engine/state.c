@@ -33,6 +33,9 @@ struct state {
 	size_t live;
 	struct strmap sigs;  /* path -> struct file_sig*, this run's cache */
 	struct strbuf out;   /* records not yet written */
+	int write_errno;     /* the first failed append, 0 if none */
+	size_t lost;         /* records that could not be appended */
+	bool broken;         /* a torn record could not be cut off: append no more */
 };
 
 static void field(struct strbuf *sb, const char *s)
@@ -332,7 +335,20 @@ static int flush(struct state *st)
 {
 	if (st->fd < 0 || !st->out.len)
 		return 0;
-	int rc = write_all(st->fd, st->out.buf, st->out.len);
+	off_t at = lseek(st->fd, 0, SEEK_CUR);
+	int rc = st->broken ? -1 : write_all(st->fd, st->out.buf, st->out.len);
+	if (rc < 0) {
+		/* A full disk can take part of a record. Cut it off, so that a
+		 * record appended once there is room again does not follow a
+		 * torn line, which would make the next run set the whole log
+		 * aside and run every job again. */
+		if (!st->write_errno)
+			st->write_errno = st->broken ? EIO : errno;
+		st->lost++;
+		if (!st->broken && (at < 0 || ftruncate(st->fd, at) < 0 ||
+				    lseek(st->fd, at, SEEK_SET) < 0))
+			st->broken = true;
+	}
 	sb_reset(&st->out);
 	return rc;
 }
@@ -470,6 +486,12 @@ static void compact(struct state *st)
 	if (write_file_durable(st->path, sb.buf, sb.len) == 0)
 		st->lines = st->live;
 	sb_release(&sb);
+}
+
+size_t state_write_failures(const struct state *st, int *err)
+{
+	*err = st->write_errno;
+	return st->lost;
 }
 
 void state_close(struct state *st)
