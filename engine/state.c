@@ -224,13 +224,14 @@ static void set_aside(struct state *st, const char *why, struct strbuf *warn)
 	st->seq = 0;
 }
 
-/* Reads the log; returns the length of its valid part, or -1 if set aside. */
+/* Reads the log; returns the length of its valid part, -1 if set aside,
+ * or -2 with errno when it exists but cannot be read. */
 static long load(struct state *st, struct strbuf *warn)
 {
 	size_t len;
 	char *data = read_file(st->path, &len);
 	if (!data)
-		return 0;
+		return errno == ENOENT ? 0 : -2;
 	char header[64];
 	snprintf(header, sizeof(header), "# juggle state %d\n", STATE_VERSION);
 	if (len == 0) {
@@ -282,6 +283,13 @@ int state_open(struct state **out, const char *dir, bool readonly, struct strbuf
 		return -1;
 	}
 	long valid = load(st, warn);
+	if (valid == -2) {
+		/* Never start afresh over a log that is there: that would
+		 * truncate it and forget every job's last success. */
+		sb_addf(err, "cannot read '%s': %s", st->path, strerror(errno));
+		state_close(st);
+		return -1;
+	}
 	st->seq++;
 	if (!readonly) {
 		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
