@@ -324,6 +324,29 @@ def test_unreadable_input(t):
         assert not os.path.exists(f), f
 
 
+def test_unreadable_state_log_is_kept(t):
+    """.juggle/state that is there but cannot be read (write-only for the
+    user juggle runs as; an I/O error would do the same): juggle does not
+    start afresh over it, which would truncate it and forget every job's
+    last success; it says why and exits 3, and the log is untouched."""
+    t.ini("""
+        [command a]
+        command = true
+        """)
+    t.juggle(rc=0)
+    prefix = as_nobody(t)
+    os.chmod(".juggle/state", 0o200)
+    before = t.read(".juggle/state")
+    for args in ([], ["list"]):
+        p = subprocess.run(prefix + [t.exe, "-b", t.backend] + args, capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 3, (args, p)
+        assert p.stderr == "juggle: cannot read '.juggle/state': Permission denied\n", p
+    assert t.read(".juggle/state") == before
+    os.chmod(".juggle/state", 0o644)
+    assert "nothing to do" in t.juggle(rc=0).out
+
+
 # ---- 3. the folder goes away ----
 
 @backends
