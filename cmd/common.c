@@ -23,6 +23,8 @@ static const char *absolute(struct cli *c, const char *p, const char *cwd)
 
 int cli_load(struct cli *c, struct graph *g)
 {
+	/* Callers release g whatever happens, also when no graph was loaded. */
+	memset(g, 0, sizeof(*g));
 	if (c->directory && chdir(c->directory) < 0) {
 		error("cannot change to folder '%s': %s", c->directory, strerror(errno));
 		return EXIT_USAGE;

@@ -1,6 +1,7 @@
 /* main.c - option parsing and the subcommand table. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -237,8 +238,26 @@ usage:
 	return -1;
 }
 
+/* Started with stdin, stdout or stderr closed (`juggle >&-`, a careless
+ * cron wrapper), the next file juggle opens would take that number, and
+ * progress lines or error messages would land in it: a job's log, the
+ * state log. /dev/null takes those numbers first. */
+static void hold_std_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n >= 0 && n != fd) {
+			dup2(n, fd);
+			close(n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
+	hold_std_fds();
 	struct cli c = {
 		.file = "juggle.ini",
 		.set = {.jobs = -1, .net_jobs = -1, .keep_going = -1},

@@ -179,6 +179,14 @@ int cmd_run(struct cli *c)
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");
 	}
+	int state_errno = 0;
+	size_t lost = st ? state_write_failures(st, &state_errno) : 0;
+	if (lost) {
+		error("cannot record the result of %zu job%s in '%s': %s; they will run again next time",
+		      lost, lost == 1 ? "" : "s", STATE_LOG, strerror(state_errno));
+		if (rc == 0)
+			rc = EXIT_FAILED;
+	}
 	if (sum.interrupted)
 		error("interrupted by signal %d; unfinished jobs are marked interrupted",
 		      sum.signal);

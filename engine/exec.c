@@ -140,7 +140,11 @@ static int prepare_outputs(const struct job *job, struct strbuf *err)
 {
 	char *root = realpath(".", NULL);
 	if (!root) {
-		sb_addf(err, "cannot resolve the graph's folder: %s", strerror(errno));
+		if (errno == ENOENT)
+			sb_addf(err, "the graph's folder was removed during the run (%s)",
+				strerror(errno));
+		else
+			sb_addf(err, "cannot resolve the graph's folder: %s", strerror(errno));
 		return -1;
 	}
 	int rc = 0;

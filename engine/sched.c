@@ -2,10 +2,12 @@
 #define _GNU_SOURCE
 #include "sched.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "kind.h"
@@ -204,6 +206,16 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 			if (s->o->dry_run)
 				continue; /* a dry run did not make it; it would have */
 			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
+			unsigned char h[16];
+			struct stat sb;
+			/* There but unreadable (a permission, a folder, an I/O
+			 * error): say so, not that it is missing. */
+			if (stat(job->inputs[i], &sb) == 0 && hash_file(job->inputs[i], h) < 0) {
+				fail_now(s, job, xasprintf("cannot read input '%s': %s",
+							   job->inputs[i], strerror(errno)));
+				free_inflight(f);
+				return -1;
+			}
 			fail_now(s, job,
 				 maker ? xasprintf("input '%s' was not made by job '%s'",
 						   job->inputs[i], maker->name)

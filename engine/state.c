@@ -33,6 +33,9 @@ struct state {
 	size_t live;
 	struct strmap sigs;  /* path -> struct file_sig*, this run's cache */
 	struct strbuf out;   /* records not yet written */
+	int write_errno;     /* the first failed append, 0 if none */
+	size_t lost;         /* records that could not be appended */
+	bool broken;         /* a torn record could not be cut off: append no more */
 };
 
 static void field(struct strbuf *sb, const char *s)
@@ -221,13 +224,14 @@ static void set_aside(struct state *st, const char *why, struct strbuf *warn)
 	st->seq = 0;
 }
 
-/* Reads the log; returns the length of its valid part, or -1 if set aside. */
+/* Reads the log; returns the length of its valid part, -1 if set aside,
+ * or -2 with errno when it exists but cannot be read. */
 static long load(struct state *st, struct strbuf *warn)
 {
 	size_t len;
 	char *data = read_file(st->path, &len);
 	if (!data)
-		return 0;
+		return errno == ENOENT ? 0 : -2;
 	char header[64];
 	snprintf(header, sizeof(header), "# juggle state %d\n", STATE_VERSION);
 	if (len == 0) {
@@ -279,6 +283,13 @@ int state_open(struct state **out, const char *dir, bool readonly, struct strbuf
 		return -1;
 	}
 	long valid = load(st, warn);
+	if (valid == -2) {
+		/* Never start afresh over a log that is there: that would
+		 * truncate it and forget every job's last success. */
+		sb_addf(err, "cannot read '%s': %s", st->path, strerror(errno));
+		state_close(st);
+		return -1;
+	}
 	st->seq++;
 	if (!readonly) {
 		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
@@ -332,7 +343,20 @@ static int flush(struct state *st)
 {
 	if (st->fd < 0 || !st->out.len)
 		return 0;
-	int rc = write_all(st->fd, st->out.buf, st->out.len);
+	off_t at = lseek(st->fd, 0, SEEK_CUR);
+	int rc = st->broken ? -1 : write_all(st->fd, st->out.buf, st->out.len);
+	if (rc < 0) {
+		/* A full disk can take part of a record. Cut it off, so that a
+		 * record appended once there is room again does not follow a
+		 * torn line, which would make the next run set the whole log
+		 * aside and run every job again. */
+		if (!st->write_errno)
+			st->write_errno = st->broken ? EIO : errno;
+		st->lost++;
+		if (!st->broken && (at < 0 || ftruncate(st->fd, at) < 0 ||
+				    lseek(st->fd, at, SEEK_SET) < 0))
+			st->broken = true;
+	}
 	sb_reset(&st->out);
 	return rc;
 }
@@ -470,6 +494,12 @@ static void compact(struct state *st)
 	if (write_file_durable(st->path, sb.buf, sb.len) == 0)
 		st->lines = st->live;
 	sb_release(&sb);
+}
+
+size_t state_write_failures(const struct state *st, int *err)
+{
+	*err = st->write_errno;
+	return st->lost;
 }
 
 void state_close(struct state *st)

@@ -61,6 +61,11 @@ int state_record_ok(struct state *st, const struct job *job, const struct file_s
 /* Records that the job failed or was interrupted, forgetting its success. */
 int state_record_fail(struct state *st, const struct job *job);
 
+/* How many records could not be appended to the log (a full disk), and
+ * the first error in *err. Those jobs run again next time; the log itself
+ * stays sound. */
+size_t state_write_failures(const struct state *st, int *err);
+
 /* Whether a record's outputs match these signatures byte for byte. */
 bool state_outputs_same(const struct state_rec *rec, const struct file_sig *outs, uint32_t n);
 
