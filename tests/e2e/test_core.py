@@ -5,7 +5,7 @@ import os
 import signal
 import subprocess
 
-from harness import ROOT, backends, timeout
+from harness import ROOT, backends, no_valgrind, timeout
 
 
 def sum_squares(n):
@@ -190,6 +190,8 @@ def test_report_fields(t):
     assert json.load(open(".juggle/last-report.json"))["jobs"] == rep["jobs"]
 
 
+@no_valgrind("300 million rounds of a cpu task take minutes under memcheck, and "
+             "/usr/bin/time would count valgrind's own start and CPU against the report")
 def test_report_cpu_matches_time(t):
     """The report's CPU seconds are what the kernel accounted (wait4 and
     getrusage), so they agree with /usr/bin/time's for the same run."""
