@@ -5,7 +5,8 @@ it runs in a fresh temporary folder (the current folder), and t.juggle()
 runs the binary under test there. Decorate with @backends to run a test
 once per backend under test (JUGGLE_TEST_BACKENDS), with @timeout(s) to
 give it more than the default 120 s, with @no_valgrind(why) to leave it
-out of tests/run's valgrind passes. Tests assert what a user sees:
+out of tests/run's valgrind passes, with @valgrind_slow(why) out of its
+quick ones (`make test`'s). Tests assert what a user sees:
 outputs, exit statuses, the report. No sleeps for synchronisation.
 """
 import json
@@ -67,6 +68,15 @@ def no_valgrind(why):
     """Leaves the test out of valgrind passes, saying why."""
     def deco(fn):
         fn.no_valgrind = why
+        return fn
+    return deco
+
+
+def valgrind_slow(why):
+    """Leaves the test out of quick valgrind passes (tests/run
+    --valgrind-quick, as `make test` runs); `make valgrind` runs it."""
+    def deco(fn):
+        fn.valgrind_slow = why
         return fn
     return deco
 
