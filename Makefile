@@ -2,7 +2,9 @@
 #
 #   make            build build/juggle
 #   make demo       install what is missing (as root), build, run the nightly example offline
-#   make test       every test, with the normal build and under ASan+UBSan
+#   make test       every test, with the normal build and under ASan+UBSan, then
+#                   again under valgrind on VALGRIND_BACKENDS (see below)
+#   make valgrind   every test under valgrind's memcheck, on every backend
 #   make asan       build build-asan/juggle with AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install the Debian packages juggle needs (as root)
@@ -29,7 +31,7 @@ JOBS_OBJ := $(JOBS_SRC:%.c=$(BUILD)/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps demo test test-fast asan install uninstall clean fuzz fuzz-build bench
+.PHONY: all deps demo test test-fast asan valgrind install uninstall clean fuzz fuzz-build bench
 
 FUZZ_TARGETS := load words state result download
 
@@ -86,10 +88,28 @@ asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 		LDFLAGS="-fsanitize=address,undefined" all
 
-# Every test, twice: the normal build, then under the sanitizers.
+# Every test, three times: the normal build, under the sanitizers, then the
+# normal build under valgrind's memcheck (tests/valgrind: no invalid access,
+# no uninitialised value, no block lost at exit). The valgrind pass is cut
+# to fit CI (2 CPUs): the unit tests, the fuzz replayers and the end-to-end
+# tests, the parameterised ones on VALGRIND_BACKENDS only - auto (the event
+# loop, with threads for cpu jobs) and processes (forked workers, which stay
+# under memcheck) - and without the tests marked @valgrind_slow in tests/e2e
+# (the Slurm tests, the DocBook and man-page examples, the 53 bad graphs...),
+# each minutes under memcheck. Measured on 2 shared CPUs (load ~10): this
+# pass took 8.5 min of CPU (11 min wall; ~5 on idle CPUs), where the whole
+# suite on every backend takes 28 min of CPU (34 wall). `make valgrind`
+# runs them all.
+VALGRIND_BACKENDS ?= auto,processes
 test: deps
 	@$(MAKE) --no-print-directory all asan
-	@tests/run --build build --build build-asan
+	@tests/run --build build --build build-asan --valgrind-build build \
+		--valgrind-backends $(VALGRIND_BACKENDS) --valgrind-quick
+
+# Every test under valgrind, on every backend built (half an hour on 2 CPUs).
+valgrind: deps
+	@$(MAKE) --no-print-directory all
+	@tests/run --valgrind --build build
 
 # The normal build only, for a quick loop while editing.
 test-fast: all

@@ -350,7 +350,10 @@ int result_from_json(const char *s, struct result *r)
 		json_t *x = json_array_get(outs, i);
 		const char *path = json_string_value(json_object_get(x, "path"));
 		const char *hex = json_string_value(json_object_get(x, "hash"));
-		if (!path || !hex || strlen(hex) != 32)
+		/* 32 hex digits, or the entry is dropped: sscanf's %2x would
+		 * leave v unset on "zz" and take "+f" or " f" as a number. */
+		if (!path || !hex || strlen(hex) != 32 ||
+		    strspn(hex, "0123456789abcdefABCDEF") != 32)
 			continue;
 		struct file_sig *sig = &r->outs[r->n_outs++];
 		sig->path = xstrdup(path);

@@ -100,21 +100,53 @@ void spawn_kill_group(pid_t pid, int sig)
 		kill(pid, sig);
 }
 
-/* Polls the child's pidfd together with fd_extra until timeout_s. Returns
- * 1 when the child exited, 2 when fd_extra became readable, 0 on time out. */
-static int poll_child(int pidfd, int fd_extra, double timeout_s)
+/* Whether the child has exited, without reaping it (wait4 does that, for
+ * its rusage). */
+static bool child_exited(pid_t pid)
 {
-	struct pollfd p[2] = {{pidfd, POLLIN, 0}, {fd_extra, POLLIN, 0}};
-	int ms = timeout_s < 0 ? -1 : (int)(timeout_s * 1000 + 1);
+	siginfo_t info;
+	info.si_pid = 0;
+	int r;
+	while ((r = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT)) < 0 &&
+	       errno == EINTR) {
+	}
+	return r < 0 || info.si_pid == pid; /* an error: wait4 will say */
+}
+
+/* How often the child is looked at when there is no pidfd to poll. */
+#define NO_PIDFD_STEP_S 0.02
+
+/* Polls the child's pidfd together with fd_extra until timeout_s (< 0:
+ * no limit). Without a pidfd (pidfd < 0: pidfd_open is ENOSYS before
+ * Linux 5.3, and under valgrind 3.19) the child is looked at with waitid()
+ * every NO_PIDFD_STEP_S instead. Returns 1 when the child exited, 2 when
+ * fd_extra became readable, 0 on time out. */
+static int poll_child(pid_t pid, int pidfd, int fd_extra, double timeout_s)
+{
+	double end = timeout_s < 0 ? -1 : mono_now() + timeout_s;
 	for (;;) {
-		int n = poll(p, fd_extra >= 0 ? 2 : 1, ms);
+		double left = end < 0 ? -1 : end - mono_now();
+		if (pidfd < 0) {
+			if (child_exited(pid))
+				return 1;
+			if (end >= 0 && left <= 0)
+				return 0;
+			if (left < 0 || left > NO_PIDFD_STEP_S)
+				left = NO_PIDFD_STEP_S;
+		}
+		struct pollfd p[2] = {{fd_extra, POLLIN, 0}, {pidfd, POLLIN, 0}};
+		int ms = left < 0 ? -1 : (int)(left * 1000 + 1);
+		int n = poll(p, pidfd >= 0 ? 2 : 1, ms);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
 			return 0;
-		if (p[0].revents)
+		if (pidfd >= 0 && p[1].revents)
 			return 1;
-		return 2;
+		if (n > 0 && p[0].revents)
+			return 2;
+		if (pidfd >= 0 && n == 0)
+			return 0;
 	}
 }
 
@@ -122,36 +154,35 @@ int spawn_wait(pid_t pid, double deadline, struct spawn_status *st)
 {
 	memset(st, 0, sizeof(*st));
 	int pidfd = (int)pidfd_open(pid, 0);
-	if (pidfd >= 0) {
-		for (;;) {
-			double left = deadline > 0 ? deadline - mono_now() : -1;
-			if (deadline > 0 && left <= 0) {
-				st->timed_out = true;
-				break;
-			}
-			int r = poll_child(pidfd, sig_cancel_fd(), left);
-			if (r == 1)
-				break;
-			if (r == 2) {
-				st->cancelled = true;
-				break;
-			}
+	for (;;) {
+		double left = deadline > 0 ? deadline - mono_now() : -1;
+		if (deadline > 0 && left <= 0) {
+			st->timed_out = true;
+			break;
 		}
-		if (st->timed_out || st->cancelled) {
-			spawn_kill_group(pid, SIGTERM);
-			double until = mono_now() + KILL_GRACE_S;
-			int r = 0;
-			while (!kill_requested()) {
-				double left = until - mono_now();
-				r = poll_child(pidfd, sig_kill_fd(), left > 0 ? left : 0);
-				if (r != 2)
-					break;
-			}
-			if (r != 1)
-				spawn_kill_group(pid, SIGKILL);
+		int r = poll_child(pid, pidfd, sig_cancel_fd(), left);
+		if (r == 1)
+			break;
+		if (r == 2) {
+			st->cancelled = true;
+			break;
 		}
-		close(pidfd);
 	}
+	if (st->timed_out || st->cancelled) {
+		spawn_kill_group(pid, SIGTERM);
+		double until = mono_now() + KILL_GRACE_S;
+		int r = 0;
+		while (!kill_requested()) {
+			double left = until - mono_now();
+			r = poll_child(pid, pidfd, sig_kill_fd(), left > 0 ? left : 0);
+			if (r != 2)
+				break;
+		}
+		if (r != 1)
+			spawn_kill_group(pid, SIGKILL);
+	}
+	if (pidfd >= 0)
+		close(pidfd);
 	for (;;) {
 		pid_t w = wait4(pid, &st->status, 0, &st->ru);
 		if (w == pid)

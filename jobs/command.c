@@ -259,14 +259,21 @@ static int command_run(struct attempt *a)
 }
 
 /* ---- on an event loop: the exit is watched through a pidfd, so wait4()
- * still gives the program's own CPU time and the same messages as run() ---- */
+ * still gives the program's own CPU time and the same messages as run().
+ * Without pidfd_open (ENOSYS: before Linux 5.3, and under valgrind 3.19) a
+ * timer looks with waitpid every EXIT_POLL_MS instead. ---- */
+
+#define EXIT_POLL_MS 20
 
 struct cmd_async {
 	struct async_attempt *aa;
-	uv_poll_t exit_watch;   /* the pidfd, readable when the program exits */
+	union {
+		uv_poll_t poll;   /* the pidfd, readable when the program exits */
+		uv_timer_t timer; /* no pidfd: looks every EXIT_POLL_MS */
+	} exit_watch;
 	uv_timer_t timer;       /* the deadline, then the grace before SIGKILL */
 	pid_t pid;
-	int pidfd;
+	int pidfd;              /* -1: none, exit_watch is the timer */
 	int open_handles;
 	bool exited;
 	bool term_sent;
@@ -281,15 +288,15 @@ static void async_closed(uv_handle_t *h)
 		return;
 	struct async_attempt *aa = c->aa;
 	int rc = c->rc;
-	close(c->pidfd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	free(c);
 	aa->kpriv = NULL;
 	aa->done(aa, rc);
 }
 
-static void on_exit_ready(uv_poll_t *h, int status, int events)
+static void check_exit(struct cmd_async *c)
 {
-	struct cmd_async *c = h->data;
 	pid_t w;
 	while ((w = wait4(c->pid, &c->st.status, WNOHANG, &c->st.ru)) < 0 && errno == EINTR) {
 	}
@@ -308,6 +315,16 @@ static void on_exit_ready(uv_poll_t *h, int status, int events)
 	}
 	uv_close((uv_handle_t *)&c->exit_watch, async_closed);
 	uv_close((uv_handle_t *)&c->timer, async_closed);
+}
+
+static void on_exit_ready(uv_poll_t *h, int status, int events)
+{
+	check_exit(h->data);
+}
+
+static void on_exit_poll(uv_timer_t *t)
+{
+	check_exit(t->data);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -333,7 +350,7 @@ static int command_start_async(struct async_attempt *aa)
 	if (pid < 0)
 		return -1;
 	int pidfd = (int)pidfd_open(pid, 0);
-	if (pidfd < 0) {
+	if (pidfd < 0 && errno != ENOSYS) {
 		int e = errno;
 		spawn_kill_group(pid, SIGKILL);
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
@@ -345,12 +362,21 @@ static int command_start_async(struct async_attempt *aa)
 	c->aa = aa;
 	c->pid = pid;
 	c->pidfd = pidfd;
-	c->exit_watch.data = c->timer.data = c;
-	uv_poll_init(aa->loop, &c->exit_watch, pidfd);
+	if (pidfd >= 0) {
+		uv_poll_init(aa->loop, &c->exit_watch.poll, pidfd);
+		c->exit_watch.poll.data = c;
+	} else {
+		uv_timer_init(aa->loop, &c->exit_watch.timer);
+		c->exit_watch.timer.data = c;
+	}
 	uv_timer_init(aa->loop, &c->timer);
+	c->timer.data = c;
 	c->open_handles = 2;
 	aa->kpriv = c;
-	uv_poll_start(&c->exit_watch, UV_READABLE, on_exit_ready);
+	if (pidfd >= 0)
+		uv_poll_start(&c->exit_watch.poll, UV_READABLE, on_exit_ready);
+	else
+		uv_timer_start(&c->exit_watch.timer, on_exit_poll, EXIT_POLL_MS, EXIT_POLL_MS);
 	if (a->deadline > 0) {
 		double left = a->deadline - mono_now();
 		uv_timer_start(&c->timer, on_timer, left > 0 ? (uint64_t)(left * 1000) + 1 : 0, 0);

@@ -4,7 +4,9 @@ A test is a function test_NAME(t) in tests/e2e/test_*.py; t is a Test:
 it runs in a fresh temporary folder (the current folder), and t.juggle()
 runs the binary under test there. Decorate with @backends to run a test
 once per backend under test (JUGGLE_TEST_BACKENDS), with @timeout(s) to
-give it more than the default 120 s. Tests assert what a user sees:
+give it more than the default 120 s, with @no_valgrind(why) to leave it
+out of tests/run's valgrind passes, with @valgrind_slow(why) out of its
+quick ones (`make test`'s). Tests assert what a user sees:
 outputs, exit statuses, the report. No sleeps for synchronisation.
 """
 import json
@@ -48,6 +50,35 @@ def default_backends():
                 have.append(b)
     _built[exe] = have or ["serial"]
     return _built[exe]
+
+
+# Under valgrind (tests/run --valgrind) every time limit is this many times
+# longer; JUGGLE is then a script running juggle under memcheck, and
+# wrap(argv) puts tests/valgrind before the build's other programs.
+TIMEOUT_SCALE = float(os.environ.get("JUGGLE_TIMEOUT_SCALE", "1"))
+UNDER_VALGRIND = bool(os.environ.get("JUGGLE_WRAP"))
+
+
+def wrap(argv):
+    w = os.environ.get("JUGGLE_WRAP")
+    return ([w] if w else []) + list(argv)
+
+
+def no_valgrind(why):
+    """Leaves the test out of valgrind passes, saying why."""
+    def deco(fn):
+        fn.no_valgrind = why
+        return fn
+    return deco
+
+
+def valgrind_slow(why):
+    """Leaves the test out of quick valgrind passes (tests/run
+    --valgrind-quick, as `make test` runs); `make valgrind` runs it."""
+    def deco(fn):
+        fn.valgrind_slow = why
+        return fn
+    return deco
 
 
 class Skip(Exception):
@@ -126,8 +157,8 @@ class Test:
         e = dict(os.environ, NO_COLOR="1")
         if env:
             e.update(env)
-        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout,
-                           cwd=cwd or self.dir)
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e,
+                           timeout=timeout * TIMEOUT_SCALE, cwd=cwd or self.dir)
         r = Result(p, cwd or self.dir)
         if rc is not None and r.rc != rc:
             raise AssertionError("juggle %s: exit status %s, expected %s\n%r" % (
@@ -152,7 +183,7 @@ class Test:
         """Waits until path exists, watching with inotify through inotifywait
         if present, else polling the file system (not the clock)."""
         import time
-        end = time.monotonic() + timeout
+        end = time.monotonic() + timeout * TIMEOUT_SCALE
         while not os.path.exists(path):
             if time.monotonic() > end:
                 raise AssertionError("%s did not appear in %ss" % (path, timeout))

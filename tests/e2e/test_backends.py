@@ -3,7 +3,7 @@ import json
 import os
 import signal
 
-from harness import backends, timeout
+from harness import UNDER_VALGRIND, backends, timeout
 
 
 def spans_by_lane(rep):
@@ -41,7 +41,10 @@ def test_two_jobs_run_at_once(t):
     assert t.read("a.txt") == "from-b\n" and t.read("b.txt") == "from-a\n"
     a, b = r.job("a"), r.job("b")
     assert a["worker"] != b["worker"], (a, b)
-    assert r.report["parallelism"] > 1.0, r.report["parallelism"]
+    # Under valgrind juggle's own start and end weigh more than these two
+    # short jobs; the FIFOs above already prove they overlapped.
+    if not UNDER_VALGRIND:
+        assert r.report["parallelism"] > 1.0, r.report["parallelism"]
 
 
 @backends

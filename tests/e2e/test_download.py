@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from harness import ROOT, backends, timeout
+from harness import ROOT, backends, timeout, valgrind_slow
 from testbed import free_port, nginx, scripted
 
 
@@ -499,6 +499,7 @@ def test_refresh_once_and_always(t):
     assert r.job("once")["http_status"] == 200 and t.read("o.txt") == "once\n"
 
 
+@valgrind_slow("a juggle start per bad key: a minute under memcheck")
 def test_download_keys_are_checked(t):
     cases = [
         ("[download d]\noutput = x\n",

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 
-from harness import ROOT, timeout
+from harness import ROOT, timeout, valgrind_slow
 
 DOCBOOK = os.path.join(ROOT, "examples", "docbook")
 JVM_TIMEOUT = 500  # seconds for one run that starts JVMs, on a loaded machine
@@ -36,6 +36,7 @@ def index_links():
 
 
 @timeout(1500)
+@valgrind_slow("hundreds of DocBook jobs: 3 minutes under memcheck")
 def test_docbook_subset_checks_converts_indexes_incrementally(t):
     copy_docbook(t)
     r = t.juggle("-k", rc=1, timeout=JVM_TIMEOUT)
@@ -83,6 +84,7 @@ def test_docbook_subset_checks_converts_indexes_incrementally(t):
 
 
 @timeout(1500)
+@valgrind_slow("DocBook jobs batched and not: over a minute under memcheck")
 def test_docbook_batched_output_is_byte_identical(t):
     arts = SUBSET[:3]
     copy_docbook(t, arts)
@@ -102,6 +104,7 @@ def test_docbook_batched_output_is_byte_identical(t):
 
 
 @timeout(1500)
+@valgrind_slow("DocBook jobs under two processors: about a minute under memcheck")
 def test_docbook_processor_switch(t):
     copy_docbook(t, ["reference/cli/exit-codes"])
     for proc in ["xsltproc", "saxonhe"]:
@@ -142,6 +145,7 @@ def expected_totals():
 
 
 @timeout(300)
+@valgrind_slow("the whole nightly example and its reruns: about a minute under memcheck")
 def test_nightly_offline_end_to_end(t):
     import fcntl
     import gzip

@@ -8,7 +8,7 @@ import os
 import subprocess
 import zlib
 
-from harness import ROOT
+from harness import ROOT, wrap
 
 TARGETS = ["load", "words", "state", "result", "download"]
 
@@ -23,7 +23,7 @@ def replay(t, target, files):
     # In batches: a command line has its limits.
     for i in range(0, len(files), 500):
         batch = files[i:i + 500]
-        p = subprocess.run([exe] + batch, capture_output=True, text=True, timeout=600)
+        p = subprocess.run(wrap([exe] + batch), capture_output=True, text=True, timeout=600)
         assert p.returncode == 0, "%s failed on one of %s ...\n%s%s" % (
             target, batch[:3], p.stdout, p.stderr[-4000:])
         assert "replayed %d input" % len(batch) in p.stdout

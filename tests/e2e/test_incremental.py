@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from harness import backends, timeout
+from harness import backends, no_valgrind, timeout
 
 TREE = """
 [command convert]
@@ -308,6 +308,9 @@ command = sh -c 'gzip -n -c d/{item}.sha256 > z/{item}.gz'
 
 @backends
 @timeout(600)
+@no_valgrind("a stress test: 20 kill-and-rerun rounds of a 200-job graph with 30 cpu "
+             "tasks take over 10 minutes a backend under memcheck; the interrupt paths "
+             "it stresses run under valgrind in test_interrupt_* and test_slurm_sig*")
 def test_kill_loop_never_leaves_partial_outputs(t):
     """Twenty kills at random moments (SIGINT, SIGTERM, SIGKILL) of a
     200-job run, each followed by a normal run."""

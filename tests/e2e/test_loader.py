@@ -2,6 +2,8 @@
 nothing runs. Values, variables, continuation lines and inih's traps."""
 import os
 
+from harness import valgrind_slow
+
 # (graph text, the exact message expected on stderr)
 BAD = [
     ("[command render]\ncomand = echo\n",
@@ -125,6 +127,7 @@ BAD = [
 ]
 
 
+@valgrind_slow("53 graphs, one juggle start each: 7 minutes of CPU under memcheck")
 def test_every_bad_graph_is_a_located_error(t):
     failures = []
     for text, want in BAD:

@@ -7,7 +7,7 @@ import re
 import subprocess
 import tempfile
 
-from harness import ROOT, default_backends, timeout
+from harness import ROOT, default_backends, timeout, valgrind_slow
 
 MAN1 = os.path.join(ROOT, "man", "juggle.1")
 MAN5 = os.path.join(ROOT, "man", "juggle.ini.5")
@@ -211,6 +211,8 @@ def kind_built(t, kind):
 
 
 @timeout(300)
+@valgrind_slow("every example of the manual pages, each a juggle start: 2 minutes under "
+               "memcheck")
 def test_man_examples_run(t):
     ran = 0
     for page in (MAN1, MAN5):

@@ -17,7 +17,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 
-from harness import backends, timeout
+from harness import backends, timeout, valgrind_slow
 
 
 # ---- HTML ----
@@ -480,6 +480,8 @@ FORMATS = [".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.zst", ".zip"]
 
 
 @timeout(300)
+@valgrind_slow("every archive format packed twice: 3 minutes under memcheck, mostly in "
+               "libarchive's compressors")
 def test_archives_reproducible_in_every_format(t):
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     for d in ("one", "two"):

@@ -15,6 +15,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import slurm  # noqa: E402
 from harness import Skip, timeout  # noqa: E402
 
+# A private Slurm per test and srun's own latencies: 4 minutes of the quick
+# valgrind pass for 16 tests, where juggle's part is the slurm backend alone.
+VALGRIND_SLOW = "a private Slurm per test: 4 minutes under memcheck, for one backend"
+
 
 def cluster(t, **kw):
     why = slurm.unavailable()
