@@ -168,13 +168,15 @@ int cmd_run(struct cli *c)
 	/* The report as a tree only when something reads it: a no-op run of a
 	 * big graph streams the JSON report and builds nothing. */
 	json_t *report = NULL;
-	if ((!c->quiet && worked) ||
-	    (!o.dry_run && (g.settings.html || g.settings.trace || g.settings.junit)))
+	if (!o.dry_run && (g.settings.html || g.settings.trace || g.settings.junit))
 		report = report_build(&g, &sum, &meta);
 	if (!o.dry_run && !write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
 		rc = EXIT_FAILED;
 	if (!c->quiet && worked) {
-		report_print_summary(stdout, report);
+		/* The summary needs a few jobs, not a tree of them all. */
+		json_t *summary = report ? json_incref(report) : report_build_summary(&g, &sum, &meta);
+		report_print_summary(stdout, summary);
+		json_decref(summary);
 	} else if (!c->quiet && !o.dry_run) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");

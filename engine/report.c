@@ -222,6 +222,55 @@ json_t *report_build(const struct graph *g, const struct run_summary *sum,
 	return o;
 }
 
+static double ran_duration(const struct job *j)
+{
+	const struct job_run *r = &j->run;
+	return r->started && r->finished > r->started_at ? r->finished - r->started_at : 0;
+}
+
+json_t *report_build_summary(const struct graph *g, const struct run_summary *sum,
+			     const struct report_meta *m)
+{
+	/* What report_print_summary() reads: the five slowest jobs that ran,
+	 * the failed and interrupted ones, and the ends of the critical path.
+	 * The whole tree of 100,000 jobs took 380 MiB and seconds to build. */
+	enum { SLOWEST = 5 };
+	const struct job *slow[SLOWEST];
+	size_t nslow = 0;
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		if (!j->run.wanted || !j->run.started)
+			continue;
+		double d = ran_duration(j);
+		size_t k = nslow < SLOWEST ? nslow++ : SLOWEST;
+		if (k == SLOWEST && ran_duration(slow[SLOWEST - 1]) >= d)
+			continue;
+		if (k == SLOWEST)
+			k--;
+		for (; k > 0 && ran_duration(slow[k - 1]) < d; k--)
+			slow[k] = slow[k - 1];
+		slow[k] = j;
+	}
+	size_t ncp;
+	struct job **path = critical_path(g, &ncp);
+	json_t *o = report_header(g, sum, m);
+	json_t *jobs = json_array();
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		if (!j->run.wanted)
+			continue;
+		bool keep = j->run.status == JS_FAILED || j->run.status == JS_INTERRUPTED ||
+			    (ncp && (j == path[0] || j == path[ncp - 1]));
+		for (size_t k = 0; !keep && k < nslow; k++)
+			keep = slow[k] == j;
+		if (keep)
+			json_array_append_new(jobs, job_json(j));
+	}
+	free(path);
+	json_object_set_new(o, "jobs", jobs);
+	return o;
+}
+
 #define REPORT_FLAGS (JSON_INDENT(1) | JSON_REAL_PRECISION(10))
 
 static int dump_to_buf(const char *buffer, size_t size, void *data)

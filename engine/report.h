@@ -26,6 +26,11 @@ struct report_meta {
 /* Builds the report of a finished run. The caller owns the result. */
 json_t *report_build(const struct graph *g, const struct run_summary *sum,
 		     const struct report_meta *m);
+/* The part of report_build() that report_print_summary() reads, for a
+ * run whose other formats need no tree: the header, and only the jobs the
+ * summary shows. Not a report to write. The caller owns the result. */
+json_t *report_build_summary(const struct graph *g, const struct run_summary *sum,
+			     const struct report_meta *m);
 /* Writes the report of a run straight from the graph, one job at a time
  * (what report_build() would give, without holding it all in memory).
  * Atomic: a temporary file renamed. 0, or -1 with err. */

@@ -81,6 +81,14 @@ NGINX_LOCATIONS = r"""
         }
         location /_static/lat/ { internal; alias $www/; }
 
+        # A held request: 2 s before the static file, so that thousands of
+        # downloads are in flight at once (test_load).
+        location /hold/ {
+            echo_sleep 2;
+            echo_exec /_static$uri;
+        }
+        location /_static/hold/ { internal; alias $www/; }
+
         # Echo request headers back as the body.
         location = /echo/headers {
             default_type text/plain;
@@ -99,9 +107,13 @@ load_module $echo;
 daemon off;
 master_process on;
 worker_processes 1;
+# Thousands of connections at once (test_load's 5,000 downloads): a socket
+# each, and a file for those that are served. Raising the soft limit needs
+# no privilege up to the hard limit.
+worker_rlimit_nofile 16384;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
-events { worker_connections 512; }
+events { worker_connections 12000; }
 http {
     types { text/plain txt; text/html html; application/octet-stream bin; }
     default_type application/octet-stream;
