@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from harness import Result, Skip, backends, timeout
+from harness import Result, Skip, backends, no_valgrind, timeout
 from testbed import nginx
 
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
@@ -275,6 +275,7 @@ def as_nobody(t):
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
+@no_valgrind("runs juggle as user nobody, who cannot run the valgrind wrapper in root's scratch folder")
 @backends
 def test_unreadable_input(t):
     """An input that exists but cannot be read (permission denied for the
@@ -324,6 +325,7 @@ def test_unreadable_input(t):
         assert not os.path.exists(f), f
 
 
+@no_valgrind("runs juggle as user nobody, who cannot run the valgrind wrapper in root's scratch folder")
 def test_unreadable_state_log_is_kept(t):
     """.juggle/state that is there but cannot be read (write-only for the
     user juggle runs as; an I/O error would do the same): juggle does not
@@ -376,6 +378,7 @@ def test_graph_folder_removed_during_the_run(t):
     assert not os.path.exists("w")
 
 
+@no_valgrind("the valgrind wrapper is a shell script, which prints its own complaint about the missing folder first")
 def test_graph_folder_missing_at_start(t):
     """-C to a folder that does not exist, or a cwd already removed: a
     clear error and exit status 2 or 3, never a crash."""
