@@ -81,6 +81,17 @@ def valgrind_slow(why):
     return deco
 
 
+def leftovers(top="."):
+    """juggle's temporary files (.NAME.juggle-tmp) anywhere under top, past
+    .juggle/ and the test bed's folders: what an interrupted or failed
+    write must never leave behind."""
+    found = []
+    for root, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in (".juggle", "tb", "tb-scripted")]
+        found += [os.path.join(root, f) for f in files if ".juggle-" in f]
+    return found
+
+
 class Skip(Exception):
     """Raise to skip a test that cannot run here (exit status 77)."""
 

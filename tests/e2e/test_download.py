@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from harness import ROOT, backends, timeout, valgrind_slow
+from harness import ROOT, backends, leftovers, timeout, valgrind_slow
 from testbed import free_port, nginx, scripted
 
 
@@ -17,15 +17,6 @@ def graph(t, text, **urls):
     for k, v in urls.items():
         text = text.replace("@%s@" % k, v)
     t.ini(text)
-
-
-def leftovers(top="."):
-    """Temporary download files anywhere in the graph's folder."""
-    found = []
-    for root, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d not in (".juggle", "tb", "tb-scripted")]
-        found += [os.path.join(root, f) for f in files if ".juggle-" in f]
-    return found
 
 
 def hits(web, path):

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from harness import Result, Skip, backends, no_valgrind, timeout
+from harness import Result, Skip, backends, leftovers, no_valgrind, timeout
 from testbed import nginx
 
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
@@ -52,14 +52,6 @@ def in_w(t, *args, rc):
     r = t.juggle("-C", "w", *args, rc=rc)
     r.cwd = os.path.join(t.dir, "w")
     return r
-
-
-def leftovers(top):
-    found = []
-    for root, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d not in (".juggle", "tb")]
-        found += [os.path.join(root, f) for f in files if ".juggle-" in f]
-    return found
 
 
 def kill_pid_file(path):

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import slurm  # noqa: E402
-from harness import Skip, timeout  # noqa: E402
+from harness import Skip, leftovers, timeout  # noqa: E402
 
 # A private Slurm per test and srun's own latencies: 4 minutes of the quick
 # valgrind pass for 16 tests, where juggle's part is the slurm backend alone.
@@ -273,14 +273,6 @@ def download_bed():
         raise Skip("the download kind and its test bed (tests/e2e/testbed.py) "
                    "are not in this tree yet")
     return testbed
-
-
-def leftovers(top="."):
-    found = []
-    for root, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d not in (".juggle", "tb", "tb-scripted")]
-        found += [os.path.join(root, f) for f in files if ".juggle-" in f]
-    return found
 
 
 def test_slurm_downloads(t):
