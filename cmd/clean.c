@@ -8,6 +8,7 @@
 
 #include "../engine/lock.h"
 #include "../engine/state.h"
+#include "../engine/term.h"
 #include "cmd.h"
 
 int cmd_clean(struct cli *c)
@@ -36,8 +37,11 @@ int cmd_clean(struct cli *c)
 		for (uint32_t k = 0; j->run.wanted && k < j->n_outputs; k++) {
 			if (unlink(j->outputs[k]) == 0) {
 				removed++;
-				if (c->verbose)
-					printf("removed %s\n", j->outputs[k]);
+				if (c->verbose) {
+					fputs("removed ", stdout);
+					term_fputs(j->outputs[k], stdout);
+					putchar('\n');
+				}
 			} else if (errno != ENOENT) {
 				error("cannot remove '%s': %s", j->outputs[k], strerror(errno));
 				rc = EXIT_FAILED;

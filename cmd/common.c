@@ -9,6 +9,7 @@
 #include "../engine/archive.h"
 #include "../engine/backend.h"
 #include "../engine/state.h"
+#include "../engine/term.h"
 #include "cmd.h"
 
 /* A path from the command line, made absolute before we change folder. */
@@ -64,8 +65,10 @@ int cli_load(struct cli *c, struct graph *g)
 	};
 	struct diag d = {0};
 	if (graph_load(g, &o, &d) < 0) {
-		for (size_t i = 0; i < d.msgs.n; i++)
-			fprintf(stderr, "%s\n", d.msgs.v[i]);
+		for (size_t i = 0; i < d.msgs.n; i++) {
+			term_fputs(d.msgs.v[i], stderr);
+			fputc('\n', stderr);
+		}
 		if (d.msgs.n > 1)
 			error("%zu errors in '%s'; nothing ran", d.msgs.n, c->file);
 		else
@@ -100,7 +103,7 @@ struct state *cli_state_readonly(int *status)
 		*status = EXIT_CANNOT_START;
 		st = NULL;
 	}
-	fputs(sb_str(&warn), stderr);
+	term_fputs_lines(sb_str(&warn), stderr);
 	sb_release(&warn);
 	sb_release(&err);
 	return st;

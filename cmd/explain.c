@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 
+#include "../engine/term.h"
 #include "cmd.h"
 #include "predict.h"
 
@@ -16,10 +17,10 @@ int cmd_explain(struct cli *c)
 		struct job **order = graph_order(&g, &n);
 		for (size_t i = 0; i < n; i++) {
 			const struct job *j = order[i];
-			if (j->run.reason)
-				printf("%s: would run: %s\n", j->name, j->run.reason);
-			else
-				printf("%s: up to date\n", j->name);
+			term_fputs(j->name, stdout);
+			fputs(j->run.reason ? ": would run: " : ": up to date", stdout);
+			term_fputs(j->run.reason, stdout);
+			putchar('\n');
 		}
 		free(order);
 		state_close(st);

@@ -1,21 +1,26 @@
 /* graph.c - `juggle graph`: the graph in Graphviz dot. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../engine/kind.h"
+#include "../engine/term.h"
 #include "cmd.h"
 
+/* A name as a dot string: what a terminal would obey shown as escapes
+ * first (the output is often read on one), then dot's own quoting, so
+ * the escapes' backslashes stay visible text. */
 static void dot_id(const char *s)
 {
+	char *clean = term_clean(s, strlen(s));
 	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
+	for (const char *p = clean; *p; p++) {
+		if (*p == '"' || *p == '\\')
 			putchar('\\');
-		if (*s == '\n')
-			fputs("\\n", stdout);
-		else
-			putchar(*s);
+		putchar(*p);
 	}
 	putchar('"');
+	free(clean);
 }
 
 int cmd_graph(struct cli *c)

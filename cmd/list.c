@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../engine/kind.h"
+#include "../engine/term.h"
 #include "cmd.h"
 #include "predict.h"
 
@@ -17,12 +18,17 @@ int cmd_list(struct cli *c)
 			const struct job *j = g.jobs.v[i];
 			if (!j->run.wanted)
 				continue;
-			printf("%s\t%s\t", j->name, j->sec->kind->name);
-			for (uint32_t k = 0; k < j->n_deps; k++)
-				printf("%s%s", k ? "," : "", j->deps[k]->name);
+			term_fputs(j->name, stdout);
+			printf("\t%s\t", j->sec->kind->name);
+			for (uint32_t k = 0; k < j->n_deps; k++) {
+				fputs(k ? "," : "", stdout);
+				term_fputs(j->deps[k]->name, stdout);
+			}
 			if (!j->n_deps)
 				printf("-");
-			printf("\t%s\n", j->run.reason ? j->run.reason : "up to date");
+			putchar('\t');
+			term_fputs(j->run.reason ? j->run.reason : "up to date", stdout);
+			putchar('\n');
 		}
 		state_close(st);
 	}

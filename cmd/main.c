@@ -13,6 +13,7 @@
 #include "../engine/backend.h"
 #include "../engine/kind.h"
 #include "../engine/report.h"
+#include "../engine/term.h"
 #include "cmd.h"
 
 static const struct subcommand commands[] = {
@@ -26,13 +27,23 @@ static const struct subcommand commands[] = {
 	{"exec-job", cmd_exec_job, "run exactly one job in this process"},
 };
 
+/* A message is one line; what it quotes (file names, URLs, errors from
+ * elsewhere) is shown escaped, never obeyed by the terminal. */
+static void vmessage(const char *prefix, const char *fmt, va_list ap)
+{
+	struct strbuf sb = {0};
+	sb_vaddf(&sb, fmt, ap);
+	fputs(prefix, stderr);
+	term_fputs(sb_str(&sb), stderr);
+	fputc('\n', stderr);
+	sb_release(&sb);
+}
+
 void error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("juggle: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmessage("juggle: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -40,9 +51,7 @@ void warning(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("juggle: warning: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	vmessage("juggle: warning: ", fmt, ap);
 	va_end(ap);
 }
 

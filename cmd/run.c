@@ -11,6 +11,7 @@
 #include "../engine/report.h"
 #include "../engine/sig.h"
 #include "../engine/state.h"
+#include "../engine/term.h"
 #include "cmd.h"
 
 /* Every file the run promises to write, checked before any job runs, so
@@ -93,7 +94,7 @@ static bool write_reports(const struct graph *g, const struct run_summary *sum,
 		sb_reset(&err);
 		int rc = run_archive_write(set->archive, g, blobs, nblobs, sum->wall_start + sum->wall_s,
 					   &stats, &warn, &err);
-		fputs(sb_str(&warn), stderr);
+		term_fputs_lines(sb_str(&warn), stderr);
 		sb_release(&warn);
 		if (rc < 0) {
 			error("%s", sb_str(&err));
@@ -154,7 +155,7 @@ int cmd_run(struct cli *c)
 		rc = EXIT_CANNOT_START;
 		goto out;
 	}
-	fputs(sb_str(&warn), stderr);
+	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum;
 	rc = sched_run(&g, st, &o, &sum, &err);
 	if (rc < 0) {

@@ -44,32 +44,6 @@ struct progress {
 static pthread_mutex_t active_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct progress *active;
 
-char *term_clean(const char *s, size_t n)
-{
-	struct strbuf sb = {0};
-	size_t line = 0; /* where the current line starts in sb */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\n') {
-			sb_addc(&sb, '\n');
-			line = sb.len;
-		} else if (c == '\r') {
-			/* A terminal overwrites the line: keep what comes after,
-			 * unless the \r ends the line (CRLF). */
-			if (i + 1 < n && s[i + 1] != '\n') {
-				sb.len = line;
-				if (sb.buf)
-					sb.buf[sb.len] = '\0';
-			}
-		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			sb_addc(&sb, '?');
-		} else {
-			sb_addc(&sb, (char)c);
-		}
-	}
-	return sb_detach(&sb);
-}
-
 /* Display columns of UTF-8 text, counting each character as one. */
 static size_t columns(const char *s, size_t n)
 {
@@ -496,7 +470,7 @@ void progress_failed(struct progress *p, const struct job *job, const char *comm
 	char *log = job_log_path(job);
 	char *tail = file_tail(log, 10);
 	if (tail && *tail) {
-		char *clean = term_clean(tail, strlen(tail));
+		char *clean = term_clean_lines(tail, strlen(tail));
 		char *logname = term_clean(log, strlen(log));
 		fprintf(o, "  last lines of %s:\n", logname);
 		for (char *line = clean; line && *line;) {

@@ -28,6 +28,7 @@
 
 #include "graph.h"
 #include "sched.h"
+#include "term.h"
 
 struct progress;
 
@@ -56,12 +57,6 @@ void progress_message(const char *fmt, ...) PRINTF(1, 2);
 /* Clears the status line and stops its clock; call before the summary. */
 void progress_done(struct progress *p);
 void progress_free(struct progress *p);
-
-/* Text fit for a terminal: control characters (but tab and newline)
- * shown as '?', and a carriage return keeping what follows it, as a
- * terminal shows it, so a file name or a log cannot move the cursor or
- * change the terminal's settings. The caller frees the result. */
-char *term_clean(const char *s, size_t n);
 
 /* The last n lines of a file (at most 8 KiB of them), for failure reports;
  * NULL when the file cannot be read. The caller frees it. */

@@ -479,7 +479,7 @@ static void print_failures(FILE *out, json_t *r)
 		while (*from) {
 			const char *nl = strchr(from, '\n');
 			size_t len = nl ? (size_t)(nl - from) : strlen(from);
-			char *line = term_clean(from, len);
+			char *line = term_clean_lines(from, len);
 			fprintf(out, "    | %s\n", line);
 			free(line);
 			from += len + (nl ? 1 : 0);

@@ -247,10 +247,14 @@ static void start_attempt(struct sched *s, struct job *job)
 		s->fl[job->index].wall_start = (double)time(NULL);
 	}
 	char *cmd = describe(job);
-	if (s->o->dry_run)
-		progress_printf(s->prog, "would run %s: %s\n%s%s%s", job->name, r->reason,
-				cmd ? "    " : "", cmd ? cmd : "", cmd ? "\n" : "");
-	else
+	if (s->o->dry_run) {
+		char *name = term_clean(job->name, strlen(job->name));
+		char *why = term_clean(r->reason ? r->reason : "", r->reason ? strlen(r->reason) : 0);
+		char *line = cmd ? term_clean(cmd, strlen(cmd)) : NULL;
+		progress_printf(s->prog, "would run %s: %s\n%s%s%s", name, why,
+				line ? "    " : "", line ? line : "", line ? "\n" : "");
+		free(name), free(why), free(line);
+	} else
 		progress_started(s->prog, job, cmd);
 	free(cmd);
 	/* -B means "as if nothing had been done": no conditional download. */
@@ -404,8 +408,11 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	if (res->retryable && r->attempts <= job->sec->retries && !s->stopping) {
 		double d = retry_delay(job, res);
 		r->not_before = mono_now() + d;
+		char *name = term_clean(job->name, strlen(job->name));
+		char *why = term_clean(r->error, strlen(r->error));
 		progress_retrying(s->prog, job, "%s: attempt %d failed (%s); retrying in %.1fs\n",
-				  job->name, r->attempts, r->error, d);
+				  name, r->attempts, why, d);
+		free(name), free(why);
 		VEC_PUSH(&s->delayed, job);
 		return;
 	}

@@ -1,0 +1,126 @@
+/* term.c - see term.h. */
+#include "term.h"
+
+#include <string.h>
+
+/* The code point of the valid UTF-8 sequence at s (at most n bytes) and its
+ * length, or 0 when the sequence is invalid (overlong, a surrogate, cut). */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+	size_t len;
+	unsigned min, c;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, min = 0x80, c = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, min = 0x800, c = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, min = 0x10000, c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* Code points above ASCII a terminal acts on or that change how the rest
+ * of the line is shown: the C1 controls, the bidirectional marks,
+ * embeddings, overrides and isolates, and the line and paragraph
+ * separators. */
+static bool invisible(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+void term_escape(struct strbuf *out, const char *s, size_t n, unsigned flags)
+{
+	bool lines = flags & TERM_LINES;
+	size_t line = out->len; /* where the current line starts in out */
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		if (lines && c == '\n') {
+			sb_addc(out, '\n');
+			line = out->len;
+			i++;
+		} else if (lines && c == '\t') {
+			sb_addc(out, '\t');
+			i++;
+		} else if (lines && c == '\r') {
+			/* A terminal overwrites the line: keep what comes after,
+			 * unless the \r ends the line (CRLF). */
+			if (i + 1 < n && s[i + 1] != '\n' && out->len > line) {
+				out->len = line;
+				out->buf[out->len] = '\0';
+			}
+			i++;
+		} else if (c == '\n' || c == '\t' || c == '\r') {
+			sb_adds(out, c == '\n' ? "\\n" : c == '\t' ? "\\t" : "\\r");
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			sb_addf(out, "\\x%02x", c);
+			i++;
+		} else if (c < 0x80) {
+			sb_addc(out, (char)c);
+			i++;
+		} else {
+			unsigned cp;
+			size_t k = utf8_decode((const unsigned char *)s + i, n - i, &cp);
+			if (!k) {
+				sb_addf(out, "\\x%02x", c);
+				i++;
+			} else if (invisible(cp)) {
+				sb_addf(out, "\\u{%x}", cp);
+				i += k;
+			} else {
+				sb_add(out, s + i, k);
+				i += k;
+			}
+		}
+	}
+}
+
+char *term_clean(const char *s, size_t n)
+{
+	struct strbuf sb = {0};
+	term_escape(&sb, s, n, 0);
+	return sb_detach(&sb);
+}
+
+char *term_clean_lines(const char *s, size_t n)
+{
+	struct strbuf sb = {0};
+	term_escape(&sb, s, n, TERM_LINES);
+	return sb_detach(&sb);
+}
+
+static void put(const char *s, FILE *f, unsigned flags)
+{
+	if (!s)
+		return;
+	struct strbuf sb = {0};
+	term_escape(&sb, s, strlen(s), flags);
+	fputs(sb_str(&sb), f);
+	sb_release(&sb);
+}
+
+void term_fputs(const char *s, FILE *f)
+{
+	put(s, f, 0);
+}
+
+void term_fputs_lines(const char *s, FILE *f)
+{
+	put(s, f, TERM_LINES);
+}
