@@ -46,7 +46,8 @@ const char *placeholder_name(unsigned bit);
 /* How placeholder values are inserted. */
 enum subst_mode {
 	SUBST_TEXT,  /* as they are */
-	SUBST_SHELL, /* each quoted as one /bin/sh word */
+	SUBST_SHELL, /* each quoted as one /bin/sh word; a path starting a word
+		      * with '-' is written ./-... so it is not an option */
 };
 
 /* Substitutes the placeholders of job in s into out. Unknown {...} text is
@@ -56,8 +57,18 @@ void subst_placeholders(const struct job *job, const char *s, enum subst_mode mo
 
 /* The argv of job from a split template: placeholders substituted in each
  * word; a word that is exactly {inputs} or {outputs} becomes one argument
- * per path. NULL-terminated; free with free_words(). */
+ * per path. A path placeholder (all but the {item} of a range, list or
+ * lines) whose value starts an argument with '-' is written ./-..., so a
+ * file name is never read as an option. NULL-terminated; free with
+ * free_words(). */
 char **job_argv(const struct job *job, char *const *tmpl);
+
+/* Checks that the placeholders of a command stand where no shell reads
+ * their values as code. With shell (shell = yes) they must be outside
+ * quotes, `...`, ${...}, $((...)) and here-documents; with or without it,
+ * not in the script of `sh -c` (any shell) or eval. Returns 0, or -1 with
+ * what is wrong and the safe way to write it in err. */
+int check_command_placeholders(const char *text, bool shell, struct strbuf *err);
 
 /* Appends s quoted as a single /bin/sh word ('...' with '\'' for quotes). */
 void shell_quote(const char *s, struct strbuf *out);

@@ -70,6 +70,12 @@ static int command_check(const struct graph *g, struct section *sec, struct diag
 		free_words(words);
 		sb_release(&err);
 	}
+	struct strbuf why = {0};
+	if (!errors && check_command_placeholders(cmd->val, def->shell, &why) < 0) {
+		diag_add(d, g->file, cmd->line, "job '%s': command: %s", sec->name, sb_str(&why));
+		errors++;
+	}
+	sb_release(&why);
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
 		if (strncmp(kv->key, "env.", 4) != 0)

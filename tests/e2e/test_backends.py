@@ -53,7 +53,7 @@ def test_worker_ids_are_lanes_and_workers_are_reused(t):
         [command w]
         foreach = range:1..12
         output = ppid/{item}
-        command = sh -c 'echo $PPID > {output}'
+        command = sh -c 'echo $PPID > "$1"' sh {output}
 
         [cpu c]
         foreach = range:1..4
@@ -88,7 +88,7 @@ def test_processes_worker_killed_fails_its_job_and_run_goes_on(t):
         [command other]
         foreach = range:1..3
         output = other/{item}
-        command = sh -c 'echo $PPID > {output}'
+        command = sh -c 'echo $PPID > "$1"' sh {output}
         """)
     p = t.spawn("-b", "processes", "-j", "1", "-k", "--progress", "none", backend=False)
     with open("started") as f:
@@ -180,7 +180,7 @@ def test_compare_runs_each_backend_in_a_clean_copy(t):
         foreach = range:1..3
         input = data/in.txt
         output = out/{item}.txt
-        command = sh -c 'test ! -e {output} && cp data/in.txt {output}'
+        command = sh -c 'test ! -e "$1" && cp data/in.txt "$1"' sh {output}
 
         [cpu sq]
         task = sum_squares
@@ -239,7 +239,7 @@ def test_downloads_take_net_lanes_on_the_event_loop(t):
         [command c]
         foreach = range:0..3
         output = c/{item}.txt
-        command = sh -c 'echo {item} > {output}'
+        command = sh -c 'echo "$1" > "$2"' sh {item} {output}
         """ % web.url("/f{item}.txt"))
     r = t.juggle("-j", "1", "--net-jobs", "3", rc=0)
     for i in range(8):

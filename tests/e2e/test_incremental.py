@@ -13,7 +13,7 @@ TREE = """
 [command convert]
 foreach = src/**/*.txt
 output = out/{relstem}.up
-command = sh -c 'tr a-z A-Z < "$0" > "$1"; echo {item} >> ran.log' {input} {output}
+command = sh -c 'tr a-z A-Z < "$0" > "$1"; echo "$2" >> ran.log' {input} {output} {item}
 
 [cpu digest]
 task = sha256
@@ -284,7 +284,7 @@ MIXED = """
 [command write]
 foreach = range:0..149
 output = w/{item}.txt
-command = sh -c 'printf "part one of {item}\\n" > {output}; i=0; while [ $i -lt 300 ]; do i=$((i+1)); done; printf "part two\\n" >> {output}'
+command = sh -c 'printf "part one of %s\\n" "$1" > "$2"; i=0; while [ $i -lt 300 ]; do i=$((i+1)); done; printf "part two\\n" >> "$2"' sh {item} {output}
 
 [cpu sum]
 foreach = range:1..30
@@ -302,7 +302,7 @@ output = d/{item}.sha256
 foreach = range:0..3
 input = d/{item}.sha256
 output = z/{item}.gz
-command = sh -c 'gzip -n -c d/{item}.sha256 > z/{item}.gz'
+command = sh -c 'gzip -n -c "$1" > "$2"' sh {input} {output}
 """
 
 

@@ -192,7 +192,7 @@ GRAPH_MIXED = """
     [command many]
     foreach = range:1..3
     output = many-{item}.txt
-    command = sh -c 'echo {item} > many-{item}.txt'
+    command = sh -c 'echo "$1" > many-"$1".txt' sh {item}
     """
 
 
@@ -296,7 +296,7 @@ def test_summary_names_cannot_drive_the_terminal(t):
         """)
     r = t.juggle("--progress", "plain", rc=1)
     assert "\x1b" not in r.out and "\x07" not in r.out, repr(r.out)
-    assert "show[evil?]0;pwned?.txt]" in r.out
+    assert "show[evil\\x1b]0;pwned\\x07.txt]" in r.out
 
 
 # ---- the status line, under a pseudo-terminal ----
@@ -460,7 +460,7 @@ ARCHIVE_GRAPH = """
     [command make]
     foreach = list:a b c
     output = out/{item}.txt
-    command = sh -c 'echo {item} > {output}'
+    command = sh -c 'echo "$1" > "$2"' sh {item} {output}
 
     [command tool]
     output = bin/tool.sh

@@ -483,13 +483,13 @@ def test_slurm_jobs_and_pools_cap_steps(t):
         [command many]
         foreach = range:1..6
         output = m/{item}
-        command = sh -c "touch m/{item}"
+        command = sh -c 'touch m/"$1"' sh {item}
 
         [command solo]
         foreach = range:1..3
         pool = one
         output = s/{item}
-        command = sh -c "touch s/{item}"
+        command = sh -c 'touch s/"$1"' sh {item}
         """)
     r = t.juggle("-j", "2", rc=0)
     assert len(os.listdir("m")) == 6 and len(os.listdir("s")) == 3
