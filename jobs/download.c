@@ -73,14 +73,58 @@ static const char *const download_keys[] = {"url", "sha256", "header", "max_size
 
 /* ---- checking the graph ---- */
 
+static const char *const url_schemes[] = {"http", "https", "ftp", "ftps", "file", NULL};
+
+/* The index in url_schemes of the scheme url starts with ("https://..."),
+ * or -1. */
+static int url_scheme(const char *url)
+{
+	for (int i = 0; url_schemes[i]; i++) {
+		size_t n = strlen(url_schemes[i]);
+		if (strncasecmp(url, url_schemes[i], n) == 0 && strncmp(url + n, "://", 3) == 0)
+			return i;
+	}
+	return -1;
+}
+
 static bool url_scheme_ok(const char *url)
 {
-	static const char *const schemes[] = {"http://", "https://", "ftp://", "ftps://",
-					      "file://"};
-	for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
-		if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
-			return true;
-	return false;
+	return url_scheme(url) >= 0;
+}
+
+/* The URL of an instance, its placeholders substituted, into out; 0, or
+ * -1 with why in err. Data must not pick what is fetched: the URL keeps
+ * the scheme its template names, and a template that names none (all
+ * placeholder, such as {item} over a list of URLs) gets http or https
+ * only, never file:// or ftp://. No control characters either, which
+ * would end the request line. */
+static int instance_url(const struct job *job, const char *tmpl, struct strbuf *out,
+			struct strbuf *err)
+{
+	subst_placeholders(job, tmpl, SUBST_TEXT, out);
+	const char *u = sb_str(out);
+	int have = url_scheme(u);
+	const char *brace = strchr(tmpl, '{');
+	const char *sep = strstr(tmpl, "://");
+	int named = sep && (!brace || sep < brace) ? url_scheme(tmpl) : -1;
+	for (const char *p = u; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			sb_addf(err, "url '%s' holds a control character", u);
+			return -1;
+		}
+	}
+	if (have < 0) {
+		sb_addf(err, "url '%s' is not an http, https, ftp, ftps or file URL", u);
+		return -1;
+	}
+	if (named >= 0 ? have != named : have > 1) {
+		sb_addf(err, "url '%s' is %s, but the graph's url '%s' %s%s%s; a scheme other than "
+			     "http or https must be written in the graph, not come from a placeholder",
+			u, url_schemes[have], tmpl, named >= 0 ? "says " : "names no scheme",
+			named >= 0 ? url_schemes[named] : "", named >= 0 ? "://" : "");
+		return -1;
+	}
+	return 0;
 }
 
 static bool is_http(const char *url)
@@ -98,12 +142,32 @@ static bool sha256_ok(const char *s)
 	return true;
 }
 
-/* "Name: value" with a token for a name (RFC 9110 tchar). */
+/* "Name: value" with a token for a name (RFC 9110 tchar) and no control
+ * character but tab in the value: a CR or LF would end the header and
+ * start another (a second Host, a forged body). */
 static bool header_ok(const char *h)
 {
 	size_t n = strspn(h, "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
 			     "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-	return n > 0 && h[n] == ':' && !strpbrk(h, "\r\n");
+	if (n == 0 || h[n] != ':')
+		return false;
+	for (const char *p = h + n; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Header i of an instance, substituted, into out; 0, or -1 with why in
+ * err. Checked after substitution: a placeholder brings a file name. */
+static int instance_header(const struct job *job, const char *tmpl, struct strbuf *out,
+			   struct strbuf *err)
+{
+	subst_placeholders(job, tmpl, SUBST_TEXT, out);
+	if (header_ok(sb_str(out)))
+		return 0;
+	sb_addf(err, "header: '%s' (from '%s') is not 'Name: value' on one line", sb_str(out),
+		tmpl);
+	return -1;
 }
 
 static int download_check(const struct graph *g, struct section *sec, struct diag *d)
@@ -179,6 +243,15 @@ static int download_check(const struct graph *g, struct section *sec, struct dia
 	return errors ? -1 : 0;
 }
 
+/* The line of the section's header key number i. */
+static int header_line(const struct section *sec, size_t i)
+{
+	for (size_t k = 0; k < sec->keys.n; k++)
+		if (strcmp(sec->keys.v[k].key, "header") == 0 && i-- == 0)
+			return sec->keys.v[k].line;
+	return sec->line;
+}
+
 static int download_check_job(const struct graph *g, struct job *job, struct diag *d)
 {
 	const struct download_def *def = job->sec->kpriv;
@@ -192,16 +265,23 @@ static int download_check_job(const struct graph *g, struct job *job, struct dia
 			 job->n_outputs);
 		errors++;
 	}
-	struct strbuf sb = {0};
-	if (strchr(def->url, '{')) {
-		subst_placeholders(job, def->url, SUBST_TEXT, &sb);
-		if (!url_scheme_ok(sb_str(&sb))) {
-			diag_add(d, g->file, section_key(job->sec, "url")->line,
-				 "job '%s': url '%s' is not an http, https, ftp, ftps or file URL",
-				 job->name, sb_str(&sb));
+	struct strbuf sb = {0}, why = {0};
+	if (strchr(def->url, '{') && instance_url(job, def->url, &sb, &why) < 0) {
+		diag_add(d, g->file, section_key(job->sec, "url")->line, "job '%s': %s", job->name,
+			 sb_str(&why));
+		errors++;
+	}
+	for (size_t i = 0; i < def->headers.n; i++) {
+		sb_reset(&sb);
+		sb_reset(&why);
+		if (strchr(def->headers.v[i], '{') &&
+		    instance_header(job, def->headers.v[i], &sb, &why) < 0) {
+			diag_add(d, g->file, header_line(job->sec, i), "job '%s': %s", job->name,
+				 sb_str(&why));
 			errors++;
 		}
 	}
+	sb_release(&why);
 	if (def->sha256 && strchr(def->sha256, '{')) {
 		sb_reset(&sb);
 		subst_placeholders(job, def->sha256, SUBST_TEXT, &sb);
@@ -466,7 +546,30 @@ static int dl_begin(struct dl *d, struct attempt *a, CURL *easy)
 	d->easy = easy;
 	d->fd = -1;
 	d->output = job->outputs[0];
-	struct strbuf sb = {0};
+	struct strbuf sb = {0}, why = {0};
+	if (instance_url(job, def->url, &sb, &why) < 0) {
+		/* The graph's check refused it already; this is the last word
+		 * before a request goes out. */
+		result_fail(a->res, "%s", sb_str(&why));
+		a->res->retryable = false;
+		sb_release(&sb);
+		sb_release(&why);
+		dl_release(d);
+		return -1;
+	}
+	for (size_t i = 0; i < def->headers.n; i++) {
+		sb_reset(&sb);
+		if (instance_header(job, def->headers.v[i], &sb, &why) < 0) {
+			result_fail(a->res, "%s", sb_str(&why));
+			a->res->retryable = false;
+			sb_release(&sb);
+			sb_release(&why);
+			dl_release(d);
+			return -1;
+		}
+	}
+	sb_reset(&sb);
+	sb_release(&why);
 	subst_placeholders(job, def->url, SUBST_TEXT, &sb);
 	d->url = sb_detach(&sb);
 	validators_parse(a->prev_extra, &d->prev);
@@ -529,7 +632,8 @@ static int dl_begin(struct dl *d, struct attempt *a, CURL *easy)
 
 	curl_easy_reset(easy); /* keeps the connection, DNS and TLS session caches */
 	curl_easy_setopt(easy, CURLOPT_URL, d->url);
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https,ftp,ftps,file");
+	/* Only the scheme the URL was checked for. */
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, url_schemes[url_scheme(d->url)]);
 	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
