@@ -335,8 +335,10 @@ void progress_started(struct progress *p, const struct job *job, const char *com
 		if (p->verbose && command) {
 			clear_line(p);
 			char *n = term_clean(job->name, strlen(job->name));
-			fprintf(p->out, "%s: %s\n", n, command);
+			char *c = term_clean(command, strlen(command));
+			fprintf(p->out, "%s: %s\n", n, c);
 			free(n);
+			free(c);
 		}
 		status_line(p);
 	}
