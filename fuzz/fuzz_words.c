@@ -1,11 +1,34 @@
 /* fuzz_words.c - libFuzzer target: the shell-like word splitter and the
  * placeholder substitution, in text and in shell-quoting mode. A shell
- * quoted value, split again, must give back exactly the value. */
+ * quoted value, split again, must give back exactly the value; a path
+ * value never starts an argument with '-'; the command checker takes any
+ * text; and the terminal escaping leaves nothing a terminal obeys. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../engine/expand.h"
+#include "../engine/term.h"
+
+/* Whether t holds a control character (C0, DEL, C1 as raw bytes or as
+ * UTF-8) or a bidi override: what term_escape() must never let through. */
+static int obeyed(const char *t)
+{
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return 1;
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return 1;
+		if (*p == 0xe2 && p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae)
+			return 1;
+		if (*p >= 0x80 && *p <= 0x9f)
+			return 1; /* a C1 byte outside a UTF-8 sequence's tail */
+		if (*p >= 0xc2) /* skip a sequence's continuation bytes */
+			while ((p[1] & 0xc0) == 0x80)
+				p++;
+	}
+	return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,9 +65,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!sw || count_words(sw) != 6)
 		abort(); /* each value stays one shell word */
 	free_words(sw);
-	char *tmpl[] = {"cmd", s, "{inputs}", "{item}", NULL};
+	char *tmpl[] = {"cmd", s, "{inputs}", "{item}", "{input}", "{name}", NULL};
 	char **argv = job_argv(&job, tmpl);
+	for (int i = 2; argv[i]; i++)
+		if (argv[i][0] == '-')
+			abort(); /* a file name taken for an option */
 	free_words(argv);
+
+	/* Any command text, in both modes: an answer, never a crash. */
+	sb_reset(&err);
+	check_command_placeholders(s, true, &err);
+	sb_reset(&err);
+	check_command_placeholders(s, false, &err);
+
+	/* Nothing a terminal obeys survives, on one line or several. */
+	char *t = term_clean(s, size);
+	if (obeyed(t))
+		abort();
+	free(t);
+	t = term_clean_lines(s, size);
+	for (char *p = t; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	if (obeyed(t))
+		abort();
+	free(t);
 	sb_release(&out);
 	sb_release(&q);
 	sb_release(&err);
