@@ -817,7 +817,7 @@ static void unquoted_form(const char *s, const struct ph_at *phs, size_t n, stru
 				sb_addc(out, q);
 			sb_add(out, s + a->pos, a->len);
 			i = a->pos + a->len;
-			if (i == a->close) {
+			if (i == a->close && s[i] == q) {
 				i++; /* closes right after: drop it */
 			} else {
 				sb_addc(out, q);
@@ -833,7 +833,9 @@ int check_command_placeholders(const char *text, bool shell, struct strbuf *err)
 	if (!placeholders_used(text))
 		return 0;
 	if (!shell) {
-		char **words = split_words(text, &(struct strbuf){0});
+		struct strbuf bad = {0};
+		char **words = split_words(text, &bad);
+		sb_release(&bad);
 		if (!words)
 			return 0; /* the caller reports the bad quote */
 		size_t n = count_words(words), shell_at;
