@@ -532,7 +532,7 @@ static void script_error(char *const *words, size_t n, size_t shell_at, size_t s
 }
 
 /* Where a placeholder stands in a shell = yes command. */
-enum ctx { CTX_PLAIN, CTX_SQ, CTX_DQ, CTX_BQ, CTX_BRACE, CTX_ARITH, CTX_HEREDOC };
+enum ctx { CTX_PLAIN, CTX_SQ, CTX_DQ, CTX_BQ, CTX_BRACE, CTX_ARITH, CTX_HEREDOC, CTX_AFTER };
 
 struct ph_at {
 	size_t pos, len;
@@ -573,10 +573,12 @@ static void scan_nested(struct lexer *L, enum ctx ctx)
 	size_t len;
 	while (L->s[L->i]) {
 		char c = L->s[L->i];
-		if (c == '\\' && L->s[L->i + 1]) {
+		if (c == '\\' && L->s[L->i + 1] && !placeholder_at(L->s + L->i + 1, &len)) {
 			L->i += 2;
 			continue;
 		}
+		if (c == '\\')
+			L->i++; /* the placeholder after it is noted as inside */
 		if (placeholder_at(L->s + L->i, &len)) {
 			note_ph(L, len, ctx, 0);
 			L->i += len;
@@ -605,6 +607,16 @@ static void lex_list(struct lexer *L, bool in_paren);
 static void lex_dollar(struct lexer *L, struct strbuf *word)
 {
 	const char *p = L->s + L->i;
+	size_t len;
+	if (placeholder_at(p + 1, &len)) {
+		/* ${name} is juggle's, so this is $ then a value: bash reads
+		 * $'...' as a string with escapes. */
+		L->i++;
+		note_ph(L, len, CTX_AFTER, 0);
+		L->i += len;
+		sb_addc(word, '$');
+		return;
+	}
 	if (p[1] == '(' && p[2] == '(') {
 		L->i += 3;
 		scan_nested(L, CTX_ARITH);
@@ -724,6 +736,12 @@ static void lex_list(struct lexer *L, bool in_paren)
 		} else if (c == '#' && !cur.started) {
 			while (L->s[L->i] && L->s[L->i] != '\n')
 				L->i++;
+		} else if (c == '\\' && placeholder_at(p + 1, &len)) {
+			/* The backslash would take the value's opening quote. */
+			cur.started = true;
+			L->i++;
+			note_ph(L, len, CTX_AFTER, 0);
+			L->i += len;
 		} else if (c == '\\') {
 			cur.started = true;
 			if (p[1])
@@ -752,7 +770,11 @@ static void lex_list(struct lexer *L, bool in_paren)
 			size_t first = L->phs.n;
 			while (L->s[L->i] && L->s[L->i] != '"') {
 				const char *q = L->s + L->i;
-				if (*q == '\\' && q[1]) {
+				if (*q == '\\' && placeholder_at(q + 1, &len)) {
+					L->i++;
+					note_ph(L, len, CTX_DQ, open);
+					L->i += len;
+				} else if (*q == '\\' && q[1]) {
 					sb_addc(&cur.text, q[1]);
 					L->i += 2;
 				} else if (*q == '$') {
@@ -881,6 +903,11 @@ int check_command_placeholders(const char *text, bool shell, struct strbuf *err)
 				     "leave the arithmetic to a program that takes numbers as "
 				     "arguments: $(expr %.*s + 1)",
 				len, ph, len, ph);
+			break;
+		case CTX_AFTER:
+			sb_addf(err, "%.*s directly after '%c' would change how the shell reads the "
+				     "quoted value; separate them",
+				len, ph, text[a->pos - 1]);
 			break;
 		case CTX_HEREDOC:
 			sb_addf(err, "%.*s is inside a here-document, where the shell expands $(...); "

@@ -95,6 +95,7 @@ def test_placeholders_where_the_shell_parses_again_are_refused(t):
         ("echo `basename {input}`", "{input} is inside `...`"),
         ("echo $$(({item} + 1))", "{item} is inside $((...))"),
         ("eval echo {name}", "{name} is an argument of eval"),
+        ("echo \\{name} > {output}", "{name} directly after '\\'"),
         ("bash -o pipefail -ec 'cat {input}'", "{input} is inside the script of 'bash -c'"),
     ]
     for command, why in cases:

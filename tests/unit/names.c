@@ -104,6 +104,12 @@ static void test_placeholder_places(void **state)
 	check_cmd("busybox sh -c 'cat {input}'", false, "'sh -c'");
 	check_cmd("x=1; eval echo {name}", true, "{name} is an argument of eval");
 	check_cmd("sh -c {input}", true, "{input} is inside the script of 'sh -c'");
+	/* A backslash or '$' just before the value's opening quote. */
+	check_cmd("echo \\{input}", true, "{input} directly after '\\'");
+	check_cmd("echo $${input}", true, "{input} directly after '$'");
+	check_cmd("echo \"\\{input}\"", true, "{input} is inside \"...\" quotes");
+	check_cmd("echo `\\{input}`", true, "{input} is inside `...`");
+	check_cmd("echo \\{nope} \\$x", true, NULL);
 }
 
 static void test_dash_paths_are_not_options(void **state)
