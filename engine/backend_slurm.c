@@ -181,7 +181,7 @@ static int run_tool(char *const *argv, double timeout, struct strbuf *out)
 static char *log_line(const struct job *job, off_t from, const char *const *prefixes)
 {
 	char *path = job_log_path(job);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(path);
 	if (fd < 0)
 		return NULL;
@@ -475,7 +475,7 @@ static int open_exec_log(struct step *st)
 	char *path = job_log_path(st->job);
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (st->number <= 1 ? O_TRUNC : 0);
-	int fd = open(path, flags, 0666);
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK, 0666);
 	if (fd < 0)
 		result_fail(&st->res, "cannot open the log of '%s': %s", st->job->name,
 			    strerror(errno));

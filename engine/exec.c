@@ -167,7 +167,8 @@ static int open_log(const struct job *job, int number)
 	char *path = job_log_path(job);
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (number <= 1 ? O_TRUNC : 0);
-	int fd = open(path, flags, 0666);
+	/* A link planted at the log's name must not be truncated through. */
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK, 0666);
 	free(path);
 	return fd;
 }

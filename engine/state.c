@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "state.h"
+#include "owndir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -229,7 +230,7 @@ static void set_aside(struct state *st, const char *why, struct strbuf *warn)
 static long load(struct state *st, struct strbuf *warn)
 {
 	size_t len;
-	char *data = read_file(st->path, &len);
+	char *data = own_file_read(st->path, &len);
 	if (!data)
 		return errno == ENOENT ? 0 : -2;
 	char header[64];
@@ -286,13 +287,22 @@ int state_open(struct state **out, const char *dir, bool readonly, struct strbuf
 	if (valid == -2) {
 		/* Never start afresh over a log that is there: that would
 		 * truncate it and forget every job's last success. */
-		sb_addf(err, "cannot read '%s': %s", st->path, strerror(errno));
+		if (errno == ELOOP || errno == EINVAL)
+			sb_addf(err, "'%s' is not juggle's state log but a symbolic link or "
+				     "another kind of file; remove it and run again (every job "
+				     "then runs again)", st->path);
+		else
+			sb_addf(err, "cannot read '%s': %s", st->path, strerror(errno));
 		state_close(st);
 		return -1;
 	}
 	st->seq++;
 	if (!readonly) {
-		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		/* O_NOFOLLOW: a link at the log's name (load() has refused it
+		 * already, but it may have been planted since) must not lead
+		 * the appends elsewhere. */
+		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+			      0666);
 		if (st->fd < 0) {
 			sb_addf(err, "cannot open '%s': %s", st->path, strerror(errno));
 			state_close(st);
