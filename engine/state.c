@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -422,6 +423,45 @@ int state_record_ok(struct state *st, const struct job *job, const struct file_s
 	struct state_rec *prev = strmap_put(&st->recs, r->name, r);
 	if (!prev || !prev->name)
 		st->live++;
+	st->lines++;
+	format_ok(&st->out, r);
+	return flush(st);
+}
+
+int state_refresh(struct state *st, const struct job *job)
+{
+	const struct state_rec *old = state_find(st, job->name);
+	if (!old || st->fd < 0)
+		return 0;
+	/* A file written less than a second ago may be written again within
+	 * the same timestamp tick, with other bytes of the same size; its
+	 * signature is learnt by a later run, when it has settled (git's
+	 * "racily clean" entries). */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t settled = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - 1000000000;
+	uint32_t n = old->n_in + old->n_out;
+	struct file_sig *files = NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct file_sig *was = &old->files[i];
+		const struct file_sig *now = strmap_get(&st->sigs, was->path);
+		if (!now || now->mtime_ns < 0 || now->mtime_ns > settled ||
+		    memcmp(now->hash, was->hash, 16) != 0 ||
+		    (now->mtime_ns == was->mtime_ns && now->size == was->size))
+			continue;
+		if (!files) {
+			files = arena_alloc(&st->arena, sizeof(*files) * (n + 1));
+			memcpy(files, old->files, sizeof(*files) * n);
+		}
+		files[i].mtime_ns = now->mtime_ns;
+		files[i].size = now->size;
+	}
+	if (!files)
+		return 0;
+	struct state_rec *r = arena_alloc(&st->arena, sizeof(*r));
+	*r = *old;
+	r->files = files;
+	strmap_put(&st->recs, r->name, r);
 	st->lines++;
 	format_ok(&st->out, r);
 	return flush(st);
