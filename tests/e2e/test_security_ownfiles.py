@@ -7,8 +7,10 @@ import fcntl
 import os
 import stat
 import subprocess
+import sys
+import textwrap
 
-from harness import Skip, backends
+from harness import Skip, backends, no_valgrind
 
 
 def graph(t):
@@ -262,3 +264,120 @@ def test_ownfiles_touched_input_hashed_once(t):
     t.juggle("-n", rc=0)
     t.juggle("explain", "sum", rc=0)
     assert t.read(".juggle/state") == before
+
+
+# ---- Slurm results are taken from this run's exec-job only ----
+
+FORGED_OK = ('{"status":0,"retryable":false,"unchanged":false,"timed_out":false,'
+             '"retry_after":0,"exit_code":0,"signal":0,"http_status":0,"connections":0,'
+             '"bytes":0,"cpu_s":0,"duration":0.1,"error":null,"value":%s,"extra":null,'
+             '"outs":[]}')
+
+
+def slurm_cluster(t):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import slurm
+    why = slurm.unavailable()
+    if why:
+        raise Skip(why)
+    c = slurm.Cluster()
+    t.cleanups.append(c.stop)
+    c.start()
+    os.environ["SLURM_CONF"] = c.conf
+    t.backend = "slurm"
+    return c
+
+
+def epilog(t, job, script):
+    """srun --epilog: runs on this host once a step has ended, before srun
+    returns and juggle reads the step's result, with the step's command as
+    its arguments; script runs (sh, in the graph's folder) for job's
+    exec-job steps only. What another user who can write .juggle/results/
+    can do in that moment."""
+    path = t.write("epilog.sh", "#!/bin/sh\n"
+                   "case \"$*\" in *' exec-job -- %s '*) ;; *) exit 0 ;; esac\n"
+                   "cd '%s' || exit 1\n%s\n" % (job, t.dir, script), mode=0o755)
+    return "[settings]\nslurm_args = --epilog=%s\n" % os.path.abspath(path)
+
+
+@no_valgrind("a private Slurm cluster; the Slurm tests run in test_slurm's valgrind passes")
+def test_ownfiles_slurm_forged_ok_over_failed_step(t):
+    """A step fails (exit 1, Slurm says FAILED); a results file saying ok
+    is written over its result before juggle reads it: the step stays
+    failed and its dependents do not run."""
+    slurm_cluster(t)
+    t.write("bad.xml", "<a><b></a>\n")
+    t.ini(epilog(t, "check", "printf '%%s' '%s' > .juggle/results/check.json"
+                 % (FORGED_OK % "null")) + textwrap.dedent("""
+        [cpu check]
+        task = xmlcheck
+        input = bad.xml
+        output = check.txt
+
+        [command after]
+        input = check.txt
+        output = after.txt
+        command = touch after.txt
+        """))
+    r = t.juggle("-k", rc=1)
+    assert r.statuses() == {"check": "failed", "after": "not-run"}, r.statuses()
+    err = r.job("check")["error"]
+    assert "not written by this run's juggle exec-job" in err, err
+    assert not os.path.exists("after.txt") and not os.path.exists("check.txt")
+    # Next time it runs again: nothing of the forgery was recorded.
+    os.unlink("epilog.sh")
+    t.write("epilog.sh", "#!/bin/sh\n", mode=0o755)
+    t.write("bad.xml", "<a><b/></a>\n")
+    r = t.juggle(rc=0)
+    assert r.ran() == ["after", "check"], r.ran()
+
+
+@no_valgrind("a private Slurm cluster; the Slurm tests run in test_slurm's valgrind passes")
+def test_ownfiles_slurm_forged_value_rejected(t):
+    """A step that succeeds has its result rewritten (another value, no
+    seal): rejected, even though Slurm says COMPLETED. The run's key is
+    private (0600), never on srun's command line, and gone after the run."""
+    slurm_cluster(t)
+    t.ini(epilog(t, "squares",
+                 "cat .juggle/run-key > key.seen; stat -c '%%a %%u' .juggle/run-key > key.mode\n"
+                 "echo \"$*\" > step.args\n"
+                 "printf '%%s' '%s' > .juggle/results/squares.json" % (FORGED_OK % '"666"')) + textwrap.dedent("""
+        [cpu squares]
+        task = sum_squares
+        n = 10
+        """))
+    r = t.juggle(rc=1)
+    j = r.job("squares")
+    assert j["status"] == "failed" and j.get("result") != "666", j
+    assert "not written by this run's juggle exec-job" in j["error"], j
+    assert t.read("key.mode") == "600 %d\n" % os.geteuid()
+    key = t.read("key.seen").strip()
+    assert len(key) == 64 and key not in t.read("step.args"), t.read("step.args")
+    assert not os.path.exists(".juggle/run-key")
+    # Untouched, the node's sealed result is taken.
+    t.write("epilog.sh", "#!/bin/sh\n", mode=0o755)
+    r = t.juggle(rc=0)
+    assert r.job("squares")["result"] == "285", r.job("squares")
+
+
+@no_valgrind("a private Slurm cluster; the Slurm tests run in test_slurm's valgrind passes")
+def test_ownfiles_slurm_output_missing_on_host(t):
+    """The node says ok, but the declared output is not on the submitting
+    host: the step fails and its dependents do not run."""
+    slurm_cluster(t)
+    t.write("data.txt", "abc")
+    t.ini(epilog(t, "digest", "rm -f data.sha256") + textwrap.dedent("""
+        [cpu digest]
+        task = sha256
+        input = data.txt
+        output = data.sha256
+
+        [command after]
+        input = data.sha256
+        output = after.txt
+        command = touch after.txt
+        """))
+    r = t.juggle("-k", rc=1)
+    assert r.statuses() == {"digest": "failed", "after": "not-run"}, r.statuses()
+    err = r.job("digest")["error"]
+    assert "output 'data.sha256' is missing on this host" in err, err
