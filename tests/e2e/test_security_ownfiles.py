@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 
-from harness import Skip, backends, no_valgrind
+from harness import Skip, backends, valgrind_slow
 
 
 def graph(t):
@@ -300,7 +300,7 @@ def epilog(t, job, script):
     return "[settings]\nslurm_args = --epilog=%s\n" % os.path.abspath(path)
 
 
-@no_valgrind("a private Slurm cluster; the Slurm tests run in test_slurm's valgrind passes")
+@valgrind_slow("a private Slurm per test: slow under memcheck, for one backend")
 def test_ownfiles_slurm_forged_ok_over_failed_step(t):
     """A step fails (exit 1, Slurm says FAILED); a results file saying ok
     is written over its result before juggle reads it: the step stays
@@ -332,7 +332,7 @@ def test_ownfiles_slurm_forged_ok_over_failed_step(t):
     assert r.ran() == ["after", "check"], r.ran()
 
 
-@no_valgrind("a private Slurm cluster; the Slurm tests run in test_slurm's valgrind passes")
+@valgrind_slow("a private Slurm per test: slow under memcheck, for one backend")
 def test_ownfiles_slurm_forged_value_rejected(t):
     """A step that succeeds has its result rewritten (another value, no
     seal): rejected, even though Slurm says COMPLETED. The run's key is
@@ -360,7 +360,7 @@ def test_ownfiles_slurm_forged_value_rejected(t):
     assert r.job("squares")["result"] == "285", r.job("squares")
 
 
-@no_valgrind("a private Slurm cluster; the Slurm tests run in test_slurm's valgrind passes")
+@valgrind_slow("a private Slurm per test: slow under memcheck, for one backend")
 def test_ownfiles_slurm_output_missing_on_host(t):
     """The node says ok, but the declared output is not on the submitting
     host: the step fails and its dependents do not run."""
