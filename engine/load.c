@@ -56,6 +56,11 @@ struct loader {
 	struct kvvec settings;
 	struct kvvec pool_kvs; /* the keys of every [pool], told apart by line */
 	struct kvvec job_kvs;  /* the current job's keys, until the section ends */
+
+	/* The last output folder output_in_state_dir() looked at, and what it
+	 * found: a foreach's outputs share a few folders. */
+	char *own_dir;
+	bool own_inside;
 };
 
 static const char *const common_keys[] = {
@@ -1076,8 +1081,16 @@ static char *link_target(const char *link)
  * output_problem()) is juggle's state folder or inside it: a symbolic link
  * in its folder ("st -> .juggle", "output = st/state") gets past the
  * check of the path's letters. Only a path with a link in it is resolved. */
-static bool output_in_state_dir(const char *path)
+static bool output_in_state_dir(struct loader *L, const char *path)
 {
+	const char *last = strrchr(path, '/');
+	if (!last)
+		return false; /* in the graph's folder itself */
+	size_t n_dir = (size_t)(last - path);
+	if (L->own_dir && strlen(L->own_dir) == n_dir && memcmp(L->own_dir, path, n_dir) == 0)
+		return L->own_inside;
+	free(L->own_dir);
+	L->own_dir = xstrndup(path, n_dir);
 	char *prefix = xstrdup(path);
 	bool inside = false, linked = false;
 	for (char *slash = strchr(prefix, '/'); slash && !inside; slash = strchr(slash + 1, '/')) {
@@ -1105,6 +1118,7 @@ static bool output_in_state_dir(const char *path)
 			break;
 	}
 	free(prefix);
+	L->own_inside = inside;
 	return inside;
 }
 
@@ -1201,7 +1215,7 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 			free(outs.v[k]);
 			outs.v[k] = norm;
 			const char *why = output_problem(norm, graph_base);
-			if (!why && output_in_state_dir(norm))
+			if (!why && output_in_state_dir(L, norm))
 				why = "is inside juggle's state folder " STATE_DIR "/ through a "
 				      "symbolic link";
 			if (why)
@@ -1655,5 +1669,6 @@ out:
 	free(L.settings.v);
 	free(L.pool_kvs.v);
 	free(L.job_kvs.v);
+	free(L.own_dir);
 	return diag_count(d) > errors_before ? -1 : 0;
 }
