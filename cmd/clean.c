@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../engine/lock.h"
+#include "../engine/owndir.h"
 #include "../engine/state.h"
 #include "../engine/term.h"
 #include "cmd.h"
@@ -21,7 +22,14 @@ int cmd_clean(struct cli *c)
 	}
 	struct strbuf err = {0};
 	int lock_fd = -1;
-	if (access(STATE_DIR, F_OK) == 0) {
+	int own = own_dir_prepare(STATE_DIR, OWN_WRITE, &err);
+	if (own < 0) {
+		error("%s; not cleaning", sb_str(&err));
+		sb_release(&err);
+		graph_release(&g);
+		return EXIT_CANNOT_START;
+	}
+	if (own == 0) {
 		long holder;
 		lock_fd = lock_acquire(STATE_DIR "/lock", &holder, &err);
 		if (lock_fd < 0) {

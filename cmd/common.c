@@ -8,6 +8,7 @@
 
 #include "../engine/archive.h"
 #include "../engine/backend.h"
+#include "../engine/owndir.h"
 #include "../engine/state.h"
 #include "../engine/term.h"
 #include "cmd.h"
@@ -98,7 +99,8 @@ struct state *cli_state_readonly(int *status)
 {
 	struct state *st;
 	struct strbuf warn = {0}, err = {0};
-	if (state_open(&st, STATE_DIR, true, &warn, &err) < 0) {
+	if (own_dir_prepare(STATE_DIR, OWN_READ, &err) < 0 ||
+	    state_open(&st, STATE_DIR, true, &warn, &err) < 0) {
 		error("%s", sb_str(&err));
 		*status = EXIT_CANNOT_START;
 		st = NULL;

@@ -1,7 +1,8 @@
 /* exec_job.c - `juggle exec-job NAME`: run exactly one attempt of one job
  * in this process, as a Slurm step or a remote worker does. The result
- * goes to .juggle/results/ as JSON (read back by the backend that asked)
- * and the exit status says ok (0), failed (1) or interrupted (130). */
+ * goes to .juggle/results/ as JSON (read back by the backend that asked),
+ * sealed with the run's key when a run left one (RESULT_KEY_PATH), and the
+ * exit status says ok (0), failed (1) or interrupted (130). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "../engine/exec.h"
+#include "../engine/owndir.h"
 #include "../engine/sig.h"
 #include "../engine/state.h"
 #include "cmd.h"
@@ -34,6 +36,14 @@ int cmd_exec_job(struct cli *c)
 		graph_release(&g);
 		return EXIT_USAGE;
 	}
+	struct strbuf err = {0};
+	if (own_dir_prepare(STATE_DIR, OWN_CREATE, &err) < 0) {
+		error("%s; not starting", sb_str(&err));
+		sb_release(&err);
+		graph_release(&g);
+		return EXIT_CANNOT_START;
+	}
+	sb_release(&err);
 	sig_install();
 	struct state *st = cli_state_readonly(&rc);
 	const struct state_rec *rec = st ? state_find(st, job->name) : NULL;
@@ -42,6 +52,12 @@ int cmd_exec_job(struct cli *c)
 	job_attempt(job, &w, number > 0 ? number : 1, rec ? rec->extra : NULL, &res);
 	worker_release(&w);
 	char *json = result_to_json(&res);
+	unsigned char key[RESULT_KEY_LEN];
+	if (result_key_read(RESULT_KEY_PATH, key) == 0) {
+		char *sealed = result_seal(json, job->name, number > 0 ? number : 1, key);
+		free(json);
+		json = sealed;
+	}
 	char *path = job_result_path(job);
 	if (mkdir_parents(path) < 0 || write_file_atomic(path, json, strlen(json)) < 0) {
 		error("cannot write '%s': %s", path, strerror(errno));

@@ -8,6 +8,7 @@
 
 #include "../engine/archive.h"
 #include "../engine/lock.h"
+#include "../engine/owndir.h"
 #include "../engine/report.h"
 #include "../engine/sig.h"
 #include "../engine/state.h"
@@ -61,7 +62,7 @@ static bool write_reports(const struct graph *g, const struct run_summary *sum,
 		}
 	}
 	size_t len;
-	if (set->archive && (texts[0] = read_file(STATE_DIR "/last-report.json", &len)))
+	if (set->archive && (texts[0] = own_file_read(STATE_DIR "/last-report.json", &len)))
 		blobs[nblobs++] = (struct run_archive_blob){"report.json", texts[0], len};
 	static const struct {
 		const char *what, *entry;
@@ -134,12 +135,13 @@ int cmd_run(struct cli *c)
 	struct strbuf err = {0}, warn = {0};
 	struct state *st = NULL;
 	int lock_fd = -1;
+	/* A dry run writes nothing there, but reads only what is juggle's. */
+	if (own_dir_prepare(STATE_DIR, o.dry_run ? OWN_READ : OWN_CREATE, &err) < 0) {
+		error("%s; not starting", sb_str(&err));
+		rc = EXIT_CANNOT_START;
+		goto out;
+	}
 	if (!o.dry_run) {
-		if (mkdir_p(STATE_DIR, 0777) < 0) {
-			error("cannot create '%s': %s", STATE_DIR, strerror(errno));
-			rc = EXIT_CANNOT_START;
-			goto out;
-		}
 		long holder;
 		lock_fd = lock_acquire(STATE_DIR "/lock", &holder, &err);
 		if (lock_fd < 0) {

@@ -270,7 +270,7 @@ static void worker_died(struct proc *w, struct result *res)
 		for (uint32_t i = 0; i < job->n_outputs; i++)
 			unlink(job->outputs[i]);
 	char *log = job_log_path(job);
-	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
 	if (fd >= 0) {
 		char *line = xasprintf("juggle: %s\n", res->error);
 		write_all(fd, line, strlen(line));

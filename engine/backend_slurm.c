@@ -14,9 +14,12 @@
  * interrupted while its task ignores SIGTERM, srun can exit 0 (NOTES.md,
  * "KillWait"). So every step is tagged with a unique --comment, and after
  * srun ends one `squeue` call finds its Slurm job id, node, final state and
- * wait status; only COMPLETED (or, for exec-job, a result file saying ok)
- * counts as success. The same lookup gives the ids that timeouts and
- * interrupts cancel with scancel.
+ * wait status; only COMPLETED with exit code 0 counts as success, and for
+ * exec-job only with a result sealed by this run's key (see exec.h) that
+ * says ok, and the declared outputs present on this host: a results file
+ * is in a folder others may write, so it alone never makes a step ok. The
+ * same lookup gives the ids that timeouts and interrupts cancel with
+ * scancel.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +40,7 @@
 #include "backend.h"
 #include "expand.h"
 #include "kind.h"
+#include "owndir.h"
 #include "sched.h"
 #include "sig.h"
 #include "spawn.h"
@@ -92,6 +96,8 @@ struct slurm {
 	char *dir;                     /* the graph's folder, absolute */
 	char *graph_path;              /* the graph file, absolute */
 	char nonce[17];
+	unsigned char key[RESULT_KEY_LEN]; /* seals exec-job's results */
+	bool have_key;                     /* RESULT_KEY_PATH is ours to remove */
 	unsigned seq;
 	VEC(struct step *) steps;
 	struct worker *lanes;
@@ -181,7 +187,7 @@ static int run_tool(char *const *argv, double timeout, struct strbuf *out)
 static char *log_line(const struct job *job, off_t from, const char *const *prefixes)
 {
 	char *path = job_log_path(job);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(path);
 	if (fd < 0)
 		return NULL;
@@ -366,6 +372,12 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 		memcpy(rnd, &x, sizeof(rnd));
 	}
 	hex_encode(s->nonce, rnd, sizeof(rnd));
+	if (result_key_create(RESULT_KEY_PATH, s->key) < 0) {
+		sb_addf(err, "backend slurm: cannot create '%s': %s", RESULT_KEY_PATH,
+			strerror(errno));
+		goto fail;
+	}
+	s->have_key = true;
 
 	s->n_lanes = b->opts->jobs > 0 ? b->opts->jobs : 1;
 	s->lanes = xcalloc((size_t)s->n_lanes, sizeof(*s->lanes));
@@ -475,7 +487,7 @@ static int open_exec_log(struct step *st)
 	char *path = job_log_path(st->job);
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (st->number <= 1 ? O_TRUNC : 0);
-	int fd = open(path, flags, 0666);
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK, 0666);
 	if (fd < 0)
 		result_fail(&st->res, "cannot open the log of '%s': %s", st->job->name,
 			    strerror(errno));
@@ -621,20 +633,22 @@ static const char *state_reason(const char *state)
 	return NULL;
 }
 
-/* Reads what exec-job left; 0 when there was a result. */
-static int read_exec_result(struct step *st)
+/* Reads what exec-job left; 0 when there was a result, -1 when there was
+ * none, -2 when there was one this run's exec-job did not write (no seal,
+ * or the seal of another attempt or key). */
+static int read_exec_result(struct slurm *s, struct step *st)
 {
 	char *path = job_result_path(st->job);
 	size_t len;
-	char *text = read_file(path, &len);
+	char *text = own_file_read(path, &len);
 	free(path);
 	if (!text)
 		return -1;
 	struct result r;
-	int rc = result_from_json(text, &r);
+	int rc = result_unseal(text, st->job->name, st->number, s->key, &r);
 	free(text);
 	if (rc < 0)
-		return -1;
+		return rc == -1 ? -2 : -1;
 	/* Keep this host's lane and clock; take the rest from the node. */
 	r.worker = st->res.worker;
 	r.started = st->res.started;
@@ -645,15 +659,41 @@ static int read_exec_result(struct step *st)
 
 /* Decides how a step ended, once srun has ended and the job's final state
  * is known (or cannot be). */
-static void finalize(struct step *st)
+/* For an exec-job step the node says ok: whether each declared output is
+ * here, on the host that records it, as the node's result says. Returns
+ * 0, or -1 with res failed. */
+static int check_exec_outputs(struct step *st)
+{
+	struct result *res = &st->res;
+	const struct job *job = st->job;
+	for (uint32_t i = 0; i < job->n_outputs; i++) {
+		bool named = false;
+		for (uint32_t k = 0; k < res->n_outs && !named; k++)
+			named = strcmp(res->outs[k].path, job->outputs[i]) == 0;
+		struct file_sig here;
+		if (!named || file_sig_read(job->outputs[i], &here, false) < 0) {
+			result_fail(res, "Slurm job %ld reported success, but output '%s' is %s on "
+					 "this host (is the folder shared with node %s?)",
+				    st->jobid, job->outputs[i],
+				    named ? "missing" : "not in its result",
+				    st->node[0] ? st->node : "of the job");
+			res->retryable = true;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void finalize(struct slurm *s, struct step *st)
 {
 	struct result *res = &st->res;
 	const struct job *job = st->job;
 	const char *state = st->state;
 	bool srun_ok = WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0;
-	/* COMPLETED is the controller's word that the task exited 0. Without
-	 * a word (no squeue, a job purged already) srun's status stands. */
-	bool completed = srun_ok && (strcmp(state, "COMPLETED") == 0 ||
+	/* COMPLETED is the controller's word that the task exited 0 (and its
+	 * exit code, when known, must say so too). Without a word (no squeue,
+	 * a job purged already) srun's status stands. */
+	bool completed = srun_ok && ((strcmp(state, "COMPLETED") == 0 && st->wstatus <= 0) ||
 				     (!*state && st->killed == WHY_NONE));
 	struct strbuf why = {0};
 	if (st->jobid)
@@ -663,7 +703,7 @@ static void finalize(struct step *st)
 	int rc = -1;
 	bool host_decided = true;
 
-	if (!completed && st->killed == WHY_TIMEOUT && st->exec && read_exec_result(st) == 0 &&
+	if (!completed && st->killed == WHY_TIMEOUT && st->exec && read_exec_result(s, st) == 0 &&
 	    st->res.timed_out) {
 		/* The node's own clock ran out too, and it has said so in the
 		 * log and its result: one "timed out" per attempt, not two. */
@@ -686,10 +726,24 @@ static void finalize(struct step *st)
 		result_fail(res, "%s was still %s when juggle stopped watching it", sb_str(&why),
 			    state);
 	} else if (st->exec) {
-		if (read_exec_result(st) == 0) {
+		int got = read_exec_result(s, st);
+		if (got == 0 && st->res.status == RES_OK && !completed) {
+			/* The node's word against Slurm's: Slurm's wins. */
+			struct strbuf d = {0};
+			describe_status(st->wstatus >= 0 && st->jobid ? st->wstatus : st->status, &d);
+			result_fail(res, "%s ended %s (%s) although its result says ok", sb_str(&why),
+				    *state ? state : "without a final state", sb_str(&d));
+			res->retryable = true;
+			sb_release(&d);
+		} else if (got == 0) {
 			res = &st->res;
-			host_decided = false;
-			rc = res->status == RES_OK ? 0 : -1;
+			host_decided = res->status == RES_OK;
+			rc = res->status == RES_OK ? check_exec_outputs(st) : -1;
+		} else if (got == -2) {
+			result_fail(res, "the result of %s in '%s' was not written by this run's "
+					 "juggle exec-job (its seal is missing or wrong); rejected",
+				    sb_str(&why), STATE_DIR "/results/");
+			res->retryable = false;
 		} else {
 			static const char *const pre[] = {"juggle: ", "srun: error: ", NULL};
 			char *line = log_line(job, st->log_start, pre);
@@ -859,7 +913,7 @@ static void settle(struct slurm *s, double now)
 		}
 		if (!known)
 			st->state[0] = '\0';
-		finalize(st);
+		finalize(s, st);
 	}
 }
 
@@ -1009,6 +1063,8 @@ static void slurm_release(struct backend *b)
 		free(st);
 	}
 	free(s->steps.v);
+	if (s->have_key)
+		unlink(RESULT_KEY_PATH);
 	for (int i = 0; i < s->n_lanes; i++)
 		worker_release(&s->lanes[i]);
 	free(s->lanes);

@@ -6,10 +6,13 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -167,7 +170,8 @@ static int open_log(const struct job *job, int number)
 	char *path = job_log_path(job);
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (number <= 1 ? O_TRUNC : 0);
-	int fd = open(path, flags, 0666);
+	/* A link planted at the log's name must not be truncated through. */
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK, 0666);
 	free(path);
 	return fd;
 }
@@ -367,4 +371,119 @@ int result_from_json(const char *s, struct result *r)
 	}
 	json_decref(o);
 	return 0;
+}
+
+/* ---- sealed results ---- */
+
+int result_key_create(const char *path, unsigned char key[RESULT_KEY_LEN])
+{
+	if (getrandom(key, RESULT_KEY_LEN, 0) != RESULT_KEY_LEN) {
+		errno = EIO;
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	char hex[2 * RESULT_KEY_LEN + 2];
+	hex_encode(hex, key, RESULT_KEY_LEN);
+	strcat(hex, "\n");
+	if (write_all(fd, hex, strlen(hex)) < 0 || close(fd) < 0) {
+		int e = errno;
+		unlink(path);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+static int unhex_byte(const char *s)
+{
+	int v = 0;
+	for (int i = 0; i < 2; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+int result_key_read(const char *path, unsigned char key[RESULT_KEY_LEN])
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	struct stat sb;
+	char hex[2 * RESULT_KEY_LEN + 2] = {0};
+	ssize_t n = -1;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == geteuid() &&
+	    !(sb.st_mode & 077))
+		n = read(fd, hex, sizeof(hex) - 1);
+	close(fd);
+	if (n < 2 * RESULT_KEY_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 0; i < RESULT_KEY_LEN; i++) {
+		int v = unhex_byte(hex + 2 * i);
+		if (v < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		key[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+#define SEAL_PREFIX "hmac-sha256 "
+
+/* The MAC binds the JSON to the job and the attempt it answers for. */
+static void seal_mac(const char *json, size_t len, const char *job, int number,
+		     const unsigned char key[RESULT_KEY_LEN], unsigned char mac[32])
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "juggle result 1");
+	sb_addc(&sb, '\0');
+	sb_adds(&sb, job);
+	sb_addc(&sb, '\0');
+	sb_addf(&sb, "%d", number);
+	sb_addc(&sb, '\0');
+	sb_add(&sb, json, len);
+	unsigned int n = 32;
+	HMAC(EVP_sha256(), key, RESULT_KEY_LEN, (const unsigned char *)sb.buf, sb.len, mac, &n);
+	sb_release(&sb);
+}
+
+char *result_seal(const char *json, const char *job, int number,
+		  const unsigned char key[RESULT_KEY_LEN])
+{
+	unsigned char mac[32];
+	seal_mac(json, strlen(json), job, number, key, mac);
+	char hex[65];
+	hex_encode(hex, mac, sizeof(mac));
+	return xasprintf(SEAL_PREFIX "%s\n%s", hex, json);
+}
+
+int result_unseal(const char *text, const char *job, int number,
+		  const unsigned char key[RESULT_KEY_LEN], struct result *r)
+{
+	size_t plen = strlen(SEAL_PREFIX);
+	if (strncmp(text, SEAL_PREFIX, plen) != 0 || strlen(text) < plen + 65 ||
+	    text[plen + 64] != '\n')
+		return -1;
+	unsigned char got[32], want[32];
+	for (int i = 0; i < 32; i++) {
+		int v = unhex_byte(text + plen + 2 * i);
+		if (v < 0)
+			return -1;
+		got[i] = (unsigned char)v;
+	}
+	const char *json = text + plen + 65;
+	seal_mac(json, strlen(json), job, number, key, want);
+	if (CRYPTO_memcmp(got, want, sizeof(want)) != 0)
+		return -1;
+	return result_from_json(json, r) < 0 ? -2 : 0;
 }

@@ -103,6 +103,30 @@ int hash_file(const char *path, unsigned char out[16]);
 char *result_to_json(const struct result *r);
 int result_from_json(const char *s, struct result *r);
 
+/* A result crosses from a Slurm node to the host as a file in the shared
+ * .juggle/results/, where anyone who can write there could forge one. So
+ * each run makes a random key (RESULT_KEY_PATH, 0600, never on a command
+ * line), exec-job seals its result with an HMAC-SHA256 over the job's
+ * name, the attempt's number and the JSON under that key, and the host
+ * takes only a result with a valid seal. */
+#define RESULT_KEY_LEN 32
+#define RESULT_KEY_PATH STATE_DIR "/run-key"
+/* Makes a fresh key and writes it to path (replacing what is there, 0600,
+ * O_EXCL and O_NOFOLLOW). Returns 0, or -1 with errno. */
+int result_key_create(const char *path, unsigned char key[RESULT_KEY_LEN]);
+/* Reads the key at path: a regular file of this user's that no one else
+ * can read. Returns 0, or -1 (errno set) when there is no such key. */
+int result_key_read(const char *path, unsigned char key[RESULT_KEY_LEN]);
+/* The sealed form of a result's JSON for this job and attempt: a line
+ * "hmac-sha256 HEX", then the JSON. The caller frees it. */
+char *result_seal(const char *json, const char *job, int number,
+		  const unsigned char key[RESULT_KEY_LEN]);
+/* Checks the seal of text and reads its result into r: 0; -1 when the
+ * seal is missing or wrong (another attempt's, another run's, or not
+ * juggle's; r is then untouched); -2 when the JSON is malformed. */
+int result_unseal(const char *text, const char *job, int number,
+		  const unsigned char key[RESULT_KEY_LEN], struct result *r);
+
 /* Seconds juggle waits after SIGTERM before SIGKILL. */
 #define KILL_GRACE_S 3.0
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +56,11 @@ struct loader {
 	struct kvvec settings;
 	struct kvvec pool_kvs; /* the keys of every [pool], told apart by line */
 	struct kvvec job_kvs;  /* the current job's keys, until the section ends */
+
+	/* The last output folder output_in_state_dir() looked at, and what it
+	 * found: a foreach's outputs share a few folders. */
+	char *own_dir;
+	bool own_inside;
 };
 
 static const char *const common_keys[] = {
@@ -1045,6 +1051,77 @@ static const char *output_problem(const char *path, const char *graph_base)
 	return NULL;
 }
 
+/* Where a symbolic link leads, as an absolute path with its folder
+ * resolved; for a link whose target does not exist yet. NULL if unknown. */
+static char *link_target(const char *link)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink(link, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	char *dir = NULL;
+	if (buf[0] != '/') {
+		const char *slash = strrchr(link, '/');
+		dir = slash ? xstrndup(link, (size_t)(slash - link)) : xstrdup(".");
+	}
+	char *abs = dir ? xasprintf("%s/%s", dir, buf) : xstrdup(buf);
+	free(dir);
+	char *slash = strrchr(abs, '/');
+	char *parent = slash == abs ? xstrdup("/") : xstrndup(abs, (size_t)(slash - abs));
+	char *real = realpath(parent, NULL);
+	char *out = real ? xasprintf("%s/%s", real, slash + 1) : NULL;
+	free(real);
+	free(parent);
+	free(abs);
+	return out;
+}
+
+/* Whether the real folder of an output (already checked by
+ * output_problem()) is juggle's state folder or inside it: a symbolic link
+ * in its folder ("st -> .juggle", "output = st/state") gets past the
+ * check of the path's letters. Only a path with a link in it is resolved. */
+static bool output_in_state_dir(struct loader *L, const char *path)
+{
+	const char *last = strrchr(path, '/');
+	if (!last)
+		return false; /* in the graph's folder itself */
+	size_t n_dir = (size_t)(last - path);
+	if (L->own_dir && strlen(L->own_dir) == n_dir && memcmp(L->own_dir, path, n_dir) == 0)
+		return L->own_inside;
+	free(L->own_dir);
+	L->own_dir = xstrndup(path, n_dir);
+	char *prefix = xstrdup(path);
+	bool inside = false, linked = false;
+	for (char *slash = strchr(prefix, '/'); slash && !inside; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		struct stat sb;
+		bool exists = lstat(prefix, &sb) == 0;
+		if (exists && S_ISLNK(sb.st_mode))
+			linked = true;
+		if (linked) {
+			char *real = realpath(prefix, NULL);
+			if (!real && exists && S_ISLNK(sb.st_mode))
+				real = link_target(prefix);
+			char *cwd = real ? realpath(".", NULL) : NULL;
+			if (real && cwd) {
+				size_t n = strlen(cwd), s = strlen(STATE_DIR);
+				inside = strncmp(real, cwd, n) == 0 && real[n] == '/' &&
+					 strncmp(real + n + 1, STATE_DIR, s) == 0 &&
+					 (real[n + 1 + s] == '\0' || real[n + 1 + s] == '/');
+			}
+			free(cwd);
+			free(real);
+		}
+		*slash = '/';
+		if (!exists)
+			break;
+	}
+	free(prefix);
+	L->own_inside = inside;
+	return inside;
+}
+
 static const char *instance_name(struct arena *a, const char *base, const char *item)
 {
 	size_t nb = strlen(base), ni = strlen(item);
@@ -1138,6 +1215,9 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 			free(outs.v[k]);
 			outs.v[k] = norm;
 			const char *why = output_problem(norm, graph_base);
+			if (!why && output_in_state_dir(L, norm))
+				why = "is inside juggle's state folder " STATE_DIR "/ through a "
+				      "symbolic link";
 			if (why)
 				jerr(L, out_kv->line, job->name, "output '%s' %s", norm, why);
 		}
@@ -1589,5 +1669,6 @@ out:
 	free(L.settings.v);
 	free(L.pool_kvs.v);
 	free(L.job_kvs.v);
+	free(L.own_dir);
 	return diag_count(d) > errors_before ? -1 : 0;
 }

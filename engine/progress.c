@@ -410,8 +410,9 @@ void progress_finished(struct progress *p, const struct job *job)
 
 char *file_tail(const char *path, int n)
 {
-	/* Only the end of the file is read: a log may be huge. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Only the end of the file is read: a log may be huge. A link
+	 * planted at a log's name must not bring another file into a report. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
 	struct stat st;

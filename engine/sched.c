@@ -291,6 +291,7 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 		if (!r->reason && !r->started) {
 			r->reason = job_out_of_date(job, s->st, s->o->always_make);
 			if (!r->reason) {
+				state_refresh(s->st, job);
 				finish(s, job, JS_SKIPPED);
 				continue;
 			}

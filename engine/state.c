@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "state.h"
+#include "owndir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -229,7 +231,7 @@ static void set_aside(struct state *st, const char *why, struct strbuf *warn)
 static long load(struct state *st, struct strbuf *warn)
 {
 	size_t len;
-	char *data = read_file(st->path, &len);
+	char *data = own_file_read(st->path, &len);
 	if (!data)
 		return errno == ENOENT ? 0 : -2;
 	char header[64];
@@ -286,13 +288,22 @@ int state_open(struct state **out, const char *dir, bool readonly, struct strbuf
 	if (valid == -2) {
 		/* Never start afresh over a log that is there: that would
 		 * truncate it and forget every job's last success. */
-		sb_addf(err, "cannot read '%s': %s", st->path, strerror(errno));
+		if (errno == ELOOP || errno == EINVAL)
+			sb_addf(err, "'%s' is not juggle's state log but a symbolic link or "
+				     "another kind of file; remove it and run again (every job "
+				     "then runs again)", st->path);
+		else
+			sb_addf(err, "cannot read '%s': %s", st->path, strerror(errno));
 		state_close(st);
 		return -1;
 	}
 	st->seq++;
 	if (!readonly) {
-		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+		/* O_NOFOLLOW: a link at the log's name (load() has refused it
+		 * already, but it may have been planted since) must not lead
+		 * the appends elsewhere. */
+		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+			      0666);
 		if (st->fd < 0) {
 			sb_addf(err, "cannot open '%s': %s", st->path, strerror(errno));
 			state_close(st);
@@ -412,6 +423,45 @@ int state_record_ok(struct state *st, const struct job *job, const struct file_s
 	struct state_rec *prev = strmap_put(&st->recs, r->name, r);
 	if (!prev || !prev->name)
 		st->live++;
+	st->lines++;
+	format_ok(&st->out, r);
+	return flush(st);
+}
+
+int state_refresh(struct state *st, const struct job *job)
+{
+	const struct state_rec *old = state_find(st, job->name);
+	if (!old || st->fd < 0)
+		return 0;
+	/* A file written less than a second ago may be written again within
+	 * the same timestamp tick, with other bytes of the same size; its
+	 * signature is learnt by a later run, when it has settled (git's
+	 * "racily clean" entries). */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	int64_t settled = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - 1000000000;
+	uint32_t n = old->n_in + old->n_out;
+	struct file_sig *files = NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct file_sig *was = &old->files[i];
+		const struct file_sig *now = strmap_get(&st->sigs, was->path);
+		if (!now || now->mtime_ns < 0 || now->mtime_ns > settled ||
+		    memcmp(now->hash, was->hash, 16) != 0 ||
+		    (now->mtime_ns == was->mtime_ns && now->size == was->size))
+			continue;
+		if (!files) {
+			files = arena_alloc(&st->arena, sizeof(*files) * (n + 1));
+			memcpy(files, old->files, sizeof(*files) * n);
+		}
+		files[i].mtime_ns = now->mtime_ns;
+		files[i].size = now->size;
+	}
+	if (!files)
+		return 0;
+	struct state_rec *r = arena_alloc(&st->arena, sizeof(*r));
+	*r = *old;
+	r->files = files;
+	strmap_put(&st->recs, r->name, r);
 	st->lines++;
 	format_ok(&st->out, r);
 	return flush(st);

@@ -58,6 +58,14 @@ void state_sig_put(struct state *st, const struct file_sig *sig);
 int state_record_ok(struct state *st, const struct job *job, const struct file_sig *ins,
 		    uint32_t n_in, const struct file_sig *outs, uint32_t n_out, double start,
 		    double duration, const char *extra, bool changed);
+/* For a job found up to date: when a file of its record was touched
+ * without a change (the content hash, taken by state_sig(), confirmed it),
+ * appends the record again with the file's new mtime and size, so the
+ * next run decides with stat() alone instead of hashing it every time.
+ * Everything else in the record stays as it was. Does nothing for a
+ * read-only state, when no signature moved, or for a file modified less
+ * than a second ago (a write in the same timestamp tick could follow). */
+int state_refresh(struct state *st, const struct job *job);
 /* Records that the job failed or was interrupted, forgetting its success. */
 int state_record_fail(struct state *st, const struct job *job);
 

@@ -616,6 +616,7 @@ static void test_sched_up_to_date_second_time(void **state)
 int report_unit_tests(void); /* reports.c */
 int download_unit_tests(void); /* tests/unit/download.c */
 int names_unit_tests(void); /* tests/unit/names.c */
+int ownfiles_unit_tests(void); /* tests/unit/ownfiles.c */
 
 int main(void)
 {
@@ -644,6 +645,7 @@ int main(void)
 	failed |= report_unit_tests();
 	failed |= download_unit_tests();
 	failed |= names_unit_tests();
+	failed |= ownfiles_unit_tests();
 	sb_release(&fake.order);
 	return failed ? 1 : 0;
 }
