@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../engine/lock.h"
+#include "../engine/safepath.h"
 #include "../engine/state.h"
 #include "cmd.h"
 
@@ -34,7 +35,7 @@ int cmd_clean(struct cli *c)
 	for (size_t i = 0; i < g.jobs.n; i++) {
 		const struct job *j = g.jobs.v[i];
 		for (uint32_t k = 0; j->run.wanted && k < j->n_outputs; k++) {
-			if (unlink(j->outputs[k]) == 0) {
+			if (out_unlink(j->outputs[k]) == 0) {
 				removed++;
 				if (c->verbose)
 					printf("removed %s\n", j->outputs[k]);
