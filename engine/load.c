@@ -24,6 +24,7 @@
 #include "glob.h"
 #include "graph.h"
 #include "kind.h"
+#include "safepath.h"
 
 #define MAX_LINE 199
 
@@ -1138,6 +1139,9 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 			free(outs.v[k]);
 			outs.v[k] = norm;
 			const char *why = output_problem(norm, graph_base);
+			if (!why && out_dir_leaves(norm))
+				why = "is in a folder that leads outside the graph's folder "
+				      "through a symbolic link";
 			if (why)
 				jerr(L, out_kv->line, job->name, "output '%s' %s", norm, why);
 		}
