@@ -40,7 +40,7 @@ int cmd_clean(struct cli *c)
 				if (c->verbose)
 					printf("removed %s\n", j->outputs[k]);
 			} else if (errno != ENOENT) {
-				error("cannot remove '%s': %s", j->outputs[k], strerror(errno));
+				error("cannot remove '%s': %s", j->outputs[k], out_dir_strerror(errno));
 				rc = EXIT_FAILED;
 			}
 		}

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "safepath.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -200,8 +201,8 @@ bool out_link_leaves(const char *path)
 				char *root = realpath(".", NULL);
 				size_t n = root ? strlen(root) : 0;
 				leaves = !real || !root ||
-					 (strcmp(root, "/") != 0 &&
-					  (strncmp(real, root, n) != 0 || real[n] != '/'));
+				         (strcmp(root, "/") != 0 &&
+				          (strncmp(real, root, n) != 0 || real[n] != '/'));
 				free(real);
 				free(root);
 			}
@@ -270,12 +271,10 @@ int out_unlink(const char *path)
 	const char *base;
 	int dir = out_dir_open(path, false, &base);
 	if (dir < 0)
-		return errno == ENOENT ? 0 : -1;
+		return -1;
 	int rc = unlinkat(dir, base, 0);
 	int e = errno;
 	close(dir);
-	if (rc < 0 && e == ENOENT)
-		return 0;
 	errno = e;
 	return rc;
 }
@@ -322,4 +321,74 @@ void out_discard_changed(const struct job *job, const struct out_stamp *before)
 		return;
 	for (uint32_t i = 0; i < job->n_outputs; i++)
 		unlink_if_changed(job->outputs[i], &before[i]);
+}
+
+/* Whether name is ".BASE.juggle-tmp-" and 16 hex digits; *base_len gets
+ * the length of BASE. */
+static bool temp_name(const char *name, size_t *base_len)
+{
+	static const char mid[] = ".juggle-tmp-";
+	size_t n = strlen(name), m = sizeof(mid) - 1;
+	if (name[0] != '.' || n < 1 + 1 + m + 16)
+		return false;
+	const char *hex = name + n - 16;
+	if (strspn(hex, "0123456789abcdef") != 16 || memcmp(hex - m, mid, m) != 0)
+		return false;
+	*base_len = (size_t)(hex - m - name) - 1;
+	return true;
+}
+
+/* Sweeps the folder dir (relative, "" for the graph's folder). */
+static void sweep_folder(const struct graph *g, const char *dir)
+{
+	char *probe = xasprintf("%s%sx", dir, *dir ? "/" : "");
+	const char *base;
+	int fd = out_dir_open(probe, false, &base);
+	free(probe);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	uid_t me = geteuid();
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len;
+		if (!temp_name(e->d_name, &len))
+			continue;
+		char *out = xasprintf("%s%s%.*s", dir, *dir ? "/" : "", (int)len, e->d_name + 1);
+		struct stat st;
+		if (strmap_get(&g->producer, out) &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode) && st.st_uid == me)
+			unlinkat(dirfd(d), e->d_name, 0);
+		free(out);
+	}
+	closedir(d);
+}
+
+void out_sweep_temps(const struct graph *g)
+{
+	struct strmap seen = {0};
+	struct strvec dirs = {0};
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		for (uint32_t k = 0; k < j->n_outputs; k++) {
+			const char *slash = strrchr(j->outputs[k], '/');
+			char *dir = slash ? xstrndup(j->outputs[k], (size_t)(slash - j->outputs[k]))
+			                  : xstrdup("");
+			if (strmap_get(&seen, dir)) {
+				free(dir);
+				continue;
+			}
+			strmap_put(&seen, dir, dir);
+			VEC_PUSH(&dirs, dir);
+		}
+	}
+	for (size_t i = 0; i < dirs.n; i++)
+		sweep_folder(g, dirs.v[i]);
+	strmap_release(&seen);
+	strvec_release(&dirs);
 }

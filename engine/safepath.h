@@ -74,8 +74,8 @@ void out_file_abort(struct out_file *f);
 int out_write(const char *path, const void *data, size_t len);
 
 /* Removes output path, relative to its folder opened as above: a path
- * whose folder leads outside is left alone. Returns 0 when it is gone or
- * was never there, -1 with errno otherwise. */
+ * whose folder leads outside is left alone (EXDEV). Returns 0, or -1 with
+ * errno as unlink() (ENOENT: it was not there) or out_dir_open(). */
 int out_unlink(const char *path);
 
 /* What an output was before an attempt, to tell whether the attempt
@@ -95,5 +95,11 @@ struct out_stamp *out_stamps_take(const struct job *job);
  * stamp in before (created or changed since); with before NULL, removes
  * none. Kinds that write atomically keep their outputs. */
 void out_discard_changed(const struct job *job, const struct out_stamp *before);
+
+/* Removes the temporary files of the graph's outputs that a killed run
+ * left behind: regular files of ours named after a declared output
+ * (".NAME.juggle-tmp-" and 16 hex digits) in the outputs' folders. Call it
+ * holding the state lock, before any job starts; never in a dry run. */
+void out_sweep_temps(const struct graph *g);
 
 #endif
