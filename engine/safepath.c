@@ -130,13 +130,27 @@ const char *out_dir_strerror(int e)
 
 bool out_dir_leaves(const char *path)
 {
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return false; /* in the graph's folder itself */
+	/* The loader asks for every output, and a foreach puts thousands in
+	 * one folder: the last folder's answer is kept. */
+	static __thread char last[PATH_MAX];
+	static __thread bool last_leaves;
+	size_t n = (size_t)(slash - path);
+	if (n < sizeof(last) && last[n] == '\0' && memcmp(last, path, n) == 0 && last[0])
+		return last_leaves;
 	const char *base;
 	int fd = out_dir_open(path, false, &base);
-	if (fd >= 0) {
+	bool leaves = fd < 0 && errno == EXDEV;
+	if (fd >= 0)
 		close(fd);
-		return false;
+	if (n < sizeof(last)) {
+		memcpy(last, path, n);
+		last[n] = '\0';
+		last_leaves = leaves;
 	}
-	return errno == EXDEV;
+	return leaves;
 }
 
 static void stamp_fill(struct out_stamp *s, const struct stat *st)
