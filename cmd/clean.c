@@ -8,6 +8,7 @@
 
 #include "../engine/lock.h"
 #include "../engine/owndir.h"
+#include "../engine/safepath.h"
 #include "../engine/state.h"
 #include "../engine/term.h"
 #include "cmd.h"
@@ -43,7 +44,7 @@ int cmd_clean(struct cli *c)
 	for (size_t i = 0; i < g.jobs.n; i++) {
 		const struct job *j = g.jobs.v[i];
 		for (uint32_t k = 0; j->run.wanted && k < j->n_outputs; k++) {
-			if (unlink(j->outputs[k]) == 0) {
+			if (out_unlink(j->outputs[k]) == 0) {
 				removed++;
 				if (c->verbose) {
 					fputs("removed ", stdout);
@@ -51,7 +52,7 @@ int cmd_clean(struct cli *c)
 					putchar('\n');
 				}
 			} else if (errno != ENOENT) {
-				error("cannot remove '%s': %s", j->outputs[k], strerror(errno));
+				error("cannot remove '%s': %s", j->outputs[k], out_dir_strerror(errno));
 				rc = EXIT_FAILED;
 			}
 		}

@@ -10,6 +10,7 @@
 #include "../engine/lock.h"
 #include "../engine/owndir.h"
 #include "../engine/report.h"
+#include "../engine/safepath.h"
 #include "../engine/sig.h"
 #include "../engine/state.h"
 #include "../engine/term.h"
@@ -151,6 +152,7 @@ int cmd_run(struct cli *c)
 		}
 		if ((rc = probe_outputs(&g.settings)))
 			goto out;
+		out_sweep_temps(&g);
 	}
 	if (state_open(&st, STATE_DIR, o.dry_run, &warn, &err) < 0) {
 		error("%s", sb_str(&err));

@@ -32,6 +32,7 @@
 
 #include "backend.h"
 #include "kind.h"
+#include "safepath.h"
 #include "sched.h"
 #include "sig.h"
 #include "spawn.h"
@@ -42,6 +43,7 @@ struct proc {
 	int res_fd;       /* read end of its result pipe */
 	struct job *job;  /* the attempt it carries, NULL: idle */
 	double sent;      /* monotonic time the attempt was sent */
+	struct out_stamp *before; /* its outputs before it was sent */
 	struct strbuf in; /* result bytes read so far */
 };
 
@@ -208,6 +210,8 @@ static int procs_start(struct backend *b, struct job *job, int number, const cha
 	/* The worker is idle, reading: a long line cannot block us for good.
 	 * An idle worker may have died unseen (we only watch busy ones): then
 	 * the write fails with EPIPE, and a fresh worker takes the job. */
+	free(w->before);
+	w->before = out_stamps_take(job);
 	int rc = -1;
 	for (int tries = 0; tries < 2 && rc < 0; tries++) {
 		if (w->pid > 0 && tries > 0)
@@ -266,9 +270,7 @@ static void worker_died(struct proc *w, struct result *res)
 	res->retryable = true;
 	if (cancel_requested())
 		res->status = RES_INTERRUPTED;
-	if (!job->sec->kind->atomic_outputs)
-		for (uint32_t i = 0; i < job->n_outputs; i++)
-			unlink(job->outputs[i]);
+	out_discard_changed(job, w->before);
 	char *log = job_log_path(job);
 	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
 	if (fd >= 0) {
@@ -294,6 +296,8 @@ static void finish_lane(struct procs *p, int i, struct result *res)
 	d.res = *res;
 	VEC_PUSH(&p->done, d);
 	w->job = NULL;
+	free(w->before);
+	w->before = NULL;
 	lanes_put(&p->lanes, i);
 }
 
@@ -434,6 +438,7 @@ static void procs_release(struct backend *b)
 			close(w->res_fd);
 		}
 		sb_release(&w->in);
+		free(w->before);
 	}
 	for (size_t i = 0; i < p->done.n; i++)
 		result_release(&p->done.v[i].res);

@@ -41,6 +41,7 @@
 #include "expand.h"
 #include "kind.h"
 #include "owndir.h"
+#include "safepath.h"
 #include "sched.h"
 #include "sig.h"
 #include "spawn.h"
@@ -86,6 +87,7 @@ struct step {
 	char node[64];
 	char state[32];        /* Slurm's job state, "" unknown */
 	int wstatus;           /* Slurm's exit_code (a wait status), -1 unknown */
+	struct out_stamp *before; /* exec steps: the outputs before the step */
 };
 
 struct slurm {
@@ -536,6 +538,7 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 			finish_exec(st, false);
 			return 0;
 		}
+		st->before = out_stamps_take(job);
 		st->log_fd = fd = open_exec_log(st);
 		if (fd < 0) {
 			finish_exec(st, false);
@@ -578,13 +581,6 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 
 /* ---- ending a step ---- */
 
-static void discard_outputs(const struct job *job)
-{
-	if (!job->sec->kind->atomic_outputs)
-		for (uint32_t i = 0; i < job->n_outputs; i++)
-			unlink(job->outputs[i]);
-}
-
 /* The end of an exec-job step on this host. host_decided: the failure is
  * this host's finding (timeout, no result), so the log gets the reason and
  * the outputs go; otherwise the node has done both. */
@@ -597,7 +593,7 @@ static void finish_exec(struct step *st, bool host_decided)
 		if (!res->error)
 			res->error = xstrdup("failed");
 		if (host_decided) {
-			discard_outputs(st->job);
+			out_discard_changed(st->job, st->before);
 			if (st->log_fd >= 0) {
 				char *line = xasprintf("juggle: %s\n", res->error);
 				write_all(st->log_fd, line, strlen(line));
@@ -961,6 +957,7 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 			*job = st->job;
 			*res = st->res;
 			s->lane_busy[st->lane] = false;
+			free(st->before);
 			free(st);
 			return 1;
 		}
@@ -1060,6 +1057,7 @@ static void slurm_release(struct backend *b)
 		if (st->pidfd >= 0)
 			close(st->pidfd);
 		result_release(&st->res);
+		free(st->before);
 		free(st);
 	}
 	free(s->steps.v);

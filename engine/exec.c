@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kind.h"
+#include "safepath.h"
 #include "sig.h"
 
 void result_init(struct result *r)
@@ -107,30 +108,6 @@ int file_sig_read(const char *path, struct file_sig *sig, bool want_hash)
 	return 0;
 }
 
-/* An output's folder must resolve inside the graph's folder: a symbolic
- * link in the way could otherwise carry the write anywhere. */
-static int check_inside(const char *path, const char *root, struct strbuf *err)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
-	char *real = realpath(dir, NULL);
-	int rc = 0;
-	if (!real) {
-		sb_addf(err, "cannot resolve the folder of output '%s': %s", path,
-			strerror(errno));
-		rc = -1;
-	} else if (strcmp(real, root) != 0 &&
-		   (strncmp(real, root, strlen(root)) != 0 || real[strlen(root)] != '/') &&
-		   strcmp(root, "/") != 0) {
-		sb_addf(err, "output '%s' would be written outside the graph's folder (its folder is %s)",
-			path, real);
-		rc = -1;
-	}
-	free(real);
-	free(dir);
-	return rc;
-}
-
 static double thread_cpu(void)
 {
 	struct rusage ru;
@@ -139,30 +116,29 @@ static double thread_cpu(void)
 	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static int prepare_outputs(const struct job *job, struct strbuf *err)
+/* Makes the outputs' folders, removes symbolic links planted at their
+ * names and stamps them, so that a failure removes only what this attempt
+ * made. On error nothing is stamped: an attempt that never started
+ * removes nothing. */
+static int prepare_outputs(struct attempt *a, struct strbuf *err)
 {
-	char *root = realpath(".", NULL);
-	if (!root) {
-		if (errno == ENOENT)
-			sb_addf(err, "the graph's folder was removed during the run (%s)",
-				strerror(errno));
-		else
-			sb_addf(err, "cannot resolve the graph's folder: %s", strerror(errno));
+	const struct job *job = a->job;
+	struct stat st;
+	if (stat(".", &st) == 0 && st.st_nlink == 0) {
+		sb_addf(err, "the graph's folder was removed during the run (%s)", strerror(ENOENT));
 		return -1;
 	}
-	int rc = 0;
-	for (uint32_t i = 0; i < job->n_outputs && rc == 0; i++) {
-		const char *out = job->outputs[i];
-		if (mkdir_parents(out) < 0) {
-			sb_addf(err, "cannot create the folder of output '%s': %s", out,
-				strerror(errno));
-			rc = -1;
-		} else {
-			rc = check_inside(out, root, err);
+	struct out_stamp *before = xcalloc(job->n_outputs + 1, sizeof(*before));
+	for (uint32_t i = 0; i < job->n_outputs; i++) {
+		if (out_prepare(job->outputs[i], &before[i]) < 0) {
+			sb_addf(err, "cannot prepare output '%s': %s", job->outputs[i],
+				out_dir_strerror(errno));
+			free(before);
+			return -1;
 		}
 	}
-	free(root);
-	return rc;
+	a->before = before;
+	return 0;
 }
 
 static int open_log(const struct job *job, int number)
@@ -197,7 +173,7 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 		res->status = RES_INTERRUPTED;
 		return -1;
 	}
-	if (prepare_outputs(job, &err) < 0) {
+	if (prepare_outputs(a, &err) < 0) {
 		result_fail(res, "%s", sb_str(&err));
 		sb_release(&err);
 		return -1;
@@ -227,6 +203,12 @@ void attempt_end(struct attempt *a, int rc)
 			struct file_sig *s = &res->outs[i];
 			s->path = xstrdup(job->outputs[i]);
 			res->n_outs++;
+			if (out_link_leaves(s->path)) {
+				result_fail(res, "its output '%s' leads outside the graph's folder "
+					    "through a symbolic link; it was not followed",
+					    job->outputs[i]);
+				break;
+			}
 			if (file_sig_read(s->path, s, true) < 0) {
 				result_fail(res, "finished without writing its output '%s'",
 					    job->outputs[i]);
@@ -243,15 +225,13 @@ void attempt_end(struct attempt *a, int rc)
 		res->status = RES_INTERRUPTED;
 	if (res->status != RES_OK) {
 		/* make's .DELETE_ON_ERROR: a half-made output must not pass for
-		 * a made one. Kinds that write atomically keep the old copy. */
+		 * a made one; an output the attempt never touched stays. */
 		for (uint32_t i = 0; i < res->n_outs; i++)
 			free((char *)res->outs[i].path);
 		free(res->outs);
 		res->outs = NULL;
 		res->n_outs = 0;
-		if (!job->sec->kind->atomic_outputs)
-			for (uint32_t i = 0; i < job->n_outputs; i++)
-				unlink(job->outputs[i]);
+		out_discard_changed(job, a->before);
 		if (a->log_fd >= 0) {
 			char *line = xasprintf("juggle: %s\n", res->error);
 			write_all(a->log_fd, line, strlen(line));
@@ -261,6 +241,8 @@ void attempt_end(struct attempt *a, int rc)
 	if (a->log_fd >= 0)
 		close(a->log_fd);
 	a->log_fd = -1;
+	free(a->before);
+	a->before = NULL;
 	res->cpu_s += thread_cpu() - a->cpu0;
 	res->finished = mono_now();
 }

@@ -72,6 +72,7 @@ struct attempt {
 	bool verbose;
 	struct result *res;
 	double cpu0;            /* thread CPU time at the start (internal) */
+	struct out_stamp *before; /* the outputs before the attempt (internal) */
 };
 
 /* Runs attempt `number` of job on worker w, blocking; fills res. This is

@@ -25,6 +25,7 @@
 #include "glob.h"
 #include "graph.h"
 #include "kind.h"
+#include "safepath.h"
 
 #define MAX_LINE 199
 
@@ -1215,6 +1216,9 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 			free(outs.v[k]);
 			outs.v[k] = norm;
 			const char *why = output_problem(norm, graph_base);
+			if (!why && out_dir_leaves(norm))
+				why = "is in a folder that leads outside the graph's folder "
+				      "through a symbolic link";
 			if (!why && output_in_state_dir(L, norm))
 				why = "is inside juggle's state folder " STATE_DIR "/ through a "
 				      "symbolic link";

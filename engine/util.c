@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <openssl/evp.h>
@@ -383,44 +384,73 @@ int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int atomic_begin(const char *path, char **tmp)
+/* A name no one can guess: another user of a shared folder cannot plant
+ * a file, a FIFO or a link there ahead of us. */
+static void random_hex(char out[17])
 {
-	/* A fixed name, not mkstemp's: one writer per output is guaranteed
-	 * (unique outputs, one run at a time), and a copy left by a killed
-	 * run is then overwritten and renamed by the job's next attempt
-	 * instead of lying around. */
-	const char *slash = strrchr(path, '/');
-	if (slash)
-		*tmp = xasprintf("%.*s/.%s.juggle-tmp", (int)(slash - path), path, slash + 1);
-	else
-		*tmp = xasprintf(".%s.juggle-tmp", path);
-	/* O_NOFOLLOW: a symbolic link planted at the temporary name must not
-	 * redirect the write. */
-	int fd = open(*tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-	if (fd < 0) {
+	unsigned char r[8];
+	static _Atomic uint64_t counter;
+	if (getrandom(r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^
+			     ((uint64_t)getpid() << 16) ^ (counter++ * 0x9e3779b97f4a7c15ULL);
+		memcpy(r, &x, sizeof(r));
+	}
+	hex_encode(out, r, sizeof(r));
+}
+
+int atomic_begin_at(int dir, const char *name, char **tmp)
+{
+	/* ".NAME.juggle-tmp-RANDOM" beside the file: hidden, recognisable as
+	 * ours when a killed run leaves it, and created with O_EXCL under a
+	 * fresh name, so it is always a new regular file of our own. The
+	 * name is cut so that it stays a valid file name. */
+	const char *slash = strrchr(name, '/');
+	const char *base = slash ? slash + 1 : name;
+	int dirlen = slash ? (int)(slash - name) + 1 : 0;
+	int baselen = (int)strlen(base);
+	if (baselen > 200)
+		baselen = 200;
+	for (int tries = 0; tries < 100; tries++) {
+		char hex[17];
+		random_hex(hex);
+		*tmp = xasprintf("%.*s.%.*s.juggle-tmp-%s", dirlen, name, baselen, base, hex);
+		int fd = openat(dir, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0666);
+		if (fd >= 0)
+			return fd;
 		int e = errno;
 		free(*tmp);
 		*tmp = NULL;
-		errno = e;
-		return -1;
+		if (e != EEXIST) {
+			errno = e;
+			return -1;
+		}
 	}
-	return fd;
+	errno = EEXIST;
+	return -1;
+}
+
+int atomic_begin(const char *path, char **tmp)
+{
+	return atomic_begin_at(AT_FDCWD, path, tmp);
 }
 
 bool util_fsync = true;
 
-static int commit(int fd, char *tmp, const char *path, bool sync)
+static int commit(int dir, int fd, char *tmp, const char *path, bool sync)
 {
 	if ((sync && fsync(fd) < 0) || close(fd) < 0) {
 		int e = errno;
-		unlink(tmp);
+		unlinkat(dir, tmp, 0);
 		free(tmp);
 		errno = e;
 		return -1;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(dir, tmp, dir, path) < 0) {
 		int e = errno;
-		unlink(tmp);
+		unlinkat(dir, tmp, 0);
 		free(tmp);
 		errno = e;
 		return -1;
@@ -429,19 +459,29 @@ static int commit(int fd, char *tmp, const char *path, bool sync)
 	return 0;
 }
 
-int atomic_commit(int fd, char *tmp, const char *path)
+int atomic_commit_at(int dir, int fd, char *tmp, const char *name)
 {
-	return commit(fd, tmp, path, false);
+	return commit(dir, fd, tmp, name, false);
 }
 
-void atomic_abort(int fd, char *tmp)
+int atomic_commit(int fd, char *tmp, const char *path)
+{
+	return commit(AT_FDCWD, fd, tmp, path, false);
+}
+
+void atomic_abort_at(int dir, int fd, char *tmp)
 {
 	if (fd >= 0)
 		close(fd);
 	if (tmp) {
-		unlink(tmp);
+		unlinkat(dir, tmp, 0);
 		free(tmp);
 	}
+}
+
+void atomic_abort(int fd, char *tmp)
+{
+	atomic_abort_at(AT_FDCWD, fd, tmp);
 }
 
 static int write_file(const char *path, const void *data, size_t len, bool sync)
@@ -456,7 +496,7 @@ static int write_file(const char *path, const void *data, size_t len, bool sync)
 		errno = e;
 		return -1;
 	}
-	return commit(fd, tmp, path, sync);
+	return commit(AT_FDCWD, fd, tmp, path, sync);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len)

@@ -127,13 +127,18 @@ int write_file_durable(const char *path, const void *data, size_t len);
 int write_all(int fd, const void *data, size_t len);
 /* Whether the state's writes fsync; only the fuzzers turn it off. */
 extern bool util_fsync;
-/* Streaming version of write_file_atomic(): atomic_begin() opens a hidden
- * temporary file beside path (".NAME.juggle-tmp") and returns its fd,
- * with *tmp its name; atomic_commit() closes and renames it over path;
- * atomic_abort() closes and removes it. Both free *tmp. */
+/* Streaming version of write_file_atomic(): atomic_begin() creates a new
+ * hidden temporary file beside path (".NAME.juggle-tmp-RANDOM", with
+ * O_EXCL and O_NOFOLLOW, so it is always a fresh regular file of ours)
+ * and returns its fd, with *tmp its name; atomic_commit() closes and
+ * renames it over path; atomic_abort() closes and removes it. Both free
+ * *tmp. The _at versions take names relative to the folder open as dir. */
 int atomic_begin(const char *path, char **tmp);
 int atomic_commit(int fd, char *tmp, const char *path);
 void atomic_abort(int fd, char *tmp);
+int atomic_begin_at(int dir, const char *name, char **tmp);
+int atomic_commit_at(int dir, int fd, char *tmp, const char *name);
+void atomic_abort_at(int dir, int fd, char *tmp);
 /* Removes a folder tree (like rm -rf); 0 when it is gone. */
 int remove_tree(const char *path);
 

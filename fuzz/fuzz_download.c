@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct dl d;
 	memset(&d, 0, sizeof(d));
-	d.fd = -1;
+	d.of.dir = d.of.fd = -1;
 	for (const char *p = s; p < hend;) {
 		const char *nl = memchr(p, '\n', (size_t)(hend - p));
 		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(hend - p);

@@ -19,6 +19,7 @@
 
 #include "../engine/expand.h"
 #include "../engine/kind.h"
+#include "../engine/safepath.h"
 #include "../engine/sig.h"
 
 enum task { T_SUM_SQUARES, T_SHA256, T_GZIP, T_XMLCHECK };
@@ -202,9 +203,9 @@ static int run_sum_squares(struct attempt *a, const struct cpu_def *def)
 	write_all(a->log_fd, line, (size_t)len);
 	if (a->job->n_outputs) {
 		len = snprintf(line, sizeof(line), "%s\n", dec);
-		if (write_file_atomic(a->job->outputs[0], line, (size_t)len) < 0) {
+		if (out_write(a->job->outputs[0], line, (size_t)len) < 0) {
 			result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0],
-				    strerror(errno));
+				    out_dir_strerror(errno));
 			return -1;
 		}
 	}
@@ -257,8 +258,8 @@ static int run_sha256(struct attempt *a)
 		}
 	}
 	int rc = 0;
-	if (write_file_atomic(a->job->outputs[0], out.buf ? out.buf : "", out.len) < 0) {
-		result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0], strerror(errno));
+	if (out_write(a->job->outputs[0], out.buf ? out.buf : "", out.len) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0], out_dir_strerror(errno));
 		rc = -1;
 	}
 	write_all(a->log_fd, sb_str(&out), out.len);
@@ -274,10 +275,9 @@ static int run_gzip(struct attempt *a)
 		result_fail(a->res, "cannot read input '%s': %s", in, strerror(errno));
 		return -1;
 	}
-	char *tmp;
-	int ofd = atomic_begin(outp, &tmp);
-	if (ofd < 0) {
-		result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
+	struct out_file of;
+	if (out_file_begin(&of, outp) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", outp, out_dir_strerror(errno));
 		close(ifd);
 		return -1;
 	}
@@ -309,7 +309,7 @@ static int run_gzip(struct attempt *a)
 			z.avail_out = sizeof(obuf);
 			deflate(&z, flush);
 			size_t have = sizeof(obuf) - z.avail_out;
-			if (have && write_all(ofd, obuf, have) < 0) {
+			if (have && write_all(of.fd, obuf, have) < 0) {
 				result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
 				rc = -1;
 				break;
@@ -320,10 +320,10 @@ static int run_gzip(struct attempt *a)
 	deflateEnd(&z);
 	close(ifd);
 	if (rc < 0) {
-		atomic_abort(ofd, tmp);
+		out_file_abort(&of);
 		return -1;
 	}
-	if (atomic_commit(ofd, tmp, outp) < 0) {
+	if (out_file_commit(&of) < 0) {
 		result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
 		return -1;
 	}
@@ -406,8 +406,8 @@ static int run_xmlcheck(struct attempt *a, const struct cpu_def *def)
 			    def->dtd ? "valid" : "well-formed", first_bad);
 		rc = -1;
 	} else if (a->job->n_outputs &&
-		   write_file_atomic(a->job->outputs[0], sb_str(&verdicts), verdicts.len) < 0) {
-		result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0], strerror(errno));
+		   out_write(a->job->outputs[0], sb_str(&verdicts), verdicts.len) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", a->job->outputs[0], out_dir_strerror(errno));
 		rc = -1;
 	}
 	sb_release(&verdicts);

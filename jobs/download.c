@@ -39,6 +39,7 @@
 #include "../engine/expand.h"
 #include "../engine/kind.h"
 #include "../engine/report.h"
+#include "../engine/safepath.h"
 #include "../engine/sig.h"
 
 /* A transfer that averages under LOW_SPEED_LIMIT bytes a second over
@@ -403,8 +404,7 @@ struct dl {
 	char *url;
 	struct curl_slist *headers;
 	const char *output;
-	char *tmp;               /* the temporary file, NULL when none */
-	int fd;
+	struct out_file of;      /* the temporary file beside the output */
 	EVP_MD_CTX *sha;         /* when sha256 is given */
 	int64_t bytes;           /* body bytes received, kept or not */
 	long code;               /* status of the response being received */
@@ -491,7 +491,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *userp)
 	}
 	if (d->sha)
 		EVP_DigestUpdate(d->sha, buf, len);
-	if (write_all(d->fd, buf, len) < 0) {
+	if (write_all(d->of.fd, buf, len) < 0) {
 		d->write_failed = true;
 		d->write_errno = errno;
 		return 0;
@@ -509,9 +509,7 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 
 static void dl_release(struct dl *d)
 {
-	if (d->tmp)
-		atomic_abort(d->fd, d->tmp);
-	d->tmp = NULL;
+	out_file_abort(&d->of);
 	if (d->sha)
 		EVP_MD_CTX_free(d->sha);
 	d->sha = NULL;
@@ -544,7 +542,7 @@ static int dl_begin(struct dl *d, struct attempt *a, CURL *easy)
 	d->a = a;
 	d->def = def;
 	d->easy = easy;
-	d->fd = -1;
+	d->of.dir = d->of.fd = -1;
 	d->output = job->outputs[0];
 	struct strbuf sb = {0}, why = {0};
 	if (instance_url(job, def->url, &sb, &why) < 0) {
@@ -598,10 +596,9 @@ static int dl_begin(struct dl *d, struct attempt *a, CURL *easy)
 		return 0;
 	}
 
-	d->fd = atomic_begin(d->output, &d->tmp);
-	if (d->fd < 0) {
+	if (out_file_begin(&d->of, d->output) < 0) {
 		result_fail(a->res, "cannot create a temporary file beside '%s': %s", d->output,
-			    strerror(errno));
+			    out_dir_strerror(errno));
 		dl_release(d);
 		return -1;
 	}
@@ -802,11 +799,9 @@ static int dl_finish(struct dl *d, CURLcode cc)
 		if (def->sha256 && strcasecmp(got, sb_str(&want)) != 0) {
 			dl_fail(d, false, "sha256 mismatch: expected %s, got %s", sb_str(&want), got);
 		} else {
-			int fd = d->fd;
-			char *tmp = d->tmp;
-			d->tmp = NULL; /* atomic_commit() frees it, even on error */
+			/* out_file_commit() releases d->of, even on error. */
 			struct stat st;
-			if (atomic_commit(fd, tmp, d->output) < 0 || stat(d->output, &st) < 0) {
+			if (out_file_commit(&d->of) < 0 || stat(d->output, &st) < 0) {
 				dl_fail(d, false, "cannot write '%s': %s", d->output, strerror(errno));
 			} else {
 				struct validators v = {0};

@@ -82,7 +82,7 @@ def valgrind_slow(why):
 
 
 def leftovers(top="."):
-    """juggle's temporary files (.NAME.juggle-tmp) anywhere under top, past
+    """juggle's temporary files (.NAME.juggle-tmp-RANDOM) anywhere under top, past
     .juggle/ and the test bed's folders: what an interrupted or failed
     write must never leave behind."""
     found = []
