@@ -25,6 +25,7 @@ struct kv {
 	const char *raw; /* as written, continuation lines joined with one space */
 	const char *val; /* after ${var} expansion; placeholders still in */
 	int line;
+	int cut_line;    /* a line where inih cut the value at " ;", or 0 */
 };
 
 struct kvvec {

@@ -27,6 +27,9 @@
 
 #define MAX_LINE 199
 
+#define CUT_QUOTED                                                                             \
+	"' ;' starts a comment, which would cut this quoted text short; write ${semicolon} for a ';' after a space"
+
 enum sec_type { SEC_NONE, SEC_SETTINGS, SEC_VARS, SEC_POOL, SEC_JOB, SEC_BAD };
 
 struct loader {
@@ -42,6 +45,7 @@ struct loader {
 	/* What the reader found out about the current line. */
 	bool skip;      /* the reader reported this line; the handler ignores it */
 	bool cont;      /* a continuation of the previous key's value */
+	bool cut;       /* inih cuts the line's value at an inline comment */
 	bool have_key;  /* a key was seen since the section header (inih's prev_name) */
 	char *raw_key;  /* the full key of a key line */
 	int error_line; /* last line the reader reported */
@@ -286,7 +290,7 @@ static char *reader(char *str, int num, void *stream)
 	if (n < 0)
 		return NULL;
 	L->lineno++;
-	L->skip = L->cont = false;
+	L->skip = L->cont = L->cut = false;
 	free(L->raw_key);
 	L->raw_key = NULL;
 	size_t len = (size_t)n;
@@ -324,12 +328,12 @@ static char *reader(char *str, int num, void *stream)
 			lerr(L, L->lineno,
 			     "an indented line continues the value above; start section headers at the beginning of the line");
 		const char *comment = inline_comment(first);
-		if (comment && L->last && strcmp(L->last->key, "command") == 0) {
+		L->cut = comment != NULL;
+		if (comment && L->last) {
 			char *before = xasprintf("%s %.*s", L->last->raw, (int)(comment - first),
 						 first);
 			if (inside_quotes(before))
-				lerr(L, L->lineno,
-				     "' ;' starts a comment, which would cut this quoted text short; write ${semicolon} for a ';' after a space");
+				lerr(L, L->lineno, CUT_QUOTED);
 			free(before);
 		}
 	} else if (*first == '[') {
@@ -351,11 +355,12 @@ static char *reader(char *str, int num, void *stream)
 				kend--;
 			L->raw_key = xstrndup(first, (size_t)(kend - first));
 			L->have_key = true;
-			if (comment && strcmp(L->raw_key, "command") == 0) {
+			/* Every value, not only commands: inih cuts them all. */
+			if (comment && comment > end) {
+				L->cut = true;
 				char *before = xstrndup(end + 1, (size_t)(comment - end - 1));
 				if (inside_quotes(before))
-					lerr(L, L->lineno,
-					     "' ;' starts a comment, which would cut this quoted text short; write ${semicolon} for a ';' after a space");
+					lerr(L, L->lineno, CUT_QUOTED);
 				free(before);
 			}
 		}
@@ -429,13 +434,16 @@ static int handler(void *user, const char *section, const char *name, const char
 			free(k);
 		}
 		L->last->raw = arena_join(&g->arena, L->last->raw, value);
+		if (L->cut && !L->last->cut_line)
+			L->last->cut_line = L->lineno;
 		return 1;
 	}
 	(void)name;
 	const char *key = L->raw_key;
 	if (!key)
 		return 1;
-	struct kv kv = {intern_key(L, key), arena_strdup(&g->arena, value), NULL, L->lineno};
+	struct kv kv = {intern_key(L, key), arena_strdup(&g->arena, value), NULL, L->lineno,
+			L->cut ? L->lineno : 0};
 	switch (L->sec_type) {
 	case SEC_NONE:
 		lerr(L, L->lineno,
@@ -1532,7 +1540,7 @@ static void apply_overrides(struct loader *L)
 			continue;
 		}
 		struct kv kv = {arena_strndup(&g->arena, *s, (size_t)(eq - *s)),
-				arena_strdup(&g->arena, eq + 1), NULL, 0};
+				arena_strdup(&g->arena, eq + 1), NULL, 0, 0};
 		VEC_PUSH(&g->vars, kv);
 	}
 }
