@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive.h"
+#include "backend.h"
 #include "expand.h"
 #include "glob.h"
 #include "graph.h"
@@ -70,6 +72,8 @@ static const char *const settings_keys[] = {
 	"backend", "jobs", "net_jobs", "keep_going", "report", "html", "trace", "junit",
 	"archive", "progress", "slurm_partition", "slurm_args", NULL,
 };
+
+static const char *const progress_names[] = {"auto", "tty", "plain", "none", NULL};
 
 /* Keys that change how a job is scheduled or shown, not what it makes;
  * they stay out of the fingerprint so editing them re-runs nothing. */
@@ -641,6 +645,20 @@ static void load_settings(struct loader *L)
 		else
 			s->backend = arena_strdup(&g->arena, sb_str(&out));
 	}
+	if (s->backend && kv && s->backend != cli->backend && !in_list(backend_names, s->backend)) {
+		size_t nb = 0;
+		while (backend_names[nb])
+			nb++;
+		const char *near = closest_word(s->backend, backend_names, nb);
+		if (near)
+			diag_add(L->d, L->file, kv->line,
+				 "backend: unknown backend '%s' (did you mean '%s'?)", s->backend,
+				 near);
+		else
+			diag_add(L->d, L->file, kv->line,
+				 "backend: unknown backend '%s' (use one of: serial, threads, processes, eventloop, auto, slurm)",
+				 s->backend);
+	}
 	if (!s->backend)
 		s->backend = "auto";
 	s->jobs = cli->jobs;
@@ -685,6 +703,19 @@ static void load_settings(struct loader *L)
 	STR_SETTING(slurm_partition);
 	STR_SETTING(slurm_args);
 #undef STR_SETTING
+	/* Values checked here get the file and line; the same values from
+	 * the command line are checked where they are used. */
+	kv = find_kv(rest, nrest, "progress");
+	if (kv && s->progress == kv->val && !in_list(progress_names, kv->val))
+		diag_add(L->d, L->file, kv->line, "progress: '%s' is not auto, tty, plain or none",
+			 kv->val);
+	kv = find_kv(rest, nrest, "archive");
+	if (kv && s->archive == kv->val) {
+		enum run_archive_format fmt;
+		sb_reset(&err);
+		if (run_archive_format(kv->val, &fmt, &err) < 0)
+			diag_add(L->d, L->file, kv->line, "%s", sb_str(&err));
+	}
 	kv = find_kv(rest, nrest, "net_jobs");
 	if (s->net_jobs <= 0 && kv) {
 		long v;

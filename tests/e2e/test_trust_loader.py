@@ -86,3 +86,94 @@ def test_inline_comment_in_a_shell_command_is_an_error(t):
         """)
     t.juggle("-b", "serial", "-q", rc=0, backend=False)
     assert t.read("out.txt") == "one\ntwo\n"
+
+
+def test_bad_settings_are_located_errors(t):
+    cases = [
+        ("backend = nosuch", "juggle.ini:3: backend: unknown backend 'nosuch' (use one of: "
+         "serial, threads, processes, eventloop, auto, slurm)"),
+        ("backend = threds", "juggle.ini:3: backend: unknown backend 'threds' "
+         "(did you mean 'threads'?)"),
+        ("progress = bogus", "juggle.ini:3: progress: 'bogus' is not auto, tty, plain or none"),
+        ("archive = x.rar", "juggle.ini:3: archive 'x.rar': unknown format; name it .tar.gz "
+         "(or .tgz), .tar.xz, .tar.zst, .tar or .zip"),
+    ]
+    for line, want in cases:
+        t.write("juggle.ini", "[settings]\n# settings\n%s\n[command a]\noutput = a.txt\n"
+                "command = touch a.txt\n" % line)
+        for cmd in (["check"], ["run"], ["list"]):
+            r = t.juggle(*cmd, rc=2, backend=False)
+            assert want in r.err.splitlines(), (line, cmd, r)
+        assert not os.path.exists("a.txt") and not os.path.exists(".juggle")
+    # The command line overrides a bad value in the graph only where it
+    # sets that value.
+    t.write("juggle.ini", "[settings]\nprogress = bogus\n[command a]\ncommand = true\n")
+    t.juggle("--progress", "none", "-b", "serial", rc=0, backend=False)
+
+
+def test_check_finds_missing_inputs_and_blocked_outputs(t):
+    t.write("data", "a file, not a folder")
+    t.write("present.txt", "here")
+    t.ini("""
+        [command use]
+        input = present.txt nothere.txt made.txt
+        command = true
+
+        [command make]
+        output = made.txt
+        command = touch made.txt
+
+        [command blocked]
+        output = data/out.txt
+        command = true
+
+        [command under]
+        output = made.txt/inner.txt
+        command = true
+        """)
+    r = t.juggle("check", rc=2, backend=False)
+    err = r.err.splitlines()
+    assert ("juggle.ini:3: job 'use': input 'nothere.txt' does not exist and no job makes it"
+            in err), r
+    assert ("juggle.ini:11: job 'blocked': output 'data/out.txt' cannot be made: 'data' is a "
+            "file, not a folder") in err, r
+    assert ("juggle.ini:15: job 'under': output 'made.txt/inner.txt' cannot be made: "
+            "'made.txt' is an output of job 'make', not a folder") in err, r
+    assert not any("present.txt" in l or "'made.txt' does not" in l for l in err), r
+    assert "juggle: 3 errors in 'juggle.ini'" in err, r
+    assert not os.path.exists(".juggle")
+
+
+def test_one_file_is_one_node_however_it_is_named(t):
+    t.ini("""
+        [command make]
+        output = data/../data/x.txt
+        command = sh -c 'mkdir -p data && echo x > data/x.txt'
+
+        [command use]
+        input = ./data/x.txt
+        output = y.txt
+        command = cp data/x.txt y.txt
+
+        [command twice]
+        output = data/sub/../x.txt
+        command = true
+        """)
+    r = t.juggle("check", rc=2, backend=False)
+    assert ("juggle.ini:12: job 'twice': output 'data/x.txt' is also an output of job 'make' "
+            "(line 2)") in r.err.splitlines(), r
+    t.write("juggle.ini", t.read("juggle.ini").split("[command twice]")[0])
+    r = t.juggle("-b", "serial", "-q", rc=0, backend=False)
+    assert t.read("y.txt") == "x\n"
+    # use waits for make: its input is make's output, named differently.
+    r = t.juggle("list", rc=0, backend=False)
+    assert "use\tcommand\tmake\tup to date" in r.out.splitlines(), r
+    # A path never climbs less than it says.
+    t.ini("""
+        [command out]
+        output = data/../../x.txt
+        command = true
+        """)
+    r = t.juggle("check", rc=2, backend=False)
+    assert ("juggle.ini:3: job 'out': output '../x.txt' leaves the graph's folder through "
+            "'..'") in r.err.splitlines(), r
