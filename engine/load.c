@@ -61,6 +61,7 @@ struct loader {
 	struct kvvec settings;
 	struct kvvec pool_kvs; /* the keys of every [pool], told apart by line */
 	struct kvvec job_kvs;  /* the current job's keys, until the section ends */
+	size_t instances;      /* job instances made so far, against max_items() */
 };
 
 static const char *const common_keys[] = {
@@ -595,9 +596,11 @@ int parse_yes_no(const char *s, bool *out)
 	return 0;
 }
 
-/* Expands ${} in every value of kvs; reports errors with where. */
-static void expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
+/* Expands ${} in every value of kvs; reports errors with where. Returns
+ * the number of errors. */
+static size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
 {
+	size_t errors = 0;
 	struct strbuf out = {0}, err = {0};
 	for (size_t i = 0; i < n; i++) {
 		if (!strchr(kvs[i].raw, '$')) {
@@ -610,12 +613,14 @@ static void expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *w
 			diag_add(L->d, L->file, kvs[i].line, "%s%s: %s", where, kvs[i].key,
 				 sb_str(&err));
 			kvs[i].val = "";
+			errors++;
 		} else {
 			kvs[i].val = arena_strdup(&L->g->arena, sb_str(&out));
 		}
 	}
 	sb_release(&out);
 	sb_release(&err);
+	return errors;
 }
 
 static const struct kv *find_kv(const struct kv *kvs, size_t n, const char *key)
@@ -847,7 +852,9 @@ static void load_section(struct loader *L, struct section *sec)
 {
 	char where[200];
 	snprintf(where, sizeof(where), "job '%s': ", sec->name);
-	expand_kvs(L, sec->keys.v, sec->keys.n, where);
+	/* A value that did not expand is empty: "missing key" would be noise. */
+	if (expand_kvs(L, sec->keys.v, sec->keys.n, where))
+		sec->bad_keys = true;
 	sec->retry_delay = 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
@@ -1035,6 +1042,12 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 		} else if ((unsigned long)(b - a) >= max_items(L)) {
 			jerr(L, line, sec->name, "foreach: range %ld..%ld has over %zu items", a, b,
 			     max_items(L));
+		} else if ((size_t)(b - a) + 1 > max_items(L) - L->instances) {
+			/* Before making the items: eight ranges of a million would
+			 * exhaust memory first. */
+			jerr(L, line, sec->name,
+			     "foreach: range %ld..%ld would make the graph over %zu jobs (the limit on one graph)",
+			     a, b, max_items(L));
 		} else {
 			for (long i = a; i <= b; i++)
 				VEC_PUSH(items, xasprintf("%ld", i));
@@ -1316,6 +1329,14 @@ static void make_instances(struct loader *L, struct section *sec, const char *gr
 		strmap_release(&seen);
 	}
 	size_t count = sec->foreach == FE_NONE ? 1 : items.n;
+	if (count > max_items(L) - L->instances) {
+		const struct kv *kv = section_key(sec, "foreach");
+		jerr(L, kv ? kv->line : sec->line, sec->name,
+		     "foreach: %zu items would make the graph over %zu jobs (the limit on one graph)",
+		     count, max_items(L));
+		count = 0;
+	}
+	L->instances += count;
 	size_t per = sec->batch > 1 ? (size_t)sec->batch : 1;
 	sec->first_job = g->jobs.n;
 	for (size_t i = 0; i < count; i += per) {
@@ -1576,6 +1597,32 @@ static void apply_overrides(struct loader *L)
 	}
 }
 
+/* Ranges are counted before any job is made, so that ranges over the
+ * limit together are an error at once, not after a million jobs. */
+static int count_ranges(struct loader *L)
+{
+	size_t total = 0;
+	for (size_t s = 0; s < L->g->sections.n; s++) {
+		const struct section *sec = L->g->sections.v[s];
+		const char *dots = sec->foreach == FE_RANGE ? strstr(sec->foreach_arg, "..") : NULL;
+		if (!dots)
+			continue;
+		char *end;
+		long a = strtol(sec->foreach_arg, &end, 10), b = strtol(dots + 2, NULL, 10);
+		if (end != dots || b < a || (unsigned long)(b - a) >= max_items(L))
+			continue; /* foreach_items() says what is wrong */
+		total += (size_t)(b - a) + 1;
+		if (total > max_items(L)) {
+			const struct kv *kv = section_key(sec, "foreach");
+			jerr(L, kv->line, sec->name,
+			     "foreach: range %ld..%ld would make the graph over %zu jobs (the limit on one graph)",
+			     a, b, max_items(L));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 {
 	memset(g, 0, sizeof(*g));
@@ -1612,6 +1659,8 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 
 	const char *slash = strrchr(o->file, '/');
 	const char *graph_base = slash ? slash + 1 : o->file;
+	if (count_ranges(&L) < 0)
+		goto out;
 	struct globvec globs = {0};
 	for (size_t s = 0; s < g->sections.n; s++)
 		make_instances(&L, g->sections.v[s], graph_base, &globs);

@@ -177,3 +177,73 @@ def test_one_file_is_one_node_however_it_is_named(t):
     r = t.juggle("check", rc=2, backend=False)
     assert ("juggle.ini:3: job 'out': output '../x.txt' leaves the graph's folder through "
             "'..'") in r.err.splitlines(), r
+
+
+def test_nested_variables_stop_at_the_value_size_limit(t):
+    # Each level is eight copies of the one below: 16 * 8^12 bytes (1 TB)
+    # unless the expansion stops at the limit.
+    lines = ["[vars]", "v0 = " + "x" * 16]
+    for i in range(1, 13):
+        lines.append("v%d = %s" % (i, ("${v%d}" % (i - 1)) * 8))
+    lines += ["[command a]", "output = out.txt", "command = echo ${v12}"]
+    t.write("juggle.ini", "\n".join(lines) + "\n")
+    for cmd in (["check"], ["-b", "serial"]):
+        r = t.juggle(*cmd, rc=2, backend=False, timeout=60)
+        assert r.err.splitlines() == [
+            "juggle.ini:17: job 'a': command: the value expands to over 1048576 bytes "
+            "(the limit on one value)", "juggle: nothing ran"], r
+    assert not os.path.exists("out.txt")
+    # Under the limit, a long value is fine.
+    t.write("juggle.ini", "\n".join(lines[:6] + lines[-3:-1]) +
+            "\ncommand = sh -c 'printf %s ${v4} > out.txt'\n")
+    t.juggle("-b", "serial", "-q", rc=0, backend=False)
+    assert len(t.read("out.txt")) == 16 * 8 ** 4
+
+
+@valgrind_slow("the second half loads a graph of 600,000 jobs")
+def test_ranges_stop_at_the_job_limit_before_any_job_is_made(t):
+    text = "".join("[command r%d]\nforeach = range:1..600000\ncommand = true\n" % i
+                   for i in range(8))
+    t.write("juggle.ini", text)
+    r = t.juggle("check", rc=2, backend=False, timeout=60)
+    assert ("juggle.ini:5: job 'r1': foreach: range 1..600000 would make the graph over "
+            "1000000 jobs (the limit on one graph)") in r.err.splitlines(), r
+    # One range under the limit still loads.
+    t.write("juggle.ini", text.split("[command r1]")[0])
+    r = t.juggle("check", rc=0, backend=False, timeout=60)
+    assert "600000 jobs from 1 section, no errors" in r.out, r
+
+
+def test_lines_foreach_stops_at_the_job_limit(t):
+    t.write("items.txt", "".join("%d\n" % i for i in range(600000)))
+    t.ini("""
+        [command a]
+        foreach = lines:items.txt
+        command = true
+
+        [command b]
+        foreach = lines:items.txt
+        command = true
+        """)
+    r = t.juggle("check", rc=2, backend=False, timeout=60)
+    assert ("juggle.ini:7: job 'b': foreach: 600000 items would make the graph over "
+            "1000000 jobs (the limit on one graph)") in r.err.splitlines(), r
+
+
+def test_many_double_stars_do_polynomial_work(t):
+    deep = "/".join(["deep"] + ["d"] * 40)
+    t.write(deep + "/x.txt", "x")
+    stars = "**/" * 20
+    t.ini("""
+        [command none]
+        foreach = deep/%s*.nomatch
+        command = true
+
+        [command one]
+        foreach = deep/%sx.txt
+        output = found.txt
+        command = sh -c 'echo {rel} > found.txt'
+        """ % (stars, stars))
+    # Trying every split of 40 folders among 20 '**' would not end.
+    t.juggle("-b", "serial", "-q", rc=0, backend=False, timeout=60)
+    assert t.read("found.txt") == "d/" * 40 + "x.txt\n"
