@@ -62,6 +62,9 @@ struct loader {
 	struct kvvec pool_kvs; /* the keys of every [pool], told apart by line */
 	struct kvvec job_kvs;  /* the current job's keys, until the section ends */
 	size_t instances;      /* job instances made so far, against max_items() */
+	struct strvec *items;  /* each section's foreach items, read before any job */
+	struct strmap declared; /* output path -> 1 + index of the section declaring it */
+	struct strvec declared_keys; /* the declared map's keys, owned */
 };
 
 static const char *const common_keys[] = {
@@ -985,16 +988,8 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 	case FE_NONE:
 		break;
 	case FE_GLOB: {
-		if (glob_files(L, arg, items, &err) < 0) {
+		if (glob_files(L, arg, items, &err) < 0)
 			jerr(L, line, sec->name, "foreach: %s", sb_str(&err));
-			break;
-		}
-		/* Outputs of the jobs above count as files, as in make. */
-		const char *key;
-		void *val;
-		for (size_t i = 0; strmap_next(&L->g->producer, &i, &key, &val);)
-			if (glob_match(arg, key))
-				VEC_PUSH(items, xstrdup(key));
 		break;
 	}
 	case FE_LINES: {
@@ -1299,12 +1294,120 @@ static void add_job(struct loader *L, struct job *job)
 		job->sec->kind->check_job(g, job, L->d);
 }
 
-static void make_instances(struct loader *L, struct section *sec, const char *graph_base,
+/* Whether a glob foreach of section s may take path as an item. Outputs
+ * of the jobs of sections above count as files, as in make (they are
+ * added as items even before they exist); outputs of the section itself
+ * and of sections below never do, nor juggle's own files, so a glob does
+ * not feed on what it or a later job makes and the graph is the same from
+ * one run to the next. */
+static bool glob_item_allowed(const struct loader *L, size_t s, const char *path)
+{
+	if (strcmp(path, STATE_DIR) == 0 || strncmp(path, STATE_DIR "/", strlen(STATE_DIR) + 1) == 0)
+		return false;
+	uintptr_t t = (uintptr_t)strmap_get(&L->declared, path);
+	return t == 0 || t - 1 < s;
+}
+
+/* Adds to items the outputs of sections above s that a glob foreach of s
+ * matches (the declared map, or the jobs made so far). */
+static void add_outputs_above(const struct loader *L, size_t s, const struct strmap *m,
+			      struct strvec *items)
+{
+	const char *pattern = L->g->sections.v[s]->foreach_arg;
+	const char *key;
+	void *val;
+	for (size_t i = 0; strmap_next(m, &i, &key, &val);) {
+		bool above = m == &L->g->producer || (uintptr_t)val - 1 < s;
+		if (above && glob_match(pattern, key))
+			VEC_PUSH(items, xstrdup(key));
+	}
+}
+
+/* Records in L->declared the outputs section s would declare for items. */
+static void declare_outputs(struct loader *L, size_t s, const struct strvec *items)
+{
+	struct section *sec = L->g->sections.v[s];
+	const struct kv *out_kv = section_key(sec, "output");
+	struct strbuf err = {0}, sb = {0};
+	char **words = out_kv ? split_words(out_kv->val, &err) : NULL;
+	size_t n = sec->foreach == FE_NONE ? 1 : items->n;
+	size_t plen = sec->glob_prefix ? strlen(sec->glob_prefix) : 0;
+	for (size_t i = 0; words && i < n; i++) {
+		struct job tmp = {.sec = sec, .name = sec->name};
+		const char *item = sec->foreach == FE_NONE ? NULL : items->v[i];
+		if (sec->foreach == FE_GLOB) {
+			tmp.match = item;
+			tmp.item = strncmp(item, sec->glob_prefix, plen) == 0 ? item + plen : item;
+		} else {
+			tmp.item = item;
+		}
+		for (char **w = words; *w; w++) {
+			sb_reset(&sb);
+			subst_placeholders(&tmp, *w, SUBST_TEXT, &sb);
+			char *norm = path_normalize(sb_str(&sb));
+			if (strmap_get(&L->declared, norm)) {
+				free(norm);
+				continue;
+			}
+			VEC_PUSH(&L->declared_keys, norm);
+			strmap_put(&L->declared, norm, (void *)(uintptr_t)(s + 1));
+		}
+	}
+	free_words(words);
+	sb_release(&err);
+	sb_release(&sb);
+}
+
+/* Reads every section's foreach items before any job is made and, when a
+ * glob foreach is in the graph, the outputs every section would declare:
+ * a glob must know the outputs of the sections below it too. */
+static void read_items(struct loader *L)
+{
+	struct graph *g = L->g;
+	L->items = xcalloc(g->sections.n + 1, sizeof(*L->items));
+	bool any_glob = false;
+	for (size_t s = 0; s < g->sections.n; s++) {
+		struct section *sec = g->sections.v[s];
+		foreach_items(L, sec, &L->items[s]);
+		any_glob |= sec->foreach == FE_GLOB;
+	}
+	if (!any_glob)
+		return;
+	struct strvec with_above = {0};
+	for (size_t s = 0; s < g->sections.n; s++) {
+		struct section *sec = g->sections.v[s];
+		if (sec->foreach != FE_GLOB) {
+			declare_outputs(L, s, &L->items[s]);
+			continue;
+		}
+		/* What this glob would take if its own outputs were not known:
+		 * its outputs for those items are what it must not take. */
+		for (size_t i = 0; i < L->items[s].n; i++)
+			VEC_PUSH(&with_above, xstrdup(L->items[s].v[i]));
+		add_outputs_above(L, s, &L->declared, &with_above);
+		declare_outputs(L, s, &with_above);
+		strvec_release(&with_above);
+	}
+}
+
+static void make_instances(struct loader *L, size_t s, const char *graph_base,
 			   struct globvec *globs)
 {
 	struct graph *g = L->g;
-	struct strvec items = {0};
-	foreach_items(L, sec, &items);
+	struct section *sec = g->sections.v[s];
+	struct strvec items = L->items[s];
+	L->items[s] = (struct strvec){0};
+	if (sec->foreach == FE_GLOB) {
+		add_outputs_above(L, s, &g->producer, &items);
+		size_t w = 0;
+		for (size_t i = 0; i < items.n; i++) {
+			if (glob_item_allowed(L, s, items.v[i]))
+				items.v[w++] = items.v[i];
+			else
+				free(items.v[i]);
+		}
+		items.n = w;
+	}
 	if (sec->foreach != FE_NONE) {
 		if (sec->foreach == FE_GLOB && items.n)
 			qsort(items.v, items.n, sizeof(char *), cmp_str);
@@ -1661,9 +1764,10 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 	const char *graph_base = slash ? slash + 1 : o->file;
 	if (count_ranges(&L) < 0)
 		goto out;
+	read_items(&L);
 	struct globvec globs = {0};
 	for (size_t s = 0; s < g->sections.n; s++)
-		make_instances(&L, g->sections.v[s], graph_base, &globs);
+		make_instances(&L, s, graph_base, &globs);
 	resolve_input_globs(&L, &globs);
 	free(globs.v);
 	if (diag_count(d) > errors_before)
@@ -1674,6 +1778,11 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 	find_cycles(&L);
 	fingerprints(g);
 out:
+	for (size_t s = 0; L.items && s < g->sections.n; s++)
+		strvec_release(&L.items[s]);
+	free(L.items);
+	strmap_release(&L.declared);
+	strvec_release(&L.declared_keys);
 	free(L.settings.v);
 	free(L.pool_kvs.v);
 	free(L.job_kvs.v);

@@ -247,3 +247,61 @@ def test_many_double_stars_do_polynomial_work(t):
     # Trying every split of 40 folders among 20 '**' would not end.
     t.juggle("-b", "serial", "-q", rc=0, backend=False, timeout=60)
     assert t.read("found.txt") == "d/" * 40 + "x.txt\n"
+
+
+def names(r):
+    return [l.split("\t")[0] for l in r.out.splitlines()]
+
+
+def test_glob_foreach_never_feeds_on_declared_outputs(t):
+    t.write("a.txt", "alpha\n")
+    t.write("sub/b.txt", "beta\n")
+    # An output that is there before the first run is no item either.
+    t.write("up/a.txt", "stale\n")
+    t.ini("""
+        [command up]
+        foreach = **/*.txt
+        output = up/{rel}
+        command = sh -c 'mkdir -p "$(dirname "$1")" && tr a-z A-Z < "$2" > "$1"' sh {output} {input}
+
+        [command later]
+        output = sub/made.txt
+        command = sh -c 'echo made > sub/made.txt'
+        """)
+    want = ["up[a.txt]", "up[sub/b.txt]", "later"]
+    assert names(t.juggle("list", rc=0, backend=False)) == want
+    t.juggle("-b", "serial", "-q", rc=0, backend=False)
+    assert t.read("up/a.txt") == "ALPHA\n" and t.read("up/sub/b.txt") == "BETA\n"
+    files = tree()
+    for _ in range(2):
+        r = t.juggle("-b", "serial", rc=0, backend=False)
+        assert "nothing to do, 3 jobs up to date" in r.out, r
+        assert names(t.juggle("list", rc=0, backend=False)) == want
+        assert tree() == files
+
+
+def test_glob_foreach_takes_outputs_of_jobs_above(t):
+    t.write("src/one.txt", "1\n")
+    t.ini("""
+        [command gen]
+        output = src/two.txt
+        command = sh -c 'echo 2 > src/two.txt'
+
+        [command copy]
+        foreach = src/*.txt
+        output = out/{name}
+        command = sh -c 'mkdir -p out && cp "$1" "$2"' sh {input} {output}
+
+        [command state]
+        foreach = .juggle/*
+        output = seen/{name}
+        command = true
+        """)
+    # Before gen has run, its output is already an item (as in make).
+    assert names(t.juggle("list", rc=0, backend=False)) == ["gen", "copy[one.txt]",
+                                                           "copy[two.txt]"]
+    t.juggle("-b", "serial", "-q", rc=0, backend=False)
+    assert t.read("out/two.txt") == "2\n"
+    # juggle's own files are never items, even for a glob that names them.
+    assert names(t.juggle("list", rc=0, backend=False)) == ["gen", "copy[one.txt]",
+                                                           "copy[two.txt]"]
