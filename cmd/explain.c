@@ -11,17 +11,17 @@ int cmd_explain(struct cli *c)
 	int rc = cli_load_selected(c, &g);
 	struct state *st = rc ? NULL : cli_state_readonly(&rc);
 	if (st) {
-		predict(&g, st, c->always_make);
+		struct prediction *p = predict(&g, st, c->always_make);
 		size_t n;
 		struct job **order = graph_order(&g, &n);
 		for (size_t i = 0; i < n; i++) {
 			const struct job *j = order[i];
-			if (j->run.reason)
-				printf("%s: would run: %s\n", j->name, j->run.reason);
-			else
-				printf("%s: up to date\n", j->name);
+			char *text = prediction_text(j, &p[j->index]);
+			printf("%s: %s\n", j->name, text);
+			free(text);
 		}
 		free(order);
+		free(p);
 		state_close(st);
 	}
 	graph_release(&g);

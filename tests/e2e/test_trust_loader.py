@@ -305,3 +305,87 @@ def test_glob_foreach_takes_outputs_of_jobs_above(t):
     # juggle's own files are never items, even for a glob that names them.
     assert names(t.juggle("list", rc=0, backend=False)) == ["gen", "copy[one.txt]",
                                                            "copy[two.txt]"]
+
+
+def test_dry_run_says_what_would_happen_and_nothing_more(t):
+    t.ini("""
+        [command a]
+        output = a.txt
+        command = sh -c 'echo a > a.txt'
+
+        [command b]
+        input = a.txt missing.txt
+        output = b.txt
+        command = cp a.txt b.txt
+
+        [command c]
+        input = b.txt
+        output = c.txt
+        command = cp b.txt c.txt
+
+        [command d]
+        input = a.txt
+        output = d.txt
+        command = cp a.txt d.txt
+        """)
+    r = t.juggle("-n", "-b", "serial", rc=0, backend=False)
+    assert r.out.splitlines() == [
+        "would run a: it has never succeeded",
+        "    sh -c 'echo a > a.txt'",
+        "would fail b: input 'missing.txt' does not exist and no job makes it",
+        "would not run c: 'b' would fail",
+        "would run d: it has never succeeded",
+        "    cp a.txt d.txt",
+        "juggle: dry run, nothing ran: 2 would run, 1 would fail, "
+        "1 would not run (a dependency would fail)"], r
+    assert tree() == {"juggle.ini"}
+    # The run does what the dry run said.
+    r = t.juggle("-b", "serial", "-k", rc=1, backend=False)
+    assert r.statuses() == {"a": "ok", "b": "failed", "c": "not-run", "d": "ok"}, r
+    # a re-runs, but whether its output changes is known only then.
+    os.remove("a.txt")
+    r = t.juggle("-n", "-b", "serial", rc=0, backend=False)
+    out = r.out.splitlines()
+    assert "would run a: output 'a.txt' is missing" in out, r
+    assert "may run d: runs if 'a' changes its outputs" in out, r
+    assert not any(" ok" in l or "slowest" in l or "critical path" in l for l in out), r
+    r = t.juggle("explain", "d", rc=0, backend=False)
+    assert r.out.splitlines() == ["a: would run: output 'a.txt' is missing",
+                                  "d: runs if 'a' changes its outputs"], r
+    # It writes the same a.txt, so d does not run.
+    r = t.juggle("-b", "serial", "-k", "a", "d", rc=0, backend=False)
+    assert r.statuses() == {"a": "ok", "d": "skipped-up-to-date"}, r
+
+
+def test_dry_run_of_an_up_to_date_nightly_lists_only_the_refresh_checks(t):
+    import shutil
+    here = os.path.dirname(os.path.abspath(__file__))
+    shutil.copytree(os.path.join(here, "..", "..", "examples", "nightly"), "nightly",
+                    ignore=shutil.ignore_patterns(".juggle", "incoming", "digests", "store",
+                                                  "work", "report", "*.tar.gz"))
+    mirror = "mirror=file://%s/nightly/data" % t.dir
+    t.juggle("-C", "nightly", "-s", mirror, "-b", "serial", "-q", rc=0, backend=False)
+    r = t.juggle("-C", "nightly", "-s", mirror, "-n", rc=0, backend=False)
+    verdicts = {}
+    for line in r.out.splitlines():
+        if not line.startswith(" ") and not line.startswith("juggle:"):
+            verb, rest = line.split(" ", 2)[:2], line.split(" ", 2)[2]
+            verdicts[rest.split(":")[0]] = (" ".join(verb), rest.split(": ", 1)[1])
+    fetches = {n: v for n, v in verdicts.items() if n.startswith("fetch[")}
+    assert len(fetches) == 5, r
+    assert all(v == ("may run", "refresh = conditional asks the server whether it changed")
+               for v in fetches.values()), r
+    others = {n: v for n, v in verdicts.items() if n not in fetches}
+    assert len(others) == 15, r
+    assert all(v[0] == "may run" and v[1].startswith("runs if '") for v in others.values()), r
+    assert not any(v[0] == "would run" for v in verdicts.values()), r
+    assert r.out.splitlines()[-1] == ("juggle: dry run, nothing ran: 5 may run (the run decides), "
+                                      "15 may run if a dependency changes its outputs"), r
+    # And the run does the five checks and nothing else.
+    r = t.juggle("-C", "nightly", "-s", mirror, "-b", "serial", rc=0, backend=False,
+                 cwd=t.dir)
+    with open("nightly/.juggle/last-report.json") as f:
+        import json
+        jobs = json.load(f)["jobs"]
+    ran = sorted(j["name"] for j in jobs if j["status"] == "ok")
+    assert ran == sorted(fetches), ran
