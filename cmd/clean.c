@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../engine/lock.h"
@@ -13,6 +14,34 @@
 #include "../engine/term.h"
 #include "cmd.h"
 
+/* -n: says what clean would remove, and touches nothing (not even the
+ * lock, which would create the state folder's lock file). */
+static int clean_dry(struct cli *c, struct graph *g)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		for (uint32_t k = 0; j->run.wanted && k < j->n_outputs; k++) {
+			struct stat st;
+			if (lstat(j->outputs[k], &st) < 0)
+				continue;
+			n++;
+			if (!c->quiet)
+				printf("would remove %s\n", j->outputs[k]);
+		}
+	}
+	bool state = c->nargs == 0 && access(STATE_DIR, F_OK) == 0;
+	if (state && !c->quiet)
+		printf("would remove %s/\n", STATE_DIR);
+	else if (c->nargs && access(STATE_DIR, F_OK) == 0 && !c->quiet)
+		printf("would forget the selected jobs in %s\n", STATE_LOG);
+	if (!c->quiet)
+		printf("juggle: would remove %zu output%s%s (dry run, nothing removed)\n", n,
+		       n == 1 ? "" : "s", state ? " and " STATE_DIR "/" : "");
+	graph_release(g);
+	return 0;
+}
+
 int cmd_clean(struct cli *c)
 {
 	struct graph g;
@@ -21,6 +50,8 @@ int cmd_clean(struct cli *c)
 		graph_release(&g);
 		return rc;
 	}
+	if (c->dry_run)
+		return clean_dry(c, &g);
 	struct strbuf err = {0};
 	int lock_fd = -1;
 	int own = own_dir_prepare(STATE_DIR, OWN_WRITE, &err);

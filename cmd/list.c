@@ -1,5 +1,6 @@
 /* list.c - `juggle list`: the jobs after expansion, with their state. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/kind.h"
@@ -13,7 +14,7 @@ int cmd_list(struct cli *c)
 	int rc = cli_load_selected(c, &g);
 	struct state *st = rc ? NULL : cli_state_readonly(&rc);
 	if (st) {
-		predict(&g, st, c->always_make);
+		struct prediction *p = predict(&g, st, c->always_make);
 		for (size_t i = 0; i < g.jobs.n; i++) {
 			const struct job *j = g.jobs.v[i];
 			if (!j->run.wanted)
@@ -27,9 +28,13 @@ int cmd_list(struct cli *c)
 			if (!j->n_deps)
 				printf("-");
 			putchar('\t');
-			term_fputs(j->run.reason ? j->run.reason : "up to date", stdout);
+			/* A certain reason alone, as it always was; the rest in words. */
+			char *text = p[j->index].v == V_RUNS ? NULL : prediction_text(j, &p[j->index]);
+			term_fputs(text ? text : j->run.reason, stdout);
 			putchar('\n');
+			free(text);
 		}
+		free(p);
 		state_close(st);
 	}
 	graph_release(&g);

@@ -5,7 +5,28 @@
 #include "../engine/graph.h"
 #include "../engine/state.h"
 
-/* Sets run.reason (NULL: up to date) of every wanted job. */
-void predict(struct graph *g, struct state *st, bool always_make);
+/* What a run would do with one job, as far as can be known before it. */
+enum verdict {
+	V_UP_TO_DATE, /* will not run */
+	V_RUNS,       /* will run, for run.reason */
+	V_MAY,        /* the run decides (a download's refresh check): run.reason */
+	V_IF_CHANGED, /* runs only if dep changes its outputs, known only then */
+	V_FAILS,      /* will fail: run.reason (an input no job makes is missing) */
+	V_BLOCKED,    /* will not run: dep will fail */
+};
+
+struct prediction {
+	enum verdict v;
+	const struct job *dep; /* for V_IF_CHANGED and V_BLOCKED */
+};
+
+/* Predicts every wanted job, setting its run.reason (NULL when there is
+ * none to give). Returns an array indexed by job index; the caller frees
+ * it. */
+struct prediction *predict(struct graph *g, struct state *st, bool always_make);
+
+/* The verdict in words, for list and explain: "would run: REASON",
+ * "runs if 'DEP' changes its outputs", "up to date", ... Caller frees. */
+char *prediction_text(const struct job *j, const struct prediction *p);
 
 #endif

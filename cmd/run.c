@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "../engine/archive.h"
+#include "../engine/kind.h"
 #include "../engine/lock.h"
 #include "../engine/owndir.h"
 #include "../engine/report.h"
@@ -15,6 +16,7 @@
 #include "../engine/state.h"
 #include "../engine/term.h"
 #include "cmd.h"
+#include "predict.h"
 
 /* Every file the run promises to write, checked before any job runs, so
  * a nightly run does not find out at the end. 0 or EXIT_CANNOT_START. */
@@ -112,6 +114,65 @@ static bool write_reports(const struct graph *g, const struct run_summary *sum,
 	return ok;
 }
 
+/* -n: lists what a run would do, each job with its reason, and a count;
+ * runs nothing and writes nothing. Nothing ran, so there is nothing to
+ * time or to call ok. */
+static int dry_run(struct cli *c, struct graph *g)
+{
+	int rc = 0;
+	struct state *st = cli_state_readonly(&rc);
+	if (!st)
+		return rc;
+	struct prediction *p = predict(g, st, c->always_make);
+	size_t n, count[V_BLOCKED + 1] = {0};
+	struct job **order = graph_order(g, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = order[i];
+		const struct prediction *pj = &p[j->index];
+		count[pj->v]++;
+		if (pj->v == V_UP_TO_DATE)
+			continue;
+		static const char *const verb[] = {
+			[V_RUNS] = "would run",   [V_MAY] = "may run",     [V_IF_CHANGED] = "may run",
+			[V_FAILS] = "would fail", [V_BLOCKED] = "would not run",
+		};
+		char *text = pj->v == V_BLOCKED	     ? xasprintf("'%s' would fail", pj->dep->name)
+			     : pj->v == V_IF_CHANGED ? prediction_text(j, pj)
+						     : xstrdup(j->run.reason);
+		printf("%s %s: %s\n", verb[pj->v], j->name, text);
+		free(text);
+		if (pj->v == V_RUNS || pj->v == V_MAY || pj->v == V_IF_CHANGED) {
+			struct strbuf sb = {0};
+			if (j->sec->kind->describe)
+				j->sec->kind->describe(j, &sb);
+			if (sb.len)
+				printf("    %s\n", sb_str(&sb));
+			sb_release(&sb);
+		}
+	}
+	if (!c->quiet) {
+		struct strbuf sb = {0};
+		static const char *const what[] = {
+			[V_RUNS] = "would run", [V_MAY] = "may run (the run decides)",
+			[V_IF_CHANGED] = "may run if a dependency changes its outputs",
+			[V_FAILS] = "would fail", [V_BLOCKED] = "would not run (a dependency would fail)",
+			[V_UP_TO_DATE] = "up to date",
+		};
+		static const enum verdict shown[] = {V_RUNS, V_MAY, V_IF_CHANGED, V_FAILS,
+						     V_BLOCKED, V_UP_TO_DATE};
+		for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
+			if (count[shown[i]])
+				sb_addf(&sb, "%s%zu %s", sb.len ? ", " : "", count[shown[i]],
+					what[shown[i]]);
+		printf("juggle: dry run, nothing ran: %s\n", sb.len ? sb_str(&sb) : "no jobs");
+		sb_release(&sb);
+	}
+	free(order);
+	free(p);
+	state_close(st);
+	return 0;
+}
+
 int cmd_run(struct cli *c)
 {
 	/* Signals first: a ^C while a big graph loads still ends in an orderly
@@ -131,8 +192,12 @@ int cmd_run(struct cli *c)
 		graph_release(&g);
 		return rc;
 	}
-	if (!o.dry_run)
-		fd_budget(&g, &o);
+	if (o.dry_run) {
+		rc = dry_run(c, &g);
+		graph_release(&g);
+		return rc;
+	}
+	fd_budget(&g, &o);
 	struct strbuf err = {0}, warn = {0};
 	struct state *st = NULL;
 	int lock_fd = -1;

@@ -50,6 +50,13 @@ static int builtin(const struct graph *g, const char *name, struct strbuf *out,
 	return 0;
 }
 
+static int too_long(struct strbuf *err)
+{
+	sb_addf(err, "the value expands to over %d bytes (the limit on one value)",
+		EXPAND_MAX_BYTES);
+	return -1;
+}
+
 static int expand(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err,
 		  int depth)
 {
@@ -58,6 +65,10 @@ static int expand(const struct graph *g, const char *s, struct strbuf *out, stru
 		return -1;
 	}
 	for (const char *p = s; *p; p++) {
+		/* Variables that use each other twice over double at each
+		 * level: 16 levels would be gigabytes. */
+		if (out->len > EXPAND_MAX_BYTES)
+			return too_long(err);
 		if (*p != '$') {
 			sb_addc(out, *p);
 			continue;
@@ -117,7 +128,9 @@ static int expand(const struct graph *g, const char *s, struct strbuf *out, stru
 
 int expand_vars(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err)
 {
-	return expand(g, s, out, err, 0);
+	if (expand(g, s, out, err, 0) < 0)
+		return -1;
+	return out->len > EXPAND_MAX_BYTES ? too_long(err) : 0;
 }
 
 char **split_words(const char *s, struct strbuf *err)

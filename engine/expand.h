@@ -13,7 +13,10 @@
 
 #include "graph.h"
 
-/* Expands ${...} and $$ in s into out. Returns 0, or -1 with the problem in
+/* The most bytes one value may expand to. */
+#define EXPAND_MAX_BYTES (1 << 20)
+
+/* Expands ${...} and $$ in s into out (at most EXPAND_MAX_BYTES). Returns 0, or -1 with the problem in
  * err ("undefined variable 'mirro' (did you mean 'mirror'?)"). */
 int expand_vars(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err);
 

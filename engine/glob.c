@@ -28,21 +28,28 @@ static int split_path(char *s, char **comps)
 	return n;
 }
 
+/* Whether pattern components pc match path components sc. A table of
+ * m[i][j] = "pc[i..] matches sc[j..]", filled from the end, keeps many
+ * '**' polynomial (np x ns cells) where trying every split would take
+ * exponential time. */
 static bool match_comps(char **pc, int np, char **sc, int ns)
 {
-	if (np == 0)
-		return ns == 0;
-	if (strcmp(pc[0], "**") == 0) {
-		for (int k = 0; k <= ns; k++) {
-			if (match_comps(pc + 1, np - 1, sc + k, ns - k))
-				return true;
-			if (k < ns && sc[k][0] == '.')
-				return false; /* '**' does not enter hidden folders */
+	size_t w = (size_t)ns + 1;
+	bool *m = xcalloc(((size_t)np + 1) * w, sizeof(*m));
+	m[(size_t)np * w + (size_t)ns] = true;
+	for (int i = np - 1; i >= 0; i--) {
+		bool *row = m + (size_t)i * w, *next = row + w;
+		bool deep = strcmp(pc[i], "**") == 0;
+		for (int j = ns; j >= 0; j--) {
+			if (deep) /* none, or one more folder ('**' skips hidden ones) */
+				row[j] = next[j] || (j < ns && sc[j][0] != '.' && row[j + 1]);
+			else
+				row[j] = j < ns && next[j + 1] && fnmatch(pc[i], sc[j], FNM_PERIOD) == 0;
 		}
-		return false;
 	}
-	return ns > 0 && fnmatch(pc[0], sc[0], FNM_PERIOD) == 0 &&
-	       match_comps(pc + 1, np - 1, sc + 1, ns - 1);
+	bool ok = m[0];
+	free(m);
+	return ok;
 }
 
 bool glob_match(const char *pattern, const char *path)
@@ -80,6 +87,7 @@ struct walk {
 	const char *pattern;
 	int depth_limit; /* folders below the prefix; -1: no limit ('**') */
 	size_t found;
+	size_t entries; /* folder entries read, against GLOB_MAX_ENTRIES */
 	struct strvec *out;
 };
 
@@ -96,6 +104,15 @@ static int walk(struct walk *w, const char *dir, const char *shown, int depth,
 	VEC(char *) names = {0};
 	struct dirent *e;
 	while ((e = readdir(d))) {
+		if (++w->entries > GLOB_MAX_ENTRIES) {
+			sb_addf(err, "pattern '%s' reads over %d folder entries (the limit on one glob's work)",
+				w->pattern, GLOB_MAX_ENTRIES);
+			closedir(d);
+			for (size_t i = 0; i < names.n; i++)
+				free(names.v[i]);
+			free(names.v);
+			return -1;
+		}
 		if (e->d_name[0] == '.' && (!e->d_name[1] || strcmp(e->d_name, "..") == 0 ||
 					    strcmp(e->d_name, ".juggle") == 0))
 			continue;
@@ -149,7 +166,7 @@ int glob_disk(const char *pattern, struct strvec *out, struct strbuf *err)
 			break;
 		p = slash + 1;
 	}
-	struct walk w = {pattern, deep ? -1 : comps - 1, 0, out};
+	struct walk w = {pattern, deep ? -1 : comps - 1, 0, 0, out};
 	char *dir = plen ? xstrndup(prefix, plen - 1) : xstrdup("");
 	if (plen == 1) { /* pattern "/x": the root folder */
 		free(dir);

@@ -17,6 +17,9 @@ bool glob_match(const char *pattern, const char *path);
 /* Length of the leading components of pattern without magic, including
  * their '/' (e.g. "docs/" for docs/(**)/(*).xml). */
 size_t glob_prefix_len(const char *pattern);
+/* The most folder entries one glob_disk() reads before giving up. */
+#define GLOB_MAX_ENTRIES 10000000
+
 /* Adds to out the regular files on disk that match pattern (paths in the
  * pattern's form: relative stays relative). Returns 0, or -1 with err. */
 int glob_disk(const char *pattern, struct strvec *out, struct strbuf *err);

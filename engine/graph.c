@@ -79,8 +79,11 @@ const struct kv *section_key(const struct section *sec, const char *key)
 char *path_normalize(const char *p)
 {
 	struct strbuf sb = {0};
-	if (*p == '/')
+	size_t keep = 0; /* sb.buf[0..keep) is "/" or leading ".."s: never dropped */
+	if (*p == '/') {
 		sb_addc(&sb, '/');
+		keep = 1;
+	}
 	while (*p) {
 		while (*p == '/')
 			p++;
@@ -88,6 +91,20 @@ char *path_normalize(const char *p)
 		size_t n = (size_t)(end - p);
 		if (n == 1 && p[0] == '.') {
 			/* "./": nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			/* "x/.." is dropped, as ninja does. A ".." with nothing
+			 * before it to drop stays, so a path never climbs less
+			 * than it says; the root's parent is the root. */
+			if (sb.len > keep) {
+				char *last = memrchr(sb.buf + keep, '/', sb.len - keep);
+				sb.len = last ? (size_t)(last - sb.buf) : keep;
+				sb.buf[sb.len] = '\0';
+			} else if (!(sb.len == 1 && sb.buf[0] == '/')) {
+				if (sb.len)
+					sb_addc(&sb, '/');
+				sb_adds(&sb, "..");
+				keep = sb.len;
+			}
 		} else if (n) {
 			if (sb.len && sb.buf[sb.len - 1] != '/')
 				sb_addc(&sb, '/');

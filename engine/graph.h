@@ -25,6 +25,7 @@ struct kv {
 	const char *raw; /* as written, continuation lines joined with one space */
 	const char *val; /* after ${var} expansion; placeholders still in */
 	int line;
+	int cut_line;    /* a line where inih cut the value at " ;", or 0 */
 };
 
 struct kvvec {
@@ -202,7 +203,8 @@ int parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* True if s is a valid job name: 1-128 of A-Z a-z 0-9 . _ - */
 bool valid_job_name(const char *s);
 
-/* A path's form as the graph keeps it: no "./", no "//", no trailing "/". */
+/* A path's form as the graph keeps it: no "./", no "//", no trailing "/",
+ * no "x/.." (leading ".." stay). */
 char *path_normalize(const char *p);
 
 /* The log of a job: ".juggle/logs/<name, with / and odd bytes escaped>.log". */

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "archive.h"
+#include "backend.h"
 #include "expand.h"
 #include "glob.h"
 #include "graph.h"
@@ -28,6 +30,9 @@
 #include "safepath.h"
 
 #define MAX_LINE 199
+
+#define CUT_QUOTED                                                                             \
+	"' ;' starts a comment, which would cut this quoted text short; write ${semicolon} for a ';' after a space"
 
 enum sec_type { SEC_NONE, SEC_SETTINGS, SEC_VARS, SEC_POOL, SEC_JOB, SEC_BAD };
 
@@ -44,6 +49,7 @@ struct loader {
 	/* What the reader found out about the current line. */
 	bool skip;      /* the reader reported this line; the handler ignores it */
 	bool cont;      /* a continuation of the previous key's value */
+	bool cut;       /* inih cuts the line's value at an inline comment */
 	bool have_key;  /* a key was seen since the section header (inih's prev_name) */
 	char *raw_key;  /* the full key of a key line */
 	int error_line; /* last line the reader reported */
@@ -62,6 +68,10 @@ struct loader {
 	 * found: a foreach's outputs share a few folders. */
 	char *own_dir;
 	bool own_inside;
+	size_t instances;      /* job instances made so far, against max_items() */
+	struct strvec *items;  /* each section's foreach items, read before any job */
+	struct strmap declared; /* output path -> 1 + index of the section declaring it */
+	struct strvec declared_keys; /* the declared map's keys, owned */
 };
 
 static const char *const common_keys[] = {
@@ -73,6 +83,8 @@ static const char *const settings_keys[] = {
 	"backend", "jobs", "net_jobs", "keep_going", "report", "html", "trace", "junit",
 	"archive", "progress", "slurm_partition", "slurm_args", NULL,
 };
+
+static const char *const progress_names[] = {"auto", "tty", "plain", "none", NULL};
 
 /* Keys that change how a job is scheduled or shown, not what it makes;
  * they stay out of the fingerprint so editing them re-runs nothing. */
@@ -293,7 +305,7 @@ static char *reader(char *str, int num, void *stream)
 	if (n < 0)
 		return NULL;
 	L->lineno++;
-	L->skip = L->cont = false;
+	L->skip = L->cont = L->cut = false;
 	free(L->raw_key);
 	L->raw_key = NULL;
 	size_t len = (size_t)n;
@@ -331,12 +343,12 @@ static char *reader(char *str, int num, void *stream)
 			lerr(L, L->lineno,
 			     "an indented line continues the value above; start section headers at the beginning of the line");
 		const char *comment = inline_comment(first);
-		if (comment && L->last && strcmp(L->last->key, "command") == 0) {
+		L->cut = comment != NULL;
+		if (comment && L->last) {
 			char *before = xasprintf("%s %.*s", L->last->raw, (int)(comment - first),
 						 first);
 			if (inside_quotes(before))
-				lerr(L, L->lineno,
-				     "' ;' starts a comment, which would cut this quoted text short; write ${semicolon} for a ';' after a space");
+				lerr(L, L->lineno, CUT_QUOTED);
 			free(before);
 		}
 	} else if (*first == '[') {
@@ -358,11 +370,12 @@ static char *reader(char *str, int num, void *stream)
 				kend--;
 			L->raw_key = xstrndup(first, (size_t)(kend - first));
 			L->have_key = true;
-			if (comment && strcmp(L->raw_key, "command") == 0) {
+			/* Every value, not only commands: inih cuts them all. */
+			if (comment && comment > end) {
+				L->cut = true;
 				char *before = xstrndup(end + 1, (size_t)(comment - end - 1));
 				if (inside_quotes(before))
-					lerr(L, L->lineno,
-					     "' ;' starts a comment, which would cut this quoted text short; write ${semicolon} for a ';' after a space");
+					lerr(L, L->lineno, CUT_QUOTED);
 				free(before);
 			}
 		}
@@ -436,13 +449,16 @@ static int handler(void *user, const char *section, const char *name, const char
 			free(k);
 		}
 		L->last->raw = arena_join(&g->arena, L->last->raw, value);
+		if (L->cut && !L->last->cut_line)
+			L->last->cut_line = L->lineno;
 		return 1;
 	}
 	(void)name;
 	const char *key = L->raw_key;
 	if (!key)
 		return 1;
-	struct kv kv = {intern_key(L, key), arena_strdup(&g->arena, value), NULL, L->lineno};
+	struct kv kv = {intern_key(L, key), arena_strdup(&g->arena, value), NULL, L->lineno,
+			L->cut ? L->lineno : 0};
 	switch (L->sec_type) {
 	case SEC_NONE:
 		lerr(L, L->lineno,
@@ -590,9 +606,11 @@ int parse_yes_no(const char *s, bool *out)
 	return 0;
 }
 
-/* Expands ${} in every value of kvs; reports errors with where. */
-static void expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
+/* Expands ${} in every value of kvs; reports errors with where. Returns
+ * the number of errors. */
+static size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
 {
+	size_t errors = 0;
 	struct strbuf out = {0}, err = {0};
 	for (size_t i = 0; i < n; i++) {
 		if (!strchr(kvs[i].raw, '$')) {
@@ -605,12 +623,14 @@ static void expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *w
 			diag_add(L->d, L->file, kvs[i].line, "%s%s: %s", where, kvs[i].key,
 				 sb_str(&err));
 			kvs[i].val = "";
+			errors++;
 		} else {
 			kvs[i].val = arena_strdup(&L->g->arena, sb_str(&out));
 		}
 	}
 	sb_release(&out);
 	sb_release(&err);
+	return errors;
 }
 
 static const struct kv *find_kv(const struct kv *kvs, size_t n, const char *key)
@@ -639,6 +659,20 @@ static void load_settings(struct loader *L)
 			diag_add(L->d, L->file, kv->line, "backend: %s", sb_str(&err));
 		else
 			s->backend = arena_strdup(&g->arena, sb_str(&out));
+	}
+	if (s->backend && kv && s->backend != cli->backend && !in_list(backend_names, s->backend)) {
+		size_t nb = 0;
+		while (backend_names[nb])
+			nb++;
+		const char *near = closest_word(s->backend, backend_names, nb);
+		if (near)
+			diag_add(L->d, L->file, kv->line,
+				 "backend: unknown backend '%s' (did you mean '%s'?)", s->backend,
+				 near);
+		else
+			diag_add(L->d, L->file, kv->line,
+				 "backend: unknown backend '%s' (use one of: serial, threads, processes, eventloop, auto, slurm)",
+				 s->backend);
 	}
 	if (!s->backend)
 		s->backend = "auto";
@@ -684,6 +718,19 @@ static void load_settings(struct loader *L)
 	STR_SETTING(slurm_partition);
 	STR_SETTING(slurm_args);
 #undef STR_SETTING
+	/* Values checked here get the file and line; the same values from
+	 * the command line are checked where they are used. */
+	kv = find_kv(rest, nrest, "progress");
+	if (kv && s->progress == kv->val && !in_list(progress_names, kv->val))
+		diag_add(L->d, L->file, kv->line, "progress: '%s' is not auto, tty, plain or none",
+			 kv->val);
+	kv = find_kv(rest, nrest, "archive");
+	if (kv && s->archive == kv->val) {
+		enum run_archive_format fmt;
+		sb_reset(&err);
+		if (run_archive_format(kv->val, &fmt, &err) < 0)
+			diag_add(L->d, L->file, kv->line, "%s", sb_str(&err));
+	}
 	kv = find_kv(rest, nrest, "net_jobs");
 	if (s->net_jobs <= 0 && kv) {
 		long v;
@@ -815,7 +862,9 @@ static void load_section(struct loader *L, struct section *sec)
 {
 	char where[200];
 	snprintf(where, sizeof(where), "job '%s': ", sec->name);
-	expand_kvs(L, sec->keys.v, sec->keys.n, where);
+	/* A value that did not expand is empty: "missing key" would be noise. */
+	if (expand_kvs(L, sec->keys.v, sec->keys.n, where))
+		sec->bad_keys = true;
 	sec->retry_delay = 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
@@ -946,16 +995,8 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 	case FE_NONE:
 		break;
 	case FE_GLOB: {
-		if (glob_files(L, arg, items, &err) < 0) {
+		if (glob_files(L, arg, items, &err) < 0)
 			jerr(L, line, sec->name, "foreach: %s", sb_str(&err));
-			break;
-		}
-		/* Outputs of the jobs above count as files, as in make. */
-		const char *key;
-		void *val;
-		for (size_t i = 0; strmap_next(&L->g->producer, &i, &key, &val);)
-			if (glob_match(arg, key))
-				VEC_PUSH(items, xstrdup(key));
 		break;
 	}
 	case FE_LINES: {
@@ -1003,6 +1044,12 @@ static void foreach_items(struct loader *L, struct section *sec, struct strvec *
 		} else if ((unsigned long)(b - a) >= max_items(L)) {
 			jerr(L, line, sec->name, "foreach: range %ld..%ld has over %zu items", a, b,
 			     max_items(L));
+		} else if ((size_t)(b - a) + 1 > max_items(L) - L->instances) {
+			/* Before making the items: eight ranges of a million would
+			 * exhaust memory first. */
+			jerr(L, line, sec->name,
+			     "foreach: range %ld..%ld would make the graph over %zu jobs (the limit on one graph)",
+			     a, b, max_items(L));
 		} else {
 			for (long i = a; i <= b; i++)
 				VEC_PUSH(items, xasprintf("%ld", i));
@@ -1331,12 +1378,120 @@ static void add_job(struct loader *L, struct job *job)
 		job->sec->kind->check_job(g, job, L->d);
 }
 
-static void make_instances(struct loader *L, struct section *sec, const char *graph_base,
+/* Whether a glob foreach of section s may take path as an item. Outputs
+ * of the jobs of sections above count as files, as in make (they are
+ * added as items even before they exist); outputs of the section itself
+ * and of sections below never do, nor juggle's own files, so a glob does
+ * not feed on what it or a later job makes and the graph is the same from
+ * one run to the next. */
+static bool glob_item_allowed(const struct loader *L, size_t s, const char *path)
+{
+	if (strcmp(path, STATE_DIR) == 0 || strncmp(path, STATE_DIR "/", strlen(STATE_DIR) + 1) == 0)
+		return false;
+	uintptr_t t = (uintptr_t)strmap_get(&L->declared, path);
+	return t == 0 || t - 1 < s;
+}
+
+/* Adds to items the outputs of sections above s that a glob foreach of s
+ * matches (the declared map, or the jobs made so far). */
+static void add_outputs_above(const struct loader *L, size_t s, const struct strmap *m,
+			      struct strvec *items)
+{
+	const char *pattern = L->g->sections.v[s]->foreach_arg;
+	const char *key;
+	void *val;
+	for (size_t i = 0; strmap_next(m, &i, &key, &val);) {
+		bool above = m == &L->g->producer || (uintptr_t)val - 1 < s;
+		if (above && glob_match(pattern, key))
+			VEC_PUSH(items, xstrdup(key));
+	}
+}
+
+/* Records in L->declared the outputs section s would declare for items. */
+static void declare_outputs(struct loader *L, size_t s, const struct strvec *items)
+{
+	struct section *sec = L->g->sections.v[s];
+	const struct kv *out_kv = section_key(sec, "output");
+	struct strbuf err = {0}, sb = {0};
+	char **words = out_kv ? split_words(out_kv->val, &err) : NULL;
+	size_t n = sec->foreach == FE_NONE ? 1 : items->n;
+	size_t plen = sec->glob_prefix ? strlen(sec->glob_prefix) : 0;
+	for (size_t i = 0; words && i < n; i++) {
+		struct job tmp = {.sec = sec, .name = sec->name};
+		const char *item = sec->foreach == FE_NONE ? NULL : items->v[i];
+		if (sec->foreach == FE_GLOB) {
+			tmp.match = item;
+			tmp.item = strncmp(item, sec->glob_prefix, plen) == 0 ? item + plen : item;
+		} else {
+			tmp.item = item;
+		}
+		for (char **w = words; *w; w++) {
+			sb_reset(&sb);
+			subst_placeholders(&tmp, *w, SUBST_TEXT, &sb);
+			char *norm = path_normalize(sb_str(&sb));
+			if (strmap_get(&L->declared, norm)) {
+				free(norm);
+				continue;
+			}
+			VEC_PUSH(&L->declared_keys, norm);
+			strmap_put(&L->declared, norm, (void *)(uintptr_t)(s + 1));
+		}
+	}
+	free_words(words);
+	sb_release(&err);
+	sb_release(&sb);
+}
+
+/* Reads every section's foreach items before any job is made and, when a
+ * glob foreach is in the graph, the outputs every section would declare:
+ * a glob must know the outputs of the sections below it too. */
+static void read_items(struct loader *L)
+{
+	struct graph *g = L->g;
+	L->items = xcalloc(g->sections.n + 1, sizeof(*L->items));
+	bool any_glob = false;
+	for (size_t s = 0; s < g->sections.n; s++) {
+		struct section *sec = g->sections.v[s];
+		foreach_items(L, sec, &L->items[s]);
+		any_glob |= sec->foreach == FE_GLOB;
+	}
+	if (!any_glob)
+		return;
+	struct strvec with_above = {0};
+	for (size_t s = 0; s < g->sections.n; s++) {
+		struct section *sec = g->sections.v[s];
+		if (sec->foreach != FE_GLOB) {
+			declare_outputs(L, s, &L->items[s]);
+			continue;
+		}
+		/* What this glob would take if its own outputs were not known:
+		 * its outputs for those items are what it must not take. */
+		for (size_t i = 0; i < L->items[s].n; i++)
+			VEC_PUSH(&with_above, xstrdup(L->items[s].v[i]));
+		add_outputs_above(L, s, &L->declared, &with_above);
+		declare_outputs(L, s, &with_above);
+		strvec_release(&with_above);
+	}
+}
+
+static void make_instances(struct loader *L, size_t s, const char *graph_base,
 			   struct globvec *globs)
 {
 	struct graph *g = L->g;
-	struct strvec items = {0};
-	foreach_items(L, sec, &items);
+	struct section *sec = g->sections.v[s];
+	struct strvec items = L->items[s];
+	L->items[s] = (struct strvec){0};
+	if (sec->foreach == FE_GLOB) {
+		add_outputs_above(L, s, &g->producer, &items);
+		size_t w = 0;
+		for (size_t i = 0; i < items.n; i++) {
+			if (glob_item_allowed(L, s, items.v[i]))
+				items.v[w++] = items.v[i];
+			else
+				free(items.v[i]);
+		}
+		items.n = w;
+	}
 	if (sec->foreach != FE_NONE) {
 		if (sec->foreach == FE_GLOB && items.n)
 			qsort(items.v, items.n, sizeof(char *), cmp_str);
@@ -1361,6 +1516,14 @@ static void make_instances(struct loader *L, struct section *sec, const char *gr
 		strmap_release(&seen);
 	}
 	size_t count = sec->foreach == FE_NONE ? 1 : items.n;
+	if (count > max_items(L) - L->instances) {
+		const struct kv *kv = section_key(sec, "foreach");
+		jerr(L, kv ? kv->line : sec->line, sec->name,
+		     "foreach: %zu items would make the graph over %zu jobs (the limit on one graph)",
+		     count, max_items(L));
+		count = 0;
+	}
+	L->instances += count;
 	size_t per = sec->batch > 1 ? (size_t)sec->batch : 1;
 	sec->first_job = g->jobs.n;
 	for (size_t i = 0; i < count; i += per) {
@@ -1616,9 +1779,35 @@ static void apply_overrides(struct loader *L)
 			continue;
 		}
 		struct kv kv = {arena_strndup(&g->arena, *s, (size_t)(eq - *s)),
-				arena_strdup(&g->arena, eq + 1), NULL, 0};
+				arena_strdup(&g->arena, eq + 1), NULL, 0, 0};
 		VEC_PUSH(&g->vars, kv);
 	}
+}
+
+/* Ranges are counted before any job is made, so that ranges over the
+ * limit together are an error at once, not after a million jobs. */
+static int count_ranges(struct loader *L)
+{
+	size_t total = 0;
+	for (size_t s = 0; s < L->g->sections.n; s++) {
+		const struct section *sec = L->g->sections.v[s];
+		const char *dots = sec->foreach == FE_RANGE ? strstr(sec->foreach_arg, "..") : NULL;
+		if (!dots)
+			continue;
+		char *end;
+		long a = strtol(sec->foreach_arg, &end, 10), b = strtol(dots + 2, NULL, 10);
+		if (end != dots || b < a || (unsigned long)(b - a) >= max_items(L))
+			continue; /* foreach_items() says what is wrong */
+		total += (size_t)(b - a) + 1;
+		if (total > max_items(L)) {
+			const struct kv *kv = section_key(sec, "foreach");
+			jerr(L, kv->line, sec->name,
+			     "foreach: range %ld..%ld would make the graph over %zu jobs (the limit on one graph)",
+			     a, b, max_items(L));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
@@ -1657,9 +1846,12 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 
 	const char *slash = strrchr(o->file, '/');
 	const char *graph_base = slash ? slash + 1 : o->file;
+	if (count_ranges(&L) < 0)
+		goto out;
+	read_items(&L);
 	struct globvec globs = {0};
 	for (size_t s = 0; s < g->sections.n; s++)
-		make_instances(&L, g->sections.v[s], graph_base, &globs);
+		make_instances(&L, s, graph_base, &globs);
 	resolve_input_globs(&L, &globs);
 	free(globs.v);
 	if (diag_count(d) > errors_before)
@@ -1670,6 +1862,11 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 	find_cycles(&L);
 	fingerprints(g);
 out:
+	for (size_t s = 0; L.items && s < g->sections.n; s++)
+		strvec_release(&L.items[s]);
+	free(L.items);
+	strmap_release(&L.declared);
+	strvec_release(&L.declared_keys);
 	free(L.settings.v);
 	free(L.pool_kvs.v);
 	free(L.job_kvs.v);

@@ -47,5 +47,10 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
  * the string. Used by the scheduler, list and explain. deps_changed tells
  * whether a dependency changed in this run (or would, in a dry run). */
 char *job_out_of_date(const struct job *job, struct state *st, bool always_make);
+/* The same before a run, for a prediction: dependencies for which
+ * pending(dep, ctx) is true have not run yet, so neither they nor the inputs they
+ * make are a reason (whether they change anything is known only then). */
+char *job_out_of_date_before(const struct job *job, struct state *st, bool always_make,
+			     bool (*pending)(const struct job *dep, void *ctx), void *ctx);
 
 #endif

@@ -1,4 +1,4 @@
-/* uptodate.c - the make-like rules of SPEC section 3: why a job must run.
+/* uptodate.c - the make-like rules: why a job must run.
  *
  * Inputs and outputs are compared by content. stat() decides alone when
  * mtime and size match the record; otherwise the content hash does, so a
@@ -21,7 +21,29 @@ static const struct file_sig *rec_file(const struct state_rec *rec, uint32_t fro
 	return NULL;
 }
 
+/* Whether path is made by one of job's dependencies whose run, pending
+ * says, is still to come. */
+static bool made_by_pending(const struct job *job, const char *path,
+			    bool (*pending)(const struct job *dep, void *ctx), void *ctx)
+{
+	for (uint32_t i = 0; pending && i < job->n_deps; i++) {
+		const struct job *dep = job->deps[i];
+		if (!pending(dep, ctx))
+			continue;
+		for (uint32_t k = 0; k < dep->n_outputs; k++)
+			if (strcmp(dep->outputs[k], path) == 0)
+				return true;
+	}
+	return false;
+}
+
 char *job_out_of_date(const struct job *job, struct state *st, bool always_make)
+{
+	return job_out_of_date_before(job, st, always_make, NULL, NULL);
+}
+
+char *job_out_of_date_before(const struct job *job, struct state *st, bool always_make,
+			     bool (*pending)(const struct job *dep, void *ctx), void *ctx)
 {
 	if (always_make)
 		return xstrdup("-B treats every job as out of date");
@@ -46,6 +68,9 @@ char *job_out_of_date(const struct job *job, struct state *st, bool always_make)
 		const struct file_sig *known = rec_file(rec, 0, rec->n_in, job->inputs[i]);
 		if (!known)
 			return xasprintf("'%s' is a new input", job->inputs[i]);
+		/* What a job still to run will write is not known yet. */
+		if (made_by_pending(job, job->inputs[i], pending, ctx))
+			continue;
 		const struct file_sig *now = state_sig(st, job->inputs[i], known);
 		if (!now)
 			return xasprintf("input '%s' is missing", job->inputs[i]);
@@ -54,6 +79,8 @@ char *job_out_of_date(const struct job *job, struct state *st, bool always_make)
 	}
 	for (uint32_t i = 0; i < job->n_deps; i++) {
 		const struct job *dep = job->deps[i];
+		if (pending && pending(dep, ctx))
+			continue;
 		if (dep->run.changed)
 			return xasprintf("dependency '%s' changed in this run", dep->name);
 		const struct state_rec *drec = state_find(st, dep->name);

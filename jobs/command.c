@@ -52,6 +52,13 @@ static int command_check(const struct graph *g, struct section *sec, struct diag
 			 sec->name, shell->val);
 		errors++;
 	}
+	if (def->shell && cmd->cut_line) {
+		/* To a shell, " ;" ends a command: here it ends the value. */
+		diag_add(d, g->file, cmd->cut_line,
+			 "job '%s': command: ' ;' starts a comment, which cuts this shell command short; write ${semicolon} for a ';' after a space",
+			 sec->name);
+		errors++;
+	}
 	if (cwd && *cwd->val)
 		def->cwd = cwd->val;
 	if (!def->shell) {

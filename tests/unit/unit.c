@@ -291,7 +291,13 @@ static void test_path_normalize(void **state)
 {
 	(void)state;
 	const char *cases[][2] = {{"./a//b/", "a/b"}, {"a/./b", "a/b"}, {"/x//y", "/x/y"},
-				  {".", "."},         {"./", "."},      {"a/../b", "a/../b"}};
+				  {".", "."},         {"./", "."},      {"a/../b", "b"},
+				  /* One file, one name; a path never climbs less than it says. */
+				  {"data/../data/x.txt", "data/x.txt"}, {"a/b/../../c", "c"},
+				  {"a/..", "."}, {"a/../..", ".."}, {"a/../../b", "../b"},
+				  {"../a/..", ".."}, {"../../a/../b", "../../b"}, {"/..", "/"},
+				  {"/a/../../b", "/b"}, {"./../x", "../x"}, {"a/.../b", "a/.../b"},
+				  {"..a/../b", "b"}};
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *n = path_normalize(cases[i][0]);
 		assert_string_equal(n, cases[i][1]);
