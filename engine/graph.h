@@ -102,7 +102,6 @@ struct job_run {
 	char *reason;       /* why it ran (or NULL) */
 	char *error;        /* why it failed */
 	char *value;        /* cpu task result */
-	struct job *gate;   /* the dependency that finished last before it started */
 };
 
 struct job {

@@ -82,7 +82,10 @@ json_t *json_text(const char *s);
 /* Lines of a failed job's log kept in the report ("log_tail"). */
 #define REPORT_LOG_TAIL_LINES 20
 
-/* The chain of jobs that bounded the wall time, in order; caller frees. */
-struct job **critical_path(const struct graph *g, size_t *n);
+/* The critical path: the longest chain of jobs that ran, through
+ * dependency edges, weighing each job by its duration (what the run would
+ * take with unlimited workers). The jobs in order (caller frees the
+ * array); *n gets their number and *seconds the chain's length. */
+struct job **critical_path(const struct graph *g, size_t *n, double *seconds);
 
 #endif

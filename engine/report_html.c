@@ -337,7 +337,14 @@ static void facts(struct strbuf *sb, json_t *r)
 	factf(sb, "wall", "%.3f s", num(r, "wall_s"));
 	factf(sb, "cpu user / system", "%.3f s / %.3f s", num(r, "cpu_user_s"),
 	      num(r, "cpu_sys_s"));
-	factf(sb, "parallelism", "%.2fx", num(r, "parallelism"));
+	factf(sb, "jobs in flight (average)", "%.2f", num(r, "jobs_in_flight_avg"));
+	factf(sb, "cpu use", "%.1f%% of %lld cores (cpu s / (wall x cores))",
+	      100 * num(r, "cpu_use"), (long long)json_integer_value(json_object_get(r, "cores")));
+	factf(sb, "critical path", "%.3f s", num(r, "critical_path_s"));
+	factf(sb, "lower bound", "%.3f s (%.3f job s / %lld lanes)", num(r, "lower_bound_s"),
+	      num(r, "job_s"), (long long)json_integer_value(json_object_get(r, "lanes")));
+	if (has(r, "wall_over_bound"))
+		factf(sb, "wall / lower bound", "%.2fx", num(r, "wall_over_bound"));
 	factf(sb, "peak RSS", "%.1f MiB",
 	      (double)json_integer_value(json_object_get(r, "peak_rss_kib")) / 1024);
 	factf(sb, "connections", "%lld",
@@ -542,10 +549,12 @@ static void critical(struct strbuf *sb, json_t *r)
 		sb_adds(sb, "<p class=\"muted\">No job ran.</p>\n");
 		return;
 	}
-	sb_adds(sb, "<p class=\"muted\">The chain of jobs that bounded the wall time: each "
-	            "waited for the one before it.</p>\n<table>\n<thead><tr><th>#</th><th>job"
-	            "</th><th>kind</th><th>status</th><th class=\"n\">started</th>"
-	            "<th class=\"n\">seconds</th></tr></thead>\n<tbody>\n");
+	sb_addf(sb, "<p class=\"muted\">The longest chain of jobs by duration through their "
+	            "dependencies, %.3f s: the wall time with unlimited workers.</p>\n<table>\n"
+	            "<thead><tr><th>#</th><th>job</th><th>kind</th><th>status</th>"
+	            "<th class=\"n\">started</th><th class=\"n\">seconds</th></tr></thead>\n"
+	            "<tbody>\n",
+	        num(r, "critical_path_s"));
 	size_t i;
 	json_t *v;
 	json_array_foreach(cp, i, v)

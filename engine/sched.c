@@ -146,7 +146,6 @@ static void release_dependents(struct sched *s, struct job *job, double now)
 			continue;
 		if (--r->run.pending == 0) {
 			r->run.queued = rel(s, now);
-			r->run.gate = job;
 			make_ready(s, r);
 		}
 	}

@@ -39,7 +39,7 @@ static json_t *tiny_report(const char *job_name)
 	    "{\"juggle\":\"0.1.0\",\"graph\":\"g.ini\",\"backend\":\"threads\",\"jobs_limit\":2,"
 	    "\"host\":\"h\",\"started\":\"2026-01-01T00:00:00Z\",\"wall_s\":2.0,"
 	    "\"cpu_user_s\":1,\"cpu_sys_s\":0.5,\"peak_rss_kib\":1024,\"connections\":0,"
-	    "\"parallelism\":1.5,\"counts\":{\"ok\":1,\"failed\":1},"
+	    "\"jobs_in_flight_avg\":1.5,\"counts\":{\"ok\":1,\"failed\":1},"
 	    "\"critical_path\":[],\"jobs\":[]}",
 	    0, &e);
 	assert_non_null(r);
