@@ -212,7 +212,10 @@ def test_report_cpu_matches_time(t):
     wall, user, sys_ = map(float, p.stderr.strip().splitlines()[-1].split())
     rep = json.load(open(".juggle/last-report.json"))
     assert rep["wall_s"] <= wall + 0.01, (rep["wall_s"], wall)
-    assert rep["wall_s"] >= wall * 0.5, (rep["wall_s"], wall)
+    # On serial the jobs ran one after the other inside the run (a share
+    # of /usr/bin/time's figure would be a timing threshold: juggle's own
+    # start and exit are not in wall_s).
+    assert rep["wall_s"] >= sum(j["duration_s"] for j in rep["jobs"]) - 1e-6, rep
     cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
     # the report is written just before exit: at most a few ms unaccounted
     assert abs(cpu - (user + sys_)) <= 0.05 + 0.05 * (user + sys_), (cpu, user + sys_)
