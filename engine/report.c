@@ -244,8 +244,10 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "lanes", json_integer(lanes));
 	json_object_set_new(o, "critical_path_s", json_real(cp_s));
 	json_object_set_new(o, "lower_bound_s", json_real(bound));
-	json_object_set_new(o, "wall_over_bound",
-			    bound > 0 ? json_real(sum->wall_s / bound) : json_null());
+	/* A dry run timed nothing: no ratio to a bound of zeros. */
+	json_object_set_new(o, "wall_over_bound", bound > 0 && !m->dry_run
+							  ? json_real(sum->wall_s / bound)
+							  : json_null());
 	json_t *counts = json_object();
 	for (int s = JS_OK; s < JS__COUNT; s++)
 		json_object_set_new(counts, job_status_name((enum job_status)s),
