@@ -214,7 +214,8 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "connections", json_integer(sum->connections));
 
 	/* What bounds the wall time from below: the dependency chain, and
-	 * the job seconds spread over every lane. The lanes are the slots
+	 * the job seconds (the time attempts held a lane; a retry delay holds
+	 * none) spread over every lane. The lanes are the slots
 	 * -j gives (one on serial), plus any beyond -j that a job ran on
 	 * (downloads under --net-jobs on the event loop). */
 	double busy = 0;
@@ -223,7 +224,7 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 		const struct job *j = g->jobs.v[i];
 		if (!ran(j))
 			continue;
-		busy += ran_duration(j);
+		busy += j->run.busy_s;
 		if (j->run.worker >= lanes)
 			lanes = j->run.worker + 1;
 	}

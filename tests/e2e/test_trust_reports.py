@@ -116,6 +116,31 @@ def test_critical_path_follows_dependency_edges(t):
 
 
 @backends
+def test_a_retry_delay_holds_no_lane(t):
+    """A job waiting out its retry_delay holds no lane: its span (what its
+    dependents waited for) includes the wait, its job seconds do not."""
+    t.ini("""
+        [command flaky]
+        retries = 1
+        retry_delay = 0.5
+        command = sh -c 'test -e tried && exit 0; touch tried; exit 1'
+        [command after]
+        after = flaky
+        command = true
+        """)
+    r = t.juggle(rc=0)
+    rep = r.report
+    flaky, after = r.job("flaky"), r.job("after")
+    assert flaky["attempts"] == 2, flaky
+    # juggle waited at least the delay between the attempts, so the two
+    # attempts ran for at most the span less the delay.
+    assert rep["job_s"] <= flaky["duration_s"] + after["duration_s"] - 0.5 + 1e-6, rep
+    assert rep["critical_path"] == ["flaky", "after"], rep["critical_path"]
+    assert close(rep["critical_path_s"], flaky["duration_s"] + after["duration_s"]), rep
+    assert close(rep["jobs_in_flight_avg"], rep["job_s"] / rep["wall_s"]), rep
+
+
+@backends
 def test_jobs_in_flight_and_cpu_use_are_named_for_what_they_are(t):
     """The average jobs in flight is the job seconds over the wall time (not
     a speed-up), and CPU use is CPU seconds over wall times online cores."""

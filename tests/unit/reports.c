@@ -288,6 +288,7 @@ static void ran_at(struct graph *g, const char *name, double start, double end)
 		j->run.started = true;
 		j->run.started_at = start;
 		j->run.finished = end;
+		j->run.busy_s = end - start;
 		j->run.worker = 0;
 		return;
 	}
