@@ -201,6 +201,46 @@ static int run_once(const struct cli *c, const char *exe, const char *base, cons
 	return 0;
 }
 
+/* ---- the outputs of a run ---- */
+
+/* What a run left at each declared output, as text that is equal exactly
+ * when the bytes are: "sha256:HEX" (128 bits), "link:TARGET", "missing"
+ * or "not a file". One entry per path of outs, in order. */
+static char **outputs_digest(const char *dir, const struct strvec *outs)
+{
+	char **d = xcalloc(outs->n + 1, sizeof(*d));
+	for (size_t i = 0; i < outs->n; i++) {
+		char *path = xasprintf("%s/%s", dir, outs->v[i]);
+		struct stat st;
+		unsigned char h[16];
+		char target[PATH_MAX];
+		ssize_t n;
+		if (lstat(path, &st) < 0) {
+			d[i] = xstrdup("missing");
+		} else if (S_ISLNK(st.st_mode) &&
+			   (n = readlink(path, target, sizeof(target) - 1)) >= 0) {
+			target[n] = '\0';
+			d[i] = xasprintf("link:%s", target);
+		} else if (S_ISREG(st.st_mode) && hash_file(path, h) == 0) {
+			char hex[33];
+			for (int k = 0; k < 16; k++)
+				snprintf(hex + 2 * k, 3, "%02x", h[k]);
+			d[i] = xasprintf("sha256:%s", hex);
+		} else {
+			d[i] = xstrdup("not a file");
+		}
+		free(path);
+	}
+	return d;
+}
+
+static void digest_free(char **d, size_t n)
+{
+	for (size_t i = 0; d && i < n; i++)
+		free(d[i]);
+	free(d);
+}
+
 /* ---- the table ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -217,12 +257,22 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* How a backend's runs went. Only a backend whose every run finished
+ * (its jobs ok or failed) gets numbers. */
+enum row_status { ROW_NOT_RUN, ROW_FINISHED, ROW_FAILED, ROW_INTERRUPTED };
+
+static const char *const row_status_name[] = {"not-run", "finished", "failed", "interrupted"};
+
 struct row {
 	const char *backend;
+	enum row_status status;
+	char *reason;       /* why the backend could not run (ROW_FAILED) */
 	struct run *runs;
-	int n;
-	double wall_s, cpu_s, rss_kib, conns;
-	long ok, failed;
+	int n;              /* runs that finished */
+	double wall_s, cpu_s, rss_kib;
+	long conns, ok, failed;
+	int outputs;        /* 1 same as the reference run, 0 not, -1 not compared */
+	char *differ;       /* the first output that differs from the reference */
 };
 
 static long count(json_t *report, const char *status)
@@ -243,8 +293,14 @@ static void summarise(struct row *row)
 						  json_object_get(r->report, "connections"));
 		}
 		double m = median(v, row->n);
-		*(k == 0 ? &row->wall_s : k == 1 ? &row->cpu_s : k == 2 ? &row->rss_kib : &row->conns) =
-			m;
+		if (k == 0)
+			row->wall_s = m;
+		else if (k == 1)
+			row->cpu_s = m;
+		else if (k == 2)
+			row->rss_kib = m;
+		else /* a count: the median of two counts is rounded up */
+			row->conns = (long)(m + 0.5);
 	}
 	free(v);
 	/* ok/failed of the last run: every run does the same jobs. */
@@ -253,22 +309,40 @@ static void summarise(struct row *row)
 	row->failed = last ? count(last, "failed") + count(last, "interrupted") : 0;
 }
 
+/* The wall time the speedups are relative to: the first finished row's. */
+static double base_wall(const struct row *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (rows[i].status == ROW_FINISHED)
+			return rows[i].wall_s;
+	return 0;
+}
+
 static void print_table(FILE *out, struct row *rows, int n)
 {
-	fprintf(out, "%-10s %7s %8s %7s %9s %6s  %s\n", "backend", "wall s", "speedup", "cpu s",
-		"peak RSS", "conns", "ok/failed");
-	double base = n ? rows[0].wall_s : 0;
+	fprintf(out, "%-10s %7s %8s %7s %9s %6s %-9s  %s\n", "backend", "wall s", "speedup",
+		"cpu s", "peak RSS", "conns", "outputs", "ok/failed");
+	double base = base_wall(rows, n);
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
+		if (r->status != ROW_FINISHED) {
+			fprintf(out, "%-10s %s%s%s\n", r->backend,
+				r->status == ROW_FAILED        ? "failed"
+				: r->status == ROW_INTERRUPTED ? "interrupted"
+							       : "not run",
+				r->reason ? ": " : "", r->reason ? r->reason : "");
+			continue;
+		}
 		char rss[32];
 		snprintf(rss, sizeof(rss), "%.1f MiB", r->rss_kib / 1024.0);
-		fprintf(out, "%-10s %7.2f %7.2fx %7.2f %9s %6.0f  %ld/%ld\n", r->backend, r->wall_s,
-			r->wall_s > 0 ? base / r->wall_s : 0, r->cpu_s, rss, r->conns, r->ok,
+		fprintf(out, "%-10s %7.2f %7.2fx %7.2f %9s %6ld %-9s  %ld/%ld\n", r->backend,
+			r->wall_s, r->wall_s > 0 ? base / r->wall_s : 0, r->cpu_s, rss, r->conns,
+			r->outputs > 0 ? "identical" : r->outputs == 0 ? "DIFFER" : "-", r->ok,
 			r->failed);
 	}
 }
 
-static json_t *table_json(const struct cli *c, struct row *rows, int n)
+static json_t *table_json(const struct cli *c, struct row *rows, int n, int identical)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "juggle", json_string(JUGGLE_VERSION));
@@ -278,16 +352,33 @@ static json_t *table_json(const struct cli *c, struct row *rows, int n)
 			    json_string("each run is a child juggle process: wall_s from its "
 					"start to its exit, cpu and peak RSS from its wait4() "
 					"rusage (with its workers and commands); cells are "
-					"medians over the repeats"));
+					"medians over the repeats; only a backend whose every "
+					"run finished has numbers"));
+	json_object_set_new(o, "outputs_identical",
+			    identical < 0 ? json_null() : json_boolean(identical));
+	double base = base_wall(rows, n);
 	json_t *arr = json_array();
 	for (int i = 0; i < n; i++) {
 		const struct row *r = &rows[i];
-		json_t *row = json_pack("{s:s,s:f,s:f,s:f,s:I,s:f,s:I,s:I}", "backend", r->backend,
-					"wall_s", r->wall_s, "speedup",
-					r->wall_s > 0 ? rows[0].wall_s / r->wall_s : 0.0, "cpu_s",
-					r->cpu_s, "peak_rss_kib", (json_int_t)r->rss_kib,
-					"connections", r->conns, "ok", (json_int_t)r->ok, "failed",
-					(json_int_t)r->failed);
+		json_t *row = json_pack("{s:s,s:s}", "backend", r->backend, "status",
+					row_status_name[r->status]);
+		json_object_set_new(row, "reason", r->reason ? json_text(r->reason) : json_null());
+		if (r->status == ROW_FINISHED) {
+			json_object_set_new(row, "wall_s", json_real(r->wall_s));
+			json_object_set_new(row, "speedup",
+					    json_real(r->wall_s > 0 ? base / r->wall_s : 0.0));
+			json_object_set_new(row, "cpu_s", json_real(r->cpu_s));
+			json_object_set_new(row, "peak_rss_kib", json_integer((json_int_t)r->rss_kib));
+			json_object_set_new(row, "connections", json_integer(r->conns));
+			json_object_set_new(row, "ok", json_integer(r->ok));
+			json_object_set_new(row, "failed", json_integer(r->failed));
+		}
+		json_object_set_new(row, "outputs",
+				    r->outputs > 0    ? json_string("identical")
+				    : r->outputs == 0 ? json_string("differ")
+						      : json_null());
+		if (r->differ)
+			json_object_set_new(row, "outputs_differ_at", json_text(r->differ));
 		json_t *repeats = json_array();
 		for (int k = 0; k < r->n; k++) {
 			const struct run *x = &r->runs[k];
@@ -300,13 +391,55 @@ static json_t *table_json(const struct cli *c, struct row *rows, int n)
 		}
 		json_object_set_new(row, "repeats", repeats);
 		/* The last run's report, whose timeline the HTML chart draws. */
-		json_t *last = r->n ? r->runs[r->n - 1].report : NULL;
+		json_t *last = r->status == ROW_FINISHED && r->n ? r->runs[r->n - 1].report : NULL;
 		json_object_set(row, "report", last ? last : json_null());
 		json_array_append_new(arr, row);
 	}
 	/* "runs": one row per backend, the shape report_html_compare() reads. */
 	json_object_set_new(o, "runs", arr);
 	return o;
+}
+
+/* The line of a run's log that says why it could not run: its last line
+ * that is not blank, without the "juggle: " prefix, safe to print. */
+static char *run_failure_reason(const char *log, int status)
+{
+	char *tail = file_tail(log, 20);
+	char *line = NULL;
+	if (tail) {
+		char *end = tail + strlen(tail);
+		while (end > tail && (end[-1] == '\n' || end[-1] == ' '))
+			*--end = '\0';
+		char *from = strrchr(tail, '\n');
+		from = from ? from + 1 : tail;
+		if (strncmp(from, "juggle: ", 8) == 0)
+			from += 8;
+		if (*from)
+			line = term_clean(from, strlen(from));
+	}
+	free(tail);
+	if (!line)
+		line = xasprintf("the run exited with status %d and wrote no report", status);
+	return line;
+}
+
+/* `juggle -n compare`: what compare would do, doing none of it. */
+static int compare_dry(const struct cli *c, const struct graph *g, char **names, size_t n)
+{
+	size_t jobs = 0;
+	for (size_t i = 0; i < g->jobs.n; i++)
+		jobs += g->jobs.v[i]->run.wanted;
+	printf("would run %zu job%s in each run below, each run in a fresh scratch copy of "
+	       "the graph's folder (without .juggle/ and the declared outputs), and compare "
+	       "the outputs of every run:\n",
+	       jobs, jobs == 1 ? "" : "s");
+	for (size_t b = 0; b < n; b++)
+		printf("  %s: %d run%s\n", names[b], c->repeat, c->repeat == 1 ? "" : "s");
+	if (c->set.report)
+		printf("would write the table to '%s'\n", c->set.report);
+	if (c->set.html)
+		printf("would write the chart to '%s'\n", c->set.html);
+	return EXIT_OK;
 }
 
 int cmd_compare(struct cli *c)
@@ -337,6 +470,13 @@ int cmd_compare(struct cli *c)
 		graph_release(&g);
 		return EXIT_USAGE;
 	}
+	if (c->dry_run) {
+		rc = compare_dry(c, &g, (char **)names.v, names.n);
+		free(names.v);
+		free(list);
+		graph_release(&g);
+		return rc;
+	}
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
@@ -359,13 +499,22 @@ int cmd_compare(struct cli *c)
 			strmap_put(&cp.skip, g.jobs.v[i]->outputs[k], g.jobs.v[i]);
 	sig_install();
 
-	int done = 0;
-	bool interrupted = false, failed = false;
-	for (size_t b = 0; b < names.n && !interrupted; b++) {
-		struct row *row = &rows[done];
+	/* The declared outputs of the selected jobs, compared across runs. */
+	struct strvec outs = {0};
+	for (size_t i = 0; i < g.jobs.n; i++)
+		if (g.jobs.v[i]->run.wanted)
+			for (uint32_t k = 0; k < g.jobs.v[i]->n_outputs; k++)
+				VEC_PUSH(&outs, xstrdup(g.jobs.v[i]->outputs[k]));
+	char **ref = NULL;          /* the first finished run's outputs */
+	const char *ref_name = NULL;
+	int identical = -1;         /* -1 nothing compared yet */
+	bool interrupted = false, failed = false, unusable = false, usage = false;
+	for (size_t b = 0; b < names.n; b++) {
+		struct row *row = &rows[b];
 		row->backend = names.v[b];
+		row->outputs = -1;
 		row->runs = xcalloc((size_t)c->repeat, sizeof(*row->runs));
-		for (int k = 0; k < c->repeat && !interrupted; k++) {
+		for (int k = 0; k < c->repeat && !interrupted && row->status == ROW_NOT_RUN; k++) {
 			char *dir = xasprintf("%s/%s-%d", root, names.v[b], k + 1);
 			char *rep = xasprintf("%s/%s-%d.json", root, names.v[b], k + 1);
 			char *log = xasprintf("%s/%s-%d.log", root, names.v[b], k + 1);
@@ -382,22 +531,57 @@ int cmd_compare(struct cli *c)
 			if (step == 0)
 				step = run_once(c, exe, base, dir, names.v[b], rep, log, r, &err);
 			if (step < 0) {
+				/* The comparison itself cannot go on (no scratch copy,
+				 * no child): every later run would fail the same way. */
 				error("compare: %s: %s", names.v[b], sb_str(&err));
 				rc = EXIT_CANNOT_START;
 				interrupted = true;
+			} else if (r->status == EXIT_INTERRUPTED || cancel_requested()) {
+				/* Stopped part-way: its numbers are not a run's. */
+				json_decref(r->report);
+				r->report = NULL;
+				row->status = ROW_INTERRUPTED;
+				interrupted = true;
+			} else if ((r->status != EXIT_OK && r->status != EXIT_FAILED) || !r->report) {
+				/* The backend could not run the graph (no cluster, a
+				 * missing program): a failure with its reason, and the
+				 * other backends still run. */
+				json_decref(r->report);
+				r->report = NULL;
+				row->status = ROW_FAILED;
+				row->reason = run_failure_reason(log, r->status);
+				error("compare: the %s run exited with status %d: %s", names.v[b],
+				      r->status, row->reason);
+				unusable = true;
+				usage |= r->status == EXIT_USAGE;
 			} else {
 				row->n++;
-				if (r->status == EXIT_INTERRUPTED || cancel_requested())
-					interrupted = true;
-				else if (r->status == EXIT_FAILED)
-					failed = true;
-				else if (r->status != EXIT_OK || !r->report) {
-					char *tail = file_tail(log, 10);
-					error("compare: the %s run exited with status %d%s%s", names.v[b],
-					      r->status, tail && *tail ? ":\n" : "", tail ? tail : "");
-					free(tail);
-					rc = r->status == EXIT_USAGE ? EXIT_USAGE : EXIT_FAILED;
-					interrupted = true;
+				failed |= r->status == EXIT_FAILED;
+				char **d = outputs_digest(dir, &outs);
+				if (!ref) {
+					ref = d;
+					ref_name = names.v[b];
+					row->outputs = 1;
+					identical = 1;
+				} else {
+					size_t at = outs.n;
+					for (size_t i = 0; i < outs.n && at == outs.n; i++)
+						if (strcmp(ref[i], d[i]) != 0)
+							at = i;
+					if (at < outs.n) {
+						if (!row->differ) {
+							row->differ = xstrdup(outs.v[at]);
+							error("compare: output '%s' of the %s run (%s) "
+							      "differs from the %s run's (%s)",
+							      outs.v[at], names.v[b], d[at], ref_name,
+							      ref[at]);
+						}
+						row->outputs = 0;
+						identical = 0;
+					} else if (row->outputs < 0) {
+						row->outputs = 1;
+					}
+					digest_free(d, outs.n);
 				}
 			}
 			remove_tree(dir);
@@ -405,30 +589,43 @@ int cmd_compare(struct cli *c)
 			free(rep);
 			free(log);
 		}
-		if (row->n) {
+		if (row->status == ROW_NOT_RUN && row->n == c->repeat)
+			row->status = ROW_FINISHED;
+		if (row->n)
 			summarise(row);
-			done++;
-		}
 	}
-	if (done) {
-		print_table(stdout, rows, done);
-		json_t *o = table_json(c, rows, done);
-		sb_reset(&err);
-		if (c->set.report && report_write(o, c->set.report, &err) < 0) {
-			error("%s", sb_str(&err));
-			rc = rc ? rc : EXIT_FAILED;
-		}
-		sb_reset(&err);
-		if (c->set.html && report_html_compare(o, c->set.html, &err) < 0) {
-			error("%s", sb_str(&err));
-			rc = rc ? rc : EXIT_FAILED;
-		}
-		json_decref(o);
+	digest_free(ref, outs.n);
+	strvec_release(&outs);
+	/* Every backend gets a row: finished, failed with its reason,
+	 * interrupted, or not run because the comparison stopped first. */
+	print_table(stdout, rows, (int)names.n);
+	json_t *o = table_json(c, rows, (int)names.n, identical);
+	sb_reset(&err);
+	if (c->set.report && report_write(o, c->set.report, &err) < 0) {
+		error("%s", sb_str(&err));
+		rc = rc ? rc : EXIT_FAILED;
 	}
-	if (cancel_requested() || (interrupted && rc == 0)) {
-		error("compare interrupted; the table shows the runs that finished");
+	sb_reset(&err);
+	if (c->set.html && report_html_compare(o, c->set.html, &err) < 0) {
+		error("%s", sb_str(&err));
+		rc = rc ? rc : EXIT_FAILED;
+	}
+	json_decref(o);
+	if (rc) {
+		/* set above */
+	} else if (cancel_requested() || interrupted) {
+		error("compare interrupted; only the backends whose every run finished have "
+		      "numbers");
 		rc = EXIT_INTERRUPTED;
-	} else if (rc == 0 && failed) {
+	} else if (usage) {
+		rc = EXIT_USAGE;
+	} else if (unusable) {
+		error("compare: some backends could not run (see the table)");
+		rc = EXIT_FAILED;
+	} else if (identical == 0) {
+		error("compare: the backends' outputs are not byte-identical");
+		rc = EXIT_FAILED;
+	} else if (failed) {
 		error("compare: jobs failed in some runs (see ok/failed)");
 		rc = EXIT_FAILED;
 	}
@@ -438,6 +635,8 @@ out:
 		for (int k = 0; k < rows[i].n; k++)
 			json_decref(rows[i].runs[k].report);
 		free(rows[i].runs);
+		free(rows[i].reason);
+		free(rows[i].differ);
 	}
 	free(rows);
 	strmap_release(&cp.skip);

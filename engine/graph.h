@@ -99,11 +99,11 @@ struct job_run {
 	int64_t bytes;
 	double queued, started_at, finished; /* seconds from the run's start */
 	double cpu_s;
+	double busy_s;      /* seconds its attempts held a lane (no retry waits) */
 	double not_before;  /* retry time, monotonic */
 	char *reason;       /* why it ran (or NULL) */
 	char *error;        /* why it failed */
 	char *value;        /* cpu task result */
-	struct job *gate;   /* the dependency that finished last before it started */
 };
 
 struct job {

@@ -69,18 +69,41 @@ static bool ran(const struct job *j)
 	return j->run.wanted && j->run.started;
 }
 
-struct job **critical_path(const struct graph *g, size_t *n)
+static double ran_duration(const struct job *j)
 {
-	/* Start from the job that finished last, then follow, at each step,
-	 * the dependency whose end released it (the gate). */
-	const struct job *last = NULL;
-	for (size_t i = 0; i < g->jobs.n; i++) {
-		const struct job *j = g->jobs.v[i];
-		if (ran(j) && (!last || j->run.finished > last->run.finished))
-			last = j;
+	const struct job_run *r = &j->run;
+	return r->started && r->finished > r->started_at ? r->finished - r->started_at : 0;
+}
+
+struct job **critical_path(const struct graph *g, size_t *n, double *seconds)
+{
+	/* The longest chain through dependency edges, weighing each job by
+	 * its duration (0 for one that did not run): in an order where
+	 * dependencies come first, a job's chain is its own duration plus
+	 * the longest chain among its dependencies. This is the wall time
+	 * unlimited workers would need; which job happened to finish last
+	 * says nothing when -j, not a dependency, made the others wait. */
+	size_t nord;
+	struct job **ord = graph_order(g, &nord);
+	double *len = xcalloc(g->jobs.n + 1, sizeof(*len));
+	struct job **via = xcalloc(g->jobs.n + 1, sizeof(*via));
+	const struct job *end = NULL;
+	for (size_t i = 0; i < nord; i++) {
+		const struct job *j = ord[i];
+		double best = 0;
+		for (uint32_t k = 0; k < j->n_deps; k++) {
+			const struct job *d = j->deps[k];
+			if (d->run.wanted && (!via[j->index] || len[d->index] > best)) {
+				best = len[d->index];
+				via[j->index] = (struct job *)d;
+			}
+		}
+		len[j->index] = best + ran_duration(j);
+		if (ran(j) && (!end || len[j->index] > len[end->index]))
+			end = j;
 	}
 	VEC(struct job *) chain = {0};
-	for (const struct job *j = last; j; j = j->run.gate)
+	for (const struct job *j = end; j; j = via[j->index])
 		if (ran(j))
 			VEC_PUSH(&chain, (struct job *)j);
 	for (size_t i = 0; i < chain.n / 2; i++) {
@@ -88,6 +111,10 @@ struct job **critical_path(const struct graph *g, size_t *n)
 		chain.v[i] = chain.v[chain.n - 1 - i];
 		chain.v[chain.n - 1 - i] = t;
 	}
+	*seconds = end ? len[end->index] : 0;
+	free(len);
+	free(via);
+	free(ord);
 	*n = chain.n;
 	return chain.v;
 }
@@ -186,13 +213,42 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "peak_rss_children_kib", json_integer(kids.ru_maxrss));
 	json_object_set_new(o, "connections", json_integer(sum->connections));
 
+	/* What bounds the wall time from below: the dependency chain, and
+	 * the job seconds (the time attempts held a lane; a retry delay holds
+	 * none) spread over every lane. The lanes are the slots
+	 * -j gives (one on serial), plus any beyond -j that a job ran on
+	 * (downloads under --net-jobs on the event loop). */
 	double busy = 0;
+	int lanes = strcmp(m->backend, "serial") == 0 ? 1 : m->jobs > 0 ? m->jobs : 1;
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		const struct job *j = g->jobs.v[i];
-		if (ran(j) && j->run.finished > j->run.started_at)
-			busy += j->run.finished - j->run.started_at;
+		if (!ran(j))
+			continue;
+		busy += j->run.busy_s;
+		if (j->run.worker >= lanes)
+			lanes = j->run.worker + 1;
 	}
-	json_object_set_new(o, "parallelism", json_real(sum->wall_s > 0 ? busy / sum->wall_s : 0));
+	size_t n;
+	double cp_s;
+	struct job **path = critical_path(g, &n, &cp_s);
+	double bound = cp_s > busy / lanes ? cp_s : busy / lanes;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	if (cores < 1)
+		cores = 1;
+	double cpu = tv(self.ru_utime) + tv(kids.ru_utime) + tv(self.ru_stime) + tv(kids.ru_stime);
+	json_object_set_new(o, "cores", json_integer(cores));
+	json_object_set_new(o, "cpu_use",
+			    json_real(sum->wall_s > 0 ? cpu / (sum->wall_s * (double)cores) : 0));
+	json_object_set_new(o, "jobs_in_flight_avg",
+			    json_real(sum->wall_s > 0 ? busy / sum->wall_s : 0));
+	json_object_set_new(o, "job_s", json_real(busy));
+	json_object_set_new(o, "lanes", json_integer(lanes));
+	json_object_set_new(o, "critical_path_s", json_real(cp_s));
+	json_object_set_new(o, "lower_bound_s", json_real(bound));
+	/* A dry run timed nothing: no ratio to a bound of zeros. */
+	json_object_set_new(o, "wall_over_bound", bound > 0 && !m->dry_run
+							  ? json_real(sum->wall_s / bound)
+							  : json_null());
 	json_t *counts = json_object();
 	for (int s = JS_OK; s < JS__COUNT; s++)
 		json_object_set_new(counts, job_status_name((enum job_status)s),
@@ -200,8 +256,6 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "counts", counts);
 	json_object_set_new(o, "interrupted", json_boolean(sum->interrupted));
 
-	size_t n;
-	struct job **path = critical_path(g, &n);
 	json_t *cp = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(cp, json_text(path[i]->name));
@@ -220,12 +274,6 @@ json_t *report_build(const struct graph *g, const struct run_summary *sum,
 			json_array_append_new(jobs, job_json(g->jobs.v[i]));
 	json_object_set_new(o, "jobs", jobs);
 	return o;
-}
-
-static double ran_duration(const struct job *j)
-{
-	const struct job_run *r = &j->run;
-	return r->started && r->finished > r->started_at ? r->finished - r->started_at : 0;
 }
 
 json_t *report_build_summary(const struct graph *g, const struct run_summary *sum,
@@ -252,7 +300,8 @@ json_t *report_build_summary(const struct graph *g, const struct run_summary *su
 		slow[k] = j;
 	}
 	size_t ncp;
-	struct job **path = critical_path(g, &ncp);
+	double cp_s;
+	struct job **path = critical_path(g, &ncp, &cp_s);
 	json_t *o = report_header(g, sum, m);
 	json_t *jobs = json_array();
 	for (size_t i = 0; i < g->jobs.n; i++) {
@@ -508,13 +557,16 @@ void report_print_summary(FILE *out, json_t *r)
 		fprintf(out, "%s%lld %s", first ? "" : ", ", (long long)c, label[i]);
 		first = false;
 	}
-	fprintf(out, " in %.2f s (%s, -j %lld, parallelism %.2fx, cpu %.2f s)\n",
-		json_real_value(json_object_get(r, "wall_s")),
-		jstr(r, "backend"),
+	double wall = json_number_value(json_object_get(r, "wall_s"));
+	fprintf(out, " in %.2f s (%s, -j %lld, %.2f jobs in flight on average, cpu %.2f s = %.0f%% of "
+		     "%lld cores)\n",
+		wall, jstr(r, "backend"),
 		(long long)json_integer_value(json_object_get(r, "jobs_limit")),
-		json_real_value(json_object_get(r, "parallelism")),
-		json_real_value(json_object_get(r, "cpu_user_s")) +
-			json_real_value(json_object_get(r, "cpu_sys_s")));
+		json_number_value(json_object_get(r, "jobs_in_flight_avg")),
+		json_number_value(json_object_get(r, "cpu_user_s")) +
+			json_number_value(json_object_get(r, "cpu_sys_s")),
+		100 * json_number_value(json_object_get(r, "cpu_use")),
+		(long long)json_integer_value(json_object_get(r, "cores")));
 
 	json_t *jobs = json_object_get(r, "jobs");
 	size_t n = 0;
@@ -541,17 +593,6 @@ void report_print_summary(FILE *out, json_t *r)
 	}
 	json_t *cp = json_object_get(r, "critical_path");
 	if (json_array_size(cp)) {
-		/* Its length: from the first job's start to the last one's end. */
-		double from = -1, to = 0;
-		for (size_t k = 0; k < n; k++) {
-			const char *name = jstr(ran_jobs[k], "name");
-			double st = json_real_value(json_object_get(ran_jobs[k], "started_s"));
-			double fin = json_real_value(json_object_get(ran_jobs[k], "finished_s"));
-			if (strcmp(name, json_string_value(json_array_get(cp, 0))) == 0)
-				from = st;
-			if (strcmp(name, json_string_value(json_array_get(cp, json_array_size(cp) - 1))) == 0)
-				to = fin;
-		}
 		fprintf(out, "  critical path:");
 		json_array_foreach(cp, i, j)
 		{
@@ -562,9 +603,21 @@ void report_print_summary(FILE *out, json_t *r)
 				break;
 			}
 		}
-		if (from >= 0 && to >= from)
-			fprintf(out, "  (%.2f s)", to - from);
-		fputc('\n', out);
+		fprintf(out, " (%.2f s)\n",
+			json_number_value(json_object_get(r, "critical_path_s")));
+	}
+	json_t *ratio = json_object_get(r, "wall_over_bound");
+	if (json_is_number(ratio)) {
+		/* The least wall time this run could have taken: the critical
+		 * path, or the job seconds over the lanes, whichever is more. */
+		json_int_t lanes = json_integer_value(json_object_get(r, "lanes"));
+		fprintf(out,
+			"  lower bound %.2f s = max(critical path %.2f s, %.2f job s / %lld lane%s); "
+			"wall %.2fx the bound\n",
+			json_number_value(json_object_get(r, "lower_bound_s")),
+			json_number_value(json_object_get(r, "critical_path_s")),
+			json_number_value(json_object_get(r, "job_s")), (long long)lanes,
+			lanes == 1 ? "" : "s", json_number_value(ratio));
 	}
 	free(ran_jobs);
 	print_failures(out, r);

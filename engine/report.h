@@ -55,12 +55,19 @@ char *report_render_junit(json_t *report, size_t *len, struct strbuf *err);
  * shape it reads (fields beyond these are ignored; missing ones are shown
  * as blanks):
  *
- *   {"graph": "nightly.ini", "repeat": 3,
- *    "runs": [{"backend": "serial", "wall_s": 7.41, "cpu_s": 1.92,
- *              "peak_rss_kib": 6120, "connections": 1, "ok": 80, "failed": 0,
- *              "speedup": 1.0,        (optional: else wall of runs[0] / wall)
- *              "report": {...}}]}      (optional: that run's report, whose
+ *   {"graph": "nightly.ini", "repeat": 3, "outputs_identical": true,
+ *    "runs": [{"backend": "serial", "status": "finished", "wall_s": 7.41,
+ *              "cpu_s": 1.92, "peak_rss_kib": 6120, "connections": 1,
+ *              "ok": 80, "failed": 0, "outputs": "identical",
+ *              "speedup": 1.0,        (optional: else the first finished
+ *                                      row's wall / wall)
+ *              "report": {...}},       (optional: that run's report, whose
  *                                       timeline is drawn below the chart)
+ *             {"backend": "slurm", "status": "failed",
+ *              "reason": "cannot reach slurmctld"}]}
+ *
+ * A row whose status is not "finished" ("failed", "interrupted",
+ * "not-run") is shown with its status and reason, never with numbers.
  *
  * Writes path atomically; 0, or -1 with err. */
 int report_html_compare(json_t *compare_report, const char *path, struct strbuf *err);
@@ -82,7 +89,10 @@ json_t *json_text(const char *s);
 /* Lines of a failed job's log kept in the report ("log_tail"). */
 #define REPORT_LOG_TAIL_LINES 20
 
-/* The chain of jobs that bounded the wall time, in order; caller frees. */
-struct job **critical_path(const struct graph *g, size_t *n);
+/* The critical path: the longest chain of jobs that ran, through
+ * dependency edges, weighing each job by its duration (what the run would
+ * take with unlimited workers). The jobs in order (caller frees the
+ * array); *n gets their number and *seconds the chain's length. */
+struct job **critical_path(const struct graph *g, size_t *n, double *seconds);
 
 #endif

@@ -337,7 +337,14 @@ static void facts(struct strbuf *sb, json_t *r)
 	factf(sb, "wall", "%.3f s", num(r, "wall_s"));
 	factf(sb, "cpu user / system", "%.3f s / %.3f s", num(r, "cpu_user_s"),
 	      num(r, "cpu_sys_s"));
-	factf(sb, "parallelism", "%.2fx", num(r, "parallelism"));
+	factf(sb, "jobs in flight (average)", "%.2f", num(r, "jobs_in_flight_avg"));
+	factf(sb, "cpu use", "%.1f%% of %lld cores (cpu s / (wall x cores))",
+	      100 * num(r, "cpu_use"), (long long)json_integer_value(json_object_get(r, "cores")));
+	factf(sb, "critical path", "%.3f s", num(r, "critical_path_s"));
+	factf(sb, "lower bound", "%.3f s (%.3f job s / %lld lanes)", num(r, "lower_bound_s"),
+	      num(r, "job_s"), (long long)json_integer_value(json_object_get(r, "lanes")));
+	if (has(r, "wall_over_bound"))
+		factf(sb, "wall / lower bound", "%.2fx", num(r, "wall_over_bound"));
 	factf(sb, "peak RSS", "%.1f MiB",
 	      (double)json_integer_value(json_object_get(r, "peak_rss_kib")) / 1024);
 	factf(sb, "connections", "%lld",
@@ -542,10 +549,12 @@ static void critical(struct strbuf *sb, json_t *r)
 		sb_adds(sb, "<p class=\"muted\">No job ran.</p>\n");
 		return;
 	}
-	sb_adds(sb, "<p class=\"muted\">The chain of jobs that bounded the wall time: each "
-	            "waited for the one before it.</p>\n<table>\n<thead><tr><th>#</th><th>job"
-	            "</th><th>kind</th><th>status</th><th class=\"n\">started</th>"
-	            "<th class=\"n\">seconds</th></tr></thead>\n<tbody>\n");
+	sb_addf(sb, "<p class=\"muted\">The longest chain of jobs by duration through their "
+	            "dependencies, %.3f s: the wall time with unlimited workers.</p>\n<table>\n"
+	            "<thead><tr><th>#</th><th>job</th><th>kind</th><th>status</th>"
+	            "<th class=\"n\">started</th><th class=\"n\">seconds</th></tr></thead>\n"
+	            "<tbody>\n",
+	        num(r, "critical_path_s"));
 	size_t i;
 	json_t *v;
 	json_array_foreach(cp, i, v)
@@ -736,6 +745,25 @@ static double run_wall(json_t *run)
 	return num(json_object_get(run, "report"), "wall_s");
 }
 
+/* A row without a status is from before compare recorded one: finished. */
+static bool run_finished(json_t *run)
+{
+	return !has(run, "status") || strcmp(str(run, "status"), "finished") == 0;
+}
+
+/* "failed: REASON", "interrupted" or "not run", for a row without numbers. */
+static void run_status(struct strbuf *sb, json_t *run)
+{
+	const char *st = str(run, "status");
+	sb_adds(sb, strcmp(st, "failed") == 0        ? "<b>failed</b>"
+	            : strcmp(st, "interrupted") == 0 ? "<b>interrupted</b>"
+	                                             : "not run");
+	if (*str(run, "reason")) {
+		sb_adds(sb, ": ");
+		html_text(sb, str(run, "reason"));
+	}
+}
+
 char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 {
 	(void)err;
@@ -768,7 +796,14 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 	}
 	if (max <= 0)
 		max = 1e-3;
-	double base = json_array_size(runs) ? run_wall(json_array_get(runs, 0)) : 0;
+	double base = 0;
+	json_array_foreach(runs, i, run)
+	{
+		if (run_finished(run)) {
+			base = run_wall(run);
+			break;
+		}
+	}
 
 	sb_adds(&sb, "<h2>Wall and CPU seconds by backend</h2>\n<div class=\"legend\">"
 	             "<span><i class=\"sw\" style=\"background:#4e79a7\"></i>wall</span>"
@@ -779,6 +814,12 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 		double w = run_wall(run), c = run_cpu(run);
 		sb_adds(&sb, "<div class=\"row\"><div class=\"name mono\">");
 		html_text(&sb, str(run, "backend"));
+		if (!run_finished(run)) {
+			sb_adds(&sb, "</div><div>");
+			run_status(&sb, run);
+			sb_adds(&sb, "</div></div>\n");
+			continue;
+		}
 		sb_addf(&sb,
 		        "</div><div class=\"bars\"><div class=\"b wall\" style=\"width:%.3f%%\" "
 		        "title=\"wall %.3f s\"></div><div class=\"b cpu\" style=\"width:%.3f%%\" "
@@ -787,11 +828,19 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 	}
 	sb_adds(&sb, "</div>\n<h2>Table</h2>\n<table class=\"sort\">\n<thead><tr><th>backend</th>"
 	             "<th class=\"n\">wall s</th><th class=\"n\">speedup</th><th class=\"n\">cpu s"
-	             "</th><th class=\"n\">peak RSS</th><th class=\"n\">conns</th><th class=\"n\">"
-	             "ok/failed</th></tr></thead>\n<tbody>\n");
+	             "</th><th class=\"n\">peak RSS</th><th class=\"n\">conns</th><th>outputs</th>"
+	             "<th class=\"n\">ok/failed</th></tr></thead>\n<tbody>\n");
 	json_array_foreach(runs, i, run)
 	{
 		double w = run_wall(run);
+		if (!run_finished(run)) {
+			sb_adds(&sb, "<tr><td class=\"mono\">");
+			html_text(&sb, str(run, "backend"));
+			sb_adds(&sb, "</td><td colspan=\"7\">");
+			run_status(&sb, run);
+			sb_adds(&sb, "</td></tr>\n");
+			continue;
+		}
 		double speed = has(run, "speedup") ? num(run, "speedup") : w > 0 ? base / w : 0;
 		sb_adds(&sb, "<tr><td class=\"mono\">");
 		html_text(&sb, str(run, "backend"));
@@ -802,14 +851,22 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 		json_int_t rss = json_integer_value(json_object_get(run, "peak_rss_kib"));
 		sb_addf(&sb,
 		        "<td class=\"n\" data-v=\"%lld\">%.1f MiB</td><td class=\"n\" "
-		        "data-v=\"%lld\">%lld</td><td class=\"n\">%lld/%lld</td></tr>\n",
+		        "data-v=\"%lld\">%lld</td><td>%s</td><td class=\"n\">%lld/%lld</td></tr>\n",
 		        (long long)rss, (double)rss / 1024,
 		        (long long)json_integer_value(json_object_get(run, "connections")),
 		        (long long)json_integer_value(json_object_get(run, "connections")),
+		        strcmp(str(run, "outputs"), "identical") == 0 ? "identical"
+		        : strcmp(str(run, "outputs"), "differ") == 0  ? "<b>differ</b>"
+		                                                      : "-",
 		        (long long)json_integer_value(json_object_get(run, "ok")),
 		        (long long)json_integer_value(json_object_get(run, "failed")));
 	}
 	sb_adds(&sb, "</tbody>\n</table>\n");
+	json_t *same = json_object_get(cmp, "outputs_identical");
+	if (json_is_boolean(same))
+		sb_adds(&sb, json_is_true(same)
+		                 ? "<p>Outputs: byte-identical in every finished run.</p>\n"
+		                 : "<p><b>Outputs differ between runs.</b></p>\n");
 
 	/* Each run's own timeline, when the runs carry their reports. */
 	json_t *data = json_array();

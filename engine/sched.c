@@ -63,6 +63,7 @@ struct inflight {
 	struct file_sig *ins; /* the inputs as they were when it started */
 	uint32_t n_ins;
 	double wall_start;    /* epoch seconds of the first attempt */
+	double attempt_at;    /* when the running attempt started, from the run's start */
 };
 
 struct sched {
@@ -146,7 +147,6 @@ static void release_dependents(struct sched *s, struct job *job, double now)
 			continue;
 		if (--r->run.pending == 0) {
 			r->run.queued = rel(s, now);
-			r->run.gate = job;
 			make_ready(s, r);
 		}
 	}
@@ -241,11 +241,13 @@ static void start_attempt(struct sched *s, struct job *job)
 	const struct state_rec *rec = state_find(s->st, job->name);
 	struct strbuf err = {0};
 	int number = r->attempts + 1;
+	double now = rel(s, mono_now());
 	if (!r->started) {
 		r->started = true;
-		r->started_at = rel(s, mono_now());
+		r->started_at = now;
 		s->fl[job->index].wall_start = (double)time(NULL);
 	}
+	s->fl[job->index].attempt_at = now;
 	char *cmd = describe(job);
 	if (s->o->dry_run) {
 		char *name = term_clean(job->name, strlen(job->name));
@@ -375,6 +377,10 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	r->connections += res->connections;
 	s->sum->connections += res->connections;
 	r->finished = rel(s, res->finished);
+	/* The lane was held from this attempt's start to its end, not
+	 * while the job waited out a retry delay between attempts. */
+	if (r->finished > f->attempt_at)
+		r->busy_s += r->finished - f->attempt_at;
 	free(r->value);
 	r->value = res->value ? xstrdup(res->value) : NULL;
 

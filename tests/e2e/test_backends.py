@@ -3,7 +3,7 @@ import json
 import os
 import signal
 
-from harness import UNDER_VALGRIND, backends, timeout
+from harness import backends, timeout
 
 
 def spans_by_lane(rep):
@@ -41,10 +41,10 @@ def test_two_jobs_run_at_once(t):
     assert t.read("a.txt") == "from-b\n" and t.read("b.txt") == "from-a\n"
     a, b = r.job("a"), r.job("b")
     assert a["worker"] != b["worker"], (a, b)
-    # Under valgrind juggle's own start and end weigh more than these two
-    # short jobs; the FIFOs above already prove they overlapped.
-    if not UNDER_VALGRIND:
-        assert r.report["parallelism"] > 1.0, r.report["parallelism"]
+    # The FIFOs prove the two ran at once, and the report says so: their
+    # spans overlap. (Their average in flight over the whole run is no
+    # proof: juggle's own start and end can outweigh two short jobs.)
+    assert a["started_s"] < b["finished_s"] and b["started_s"] < a["finished_s"], (a, b)
 
 
 @backends
@@ -201,7 +201,8 @@ def test_compare_runs_each_backend_in_a_clean_copy(t):
         assert len(row["repeats"]) == 2
         assert row["report"]["backend"] == row["backend"]
         walls = sorted(run["wall_s"] for run in row["repeats"])
-        assert abs(row["wall_s"] - (walls[0] + walls[1]) / 2) < 1e-9, row
+        # Each of the three numbers kept 10 significant digits.
+        assert abs(row["wall_s"] - (walls[0] + walls[1]) / 2) <= 2e-9 * max(1.0, row["wall_s"]), row
         for run in row["repeats"]:
             assert run["exit_status"] == 0
             assert run["report"]["backend"] == row["backend"]

@@ -170,8 +170,9 @@ def test_report_fields(t):
     t.juggle("--report", "out/report.json", rc=0)
     rep = json.load(open("out/report.json"))
     for key in ["juggle", "graph", "backend", "jobs_limit", "host", "started", "wall_s",
-                "cpu_user_s", "cpu_sys_s", "peak_rss_kib", "connections", "parallelism",
-                "counts", "critical_path", "jobs"]:
+                "cpu_user_s", "cpu_sys_s", "peak_rss_kib", "connections", "jobs_in_flight_avg",
+                "counts", "critical_path", "jobs", "cores", "cpu_use", "job_s", "lanes",
+                "critical_path_s", "lower_bound_s", "wall_over_bound"]:
         assert key in rep, key
     assert rep["backend"] == t.backend
     assert rep["critical_path"] == ["sq", "echo"], rep["critical_path"]
@@ -211,7 +212,10 @@ def test_report_cpu_matches_time(t):
     wall, user, sys_ = map(float, p.stderr.strip().splitlines()[-1].split())
     rep = json.load(open(".juggle/last-report.json"))
     assert rep["wall_s"] <= wall + 0.01, (rep["wall_s"], wall)
-    assert rep["wall_s"] >= wall * 0.5, (rep["wall_s"], wall)
+    # On serial the jobs ran one after the other inside the run (a share
+    # of /usr/bin/time's figure would be a timing threshold: juggle's own
+    # start and exit are not in wall_s).
+    assert rep["wall_s"] >= sum(j["duration_s"] for j in rep["jobs"]) - 1e-6, rep
     cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
     # the report is written just before exit: at most a few ms unaccounted
     assert abs(cpu - (user + sys_)) <= 0.05 + 0.05 * (user + sys_), (cpu, user + sys_)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static json_t *tiny_report(const char *job_name)
 	    "{\"juggle\":\"0.1.0\",\"graph\":\"g.ini\",\"backend\":\"threads\",\"jobs_limit\":2,"
 	    "\"host\":\"h\",\"started\":\"2026-01-01T00:00:00Z\",\"wall_s\":2.0,"
 	    "\"cpu_user_s\":1,\"cpu_sys_s\":0.5,\"peak_rss_kib\":1024,\"connections\":0,"
-	    "\"parallelism\":1.5,\"counts\":{\"ok\":1,\"failed\":1},"
+	    "\"jobs_in_flight_avg\":1.5,\"counts\":{\"ok\":1,\"failed\":1},"
 	    "\"critical_path\":[],\"jobs\":[]}",
 	    0, &e);
 	assert_non_null(r);
@@ -276,6 +277,95 @@ static void test_archive_refuses_bad_epoch(void **state)
 	sb_release(&err);
 }
 
+/* Marks job name of g as run from start to end (seconds of the run). */
+static void ran_at(struct graph *g, const char *name, double start, double end)
+{
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		struct job *j = g->jobs.v[i];
+		if (strcmp(j->name, name) != 0)
+			continue;
+		j->run.status = JS_OK;
+		j->run.started = true;
+		j->run.started_at = start;
+		j->run.finished = end;
+		j->run.busy_s = end - start;
+		j->run.worker = 0;
+		return;
+	}
+	fail_msg("no job '%s'", name);
+}
+
+static double num(json_t *o, const char *key)
+{
+	return json_number_value(json_object_get(o, key));
+}
+
+/* The critical path follows dependency edges by duration, passing through
+ * a job that did not run, whatever finished last; the lower bound is the
+ * larger of it and the job seconds over the lanes. */
+static void test_critical_path_and_lower_bound(void **state)
+{
+	(void)state;
+	write_text("g.ini", "[command long]\ncommand = true\n[command q]\ncommand = true\n"
+	                    "[command a]\ncommand = true\n[command b]\nafter = a\ncommand = true\n"
+	                    "[command s]\nafter = long\ncommand = true\n"
+	                    "[command t]\nafter = s\ncommand = true\n"
+	                    "[command r]\ncommand = true\n");
+	struct graph g;
+	struct diag d = {0};
+	struct load_opts o = {.file = "g.ini",
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+	                      .default_jobs = 1};
+	assert_int_equal(graph_load(&g, &o, &d), 0);
+	struct strbuf err = {0};
+	assert_int_equal(graph_select(&g, NULL, 0, &err), 0);
+	/* One lane, one job after another; s was up to date. */
+	ran_at(&g, "long", 0, 5);
+	ran_at(&g, "q", 5, 6);
+	ran_at(&g, "a", 6, 7);
+	ran_at(&g, "b", 7, 9.5);
+	ran_at(&g, "t", 9.5, 10.5);
+	ran_at(&g, "r", 10.5, 11);
+	for (size_t i = 0; i < g.jobs.n; i++)
+		if (strcmp(g.jobs.v[i]->name, "s") == 0)
+			g.jobs.v[i]->run.status = JS_SKIPPED;
+
+	size_t n;
+	double len;
+	struct job **path = critical_path(&g, &n, &len);
+	assert_int_equal(n, 2);
+	assert_string_equal(path[0]->name, "long");
+	assert_string_equal(path[1]->name, "t");
+	assert_true(fabs(len - 6) < 1e-9);
+	free(path);
+
+	struct run_summary sum = {.wall_s = 11.5};
+	for (int lanes = 1; lanes <= 4; lanes += 3) {
+		struct report_meta m = {"g.ini", "threads", lanes, false, NULL};
+		json_t *r = report_build(&g, &sum, &m);
+		assert_true(fabs(num(r, "critical_path_s") - 6) < 1e-9);
+		assert_true(fabs(num(r, "job_s") - 11) < 1e-9);
+		assert_int_equal(json_integer_value(json_object_get(r, "lanes")), lanes);
+		/* 11 job seconds on one lane; on four, the chain of 6 s. */
+		double bound = lanes == 1 ? 11 : 6;
+		assert_true(fabs(num(r, "lower_bound_s") - bound) < 1e-9);
+		assert_true(fabs(num(r, "wall_over_bound") - 11.5 / bound) < 1e-9);
+		assert_true(fabs(num(r, "jobs_in_flight_avg") - 11 / 11.5) < 1e-9);
+		json_t *cp = json_object_get(r, "critical_path");
+		assert_int_equal(json_array_size(cp), 2);
+		assert_string_equal(json_string_value(json_array_get(cp, 1)), "t");
+		json_decref(r);
+	}
+	/* The serial backend has one lane whatever -j says. */
+	struct report_meta m = {"g.ini", "serial", 4, false, NULL};
+	json_t *r = report_build(&g, &sum, &m);
+	assert_int_equal(json_integer_value(json_object_get(r, "lanes")), 1);
+	json_decref(r);
+	sb_release(&err);
+	graph_release(&g);
+	diag_release(&d);
+}
+
 /* The estimate: expected work of the jobs left over the lanes in use. */
 static void test_progress_estimate(void **state)
 {
@@ -293,15 +383,21 @@ static void test_progress_estimate(void **state)
 	for (int i = 0; i < 4; i++)
 		progress_expect(p, &jobs[i], 100);
 	double e = progress_eta(p);
-	assert_true(e > 399 && e <= 400); /* one lane seen so far */
+	assert_true(e > 399 && e <= 400); /* one lane seen so far, nothing running */
+	/* A running job's elapsed time counts against its estimate, so each
+	 * estimate below lies within the time the test itself took (however
+	 * slowly it ran) of the figure it checks. */
+	double t0 = mono_now();
 	progress_started(p, &jobs[0], NULL);
 	progress_started(p, &jobs[1], NULL);
 	e = progress_eta(p);
-	assert_true(e > 199 && e <= 200); /* two lanes now */
+	double took = mono_now() - t0;
+	assert_true(e <= 200 && e >= 200 - took); /* two lanes now: (400 - 2 elapsed) / 2 */
 	jobs[0].run.status = JS_OK;
 	progress_finished(p, &jobs[0]);
 	e = progress_eta(p);
-	assert_true(e > 149 && e <= 150); /* 300 s of work over two lanes */
+	took = mono_now() - t0;
+	assert_true(e <= 150 && e >= 150 - took / 2); /* 300 s of work over two lanes */
 	progress_expect(p, &jobs[3], -1);
 	assert_true(progress_eta(p) < 0); /* a job without an estimate */
 	progress_done(p);
@@ -321,6 +417,8 @@ int report_unit_tests(void)
 	                                    out_of_tmp),
 	    cmocka_unit_test(test_archive_refuses_bad_epoch),
 	    cmocka_unit_test(test_progress_estimate),
+	    cmocka_unit_test_setup_teardown(test_critical_path_and_lower_bound, in_tmp,
+	                                    out_of_tmp),
 	};
 	return cmocka_run_group_tests_name("reports", tests, NULL, NULL);
 }
