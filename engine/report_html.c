@@ -549,11 +549,12 @@ static void critical(struct strbuf *sb, json_t *r)
 		sb_adds(sb, "<p class=\"muted\">No job ran.</p>\n");
 		return;
 	}
-	sb_addf(sb, "<p class=\"muted\">The longest chain of jobs by duration through their "
-	            "dependencies, %.3f s: the wall time with unlimited workers.</p>\n<table>\n"
-	            "<thead><tr><th>#</th><th>job</th><th>kind</th><th>status</th>"
-	            "<th class=\"n\">started</th><th class=\"n\">seconds</th></tr></thead>\n"
-	            "<tbody>\n",
+	sb_addf(sb,
+	        "<p class=\"muted\">The longest chain of jobs by duration through their "
+	        "dependencies, %.3f s: the wall time with unlimited workers.</p>\n<table>\n"
+	        "<thead><tr><th>#</th><th>job</th><th>kind</th><th>status</th>"
+	        "<th class=\"n\">started</th><th class=\"n\">seconds</th></tr></thead>\n"
+	        "<tbody>\n",
 	        num(r, "critical_path_s"));
 	size_t i;
 	json_t *v;

@@ -417,8 +417,7 @@ int report_unit_tests(void)
 	                                    out_of_tmp),
 	    cmocka_unit_test(test_archive_refuses_bad_epoch),
 	    cmocka_unit_test(test_progress_estimate),
-	    cmocka_unit_test_setup_teardown(test_critical_path_and_lower_bound, in_tmp,
-	                                    out_of_tmp),
+	    cmocka_unit_test_setup_teardown(test_critical_path_and_lower_bound, in_tmp, out_of_tmp),
 	};
 	return cmocka_run_group_tests_name("reports", tests, NULL, NULL);
 }
