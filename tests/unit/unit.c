@@ -615,6 +615,7 @@ static void test_sched_up_to_date_second_time(void **state)
 
 int report_unit_tests(void); /* reports.c */
 int download_unit_tests(void); /* tests/unit/download.c */
+int safepath_unit_tests(void); /* tests/unit/safepath.c */
 
 int main(void)
 {
@@ -642,6 +643,7 @@ int main(void)
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	failed |= report_unit_tests();
 	failed |= download_unit_tests();
+	failed |= safepath_unit_tests();
 	sb_release(&fake.order);
 	return failed ? 1 : 0;
 }
