@@ -623,6 +623,7 @@ int report_unit_tests(void); /* reports.c */
 int download_unit_tests(void); /* tests/unit/download.c */
 int names_unit_tests(void); /* tests/unit/names.c */
 int ownfiles_unit_tests(void); /* tests/unit/ownfiles.c */
+int safepath_unit_tests(void); /* tests/unit/safepath.c */
 
 int main(void)
 {
@@ -652,6 +653,7 @@ int main(void)
 	failed |= download_unit_tests();
 	failed |= names_unit_tests();
 	failed |= ownfiles_unit_tests();
+	failed |= safepath_unit_tests();
 	sb_release(&fake.order);
 	return failed ? 1 : 0;
 }
