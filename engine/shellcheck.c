@@ -182,12 +182,17 @@ static void scan_nested(struct lexer *L, enum ctx ctx)
 	size_t len;
 	while (L->s[L->i]) {
 		char c = L->s[L->i];
-		if (c == '\\' && L->s[L->i + 1] && !placeholder_at(L->s + L->i + 1, &len)) {
-			L->i += 2;
-			continue;
-		}
-		if (c == '\\')
+		if (c == '\\') {
+			if (!L->s[L->i + 1]) {
+				L->i++;
+				return;
+			}
+			if (!placeholder_at(L->s + L->i + 1, &len)) {
+				L->i += 2; /* an escaped character */
+				continue;
+			}
 			L->i++; /* the placeholder after it is noted as inside */
+		}
 		if (placeholder_at(L->s + L->i, &len)) {
 			note_ph(L, len, ctx, 0);
 			L->i += len;
