@@ -41,6 +41,9 @@ enum placeholder {
 	PH_OUTPUT = 1 << 8,
 	PH_OUTPUTS = 1 << 9,
 };
+/* The placeholder starting at p ("{item}..."): its bit, with its length
+ * in *len, or 0. */
+unsigned placeholder_at(const char *p, size_t *len);
 /* Which known placeholders appear in s. */
 unsigned placeholders_used(const char *s);
 /* The name of one placeholder bit ("{item}"). */
@@ -67,7 +70,7 @@ void subst_placeholders(const struct job *job, const char *s, enum subst_mode mo
 char **job_argv(const struct job *job, char *const *tmpl);
 
 /* Checks that the placeholders of a command stand where no shell reads
- * their values as code. With shell (shell = yes) they must be outside
+ * their values as code (shellcheck.c). With shell (shell = yes) they must be outside
  * quotes, `...`, ${...}, $((...)) and here-documents; with or without it,
  * not in the script of `sh -c` (any shell) or eval. Returns 0, or -1 with
  * what is wrong and the safe way to write it in err. */

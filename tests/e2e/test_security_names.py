@@ -275,3 +275,50 @@ def test_file_names_never_reach_the_terminal_raw(t):
     rc, out = run_bytes(t, "check")
     assert rc == 2 and b"header:" in out, out
     assert_inert(out, "check")
+
+
+def run_pty(t, *args):
+    """Runs juggle on a pseudo-terminal (so the status line is on); returns
+    (rc, output bytes)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
+    e = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    e.update(TERM="xterm", NO_COLOR="1")
+    p = subprocess.Popen([t.exe, "-b", t.backend] + list(args), stdin=slave, stdout=slave,
+                         stderr=slave, env=e, cwd=t.dir, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return p.wait(timeout=60 * TIMEOUT_SCALE), b"".join(chunks)
+
+
+def test_status_line_shows_hostile_names_escaped(t):
+    os.makedirs("in")
+    for n in NAMES:
+        with open(b"in/" + n, "wb") as f:
+            f.write(b"x\n")
+    t.ini("""
+        [command show]
+        foreach = in/*
+        retries = 1
+        retry_delay = 0
+        command = sh -c 'printf "\\033]0;log\\007\\n"; exit 1'
+        """)
+    rc, out = run_pty(t, "-k")
+    assert rc == 1, out
+    assert b"show[esc\\x1b]0;pwned\\x07.txt]" in out, out
+    # juggle's own sequence (erase to the end of the line, which no name
+    # here holds) is the only one; \r rewrites the status line.
+    assert_inert(out.replace(b"\x1b[K", b"").replace(b"\r", b"\n"), "tty")

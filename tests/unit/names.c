@@ -32,9 +32,15 @@ static void test_term_escape(void **state)
 	check_term("caf\xc3\xa9 \xe2\x82\xac ok", 12, 0, "caf\xc3\xa9 \xe2\x82\xac ok");
 	check_term("a\x1b]0;t\x07\n\r\tz\x7f", 12, 0, "a\\x1b]0;t\\x07\\n\\r\\tz\\x7f");
 	/* C1 as UTF-8 code points and as raw bytes; bidi overrides. */
-	check_term("\xc2\x9b" "1m\xc2\x9d\xc2\x85", 8, 0, "\\u{9b}1m\\u{9d}\\u{85}");
-	check_term("\x9b" "1m\x9d\x80", 5, 0, "\\x9b1m\\x9d\\x80");
-	check_term("a\xe2\x80\xae" "b\xe2\x81\xa6", 8, 0, "a\\u{202e}b\\u{2066}");
+	check_term("\xc2\x9b"
+	           "1m\xc2\x9d\xc2\x85",
+	           8, 0, "\\u{9b}1m\\u{9d}\\u{85}");
+	check_term("\x9b"
+	           "1m\x9d\x80",
+	           5, 0, "\\x9b1m\\x9d\\x80");
+	check_term("a\xe2\x80\xae"
+	           "b\xe2\x81\xa6",
+	           8, 0, "a\\u{202e}b\\u{2066}");
 	/* Invalid UTF-8: cut, overlong, surrogate, too large. */
 	check_term("\xe2\x82", 2, 0, "\\xe2\\x82");
 	check_term("\xc0\xaf", 2, 0, "\\xc0\\xaf");
@@ -79,9 +85,9 @@ static void test_placeholder_places(void **state)
 	/* Quoted in a shell command: the error shows the same command with
 	 * the placeholder moved out of the quotes. */
 	check_cmd("echo \"processing {name}\" > x", true,
-		  "{name} is inside \"...\" quotes, where a file name could end the quoting and "
-		  "run as shell code; write it outside the quotes (juggle quotes each value as "
-		  "one word): echo \"processing \"{name} > x");
+	          "{name} is inside \"...\" quotes, where a file name could end the quoting and "
+	          "run as shell code; write it outside the quotes (juggle quotes each value as "
+	          "one word): echo \"processing \"{name} > x");
 	check_cmd("echo '{name}' '{a} {item} b'", true, "echo {name} '{a} '{item}' b'");
 	check_cmd("echo \"$(basename \"{input}\")\"", true, "echo \"$(basename {input})\"");
 	check_cmd("echo `basename {input}`", true, "{input} is inside `...`");
@@ -93,14 +99,14 @@ static void test_placeholder_places(void **state)
 	check_cmd("cat <<-EOF > {output}\n\tx\n\tEOF\necho {item}", true, NULL);
 	/* Scripts a shell runs: sh -c, any shell, eval. */
 	check_cmd("sh -c 'wc -c < {input}'", false,
-		  "{input} is inside the script of 'sh -c', where a file name would run as shell "
-		  "code; pass it as an argument and read it as \"$1\": sh -c 'wc -c < \"$1\"' sh "
-		  "{input}");
+	          "{input} is inside the script of 'sh -c', where a file name would run as shell "
+	          "code; pass it as an argument and read it as \"$1\": sh -c 'wc -c < \"$1\"' sh "
+	          "{input}");
 	check_cmd("sh -c 'wc -c < {input}'", true, "sh -c 'wc -c < \"$1\"' sh {input}");
 	check_cmd("/bin/bash -euc 'echo $(({item} * {item})) > {output}'", false,
-		  "/bin/bash -euc 'echo $(($1 * $1)) > \"$2\"' sh {item} {output}");
+	          "/bin/bash -euc 'echo $(($1 * $1)) > \"$2\"' sh {item} {output}");
 	check_cmd("env X=1 dash -o errexit -c 'cp $0 {output}' {input}", false,
-		  "dash -o errexit -c 'cp $0 \"$1\"' {input} {output}");
+	          "dash -o errexit -c 'cp $0 \"$1\"' {input} {output}");
 	check_cmd("busybox sh -c 'cat {input}'", false, "'sh -c'");
 	check_cmd("x=1; eval echo {name}", true, "{name} is an argument of eval");
 	check_cmd("sh -c {input}", true, "{input} is inside the script of 'sh -c'");
@@ -120,18 +126,18 @@ static void test_dash_paths_are_not_options(void **state)
 	struct graph g;
 	struct diag d = {0};
 	struct load_opts o = {.file = "g.ini",
-			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
-			      .default_jobs = 2};
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+	                      .default_jobs = 2};
 	write_text("g.ini", "[command c]\n"
-			    "foreach = *.txt\n"
-			    "output = o/{name}\n"
-			    "command = cp {input} x{name} {name} {dir}/{name} {output}\n"
-			    "[command all]\n"
-			    "input = *.txt\n"
-			    "command = tar -cf x.tar {inputs}\n"
-			    "[command n]\n"
-			    "foreach = range:-2..-1\n"
-			    "command = echo {item}\n");
+	                    "foreach = *.txt\n"
+	                    "output = o/{name}\n"
+	                    "command = cp {input} x{name} {name} {dir}/{name} {output}\n"
+	                    "[command all]\n"
+	                    "input = *.txt\n"
+	                    "command = tar -cf x.tar {inputs}\n"
+	                    "[command n]\n"
+	                    "foreach = range:-2..-1\n"
+	                    "command = echo {item}\n");
 	assert_int_equal(graph_load(&g, &o, &d), 0);
 	const struct job *c = NULL, *all = NULL, *n = NULL;
 	for (size_t i = 0; i < g.jobs.n; i++) {
@@ -148,8 +154,8 @@ static void test_dash_paths_are_not_options(void **state)
 	assert_non_null(n);
 	char **tmpl = split_words(section_key(c->sec, "command")->val, &(struct strbuf){0});
 	char **argv = job_argv(c, tmpl);
-	const char *want[] = {"cp", "./-rf.txt", "x-rf.txt", "./-rf.txt", "./-rf.txt",
-			      "o/-rf.txt", NULL};
+	const char *want[] = {"cp",        "./-rf.txt", "x-rf.txt", "./-rf.txt",
+	                      "./-rf.txt", "o/-rf.txt", NULL};
 	for (size_t i = 0; want[i]; i++)
 		assert_string_equal(argv[i], want[i]);
 	assert_null(argv[6]);
@@ -181,10 +187,9 @@ int names_unit_tests(void);
 int names_unit_tests(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_term_escape),
-		cmocka_unit_test(test_placeholder_places),
-		cmocka_unit_test_setup_teardown(test_dash_paths_are_not_options, in_tmp,
-						out_of_tmp),
+	    cmocka_unit_test(test_term_escape),
+	    cmocka_unit_test(test_placeholder_places),
+	    cmocka_unit_test_setup_teardown(test_dash_paths_are_not_options, in_tmp, out_of_tmp),
 	};
 	return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }
