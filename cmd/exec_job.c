@@ -34,6 +34,13 @@ int cmd_exec_job(struct cli *c)
 		graph_release(&g);
 		return EXIT_USAGE;
 	}
+	if (c->dry_run) { /* -n writes nothing, here neither */
+		char *path = job_result_path(job);
+		printf("would run %s once and write its result to %s\n", job->name, path);
+		free(path);
+		graph_release(&g);
+		return EXIT_OK;
+	}
 	sig_install();
 	struct state *st = cli_state_readonly(&rc);
 	const struct state_rec *rec = st ? state_find(st, job->name) : NULL;
