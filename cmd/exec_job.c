@@ -36,6 +36,13 @@ int cmd_exec_job(struct cli *c)
 		graph_release(&g);
 		return EXIT_USAGE;
 	}
+	if (c->dry_run) { /* -n writes nothing, here neither */
+		char *path = job_result_path(job);
+		printf("would run %s once and write its result to %s\n", job->name, path);
+		free(path);
+		graph_release(&g);
+		return EXIT_OK;
+	}
 	struct strbuf err = {0};
 	if (own_dir_prepare(STATE_DIR, OWN_CREATE, &err) < 0) {
 		error("%s; not starting", sb_str(&err));

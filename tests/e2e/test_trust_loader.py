@@ -42,7 +42,8 @@ def test_dry_run_commands_create_no_state(t):
         command = touch x.txt
         """)
     for args in (["-n"], ["-n", "run"], ["-n", "list"], ["-n", "explain", "a"],
-                 ["-n", "graph"], ["-n", "check"], ["-n", "clean"]):
+                 ["-n", "graph"], ["-n", "check"], ["-n", "clean"],
+                 ["-n", "exec-job", "a"]):
         t.juggle(*args, "-b", "serial", rc=0, backend=False)
         assert tree() == {"juggle.ini"}, args
 

@@ -283,6 +283,15 @@ static void test_glob_match(void **state)
 	assert_false(glob_match("*.xml", ".hidden.xml"));
 	assert_true(glob_match("**", "a/b"));
 	assert_true(glob_match("d?c/[ab].txt", "doc/a.txt"));
+	/* Several '**': each takes any number of folders, none hidden. */
+	assert_true(glob_match("**/**/x", "x"));
+	assert_true(glob_match("a/**/b/**/c", "a/b/c"));
+	assert_true(glob_match("a/**/b/**/c", "a/z/b/y/b/c"));
+	assert_false(glob_match("a/**/b/**/c", "a/c"));
+	assert_false(glob_match("**/**/x", "a/.h/x"));
+	assert_true(glob_match("**/.h/x", "a/.h/x"));
+	assert_false(glob_match("**/**/**/**/**/**/**/**/**/**/*.no",
+				"d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/x.txt"));
 	assert_int_equal(glob_prefix_len("docs/x/**/*.xml"), strlen("docs/x/"));
 	assert_int_equal(glob_prefix_len("*.xml"), 0);
 }
