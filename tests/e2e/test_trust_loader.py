@@ -243,7 +243,7 @@ def test_many_double_stars_do_polynomial_work(t):
         [command one]
         foreach = deep/%sx.txt
         output = found.txt
-        command = sh -c 'echo {rel} > found.txt'
+        command = sh -c 'echo "$1" > found.txt' sh {rel}
         """ % (stars, stars))
     # Trying every split of 40 folders among 20 '**' would not end.
     t.juggle("-b", "serial", "-q", rc=0, backend=False, timeout=60)
