@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "owndir.h"
 #include "kind.h"
 #include "sched.h"
 #include "sig.h"
@@ -270,7 +271,7 @@ static void worker_died(struct proc *w, struct result *res)
 		for (uint32_t i = 0; i < job->n_outputs; i++)
 			unlink(job->outputs[i]);
 	char *log = job_log_path(job);
-	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+	int fd = own_file_open(log, O_WRONLY | O_APPEND | O_CREAT, 0666);
 	if (fd >= 0) {
 		char *line = xasprintf("juggle: %s\n", res->error);
 		write_all(fd, line, strlen(line));
