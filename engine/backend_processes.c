@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "owndir.h"
 #include "kind.h"
 #include "safepath.h"
 #include "sched.h"
@@ -272,7 +273,7 @@ static void worker_died(struct proc *w, struct result *res)
 		res->status = RES_INTERRUPTED;
 	out_discard_changed(job, w->before);
 	char *log = job_log_path(job);
-	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+	int fd = own_file_open(log, O_WRONLY | O_APPEND | O_CREAT, 0666);
 	if (fd >= 0) {
 		char *line = xasprintf("juggle: %s\n", res->error);
 		write_all(fd, line, strlen(line));

@@ -489,7 +489,7 @@ static int open_exec_log(struct step *st)
 	char *path = job_log_path(st->job);
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (st->number <= 1 ? O_TRUNC : 0);
-	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK, 0666);
+	int fd = own_file_open(path, flags, 0666);
 	if (fd < 0)
 		result_fail(&st->res, "cannot open the log of '%s': %s", st->job->name,
 			    strerror(errno));

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kind.h"
+#include "owndir.h"
 #include "safepath.h"
 #include "sig.h"
 
@@ -147,7 +148,7 @@ static int open_log(const struct job *job, int number)
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (number <= 1 ? O_TRUNC : 0);
 	/* A link planted at the log's name must not be truncated through. */
-	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK, 0666);
+	int fd = own_file_open(path, flags, 0666);
 	free(path);
 	return fd;
 }

@@ -71,17 +71,29 @@ int own_dir_prepare(const char *dir, enum own_use use, struct strbuf *err)
 	return rc;
 }
 
-char *own_file_read(const char *path, size_t *len)
+int own_file_open(const char *path, int flags, mode_t mode)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, mode);
 	if (fd < 0)
-		return NULL;
+		return -1;
 	struct stat sb;
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		close(fd);
 		errno = EINVAL;
-		return NULL;
+		return -1;
 	}
+	/* Jobs inherit a log as their output: leave it an ordinary one. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	return fd;
+}
+
+char *own_file_read(const char *path, size_t *len)
+{
+	int fd = own_file_open(path, O_RDONLY, 0);
+	if (fd < 0)
+		return NULL;
 	struct strbuf out = {0};
 	char buf[65536];
 	for (;;) {

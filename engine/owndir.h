@@ -22,6 +22,12 @@ enum own_use {
  * do) otherwise. */
 int own_dir_prepare(const char *dir, enum own_use use, struct strbuf *err);
 
+/* Opens one of juggle's own files (flags as for open(2), close-on-exec
+ * added) without following a symbolic link at its name and without
+ * blocking on a FIFO planted there: a regular file, or -1 with errno
+ * (ELOOP for a link, EINVAL for another kind of file). */
+int own_file_open(const char *path, int flags, mode_t mode);
+
 /* Reads one of juggle's own files without following a symbolic link at its
  * name; NULL with errno (ELOOP for a link, EINVAL for what is not a regular
  * file). *len gets its size; the buffer is NUL-terminated. */

@@ -302,8 +302,7 @@ int state_open(struct state **out, const char *dir, bool readonly, struct strbuf
 		/* O_NOFOLLOW: a link at the log's name (load() has refused it
 		 * already, but it may have been planted since) must not lead
 		 * the appends elsewhere. */
-		st->fd = open(st->path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-			      0666);
+		st->fd = own_file_open(st->path, O_WRONLY | O_CREAT, 0666);
 		if (st->fd < 0) {
 			sb_addf(err, "cannot open '%s': %s", st->path, strerror(errno));
 			state_close(st);

@@ -2,7 +2,9 @@
  * backend reads it from a worker's pipe and the slurm backend from
  * .juggle/results/ (a file on a shared file system, possibly cut short).
  * Any bytes must parse or be refused without a crash, and what was
- * accepted must survive a round trip unchanged. */
+ * accepted must survive a round trip unchanged. Sealed, bytes are taken
+ * only with the seal result_seal() gives them, for the same job, attempt
+ * and key. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +40,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(again);
 	}
 	result_release(&r);
+
+	static const unsigned char key[RESULT_KEY_LEN] = {1, 2, 3};
+	struct result u;
+	int rc = result_unseal(s, "job", 1, key, &u);
+	if (rc == 0) {
+		char *resealed = result_seal(strchr(s, '\n') + 1, "job", 1, key);
+		if (strcmp(resealed, s) != 0)
+			abort(); /* accepted without this key's seal */
+		free(resealed);
+		result_release(&u);
+	}
+	char *sealed = result_seal(s, "job", 1, key);
+	struct result plain;
+	int want = result_from_json(s, &plain) == 0 ? 0 : -2;
+	result_release(&plain);
+	rc = result_unseal(sealed, "job", 1, key, &u);
+	if (rc != want || result_unseal(sealed, "job", 2, key, &back) != -1)
+		abort(); /* the seal is checked first, then the JSON */
+	if (rc == 0)
+		result_release(&u);
+	free(sealed);
 	free(s);
 	return 0;
 }
