@@ -222,6 +222,7 @@ static void after_begin(uv_work_t *w, int status)
 		/* abort() came while the attempt was being prepared. */
 		result_fail(&ea->res, "interrupted before it started");
 		ea->res.status = RES_INTERRUPTED;
+		ea->res.not_started = true;
 		end_attempt(ea, -1);
 		return;
 	}

@@ -39,6 +39,8 @@ struct result {
 	bool retryable;      /* a failure worth another attempt */
 	bool unchanged;      /* the kind left its outputs untouched (HTTP 304) */
 	bool timed_out;
+	bool not_started;    /* interrupted before it did anything: no log, no
+			      * command, outputs untouched */
 	double retry_after;  /* seconds the server asked us to wait, 0 = none */
 	int exit_code;       /* -1 none */
 	int signal;          /* 0 none */

@@ -49,3 +49,61 @@ def test_dtd_checks_on_worker_threads_never_hang(t):
         r = t.juggle("-B", "-j", "4", "-q", rc=0, timeout=120)
         for i in range(n):
             assert t.read("checked/a%d.txt" % i) == "ok docs/a%d.xml\n" % i, (k, r)
+
+
+def wait_for(t, cond, what, limit=60):
+    """Polls cond() until true, failing after limit seconds (scaled)."""
+    import time
+    from harness import TIMEOUT_SCALE
+    end = time.monotonic() + limit * TIMEOUT_SCALE
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("%s did not happen in %ss" % (what, limit))
+        time.sleep(0.01)
+
+
+@backends
+def test_interrupt_counts_jobs_never_started_as_not_run(t):
+    """^C while a cpu task computes (on eventloop it runs inside the loop,
+    with ready jobs queued behind it): the task is interrupted, and every
+    job that had not started is not-run - no log named in the report, no
+    state recorded - on every backend alike. The next run does them."""
+    import json
+    import signal
+    t.ini("""
+        [cpu spin]
+        task = sum_squares
+        n = 1000000000000
+        output = spin.txt
+
+        [command c1]
+        command = touch c1.txt
+        [command c2]
+        command = touch c2.txt
+        [command c3]
+        command = touch c3.txt
+        """)
+    p = t.spawn("-j", "2", "--progress", "none")
+    wait_for(t, lambda: os.path.exists(".juggle/logs/spin.log"), "spin starting")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (p.returncode, out, err)
+    rep = json.load(open(".juggle/last-report.json"))
+    jobs = {j["name"]: j for j in rep["jobs"]}
+    assert jobs["spin"]["status"] == "interrupted", jobs["spin"]
+    for name in ("c1", "c2", "c3"):
+        j = jobs[name]
+        if os.path.exists(name + ".txt"):
+            assert j["status"] == "ok", j  # ran before the signal
+            continue
+        assert j["status"] == "not-run", (j, out, err)
+        assert j["log"] is None, j
+    for j in rep["jobs"]:
+        if j["log"] is not None:
+            assert os.path.exists(j["log"]), j
+    # The never-started jobs left nothing in the state: the next run (spin
+    # made quick) does each of them.
+    t.ini(t.read("juggle.ini").replace("1000000000000", "1000"))
+    t.juggle("-j", "2", "--progress", "none", rc=0)
+    for name in ("c1", "c2", "c3"):
+        assert os.path.exists(name + ".txt"), name
