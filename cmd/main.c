@@ -13,6 +13,7 @@
 #include "../engine/backend.h"
 #include "../engine/kind.h"
 #include "../engine/report.h"
+#include "../engine/tpool.h"
 #include "cmd.h"
 
 static const struct subcommand commands[] = {
@@ -274,5 +275,11 @@ int main(int argc, char **argv)
 	free(c.vars.v);
 	strvec_release(&c.owned);
 	fflush(stdout);
+	if (tpool_abandoned() > 0) {
+		/* A task given up on still runs in its thread: the libraries'
+		 * exit handlers must not free what it is using. */
+		fflush(stderr);
+		_exit(rc);
+	}
 	return rc;
 }

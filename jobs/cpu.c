@@ -12,6 +12,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,8 @@ static void cpu_release(struct section *sec)
 
 static bool should_stop(const struct attempt *a)
 {
-	return cancel_requested() || (a->deadline > 0 && mono_now() >= a->deadline);
+	return cancel_requested() || (a->deadline > 0 && mono_now() >= a->deadline) ||
+	       (a->worker && atomic_load(&a->worker->abandoned));
 }
 
 static int stopped(struct attempt *a)
