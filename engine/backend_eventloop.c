@@ -343,6 +343,7 @@ static void on_kill(uv_poll_t *h, int status, int events)
 	cancel_all(el);
 	if (el->pool)
 		tpool_kill(el->pool);
+	el->signalled = true; /* wait() sets its timer again */
 }
 
 static void watch(struct el *el, uv_poll_t *h, bool *flag, int fd, uv_poll_cb cb)

@@ -121,3 +121,133 @@ def test_interrupt_counts_jobs_never_started_as_not_run(t):
     t.juggle("-j", "2", "--progress", "none", rc=0)
     for name in ("c1", "c2", "c3"):
         assert os.path.exists(name + ".txt"), name
+
+
+STUCK_DOC = """<?xml version="1.0"?>
+<!DOCTYPE doc SYSTEM "stuck.dtd">
+<doc/>
+"""
+
+
+def stuck_xmlcheck(t):
+    """A cpu task that blocks inside libxml2 where no check can reach it:
+    its document's DTD is a FIFO nobody writes, so opening it never
+    returns."""
+    t.write("doc.xml", STUCK_DOC)
+    os.mkfifo("stuck.dtd")
+
+
+@backends
+def test_stuck_cpu_task_times_out_on_every_backend(t):
+    """A cpu task with `timeout = 1` that cannot be interrupted (blocked in
+    libxml2) is reported timed out, the other jobs run, and juggle exits 1
+    without waiting for it."""
+    stuck_xmlcheck(t)
+    t.ini("""
+        [cpu stuck]
+        task = xmlcheck
+        input = doc.xml
+        dtd = yes
+        output = verdict.txt
+        timeout = 1
+
+        [command other]
+        command = touch other.txt
+        """)
+    r = t.juggle("-k", "--progress", "none", rc=1, timeout=60)
+    j = r.job("stuck")
+    assert j["status"] == "failed", j
+    assert "timed out after 1 s" in j["error"], j
+    assert r.job("other")["status"] == "ok"
+    assert os.path.exists("other.txt")
+    assert not os.path.exists("verdict.txt")
+
+
+def term_pending(pid):
+    """Whether a SIGTERM sent to process pid waits to be delivered."""
+    import signal
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("ShdPnd:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
+def _two_terms_end_it(t, ini, started):
+    """Runs the graph, waits for started() (a FIFO read, a file polled),
+    sends SIGTERM twice, and checks juggle ends with 130 having recorded
+    the job that finished before: the next run skips it."""
+    import json
+    import signal
+    t.ini(ini)
+    p = t.spawn("-k", "-j", "2", "--progress", "none")
+    started(p)
+    p.send_signal(signal.SIGTERM)
+    # Two signals pending at once are one: send the second only once
+    # juggle has taken the first.
+    wait_for(t, lambda: not term_pending(p.pid), "the first SIGTERM being taken")
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (p.returncode, out, err)
+    rep = json.load(open(".juggle/last-report.json"))
+    s = {j["name"]: j["status"] for j in rep["jobs"]}
+    assert s["first"] == "ok", s
+    assert s["stuck"] == "interrupted", s
+    assert rep["interrupted"] is True
+    return s
+
+
+@backends
+def test_second_term_ends_juggle_past_a_command_ignoring_term(t):
+    """A command that ignores TERM: the first SIGTERM asks it to stop, the
+    second ends juggle at once (130), with the job that had finished
+    recorded in the state and the report; the next run skips it."""
+    os.mkfifo("go")
+
+    def started(p):
+        with open("go") as f:  # the command has set its trap
+            f.read()
+
+    _two_terms_end_it(t, """
+        [command first]
+        output = first.txt
+        command = sh -c 'echo one >> runs.txt; echo done > first.txt'
+
+        [command stuck]
+        after = first
+        command = sh -c 'trap "" TERM; echo ready > go; while :; do sleep 1; done'
+        """, started)
+    # the next run does not redo what finished
+    t.ini(t.read("juggle.ini").replace("while :; do sleep 1; done", "true").replace(
+        "echo ready > go; ", ""))
+    r = t.juggle("-k", "--progress", "none", rc=0, timeout=60)
+    assert r.job("first")["status"] == "skipped-up-to-date", r.job("first")
+    assert t.read("runs.txt") == "one\n"
+
+
+@backends
+def test_second_term_ends_juggle_past_a_stuck_cpu_task(t):
+    """A cpu task blocked inside libxml2 ignores every request to stop: the
+    second SIGTERM still ends juggle (130) with what finished recorded."""
+    stuck_xmlcheck(t)
+
+    def started(p):
+        # its attempt has begun once its log exists
+        wait_for(t, lambda: os.path.exists(".juggle/logs/stuck.log"), "the task starting")
+
+    _two_terms_end_it(t, """
+        [command first]
+        output = first.txt
+        command = sh -c 'echo one >> runs.txt; echo done > first.txt'
+
+        [cpu stuck]
+        after = first
+        task = xmlcheck
+        input = doc.xml
+        dtd = yes
+        """, started)
+    os.unlink("stuck.dtd")
+    t.write("stuck.dtd", "<!ELEMENT doc EMPTY>\n")
+    r = t.juggle("-k", "--progress", "none", rc=0, timeout=60)
+    assert r.job("first")["status"] == "skipped-up-to-date", r.job("first")
+    assert r.job("stuck")["status"] == "ok", r.job("stuck")
+    assert t.read("runs.txt") == "one\n"
