@@ -8,6 +8,9 @@
  *    exactly as a CPU-bound call inside an asyncio coroutine does: nothing
  *    else starts, no exit is noticed and no timer fires until it returns.
  *    That is the lesson this backend exists to show, so it is not hidden.
+ *    The task itself runs on a one-thread pool that start() waits for, so
+ *    that one stuck inside a library can still be given up on at its
+ *    timeout or a second signal (see tpool.h).
  *  - on auto, on a pool of threads (engine/tpool.c) whose eventfd the loop
  *    watches; cancellation reaches them through cancel_requested().
  *
