@@ -14,6 +14,7 @@
 #include "../engine/kind.h"
 #include "../engine/report.h"
 #include "../engine/term.h"
+#include "../engine/tpool.h"
 #include "cmd.h"
 
 static const struct subcommand commands[] = {
@@ -283,5 +284,11 @@ int main(int argc, char **argv)
 	free(c.vars.v);
 	strvec_release(&c.owned);
 	fflush(stdout);
+	if (tpool_abandoned() > 0) {
+		/* A task given up on still runs in its thread: the libraries'
+		 * exit handlers must not free what it is using. */
+		fflush(stderr);
+		_exit(rc);
+	}
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "sched.h"
 #include "sig.h"
+#include "tpool.h"
 
 const char *const backend_names[] = {"serial", "threads", "processes", "eventloop",
 				     "auto",   "slurm",   NULL};
@@ -87,20 +88,23 @@ int backend_poll_fd(int fd, double timeout)
 	return r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) ? 1 : 0;
 }
 
-/* ---- serial: one job at a time, in the scheduler's own thread ---- */
+/* ---- serial: one job at a time, on one worker thread ---- */
 
+/* The attempt runs on a thread of its own while this one waits, so that a
+ * task stuck inside a library can still be given up on (its timeout, a
+ * second signal): see tpool_wait(). */
 struct serial {
-	struct worker w;
+	struct tpool *pool;
 	struct job *job;
-	int number;
-	const char *prev_extra;
 };
 
 static int serial_init(struct backend *b, struct strbuf *err)
 {
-	(void)err;
 	struct serial *s = xcalloc(1, sizeof(*s));
-	s->w.id = 0;
+	if (tpool_new(&s->pool, 1, err) < 0) {
+		free(s);
+		return -1;
+	}
 	b->priv = s;
 	return 0;
 }
@@ -114,24 +118,23 @@ static bool serial_can_start(struct backend *b, const struct job *job)
 static int serial_start(struct backend *b, struct job *job, int number, const char *prev_extra,
 			struct strbuf *err)
 {
-	(void)err;
 	struct serial *s = b->priv;
+	if (tpool_submit(s->pool, 0, job, number, prev_extra, err) < 0)
+		return -1;
 	s->job = job;
-	s->number = number;
-	s->prev_extra = prev_extra;
 	return 0;
 }
 
 static int serial_wait(struct backend *b, struct job **job, struct result *res, double timeout)
 {
 	struct serial *s = b->priv;
+	int lane;
 	if (!s->job) {
 		backend_idle_wait(timeout);
 		return 0;
 	}
-	/* The attempt runs here, blocking; it watches for signals itself. */
-	job_attempt(s->job, &s->w, s->number, s->prev_extra, res);
-	*job = s->job;
+	if (!tpool_wait(s->pool, timeout, job, &lane, res))
+		return 0;
 	s->job = NULL;
 	return 1;
 }
@@ -143,15 +146,14 @@ static int serial_running(struct backend *b)
 
 static void serial_abort(struct backend *b)
 {
-	/* Nothing runs between two waits; a started attempt ends at once
-	 * through job_attempt(), which sees the signal. */
+	/* The attempt sees cancel_requested() itself. */
 	(void)b;
 }
 
 static void serial_release(struct backend *b)
 {
 	struct serial *s = b->priv;
-	worker_release(&s->w);
+	tpool_free(s->pool);
 	free(s);
 	b->priv = NULL;
 }

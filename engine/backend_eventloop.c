@@ -8,6 +8,9 @@
  *    exactly as a CPU-bound call inside an asyncio coroutine does: nothing
  *    else starts, no exit is noticed and no timer fires until it returns.
  *    That is the lesson this backend exists to show, so it is not hidden.
+ *    The task itself runs on a one-thread pool that start() waits for, so
+ *    that one stuck inside a library can still be given up on at its
+ *    timeout or a second signal (see tpool.h).
  *  - on auto, on a pool of threads (engine/tpool.c) whose eventfd the loop
  *    watches; cancellation reaches them through cancel_requested().
  *
@@ -64,7 +67,7 @@ struct el {
 	VEC(struct done) done;  /* a FIFO read from head */
 	size_t head;
 	void *loop_cache[KIND_SLOTS];
-	struct worker inline_worker; /* for kinds run inline */
+	struct tpool *inline_pool;   /* eventloop: where kinds run "inline" */
 	struct tpool *pool;     /* auto: where blocking kinds run */
 };
 
@@ -222,6 +225,7 @@ static void after_begin(uv_work_t *w, int status)
 		/* abort() came while the attempt was being prepared. */
 		result_fail(&ea->res, "interrupted before it started");
 		ea->res.status = RES_INTERRUPTED;
+		ea->res.not_started = true;
 		end_attempt(ea, -1);
 		return;
 	}
@@ -235,6 +239,27 @@ static void after_begin(uv_work_t *w, int status)
 		return;
 	}
 	ea->running = true;
+}
+
+/* Runs a blocking attempt while the loop waits, on a thread of its own so
+ * that one stuck inside a library can still be given up on (its timeout, a
+ * second signal): the loop is blocked all the same. */
+static int run_inline(struct el *el, struct job *job, int lane, int number,
+		      const char *prev_extra, struct strbuf *err)
+{
+	if (!el->inline_pool && tpool_new(&el->inline_pool, 1, err) < 0)
+		return -1;
+	if (tpool_submit(el->inline_pool, 0, job, number, prev_extra, err) < 0)
+		return -1;
+	struct job *done_job;
+	int l;
+	struct result res;
+	while (!tpool_wait(el->inline_pool, -1, &done_job, &l, &res)) {
+		/* A first signal: the attempt sees it too; wait on. */
+	}
+	res.worker = lane;
+	push_done(el, done_job, &res);
+	return 0;
 }
 
 static int el_start(struct backend *b, struct job *job, int number, const char *prev_extra,
@@ -279,18 +304,13 @@ static int el_start(struct backend *b, struct job *job, int number, const char *
 	 * asyncio program created before a blocking call would. */
 	while (el->beginning > 0)
 		uv_run(&el->loop, UV_RUN_ONCE);
-	el->inline_worker.id = lane;
-	struct attempt *a = &ea->aa.a;
-	int rc = attempt_begin(a, job, &el->inline_worker, number, ea->prev_extra, &ea->res);
-	if (rc == 0) {
-		ea->res.status = RES_OK;
-		rc = kind->run(a);
-	}
-	attempt_end(a, rc);
-	push_done(el, job, &ea->res);
-	put_lane(el, lane);
 	free(ea->prev_extra);
 	free(ea);
+	if (run_inline(el, job, lane, number, prev_extra, err) < 0) {
+		put_lane(el, lane);
+		return -1;
+	}
+	put_lane(el, lane);
 	return 0;
 }
 
@@ -321,8 +341,12 @@ static void on_kill(uv_poll_t *h, int status, int events)
 	struct el *el = h->data;
 	uv_poll_stop(h);
 	el->kill_seen = true;
-	/* A second signal: cancel again, and the kinds kill at once. */
+	/* A second signal: cancel again, and the kinds kill at once; pool
+	 * tasks that do not stop soon are given up on. */
 	cancel_all(el);
+	if (el->pool)
+		tpool_kill(el->pool);
+	el->signalled = true; /* wait() sets its timer again */
 }
 
 static void watch(struct el *el, uv_poll_t *h, bool *flag, int fd, uv_poll_cb cb)
@@ -347,11 +371,23 @@ static int el_wait(struct backend *b, struct job **job, struct result *res, doub
 	else if (!el->kill_seen)
 		watch(el, &el->kill_watch, &el->kill_watching, sig_kill_fd(), on_kill);
 	el->timer_fired = el->signalled = false;
+	/* The pool's attempts that do not stop by their time are given up on. */
+	double give_up = el->pool ? tpool_time_left(el->pool) : -1;
+	if (give_up >= 0 && (timeout < 0 || give_up < timeout))
+		timeout = give_up;
 	if (timeout >= 0)
 		uv_timer_start(&el->timer, on_timer, (uint64_t)(timeout * 1000) + 1, 0);
 	while (el->head == el->done.n && !el->timer_fired && !el->signalled)
 		uv_run(&el->loop, UV_RUN_ONCE);
 	uv_timer_stop(&el->timer);
+	struct job *gone;
+	int lane;
+	struct result r;
+	while (el->pool && tpool_abandon_overdue(el->pool, &gone, &lane, &r)) {
+		push_done(el, gone, &r);
+		put_lane(el, lane);
+		el->in_flight--;
+	}
 	if (el->head == el->done.n)
 		return 0;
 	*job = el->done.v[el->head].job;
@@ -393,7 +429,7 @@ static void el_release(struct backend *b)
 	uv_run(&el->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&el->loop);
 	tpool_free(el->pool);
-	worker_release(&el->inline_worker);
+	tpool_free(el->inline_pool);
 	for (size_t i = el->head; i < el->done.n; i++)
 		result_release(&el->done.v[i].res);
 	free(el->done.v);

@@ -45,6 +45,8 @@ struct proc {
 	struct job *job;  /* the attempt it carries, NULL: idle */
 	double sent;      /* monotonic time the attempt was sent */
 	struct out_stamp *before; /* its outputs before it was sent */
+	double give_up;   /* when to kill the worker if it has not answered, 0: never */
+	int killed;       /* 1: killed at its job's timeout, 2: after a second signal */
 	struct strbuf in; /* result bytes read so far */
 };
 
@@ -234,6 +236,14 @@ static int procs_start(struct backend *b, struct job *job, int number, const cha
 	}
 	w->job = job;
 	w->sent = mono_now();
+	/* The worker stops its own command at the timeout (TERM, then KILL);
+	 * past that too, the attempt is stuck in the worker itself. */
+	w->give_up = job->sec->timeout > 0
+			     ? w->sent + job->sec->timeout + KILL_GRACE_S + ABANDON_GRACE_S
+			     : 0;
+	if (p->kill_forwarded && (!w->give_up || w->give_up > w->sent + ABANDON_GRACE_S))
+		w->give_up = w->sent + ABANDON_GRACE_S;
+	w->killed = 0;
 	return 0;
 }
 
@@ -269,6 +279,16 @@ static void worker_died(struct proc *w, struct result *res)
 	if (WIFSIGNALED(status))
 		res->signal = WTERMSIG(status);
 	res->retryable = true;
+	if (w->killed == 1) {
+		result_fail(res, "timed out after %g s; it did not stop, so its worker process %d "
+				 "was killed", job->sec->timeout, (int)pid);
+		res->timed_out = true;
+		res->retryable = false;
+	} else if (w->killed == 2) {
+		result_fail(res, "interrupted; it did not stop, so its worker process %d was killed",
+			    (int)pid);
+		res->retryable = false;
+	}
 	if (cancel_requested())
 		res->status = RES_INTERRUPTED;
 	out_discard_changed(job, w->before);
@@ -370,9 +390,27 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 			return 0;
 		}
 		if (kill_requested() && !p->kill_forwarded) {
-			/* The workers' second signal: they kill their commands now. */
+			/* The workers' second signal: they kill their commands now,
+			 * and a worker that still does not answer is killed. */
 			p->kill_forwarded = true;
 			forward(p, SIGTERM);
+			double soon = mono_now() + ABANDON_GRACE_S;
+			for (int i = 0; i < p->n; i++)
+				if (p->w[i].job && (!p->w[i].give_up || p->w[i].give_up > soon))
+					p->w[i].give_up = soon;
+		}
+		double now = mono_now(), give_up = -1;
+		for (int i = 0; i < p->n; i++) {
+			struct proc *w = &p->w[i];
+			if (!w->job || !w->give_up || w->killed)
+				continue;
+			if (now >= w->give_up) {
+				/* Its end of file comes through the poll below. */
+				w->killed = p->kill_forwarded ? 2 : 1;
+				kill(w->pid, SIGKILL);
+			} else if (give_up < 0 || w->give_up - now < give_up) {
+				give_up = w->give_up - now;
+			}
 		}
 		struct pollfd *fds = xcalloc((size_t)p->n + 2, sizeof(*fds));
 		int *lane = xcalloc((size_t)p->n + 2, sizeof(*lane));
@@ -389,9 +427,12 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 		else if (!p->kill_forwarded)
 			fds[nf++] = (struct pollfd){sig_kill_fd(), POLLIN, 0};
 		double left = until < 0 ? -1 : until - mono_now();
+		bool by_give_up = give_up >= 0 && (left < 0 || give_up < left);
 		int ms = left < 0 ? -1 : (int)(left * 1000) + 1;
 		if (until >= 0 && left <= 0)
 			ms = 0;
+		if (by_give_up)
+			ms = (int)(give_up * 1000) + 1;
 		int r = poll(fds, nf, ms);
 		bool sig = false;
 		for (nfds_t k = 0; r > 0 && k < nf; k++) {
@@ -408,6 +449,8 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 			continue;
 		/* A signal (by fd or by EINTR) goes back to the scheduler, which
 		 * then aborts; so does the end of the timeout. */
+		if (r == 0 && by_give_up)
+			continue;
 		if (r <= 0 || (sig && !kill_requested()))
 			return 0;
 	}

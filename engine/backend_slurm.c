@@ -535,6 +535,7 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 		if (cancel_requested()) {
 			result_fail(&st->res, "interrupted before it started");
 			st->res.status = RES_INTERRUPTED;
+			st->res.not_started = true;
 			finish_exec(st, false);
 			return 0;
 		}

@@ -63,14 +63,10 @@ static int threads_wait(struct backend *b, struct job **job, struct result *res,
 		backend_idle_wait(timeout);
 		return 0;
 	}
-	for (;;) {
-		if (tpool_collect(t->pool, job, &lane, res)) {
-			lanes_put(&t->lanes, lane);
-			return 1;
-		}
-		if (!backend_poll_fd(tpool_fd(t->pool), timeout))
-			return 0;
-	}
+	if (!tpool_wait(t->pool, timeout, job, &lane, res))
+		return 0;
+	lanes_put(&t->lanes, lane);
+	return 1;
 }
 
 static int threads_running(struct backend *b)
@@ -82,7 +78,8 @@ static void threads_abort(struct backend *b)
 {
 	/* Every worker sees cancel_requested(): commands get TERM, then KILL
 	 * after the grace period or a second signal; cpu tasks and transfers
-	 * stop at their next check. */
+	 * stop at their next check. One that does not stop (stuck inside a
+	 * library) is abandoned after a second signal: see tpool_wait(). */
 	(void)b;
 }
 

@@ -172,6 +172,7 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 	if (cancel_requested()) {
 		result_fail(res, "interrupted before it started");
 		res->status = RES_INTERRUPTED;
+		res->not_started = true;
 		return -1;
 	}
 	if (prepare_outputs(a, &err) < 0) {
@@ -274,6 +275,7 @@ char *result_to_json(const struct result *r)
 	json_object_set_new(o, "retryable", json_boolean(r->retryable));
 	json_object_set_new(o, "unchanged", json_boolean(r->unchanged));
 	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
+	json_object_set_new(o, "not_started", json_boolean(r->not_started));
 	json_object_set_new(o, "retry_after", json_real(r->retry_after));
 	json_object_set_new(o, "exit_code", json_integer(r->exit_code));
 	json_object_set_new(o, "signal", json_integer(r->signal));
@@ -319,6 +321,7 @@ int result_from_json(const char *s, struct result *r)
 	r->retryable = json_is_true(json_object_get(o, "retryable"));
 	r->unchanged = json_is_true(json_object_get(o, "unchanged"));
 	r->timed_out = json_is_true(json_object_get(o, "timed_out"));
+	r->not_started = json_is_true(json_object_get(o, "not_started"));
 	r->retry_after = json_number_value(json_object_get(o, "retry_after"));
 	r->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(o, "signal"));

@@ -19,6 +19,10 @@
 struct worker {
 	int id;
 	void *cache[KIND_SLOTS]; /* e.g. the download kind's curl handle */
+	/* Set by the scheduler's thread when it gave up on this worker's
+	 * attempt (a task that would not stop): a kind that looks at it stops
+	 * at once, and the attempt's result is thrown away. */
+	_Atomic bool abandoned;
 };
 /* Frees the workers' caches through each kind's worker_release. */
 void worker_release(struct worker *w);
@@ -39,6 +43,8 @@ struct result {
 	bool retryable;      /* a failure worth another attempt */
 	bool unchanged;      /* the kind left its outputs untouched (HTTP 304) */
 	bool timed_out;
+	bool not_started;    /* interrupted before it did anything: no log, no
+			      * command, outputs untouched */
 	double retry_after;  /* seconds the server asked us to wait, 0 = none */
 	int exit_code;       /* -1 none */
 	int signal;          /* 0 none */
@@ -130,5 +136,10 @@ int result_unseal(const char *text, const char *job, int number,
 
 /* Seconds juggle waits after SIGTERM before SIGKILL. */
 #define KILL_GRACE_S 3.0
+
+/* Seconds an attempt carried by a thread gets past its timeout, or after a
+ * second signal, to stop by itself before juggle gives up on it: a task
+ * stuck inside a library cannot be stopped from outside its thread. */
+#define ABANDON_GRACE_S 1.0
 
 #endif

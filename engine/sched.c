@@ -286,7 +286,11 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 	 * seconds. */
 	bool refused[KIND_SLOTS] = {false};
 	struct job *job;
-	while (!s->stopping && (job = heap_pop(h))) {
+	/* A signal stops the starts at once, not at the next round: on the
+	 * eventloop backend a cpu task runs inside start(), and the jobs
+	 * behind it in this pass must not be handed over after it was
+	 * interrupted. */
+	while (!s->stopping && !cancel_requested() && (job = heap_pop(h))) {
 		struct job_run *r = &job->run;
 		if (r->status != JS_PENDING)
 			continue;
@@ -401,6 +405,17 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 					changed);
 		free_inflight(f);
 		finish(s, job, JS_OK);
+		return;
+	}
+	if (res->not_started && r->attempts == 1) {
+		/* Handed to the backend, but the interrupt came first: it never
+		 * ran, as the jobs never handed over; the end of the run counts
+		 * it not-run, with no log and its state untouched. */
+		r->started = false;
+		r->attempts = 0;
+		r->started_at = r->finished = 0;
+		r->worker = -1;
+		free_inflight(f);
 		return;
 	}
 	free(r->error);

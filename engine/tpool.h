@@ -38,7 +38,32 @@ int tpool_collect(struct tpool *p, struct job **job, int *lane, struct result *r
 /* Attempts submitted and not collected yet. */
 int tpool_busy(const struct tpool *p);
 
-/* Stops and joins the threads, which must all be idle, and frees them. */
+/* Giving up on attempts that do not stop. An attempt whose job has a
+ * timeout gets ABANDON_GRACE_S past it; after tpool_kill() (a second
+ * signal) every attempt gets ABANDON_GRACE_S from then. Past that, the
+ * lane is abandoned: its thread is left to finish alone (its worker's
+ * abandoned flag set, its result thrown away, the lane given a fresh
+ * thread when next used), and the attempt ends at once as timed out or
+ * interrupted. The cost: the thread keeps its CPU and memory until it
+ * returns or juggle exits. */
+
+/* Seconds until the first attempt is to be given up on; -1: none is. */
+double tpool_time_left(const struct tpool *p);
+/* Starts every attempt's last ABANDON_GRACE_S, now and for later ones. */
+void tpool_kill(struct tpool *p);
+/* Like tpool_collect(), for an attempt whose time is up: 1 with *job,
+ * *lane and res filled (a result of its own when it was abandoned). */
+int tpool_abandon_overdue(struct tpool *p, struct job **job, int *lane, struct result *res);
+/* Waits up to timeout seconds (< 0: no limit) for an attempt to end or be
+ * given up on, as tpool_collect() and tpool_abandon_overdue() return them;
+ * 0 when the time ran out or a first signal arrived. A second signal
+ * starts tpool_kill() itself. */
+int tpool_wait(struct tpool *p, double timeout, struct job **job, int *lane, struct result *res);
+/* Abandoned threads of any pool still running (for exit: see cmd/). */
+int tpool_abandoned(void);
+
+/* Stops and joins the threads, which must all be idle (abandoned ones are
+ * not the pool's any more), and frees them. */
 void tpool_free(struct tpool *p);
 
 #endif

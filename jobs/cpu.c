@@ -8,9 +8,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <libxml/catalog.h>
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +151,8 @@ static void cpu_release(struct section *sec)
 
 static bool should_stop(const struct attempt *a)
 {
-	return cancel_requested() || (a->deadline > 0 && mono_now() >= a->deadline);
+	return cancel_requested() || (a->deadline > 0 && mono_now() >= a->deadline) ||
+	       (a->worker && atomic_load(&a->worker->abandoned));
 }
 
 static int stopped(struct attempt *a)
@@ -444,9 +447,16 @@ static void cpu_describe(const struct job *job, struct strbuf *out)
 		sb_addf(out, " (+%u more)", job->n_inputs - 3);
 }
 
+/* In the main thread, before any worker starts. libxml2 2.9 sets up its
+ * catalogs lazily, on the first entity a parser resolves, and that set-up
+ * is not thread-safe: two workers resolving their first DTD at once each
+ * create the catalog lock, one of them then unlocks the other's, and from
+ * then on every resolution waits for that lock forever. Setting it up here
+ * leaves the workers only the catalog's own locked paths. */
 static void cpu_global_init(void)
 {
 	xmlInitParser();
+	xmlInitializeCatalog();
 }
 
 const struct job_kind kind_cpu = {
