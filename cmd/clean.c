@@ -26,8 +26,11 @@ static int clean_dry(struct cli *c, struct graph *g)
 			if (lstat(j->outputs[k], &st) < 0)
 				continue;
 			n++;
-			if (!c->quiet)
-				printf("would remove %s\n", j->outputs[k]);
+			if (!c->quiet) {
+				fputs("would remove ", stdout);
+				term_fputs(j->outputs[k], stdout);
+				putchar('\n');
+			}
 		}
 	}
 	bool state = c->nargs == 0 && access(STATE_DIR, F_OK) == 0;

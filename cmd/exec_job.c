@@ -13,6 +13,7 @@
 #include "../engine/owndir.h"
 #include "../engine/sig.h"
 #include "../engine/state.h"
+#include "../engine/term.h"
 #include "cmd.h"
 
 int cmd_exec_job(struct cli *c)
@@ -38,7 +39,11 @@ int cmd_exec_job(struct cli *c)
 	}
 	if (c->dry_run) { /* -n writes nothing, here neither */
 		char *path = job_result_path(job);
-		printf("would run %s once and write its result to %s\n", job->name, path);
+		fputs("would run ", stdout);
+		term_fputs(job->name, stdout);
+		fputs(" once and write its result to ", stdout);
+		term_fputs(path, stdout);
+		putchar('\n');
 		free(path);
 		graph_release(&g);
 		return EXIT_OK;

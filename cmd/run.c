@@ -139,14 +139,21 @@ static int dry_run(struct cli *c, struct graph *g)
 		char *text = pj->v == V_BLOCKED	     ? xasprintf("'%s' would fail", pj->dep->name)
 			     : pj->v == V_IF_CHANGED ? prediction_text(j, pj)
 						     : xstrdup(j->run.reason);
-		printf("%s %s: %s\n", verb[pj->v], j->name, text);
+		printf("%s ", verb[pj->v]);
+		term_fputs(j->name, stdout);
+		fputs(": ", stdout);
+		term_fputs(text, stdout);
+		putchar('\n');
 		free(text);
 		if (pj->v == V_RUNS || pj->v == V_MAY || pj->v == V_IF_CHANGED) {
 			struct strbuf sb = {0};
 			if (j->sec->kind->describe)
 				j->sec->kind->describe(j, &sb);
-			if (sb.len)
-				printf("    %s\n", sb_str(&sb));
+			if (sb.len) {
+				fputs("    ", stdout);
+				term_fputs(sb_str(&sb), stdout);
+				putchar('\n');
+			}
 			sb_release(&sb);
 		}
 	}

@@ -1263,12 +1263,14 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 			free(outs.v[k]);
 			outs.v[k] = norm;
 			const char *why = output_problem(norm, graph_base);
-			if (!why && out_dir_leaves(norm))
-				why = "is in a folder that leads outside the graph's folder "
-				      "through a symbolic link";
+			/* The state folder first: a link to .juggle before it exists
+			 * dangles, and "leads outside" would hide the real problem. */
 			if (!why && output_in_state_dir(L, norm))
 				why = "is inside juggle's state folder " STATE_DIR "/ through a "
 				      "symbolic link";
+			if (!why && out_dir_leaves(norm))
+				why = "is in a folder that leads outside the graph's folder "
+				      "through a symbolic link";
 			if (why)
 				jerr(L, out_kv->line, job->name, "output '%s' %s", norm, why);
 		}
