@@ -18,8 +18,11 @@ def docbook_resolves():
     """Whether the DocBook 4.5 DTD resolves offline through the system
     catalog, as examples/docbook needs."""
     import subprocess
-    p = subprocess.run(["xmlcatalog", "--noout", CATALOG, DOCBOOK_PUBLIC],
-                       capture_output=True, text=True)
+    try:
+        p = subprocess.run(["xmlcatalog", "--noout", CATALOG, DOCBOOK_PUBLIC],
+                           capture_output=True, text=True)
+    except FileNotFoundError:
+        return False
     return p.returncode == 0 and "No entry" not in p.stdout
 
 
