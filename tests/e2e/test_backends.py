@@ -135,6 +135,10 @@ def test_interrupt_stops_commands_and_cpu_tasks(t):
     p = t.spawn("-j", "2", "--progress", "none")
     with open("started") as f:
         f.read()
+    if t.backend != "serial":
+        # spin is under way too once its log exists (a job interrupted
+        # before it began is not-run)
+        t.wait_for_file(".juggle/logs/spin.log")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (p.returncode, out, err)
