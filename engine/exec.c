@@ -63,9 +63,18 @@ void worker_release(struct worker *w)
 
 int hash_file(const char *path, unsigned char out[16])
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Only a regular file has contents to hash: a FIFO or a device would
+	 * block the reading thread (the scheduler's, for inputs) forever. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		close(fd);
+		errno = e;
+		return -1;
+	}
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(ctx, md_sha256(), NULL);
 	static __thread unsigned char buf[1 << 16];

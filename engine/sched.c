@@ -211,8 +211,14 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 			/* There but unreadable (a permission, a folder, an I/O
 			 * error): say so, not that it is missing. */
 			if (stat(job->inputs[i], &sb) == 0 && hash_file(job->inputs[i], h) < 0) {
-				fail_now(s, job, xasprintf("cannot read input '%s': %s",
-							   job->inputs[i], strerror(errno)));
+				fail_now(s, job,
+					 S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)
+						 ? xasprintf("cannot read input '%s': %s",
+							     job->inputs[i], strerror(errno))
+						 : xasprintf("input '%s' is not a regular file (a FIFO, "
+							     "socket or device); juggle hashes inputs, so "
+							     "it reads only regular files",
+							     job->inputs[i]));
 				free_inflight(f);
 				return -1;
 			}
