@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cmd.h"
+#include "cmd/cmd.h"
 
 /* The line of a job's key, or its section's. */
 static int key_line(const struct job *j, const char *key)

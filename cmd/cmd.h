@@ -6,8 +6,8 @@
 #ifndef JUGGLE_CMD_H
 #define JUGGLE_CMD_H
 
-#include "../engine/graph.h"
-#include "../engine/sched.h"
+#include "engine/graph.h"
+#include "engine/sched.h"
 
 enum exit_status {
 	EXIT_OK = 0,

@@ -10,12 +10,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../engine/backend.h"
-#include "../engine/kind.h"
-#include "../engine/report.h"
-#include "../engine/term.h"
-#include "../engine/tpool.h"
-#include "cmd.h"
+#include "engine/backend.h"
+#include "engine/kind.h"
+#include "engine/report.h"
+#include "engine/term.h"
+#include "engine/tpool.h"
+#include "cmd/cmd.h"
+#include "engine/version.h"
 
 static const struct subcommand commands[] = {
 	{"run", cmd_run, "bring the named jobs (default: all) up to date"},

@@ -2,8 +2,8 @@
 #ifndef JUGGLE_PREDICT_H
 #define JUGGLE_PREDICT_H
 
-#include "../engine/graph.h"
-#include "../engine/state.h"
+#include "engine/graph.h"
+#include "engine/state.h"
 
 /* What a run would do with one job, as far as can be known before it. */
 enum verdict {

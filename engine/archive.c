@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive.h"
-#include "report.h"
+#include "engine/archive.h"
+#include "engine/report.h"
 
 static const struct {
 	const char *ext;

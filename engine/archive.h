@@ -30,7 +30,7 @@
 #ifndef JUGGLE_ARCHIVE_H
 #define JUGGLE_ARCHIVE_H
 
-#include "graph.h"
+#include "engine/graph.h"
 
 enum run_archive_format { RA_TAR, RA_TAR_GZ, RA_TAR_XZ, RA_TAR_ZST, RA_ZIP };
 

@@ -11,8 +11,8 @@
 #ifndef JUGGLE_BACKEND_H
 #define JUGGLE_BACKEND_H
 
-#include "exec.h"
-#include "graph.h"
+#include "engine/attempt.h"
+#include "engine/graph.h"
 
 struct run_opts;
 

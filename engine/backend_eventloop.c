@@ -24,11 +24,11 @@
 #include <sys/resource.h>
 #include <uv.h>
 
-#include "backend.h"
-#include "kind.h"
-#include "sched.h"
-#include "sig.h"
-#include "tpool.h"
+#include "engine/backend.h"
+#include "engine/kind.h"
+#include "engine/sched.h"
+#include "engine/sig.h"
+#include "engine/tpool.h"
 
 struct el;
 

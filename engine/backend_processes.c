@@ -30,13 +30,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "owndir.h"
-#include "kind.h"
-#include "safepath.h"
-#include "sched.h"
-#include "sig.h"
-#include "spawn.h"
+#include "engine/backend.h"
+#include "engine/owndir.h"
+#include "engine/kind.h"
+#include "engine/safepath.h"
+#include "engine/sched.h"
+#include "engine/sig.h"
+#include "engine/spawn.h"
 
 struct proc {
 	pid_t pid;        /* 0: not forked (yet, or again) */

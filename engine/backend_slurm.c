@@ -15,7 +15,7 @@
  * "KillWait"). So every step is tagged with a unique --comment, and after
  * srun ends one `squeue` call finds its Slurm job id, node, final state and
  * wait status; only COMPLETED with exit code 0 counts as success, and for
- * exec-job only with a result sealed by this run's key (see exec.h) that
+ * exec-job only with a result sealed by this run's key (see result.h) that
  * says ok, and the declared outputs present on this host: a results file
  * is in a folder others may write, so it alone never makes a step ok. The
  * same lookup gives the ids that timeouts and interrupts cancel with
@@ -37,14 +37,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "expand.h"
-#include "kind.h"
-#include "owndir.h"
-#include "safepath.h"
-#include "sched.h"
-#include "sig.h"
-#include "spawn.h"
+#include "engine/backend.h"
+#include "engine/expand.h"
+#include "engine/kind.h"
+#include "engine/owndir.h"
+#include "engine/safepath.h"
+#include "engine/sched.h"
+#include "engine/sig.h"
+#include "engine/spawn.h"
 
 /* Seconds init waits for `scontrol ping` (a hung controller makes Slurm's
  * tools wait MessageTimeout, 10 s by default, and retry). */

@@ -11,9 +11,9 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 
-#include "backend.h"
-#include "sched.h"
-#include "tpool.h"
+#include "engine/backend.h"
+#include "engine/sched.h"
+#include "engine/tpool.h"
 
 struct threads {
 	struct tpool *pool;

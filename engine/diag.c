@@ -1,5 +1,5 @@
 /* diag.c - see diag.h. */
-#include "diag.h"
+#include "engine/diag.h"
 
 #include <stdlib.h>
 

@@ -7,7 +7,7 @@
 #ifndef JUGGLE_DIAG_H
 #define JUGGLE_DIAG_H
 
-#include "util.h"
+#include "engine/util.h"
 
 struct diag {
 	VEC(char *) msgs; /* owned, in the order found */

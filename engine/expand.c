@@ -1,6 +1,6 @@
 /* expand.c - see expand.h. */
 #define _GNU_SOURCE
-#include "expand.h"
+#include "engine/expand.h"
 
 #include <stdio.h>
 #include <stdlib.h>

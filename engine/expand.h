@@ -11,7 +11,7 @@
 #ifndef JUGGLE_EXPAND_H
 #define JUGGLE_EXPAND_H
 
-#include "graph.h"
+#include "engine/graph.h"
 
 /* The most bytes one value may expand to. */
 #define EXPAND_MAX_BYTES (1 << 20)

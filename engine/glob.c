@@ -1,6 +1,6 @@
 /* glob.c - see glob.h. */
 #define _GNU_SOURCE
-#include "glob.h"
+#include "engine/glob.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,7 @@
 #ifndef JUGGLE_GLOB_H
 #define JUGGLE_GLOB_H
 
-#include "util.h"
+#include "engine/util.h"
 
 /* Whether s contains *, ? or [. */
 bool glob_has_magic(const char *s);

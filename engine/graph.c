@@ -1,13 +1,13 @@
 /* graph.c - lookups and orderings over a loaded graph; see graph.h. */
 #define _GNU_SOURCE
-#include "graph.h"
+#include "engine/graph.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "expand.h"
-#include "kind.h"
+#include "engine/expand.h"
+#include "engine/kind.h"
 
 const char *job_status_name(enum job_status s)
 {
@@ -17,41 +17,6 @@ const char *job_status_name(enum job_status s)
 		[JS_NOT_RUN] = "not-run",  [JS_INTERRUPTED] = "interrupted",
 	};
 	return s < JS__COUNT ? names[s] : "?";
-}
-
-const struct job_kind *kind_by_name(const char *name)
-{
-	for (size_t i = 0; job_kinds[i]; i++)
-		if (strcmp(job_kinds[i]->name, name) == 0)
-			return job_kinds[i];
-	return NULL;
-}
-
-void kinds_init(void)
-{
-	static bool done;
-	if (done)
-		return;
-	done = true;
-	for (size_t i = 0; job_kinds[i]; i++)
-		if (job_kinds[i]->global_init)
-			job_kinds[i]->global_init();
-}
-
-int kind_slot(const struct job_kind *kind)
-{
-	for (int i = 0; job_kinds[i]; i++)
-		if (job_kinds[i] == kind)
-			return i;
-	return 0;
-}
-
-void job_program_release(struct job_program *p)
-{
-	free_words(p->argv);
-	free_words(p->envp);
-	free(p->cwd);
-	memset(p, 0, sizeof(*p));
 }
 
 bool valid_job_name(const char *s)

@@ -1,7 +1,7 @@
 /* graph.h - the job graph: sections as written, jobs after expansion.
  *
  * Lifecycle:
- *   1. graph_load() reads the INI file, expands ${vars} and foreach, resolves
+ *   1. graph_load() (engine/load/load.h) reads the INI file, expands ${vars} and foreach, resolves
  *      inputs, outputs and dependencies, and validates everything; on any
  *      error it returns -1 with every problem in the diag and the graph is
  *      only fit for graph_release().
@@ -14,8 +14,8 @@
 #ifndef JUGGLE_GRAPH_H
 #define JUGGLE_GRAPH_H
 
-#include "diag.h"
-#include "util.h"
+#include "engine/diag.h"
+#include "engine/util.h"
 
 struct job_kind;
 
@@ -137,29 +137,6 @@ struct settings {
 	const char *slurm_partition, *slurm_args;
 };
 
-/* A file of the in-memory file system a load may use instead of the disk
- * (fuzzing): foreach globs, input globs and lines: files see these. */
-struct mem_file {
-	const char *path; /* normalised, relative to the graph's folder */
-	const char *data;
-	size_t len;
-};
-
-struct load_opts {
-	const char *file;           /* the graph file to open */
-	const char *display;        /* its name in messages (NULL: file) */
-	struct settings cli;        /* command-line settings; win over [settings] */
-	const char *const *set;     /* "-s NAME=VALUE" strings, NULL-terminated or NULL */
-	int default_jobs;           /* -j when neither the file nor the command line says */
-	bool mem_fs;                /* for fuzzing: globs and lines: files see mem_files
-				     * (and declared outputs), never the disk */
-	const struct mem_file *mem_files;
-	size_t n_mem_files;
-	size_t max_items;           /* most items of one foreach; 0: 1,000,000 */
-	const char *text;           /* for fuzzing: the graph itself instead of file */
-	size_t text_len;
-};
-
 struct graph {
 	const char *file;      /* as given, for messages */
 	struct arena arena;
@@ -175,8 +152,6 @@ struct graph {
 	double loaded_at;        /* wall-clock time the ${date} built-ins used */
 };
 
-/* Reads, expands and validates a graph. Returns 0, or -1 with d filled. */
-int graph_load(struct graph *g, const struct load_opts *o, struct diag *d);
 void graph_release(struct graph *g);
 
 /* The job called name, or the batch holding the instance called name; NULL
@@ -194,11 +169,6 @@ struct job **graph_order(const struct graph *g, size_t *n);
 
 /* Value of key in a section, NULL if absent (the last one if repeated). */
 const struct kv *section_key(const struct section *sec, const char *key);
-
-/* Values as keys take them; each returns 0, or -1 when s is malformed. */
-int parse_yes_no(const char *s, bool *out);         /* yes/no, true/false, on/off, 1/0 */
-int parse_bytes(const char *s, int64_t *out);       /* 1024, 10K, 5M, 1G */
-int parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* True if s is a valid job name: 1-128 of A-Z a-z 0-9 . _ - */
 bool valid_job_name(const char *s);

@@ -8,8 +8,8 @@
 #ifndef JUGGLE_KIND_H
 #define JUGGLE_KIND_H
 
-#include "exec.h"
-#include "graph.h"
+#include "engine/attempt.h"
+#include "engine/graph.h"
 
 struct uv_loop_s;
 
@@ -104,9 +104,12 @@ struct job_kind {
 extern const struct job_kind *const job_kinds[];
 
 const struct job_kind *kind_by_name(const char *name);
-/* Calls every kind's global_init once. */
+/* Calls every kind's global_init once. Aborts when job_kinds[] holds more
+ * than KIND_SLOTS kinds (a programming error: the caches indexed by
+ * kind_slot() have KIND_SLOTS places). */
 void kinds_init(void);
-/* Index of a kind in job_kinds[], for worker->cache. */
+/* Index of a kind in job_kinds[], below KIND_SLOTS, for worker->cache
+ * and the other per-kind arrays; 0 for a kind not in the table. */
 int kind_slot(const struct job_kind *kind);
 
 #endif

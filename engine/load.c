@@ -21,13 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "archive.h"
-#include "backend.h"
-#include "expand.h"
-#include "glob.h"
-#include "graph.h"
-#include "kind.h"
-#include "safepath.h"
+#include "engine/archive.h"
+#include "engine/backend.h"
+#include "engine/expand.h"
+#include "engine/glob.h"
+#include "engine/graph.h"
+#include "engine/kind.h"
+#include "engine/load.h"
+#include "engine/safepath.h"
 
 #define MAX_LINE 199
 

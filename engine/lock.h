@@ -2,7 +2,7 @@
 #ifndef JUGGLE_LOCK_H
 #define JUGGLE_LOCK_H
 
-#include "util.h"
+#include "engine/util.h"
 
 /* Takes an exclusive flock on path (creating it) and writes our pid into
  * it. Returns the fd (kept open, close-on-exec, for the whole run); -1 with

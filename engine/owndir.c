@@ -6,7 +6,7 @@
  * refused before anything is written there.
  */
 #define _GNU_SOURCE
-#include "owndir.h"
+#include "engine/owndir.h"
 
 #include <errno.h>
 #include <fcntl.h>

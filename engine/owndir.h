@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "util.h"
+#include "engine/util.h"
 
 /* What the caller does with the folder. */
 enum own_use {

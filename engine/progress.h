@@ -26,9 +26,9 @@
 
 #include <stdio.h>
 
-#include "graph.h"
-#include "sched.h"
-#include "term.h"
+#include "engine/graph.h"
+#include "engine/sched.h"
+#include "engine/term.h"
 
 struct progress;
 

@@ -1,6 +1,6 @@
 /* report.c - see report.h. */
 #define _GNU_SOURCE
-#include "report.h"
+#include "engine/report.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -9,9 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kind.h"
-#include "progress.h"
-#include "spawn.h"
+#include "engine/kind.h"
+#include "engine/progress.h"
+#include "engine/spawn.h"
+#include "engine/version.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
 static size_t utf8_seq(const unsigned char *s, size_t n)

@@ -10,10 +10,8 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "graph.h"
-#include "sched.h"
-
-#define JUGGLE_VERSION "0.1.0"
+#include "engine/graph.h"
+#include "engine/sched.h"
 
 struct report_meta {
 	const char *graph;   /* the graph file as named */

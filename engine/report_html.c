@@ -24,7 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "engine/report.h"
+#include "engine/version.h"
 
 /* ---- escaping ---- */
 

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report.h"
+#include "engine/report.h"
 
 static bool has(json_t *o, const char *key)
 {

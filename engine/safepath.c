@@ -1,7 +1,7 @@
 /* safepath.c - reaching outputs without leaving the graph's folder; see
  * safepath.h. */
 #define _GNU_SOURCE
-#include "safepath.h"
+#include "engine/safepath.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "kind.h"
-#include "util.h"
+#include "engine/kind.h"
+#include "engine/util.h"
 
 /* Whether the folder open as fd lies inside the graph's folder (the
  * current directory): walks up through ".." from fd itself until it meets

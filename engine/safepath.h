@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "graph.h"
+#include "engine/graph.h"
 
 /* Opens the folder holding output path and sets *base to path's last
  * component. With create, missing folders are made (mode 0777 less the

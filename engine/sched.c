@@ -1,6 +1,6 @@
 /* sched.c - the scheduler loop; see sched.h. */
 #define _GNU_SOURCE
-#include "sched.h"
+#include "engine/sched.h"
 
 #include <errno.h>
 #include <math.h>
@@ -10,9 +10,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "kind.h"
-#include "progress.h"
-#include "sig.h"
+#include "engine/kind.h"
+#include "engine/progress.h"
+#include "engine/sig.h"
+#include "engine/uptodate.h"
 
 /* A min-heap of jobs by file position: ready jobs start in file order. */
 struct heap {

@@ -8,9 +8,9 @@
 #ifndef JUGGLE_SCHED_H
 #define JUGGLE_SCHED_H
 
-#include "backend.h"
-#include "graph.h"
-#include "state.h"
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/state.h"
 
 enum progress_mode { PROGRESS_AUTO, PROGRESS_TTY, PROGRESS_PLAIN, PROGRESS_NONE };
 
@@ -42,15 +42,5 @@ struct run_summary {
  * interrupted; -1 with err when the backend could not start. */
 int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	      struct run_summary *sum, struct strbuf *err);
-
-/* Why job would run now, or NULL when it is up to date. The caller frees
- * the string. Used by the scheduler, list and explain. deps_changed tells
- * whether a dependency changed in this run (or would, in a dry run). */
-char *job_out_of_date(const struct job *job, struct state *st, bool always_make);
-/* The same before a run, for a prediction: dependencies for which
- * pending(dep, ctx) is true have not run yet, so neither they nor the inputs they
- * make are a reason (whether they change anything is known only then). */
-char *job_out_of_date_before(const struct job *job, struct state *st, bool always_make,
-			     bool (*pending)(const struct job *dep, void *ctx), void *ctx);
 
 #endif

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "expand.h"
+#include "engine/expand.h"
 
 static const char *const shell_names[] = {"sh",   "bash", "dash", "zsh",     "ksh",
                                           "mksh", "ash",  "yash", "busybox", NULL};

@@ -1,6 +1,6 @@
 /* sig.c - see sig.h. */
 #define _GNU_SOURCE
-#include "sig.h"
+#include "engine/sig.h"
 
 #include <errno.h>
 #include <fcntl.h>

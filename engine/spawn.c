@@ -1,6 +1,6 @@
 /* spawn.c - see spawn.h. */
 #define _GNU_SOURCE
-#include "spawn.h"
+#include "engine/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "exec.h"
-#include "sig.h"
+#include "engine/attempt.h"
+#include "engine/sig.h"
 
 extern char **environ;
 

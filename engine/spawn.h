@@ -11,7 +11,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
-#include "util.h"
+#include "engine/util.h"
 
 struct spawn_opts {
 	char *const *argv;  /* argv[0] is looked up in PATH unless it has a '/' */

@@ -10,8 +10,8 @@
  *   F name seq crc
  */
 #define _GNU_SOURCE
-#include "state.h"
-#include "owndir.h"
+#include "engine/state.h"
+#include "engine/owndir.h"
 
 #include <errno.h>
 #include <fcntl.h>

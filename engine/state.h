@@ -14,8 +14,8 @@
 #ifndef JUGGLE_STATE_H
 #define JUGGLE_STATE_H
 
-#include "exec.h"
-#include "graph.h"
+#include "engine/filesig.h"
+#include "engine/graph.h"
 
 #define STATE_VERSION 1
 

@@ -1,5 +1,5 @@
 /* term.c - see term.h. */
-#include "term.h"
+#include "engine/term.h"
 
 #include <string.h>
 

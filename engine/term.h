@@ -15,7 +15,7 @@
 
 #include <stdio.h>
 
-#include "util.h"
+#include "engine/util.h"
 
 enum term_flags {
 	/* Text of several lines (a log): a newline and a tab are kept, and a

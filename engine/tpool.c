@@ -1,6 +1,6 @@
 /* tpool.c - see tpool.h. */
 #define _GNU_SOURCE
-#include "tpool.h"
+#include "engine/tpool.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "sig.h"
+#include "engine/sig.h"
 
 /* A lane's thread and what it was handed. The struct belongs to the pool
  * until the pool abandons the lane; then it belongs to its thread, which

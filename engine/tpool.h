@@ -14,8 +14,8 @@
 #ifndef JUGGLE_TPOOL_H
 #define JUGGLE_TPOOL_H
 
-#include "exec.h"
-#include "graph.h"
+#include "engine/attempt.h"
+#include "engine/graph.h"
 
 struct tpool;
 

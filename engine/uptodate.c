@@ -1,4 +1,4 @@
-/* uptodate.c - the make-like rules: why a job must run.
+/* uptodate.c - the make-like rules: why a job must run; see uptodate.h.
  *
  * Inputs and outputs are compared by content. stat() decides alone when
  * mtime and size match the record; otherwise the content hash does, so a
@@ -6,11 +6,12 @@
  * bytes (ninja's restat) does not ripple downstream.
  */
 #define _GNU_SOURCE
+#include "engine/uptodate.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "kind.h"
-#include "sched.h"
+#include "engine/kind.h"
 
 static const struct file_sig *rec_file(const struct state_rec *rec, uint32_t from, uint32_t n,
 				       const char *path)

@@ -1,6 +1,6 @@
 /* util.c - see util.h. */
 #define _GNU_SOURCE
-#include "util.h"
+#include "engine/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,7 +8,7 @@
  *
  * The callbacks are static, so this file includes download.c itself and
  * links without jobs/download.o (see the Makefile). */
-#include "../jobs/download.c"
+#include "jobs/download.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

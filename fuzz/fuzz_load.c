@@ -15,8 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../engine/graph.h"
-#include "../engine/kind.h"
+#include "engine/graph.h"
+#include "engine/kind.h"
+#include "engine/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 
 #include <zlib.h>
 
-#include "../engine/state.h"
+#include "engine/state.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

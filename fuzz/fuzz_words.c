@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/expand.h"
-#include "../engine/term.h"
+#include "engine/expand.h"
+#include "engine/term.h"
 
 /* Whether t holds a control character (C0, DEL, C1 as raw bytes or as
  * UTF-8) or a bidi override: what term_escape() must never let through. */

@@ -16,10 +16,11 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "../engine/expand.h"
-#include "../engine/kind.h"
-#include "../engine/sig.h"
-#include "../engine/spawn.h"
+#include "engine/expand.h"
+#include "engine/kind.h"
+#include "engine/load.h"
+#include "engine/sig.h"
+#include "engine/spawn.h"
 
 extern char **environ;
 

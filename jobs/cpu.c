@@ -19,10 +19,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../engine/expand.h"
-#include "../engine/kind.h"
-#include "../engine/safepath.h"
-#include "../engine/sig.h"
+#include "engine/expand.h"
+#include "engine/kind.h"
+#include "engine/load.h"
+#include "engine/safepath.h"
+#include "engine/sig.h"
 
 enum task { T_SUM_SQUARES, T_SHA256, T_GZIP, T_XMLCHECK };
 

@@ -36,11 +36,12 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "../engine/expand.h"
-#include "../engine/kind.h"
-#include "../engine/report.h"
-#include "../engine/safepath.h"
-#include "../engine/sig.h"
+#include "engine/expand.h"
+#include "engine/kind.h"
+#include "engine/load.h"
+#include "engine/safepath.h"
+#include "engine/sig.h"
+#include "engine/version.h"
 
 /* A transfer that averages under LOW_SPEED_LIMIT bytes a second over
  * LOW_SPEED_TIME seconds (under 300 bytes in 30 s, waiting for the answer

@@ -21,8 +21,9 @@
 #include <uv.h>
 
 #include "helpers.h"
-#include "../../engine/graph.h"
-#include "../../engine/kind.h"
+#include "engine/graph.h"
+#include "engine/kind.h"
+#include "engine/load.h"
 
 extern char **environ;
 

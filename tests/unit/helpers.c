@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../../engine/util.h"
+#include "engine/util.h"
 #include "helpers.h"
 
 static char *tmpdir;

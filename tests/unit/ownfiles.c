@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "../../engine/exec.h"
-#include "../../engine/owndir.h"
+#include "engine/attempt.h"
+#include "engine/owndir.h"
 
 int ownfiles_unit_tests(void);
 

@@ -17,10 +17,11 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "../../engine/archive.h"
-#include "../../engine/graph.h"
-#include "../../engine/progress.h"
-#include "../../engine/report.h"
+#include "engine/archive.h"
+#include "engine/graph.h"
+#include "engine/load.h"
+#include "engine/progress.h"
+#include "engine/report.h"
 
 int report_unit_tests(void);
 

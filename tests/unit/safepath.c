@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "helpers.h"
-#include "../../engine/safepath.h"
-#include "../../engine/util.h"
+#include "engine/safepath.h"
+#include "engine/util.h"
 
 int safepath_unit_tests(void);
 

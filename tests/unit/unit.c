@@ -15,13 +15,14 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "../../engine/backend.h"
-#include "../../engine/expand.h"
-#include "../../engine/glob.h"
-#include "../../engine/graph.h"
-#include "../../engine/kind.h"
-#include "../../engine/sched.h"
-#include "../../engine/state.h"
+#include "engine/backend.h"
+#include "engine/expand.h"
+#include "engine/glob.h"
+#include "engine/graph.h"
+#include "engine/kind.h"
+#include "engine/load.h"
+#include "engine/sched.h"
+#include "engine/state.h"
 
 /* Every test runs in a fresh temporary folder. */
 

@@ -1,0 +1,179 @@
+/* attempt.c - one attempt of one job; see attempt.h. */
+#define _GNU_SOURCE
+#include "engine/attempt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/kind.h"
+#include "engine/owndir.h"
+#include "engine/safepath.h"
+#include "engine/sig.h"
+
+void worker_release(struct worker *w)
+{
+	for (int i = 0; job_kinds[i] && i < KIND_SLOTS; i++) {
+		if (w->cache[i] && job_kinds[i]->worker_release)
+			job_kinds[i]->worker_release(w->cache[i]);
+		w->cache[i] = NULL;
+	}
+}
+
+static double thread_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Makes the outputs' folders, removes symbolic links planted at their
+ * names and stamps them, so that a failure removes only what this attempt
+ * made. On error nothing is stamped: an attempt that never started
+ * removes nothing. */
+static int prepare_outputs(struct attempt *a, struct strbuf *err)
+{
+	const struct job *job = a->job;
+	struct stat st;
+	if (stat(".", &st) == 0 && st.st_nlink == 0) {
+		sb_addf(err, "the graph's folder was removed during the run (%s)", strerror(ENOENT));
+		return -1;
+	}
+	struct out_stamp *before = xcalloc(job->n_outputs + 1, sizeof(*before));
+	for (uint32_t i = 0; i < job->n_outputs; i++) {
+		if (out_prepare(job->outputs[i], &before[i]) < 0) {
+			sb_addf(err, "cannot prepare output '%s': %s", job->outputs[i],
+				out_dir_strerror(errno));
+			free(before);
+			return -1;
+		}
+	}
+	a->before = before;
+	return 0;
+}
+
+static int open_log(const struct job *job, int number)
+{
+	char *path = job_log_path(job);
+	mkdir_p(STATE_DIR "/logs", 0777);
+	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (number <= 1 ? O_TRUNC : 0);
+	/* A link planted at the log's name must not be truncated through. */
+	int fd = own_file_open(path, flags, 0666);
+	free(path);
+	return fd;
+}
+
+int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, int number,
+		  const char *prev_extra, struct result *res)
+{
+	result_init(res);
+	memset(a, 0, sizeof(*a));
+	a->job = job;
+	a->worker = w;
+	a->number = number;
+	a->prev_extra = prev_extra;
+	a->res = res;
+	a->log_fd = -1;
+	res->worker = w->id;
+	res->started = mono_now();
+	a->cpu0 = thread_cpu();
+	a->deadline = job->sec->timeout > 0 ? res->started + job->sec->timeout : 0;
+	struct strbuf err = {0};
+	if (cancel_requested()) {
+		result_fail(res, "interrupted before it started");
+		res->status = RES_INTERRUPTED;
+		res->not_started = true;
+		return -1;
+	}
+	if (prepare_outputs(a, &err) < 0) {
+		result_fail(res, "%s", sb_str(&err));
+		sb_release(&err);
+		return -1;
+	}
+	a->log_fd = open_log(job, number);
+	if (a->log_fd < 0) {
+		result_fail(res, "cannot open the log of '%s': %s", job->name, strerror(errno));
+		return -1;
+	}
+	if (number > 1) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "--- attempt %d ---\n", number);
+		write_all(a->log_fd, line, (size_t)n);
+	}
+	return 0;
+}
+
+void attempt_end(struct attempt *a, int rc)
+{
+	const struct job *job = a->job;
+	struct result *res = a->res;
+	if (rc == 0 && res->status == RES_OK) {
+		free(res->error);
+		res->error = NULL;
+		res->outs = xcalloc(job->n_outputs + 1, sizeof(*res->outs));
+		for (uint32_t i = 0; i < job->n_outputs; i++) {
+			struct file_sig *s = &res->outs[i];
+			s->path = xstrdup(job->outputs[i]);
+			res->n_outs++;
+			if (out_link_leaves(s->path)) {
+				result_fail(res, "its output '%s' leads outside the graph's folder "
+					    "through a symbolic link; it was not followed",
+					    job->outputs[i]);
+				break;
+			}
+			if (file_sig_read(s->path, s, true) < 0) {
+				result_fail(res, "finished without writing its output '%s'",
+					    job->outputs[i]);
+				break;
+			}
+		}
+	} else {
+		if (res->status == RES_OK)
+			res->status = RES_FAILED;
+		if (!res->error)
+			res->error = xstrdup("failed");
+	}
+	if (res->status != RES_OK && cancel_requested())
+		res->status = RES_INTERRUPTED;
+	if (res->status != RES_OK) {
+		/* make's .DELETE_ON_ERROR: a half-made output must not pass for
+		 * a made one; an output the attempt never touched stays. */
+		for (uint32_t i = 0; i < res->n_outs; i++)
+			free((char *)res->outs[i].path);
+		free(res->outs);
+		res->outs = NULL;
+		res->n_outs = 0;
+		out_discard_changed(job, a->before);
+		if (a->log_fd >= 0) {
+			char *line = xasprintf("juggle: %s\n", res->error);
+			write_all(a->log_fd, line, strlen(line));
+			free(line);
+		}
+	}
+	if (a->log_fd >= 0)
+		close(a->log_fd);
+	a->log_fd = -1;
+	free(a->before);
+	a->before = NULL;
+	res->cpu_s += thread_cpu() - a->cpu0;
+	res->finished = mono_now();
+}
+
+void job_attempt(const struct job *job, struct worker *w, int number, const char *prev_extra,
+		 struct result *res)
+{
+	struct attempt a;
+	int rc = attempt_begin(&a, job, w, number, prev_extra, res);
+	if (rc == 0) {
+		res->status = RES_OK;
+		rc = job->sec->kind->run(&a);
+	}
+	attempt_end(&a, rc);
+}

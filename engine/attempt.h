@@ -1,0 +1,73 @@
+/* attempt.h - running one attempt of one job, on whatever thread or process.
+ *
+ * Every backend but the event loop carries a job the same way: it calls
+ * job_attempt() on a worker (the main thread, a pool thread, a forked
+ * worker, or `juggle exec-job` on a Slurm node) and hands the filled
+ * struct result back to the scheduler. job_attempt() prepares the output
+ * folders and the log, runs the kind, removes the declared outputs of a
+ * failed attempt and records the outputs' signatures of a successful one.
+ */
+#ifndef JUGGLE_ATTEMPT_H
+#define JUGGLE_ATTEMPT_H
+
+#include "engine/graph.h"
+#include "engine/result.h"
+#include "engine/util.h"
+
+/* Most job kinds a build knows: the size of a worker's and an event loop's
+ * per-kind caches and of the scheduler's per-kind counts. kinds_init()
+ * refuses a longer job_kinds[], and jobs/kinds.c checks it at compile
+ * time. */
+#define KIND_SLOTS 8
+
+/* A worker: one lane of a backend, with what job kinds cache there. */
+struct worker {
+	int id;
+	void *cache[KIND_SLOTS]; /* e.g. the download kind's curl handle */
+	/* Set by the scheduler's thread when it gave up on this worker's
+	 * attempt (a task that would not stop): a kind that looks at it stops
+	 * at once, and the attempt's result is thrown away. */
+	_Atomic bool abandoned;
+};
+/* Frees the workers' caches through each kind's worker_release. */
+void worker_release(struct worker *w);
+
+/* One attempt as the kind sees it. */
+struct attempt {
+	const struct job *job;
+	struct worker *worker;
+	int number;             /* 1 for the first attempt */
+	int log_fd;             /* the job's log, open for appending */
+	double deadline;        /* monotonic seconds, 0 = no timeout */
+	const char *prev_extra; /* what the last successful run stored, or NULL */
+	bool verbose;
+	struct result *res;
+	double cpu0;            /* thread CPU time at the start (internal) */
+	struct out_stamp *before; /* the outputs before the attempt (internal) */
+};
+
+/* Runs attempt `number` of job on worker w, blocking; fills res. This is
+ * attempt_begin(), the kind's run(), then attempt_end(). */
+void job_attempt(const struct job *job, struct worker *w, int number, const char *prev_extra,
+		 struct result *res);
+
+/* The two halves of job_attempt(), for backends that run the kind's part
+ * elsewhere (the event loop). attempt_begin() fills a and res, creates the
+ * outputs' folders and opens the log; it returns 0, or -1 when the attempt
+ * already failed (res says why; call attempt_end() all the same).
+ * attempt_end() takes the kind's return code (0 ok, -1 failed), removes
+ * the outputs of a failure, records the outputs of a success, closes the
+ * log and stamps the times. */
+int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, int number,
+		  const char *prev_extra, struct result *res);
+void attempt_end(struct attempt *a, int rc);
+
+/* Seconds juggle waits after SIGTERM before SIGKILL. */
+#define KILL_GRACE_S 3.0
+
+/* Seconds an attempt carried by a thread gets past its timeout, or after a
+ * second signal, to stop by itself before juggle gives up on it: a task
+ * stuck inside a library cannot be stopped from outside its thread. */
+#define ABANDON_GRACE_S 1.0
+
+#endif

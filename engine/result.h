@@ -1,0 +1,74 @@
+/* result.h - what one attempt of a job did, as a worker hands it back to
+ * the scheduler; and its forms for crossing processes and machines: one
+ * line of JSON (the processes backend, exec-job) and a sealed file (Slurm).
+ */
+#ifndef JUGGLE_RESULT_H
+#define JUGGLE_RESULT_H
+
+#include "engine/filesig.h"
+#include "engine/graph.h"
+#include "engine/util.h"
+
+enum result_status { RES_OK, RES_FAILED, RES_INTERRUPTED };
+
+/* What one attempt did. Strings are owned by the result. */
+struct result {
+	enum result_status status;
+	bool retryable;      /* a failure worth another attempt */
+	bool unchanged;      /* the kind left its outputs untouched (HTTP 304) */
+	bool timed_out;
+	bool not_started;    /* interrupted before it did anything: no log, no
+			      * command, outputs untouched */
+	double retry_after;  /* seconds the server asked us to wait, 0 = none */
+	int exit_code;       /* -1 none */
+	int signal;          /* 0 none */
+	long http_status;    /* 0 none */
+	long connections;    /* connections this attempt opened */
+	int64_t bytes;       /* bytes transferred */
+	double cpu_s;        /* user+system seconds of the attempt */
+	double started, finished; /* monotonic */
+	int worker;
+	long slurm_job_id;   /* the cluster job that carried it, 0 none */
+	char node[64];       /* the host it ran on, "" when not known */
+	char *error;         /* why it failed, NULL on success */
+	char *value;         /* a cpu task's result */
+	char *extra;         /* kind state to remember for the next run (ETag) */
+	struct file_sig *outs; /* signatures of the outputs after success */
+	uint32_t n_outs;
+};
+void result_init(struct result *r);
+void result_release(struct result *r);
+/* Sets r->error (replacing any) from a format. */
+void result_fail(struct result *r, const char *fmt, ...) PRINTF(2, 3);
+
+/* Serialises a result as one line of JSON (no newline) and back; used by
+ * the processes backend and exec-job. from_json returns 0 or -1; it sets
+ * started to 0 and finished to the attempt's duration, since monotonic
+ * clocks of other machines mean nothing here. */
+char *result_to_json(const struct result *r);
+int result_from_json(const char *s, struct result *r);
+
+/* A result crosses from a Slurm node to the host as a file in the shared
+ * .juggle/results/, where anyone who can write there could forge one. So
+ * each run makes a random key (RESULT_KEY_PATH, 0600, never on a command
+ * line), exec-job seals its result with an HMAC-SHA256 over the job's
+ * name, the attempt's number and the JSON under that key, and the host
+ * takes only a result with a valid seal. */
+#define RESULT_KEY_LEN 32
+#define RESULT_KEY_PATH STATE_DIR "/run-key"
+/* Makes a fresh key and writes it to path (replacing what is there, 0600,
+ * O_EXCL and O_NOFOLLOW). Returns 0, or -1 with errno. */
+int result_key_create(const char *path, unsigned char key[RESULT_KEY_LEN]);
+/* Reads the key at path: a regular file of this user's that no one else
+ * can read. Returns 0, or -1 (errno set) when there is no such key. */
+int result_key_read(const char *path, unsigned char key[RESULT_KEY_LEN]);
+/* The sealed form of a result's JSON for this job and attempt: a line
+ * "hmac-sha256 HEX", then the JSON. The caller frees it. */
+char *result_seal(const char *json, const char *job, int number,
+		  const unsigned char key[RESULT_KEY_LEN]);
+/* Checks the seal of text and reads its result into r: 0; -1 when the
+ * seal is missing or wrong (another attempt's, another run's, or not
+ * juggle's; r is then untouched); -2 when the JSON is malformed. */
+int result_unseal(const char *text, const char *job, int number,
+		  const unsigned char key[RESULT_KEY_LEN], struct result *r);
+#endif
