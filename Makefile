@@ -21,8 +21,8 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 -I. $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lm -lpthread
 
-ENGINE_SRC := $(wildcard engine/*.c)
-JOBS_SRC := $(wildcard jobs/*.c)
+ENGINE_SRC := $(wildcard engine/*.c engine/*/*.c)
+JOBS_SRC := $(wildcard jobs/*.c jobs/*/*.c)
 CMD_SRC := $(wildcard cmd/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 
@@ -60,7 +60,8 @@ FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-r
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-# fuzz_download.c includes jobs/download.c, for its static parsers.
+# fuzz_download.c includes jobs/download.c, for its static parsers, so it
+# links every job kind but that one.
 $(BUILD)/fuzz_download: fuzz/fuzz_download.c jobs/download.c $(ENGINE_OBJ) \
 		$(filter-out %/download.o,$(JOBS_OBJ))
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
@@ -136,6 +137,8 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-# Header dependencies of the build being made (asan and fuzz builds are
-# recursive makes with their own BUILD).
--include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d $(BUILD)/*/*/*.d)
+# Header dependencies of the build being made, one .d beside each object
+# at whatever depth (asan and fuzz builds are recursive makes with their
+# own BUILD).
+-include $(ENGINE_OBJ:.o=.d) $(JOBS_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) \
+	$(wildcard $(BUILD)/*.d)

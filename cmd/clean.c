@@ -7,12 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd/cmd.h"
 #include "engine/lock.h"
 #include "engine/owndir.h"
 #include "engine/safepath.h"
 #include "engine/state.h"
 #include "engine/term.h"
-#include "cmd/cmd.h"
 
 /* -n: says what clean would remove, and touches nothing (not even the
  * lock, which would create the state folder's lock file). */

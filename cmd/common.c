@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/archive.h"
-#include "engine/backend.h"
-#include "engine/load.h"
+#include "cmd/cmd.h"
+#include "engine/backends/backend.h"
+#include "engine/load/load.h"
 #include "engine/owndir.h"
+#include "engine/report/archive.h"
 #include "engine/state.h"
 #include "engine/term.h"
-#include "cmd/cmd.h"
 
 /* A path from the command line, made absolute before we change folder. */
 static const char *absolute(struct cli *c, const char *p, const char *cwd)

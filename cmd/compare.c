@@ -24,12 +24,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/backend.h"
-#include "engine/progress.h"
-#include "engine/report.h"
+#include "cmd/cmd.h"
+#include "engine/backends/backend.h"
+#include "engine/report/progress.h"
+#include "engine/report/report.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
-#include "cmd/cmd.h"
 #include "engine/version.h"
 
 static const char *const default_backends = "serial,threads,processes,eventloop,auto";

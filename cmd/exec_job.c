@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/cmd.h"
 #include "engine/attempt.h"
 #include "engine/owndir.h"
 #include "engine/sig.h"
 #include "engine/state.h"
 #include "engine/term.h"
-#include "cmd/cmd.h"
 
 int cmd_exec_job(struct cli *c)
 {

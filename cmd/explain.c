@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <stdio.h>
 
-#include "engine/term.h"
 #include "cmd/cmd.h"
 #include "cmd/predict.h"
+#include "engine/term.h"
 
 int cmd_explain(struct cli *c)
 {

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "engine/backend.h"
-#include "engine/kind.h"
 #include "cmd/cmd.h"
+#include "engine/backends/backend.h"
+#include "engine/kind.h"
 
 #define FDS_BASE 64        /* stdio, state, lock, reports, libuv, curl, libc */
 #define FDS_PER_JOB 4

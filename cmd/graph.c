@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/cmd.h"
 #include "engine/kind.h"
 #include "engine/term.h"
-#include "cmd/cmd.h"
 
 /* A name as a dot string: what a terminal would obey shown as escapes
  * first (the output is often read on one), then dot's own quoting, so

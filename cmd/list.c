@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/kind.h"
-#include "engine/term.h"
 #include "cmd/cmd.h"
 #include "cmd/predict.h"
+#include "engine/kind.h"
+#include "engine/term.h"
 
 int cmd_list(struct cli *c)
 {

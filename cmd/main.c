@@ -10,12 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/backend.h"
-#include "engine/kind.h"
-#include "engine/report.h"
-#include "engine/term.h"
-#include "engine/tpool.h"
 #include "cmd/cmd.h"
+#include "engine/backends/backend.h"
+#include "engine/backends/tpool.h"
+#include "engine/kind.h"
+#include "engine/report/report.h"
+#include "engine/term.h"
 #include "engine/version.h"
 
 static const struct subcommand commands[] = {

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cmd/cmd.h"
+#include "cmd/predict.h"
 #include "engine/kind.h"
 #include "engine/sched.h"
 #include "engine/state.h"
-#include "cmd/cmd.h"
-#include "cmd/predict.h"
 #include "engine/uptodate.h"
 
 static bool pending(const struct job *dep, void *ctx)

@@ -6,17 +6,17 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/archive.h"
+#include "cmd/cmd.h"
+#include "cmd/predict.h"
 #include "engine/kind.h"
 #include "engine/lock.h"
 #include "engine/owndir.h"
-#include "engine/report.h"
+#include "engine/report/archive.h"
+#include "engine/report/report.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
 #include "engine/state.h"
 #include "engine/term.h"
-#include "cmd/cmd.h"
-#include "cmd/predict.h"
 
 /* Every file the run promises to write, checked before any job runs, so
  * a nightly run does not find out at the end. 0 or EXIT_CANNOT_START. */

@@ -1,10 +1,10 @@
 /* graph.h - the job graph: sections as written, jobs after expansion.
  *
  * Lifecycle:
- *   1. graph_load() (engine/load/load.h) reads the INI file, expands ${vars} and foreach, resolves
- *      inputs, outputs and dependencies, and validates everything; on any
- *      error it returns -1 with every problem in the diag and the graph is
- *      only fit for graph_release().
+ *   1. graph_load() (engine/load/load.h) reads the INI file, expands
+ *      ${vars} and foreach, resolves inputs, outputs and dependencies, and
+ *      validates everything; on any error it returns -1 with every problem
+ *      in the diag and the graph is only fit for graph_release().
  *   2. The graph is then read-only, except for each job's `run` record,
  *      which only the scheduler thread writes.
  *   3. graph_release() frees everything.

@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "engine/kind.h"
-#include "engine/progress.h"
+#include "engine/report/progress.h"
 #include "engine/sig.h"
 #include "engine/uptodate.h"
 

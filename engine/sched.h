@@ -8,7 +8,7 @@
 #ifndef JUGGLE_SCHED_H
 #define JUGGLE_SCHED_H
 
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
 #include "engine/graph.h"
 #include "engine/state.h"
 

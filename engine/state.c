@@ -10,8 +10,8 @@
  *   F name seq crc
  */
 #define _GNU_SOURCE
-#include "engine/state.h"
 #include "engine/owndir.h"
+#include "engine/state.h"
 
 #include <errno.h>
 #include <fcntl.h>

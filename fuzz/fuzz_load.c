@@ -17,7 +17,7 @@
 
 #include "engine/graph.h"
 #include "engine/kind.h"
-#include "engine/load.h"
+#include "engine/load/load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

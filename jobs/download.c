@@ -38,7 +38,7 @@
 
 #include "engine/expand.h"
 #include "engine/kind.h"
-#include "engine/load.h"
+#include "engine/load/load.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
 #include "engine/version.h"

@@ -23,7 +23,7 @@
 #include "helpers.h"
 #include "engine/graph.h"
 #include "engine/kind.h"
-#include "engine/load.h"
+#include "engine/load/load.h"
 
 extern char **environ;
 

@@ -14,7 +14,7 @@
 #include "helpers.h"
 #include "engine/expand.h"
 #include "engine/graph.h"
-#include "engine/load.h"
+#include "engine/load/load.h"
 #include "engine/term.h"
 
 static void check_term(const char *in, size_t n, unsigned flags, const char *want)

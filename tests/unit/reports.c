@@ -17,11 +17,11 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "engine/archive.h"
 #include "engine/graph.h"
-#include "engine/load.h"
-#include "engine/progress.h"
-#include "engine/report.h"
+#include "engine/load/load.h"
+#include "engine/report/archive.h"
+#include "engine/report/progress.h"
+#include "engine/report/report.h"
 
 int report_unit_tests(void);
 

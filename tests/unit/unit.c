@@ -15,12 +15,12 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
 #include "engine/expand.h"
 #include "engine/glob.h"
 #include "engine/graph.h"
 #include "engine/kind.h"
-#include "engine/load.h"
+#include "engine/load/load.h"
 #include "engine/sched.h"
 #include "engine/state.h"
 

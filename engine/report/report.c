@@ -1,6 +1,6 @@
 /* report.c - see report.h. */
 #define _GNU_SOURCE
-#include "engine/report.h"
+#include "engine/report/report.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "engine/kind.h"
-#include "engine/progress.h"
+#include "engine/report/progress.h"
 #include "engine/spawn.h"
 #include "engine/version.h"
 

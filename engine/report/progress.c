@@ -1,6 +1,6 @@
 /* progress.c - see progress.h. */
 #define _GNU_SOURCE
-#include "engine/progress.h"
+#include "engine/report/progress.h"
 
 #include <errno.h>
 #include <fcntl.h>

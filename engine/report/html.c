@@ -1,4 +1,4 @@
-/* report_html.c - the HTML report: one self-contained file from the report
+/* html.c - the HTML report: one self-contained file from the report
  * tree (see report.h).
  *
  * Everything a reader needs is drawn here, in C, as plain HTML: the run's
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/report.h"
+#include "engine/report/report.h"
 #include "engine/version.h"
 
 /* ---- escaping ---- */

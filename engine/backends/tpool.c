@@ -1,6 +1,6 @@
 /* tpool.c - see tpool.h. */
 #define _GNU_SOURCE
-#include "engine/tpool.h"
+#include "engine/backends/tpool.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-/* backend_threads.c - the threads backend: a pool of -j threads, each
+/* threads.c - the threads backend: a pool of -j threads, each
  * carrying one attempt at a time through job_attempt().
  *
  * Only this (the scheduler's) thread touches the graph's run records and
@@ -11,9 +11,9 @@
 #define _GNU_SOURCE
 #include <stdlib.h>
 
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
+#include "engine/backends/tpool.h"
 #include "engine/sched.h"
-#include "engine/tpool.h"
 
 struct threads {
 	struct tpool *pool;

@@ -1,4 +1,4 @@
-/* backend_slurm.c - the slurm backend: each attempt is one `srun` job on a
+/* slurm.c - the slurm backend: each attempt is one `srun` job on a
  * Slurm cluster, as Snakemake's and Nextflow's Slurm executors do it.
  *
  * A command job runs its own argv under srun; every other kind runs as
@@ -37,7 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
 #include "engine/expand.h"
 #include "engine/kind.h"
 #include "engine/owndir.h"

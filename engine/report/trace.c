@@ -1,4 +1,4 @@
-/* report_trace.c - the report as Chrome trace events (the JSON Object
+/* trace.c - the report as Chrome trace events (the JSON Object
  * Format that chrome://tracing, Perfetto and speedscope open).
  *
  * One process (pid 1, named after the graph), one thread per worker (tid =
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/report.h"
+#include "engine/report/report.h"
 
 static bool has(json_t *o, const char *key)
 {

@@ -21,13 +21,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/archive.h"
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
 #include "engine/expand.h"
 #include "engine/glob.h"
 #include "engine/graph.h"
 #include "engine/kind.h"
-#include "engine/load.h"
+#include "engine/load/load.h"
+#include "engine/report/archive.h"
 #include "engine/safepath.h"
 
 #define MAX_LINE 199

@@ -1,4 +1,4 @@
-/* backend_processes.c - the processes backend: a pool of forked worker
+/* processes.c - the processes backend: a pool of forked worker
  * processes (multiprocessing.Pool with an initializer), each forked once,
  * the first time its lane is needed, and kept for the run.
  *
@@ -30,9 +30,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "engine/backend.h"
-#include "engine/owndir.h"
+#include "engine/backends/backend.h"
 #include "engine/kind.h"
+#include "engine/owndir.h"
 #include "engine/safepath.h"
 #include "engine/sched.h"
 #include "engine/sig.h"

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/archive.h"
-#include "engine/report.h"
+#include "engine/report/archive.h"
+#include "engine/report/report.h"
 
 static const struct {
 	const char *ext;

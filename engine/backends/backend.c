@@ -1,15 +1,15 @@
 /* backend.c - the backend registry, the serial backend and the dry run. */
 #define _GNU_SOURCE
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/backends/tpool.h"
 #include "engine/sched.h"
 #include "engine/sig.h"
-#include "engine/tpool.h"
 
 const char *const backend_names[] = {"serial", "threads", "processes", "eventloop",
 				     "auto",   "slurm",   NULL};

@@ -1,4 +1,4 @@
-/* backend_eventloop.c - the eventloop and auto backends: one thread, one
+/* eventloop.c - the eventloop and auto backends: one thread, one
  * libuv loop.
  *
  * Kinds with start_async (commands; downloads on one curl multi handle)
@@ -11,7 +11,7 @@
  *    The task itself runs on a one-thread pool that start() waits for, so
  *    that one stuck inside a library can still be given up on at its
  *    timeout or a second signal (see tpool.h).
- *  - on auto, on a pool of threads (engine/tpool.c) whose eventfd the loop
+ *  - on auto, on a pool of threads (tpool.c) whose eventfd the loop
  *    watches; cancellation reaches them through cancel_requested().
  *
  * Lanes (the report's worker ids): attempts that count against -j take
@@ -24,11 +24,11 @@
 #include <sys/resource.h>
 #include <uv.h>
 
-#include "engine/backend.h"
+#include "engine/backends/backend.h"
+#include "engine/backends/tpool.h"
 #include "engine/kind.h"
 #include "engine/sched.h"
 #include "engine/sig.h"
-#include "engine/tpool.h"
 
 struct el;
 

@@ -1,4 +1,4 @@
-/* report_junit.c - the report as JUnit XML, for Jenkins and GitLab,
+/* junit.c - the report as JUnit XML, for Jenkins and GitLab,
  * written with libxml2's xmlTextWriter (which escapes markup).
  *
  *   <testsuites name="juggle" tests= failures= errors= skipped= time=>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/report.h"
+#include "engine/report/report.h"
 
 static bool has(json_t *o, const char *key)
 {
