@@ -11,8 +11,8 @@
  * Each srun is a child of juggle in its own process group, watched through
  * a pidfd in wait(), so -j steps run at once without threads. srun's exit
  * status alone is not trusted: when a step is cancelled, times out or is
- * interrupted while its task ignores SIGTERM, srun can exit 0 (NOTES.md,
- * "KillWait"). So every step is tagged with a unique --comment, and after
+ * interrupted while its task ignores SIGTERM until Slurm's KillWait ends
+ * it, srun can exit 0 (test_slurm_cancelled_outside_is_not_ok). So every step is tagged with a unique --comment, and after
  * srun ends one `squeue` call finds its Slurm job id, node, final state and
  * wait status; only COMPLETED with exit code 0 counts as success, and for
  * exec-job only with a result sealed by this run's key (see result.h) that

@@ -1,6 +1,6 @@
 /* load.c - reading a graph file with inih, then expanding and validating it.
  *
- * inih as Debian builds it has traps (see the man page and NOTES): a line
+ * inih as Debian builds it has traps (juggle.ini(5) tells users): a line
  * over 199 characters is cut and its rest read as a new line, section and
  * key names are cut at 49 characters, " ;" starts a comment anywhere, an
  * indented line continues the previous value even when it looks like a

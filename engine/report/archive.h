@@ -1,4 +1,4 @@
-/* archive.h - the archive of a run (SPEC section 7), written with
+/* archive.h - the archive of a run (juggle(1), ARCHIVE), written with
  * libarchive.
  *
  * What goes in, each entry at a relative path:

@@ -1,4 +1,5 @@
-/* progress.h - what the terminal sees while a run goes on (SPEC section 8).
+/* progress.h - what the terminal sees while a run goes on (juggle(1),
+ * PROGRESS).
  *
  * On a terminal, one status line rewritten in place, as ninja does:
  *

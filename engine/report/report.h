@@ -1,4 +1,5 @@
-/* report.h - the timing report (SPEC section 5) and the terminal summary.
+/* report.h - the timing report (juggle(1), TIMING REPORTS) and the
+ * terminal summary.
  *
  * The JSON report is built once as a jansson tree; the other formats
  * (HTML, trace, JUnit, compare) read that tree, so every format says the

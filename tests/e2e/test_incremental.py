@@ -1,4 +1,4 @@
-"""Make-like incremental runs (SPEC section 3): what re-runs, and why."""
+"""Make-like incremental runs (juggle(1), WHAT RUNS): what re-runs, and why."""
 import json
 import os
 import random
