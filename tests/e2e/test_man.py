@@ -67,7 +67,7 @@ def test_man_pages_document_everything(t):
         assert re.search(r"\.It Fl (\S+ , )?-%s(\s|$)" % re.escape(opt), text1, re.M), \
             "option --%s" % opt
     # Every key: [settings], the keys every job takes, and each kind's.
-    keys = c_list("engine/load/load.c", "settings_keys") + c_list("engine/load/load.c", "common_keys")
+    keys = c_list("engine/load/read.c", "settings_keys") + c_list("engine/load/read.c", "common_keys")
     keys += c_list("jobs/command.c", "command_keys") + c_list("jobs/cpu.c", "cpu_keys")
     keys += c_list("jobs/cpu.c", "task_names")
     if os.path.exists(os.path.join(ROOT, "jobs", "download.c")):

@@ -1,0 +1,153 @@
+/* section.c - a job section's common keys, checked and parsed. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/expand.h"
+#include "engine/glob.h"
+#include "engine/graph.h"
+#include "engine/kind.h"
+#include "engine/load/load-internal.h"
+
+/* The keys a batched job expands once per item (the others once per batch). */
+static const char *const per_item_keys[] = {"input", "output", "after", NULL};
+
+/* Checks which placeholders each key may use, given the job's shape. */
+static void check_placeholders(struct loader *L, struct section *sec)
+{
+	bool glob = sec->foreach == FE_GLOB;
+	bool each = sec->foreach != FE_NONE;
+	const struct kv *in = section_key(sec, "input");
+	const struct kv *out = section_key(sec, "output");
+	bool has_in = glob || (in && *in->val);
+	/* batch = 1 is the plain job, so a graph can switch with -s batch=N. */
+	bool batched = sec->batch > 1;
+	for (size_t i = 0; i < sec->keys.n; i++) {
+		const struct kv *kv = &sec->keys.v[i];
+		unsigned used = placeholders_used(kv->val);
+		if (!used)
+			continue;
+		unsigned bad = 0;
+		const char *why = "";
+		if (strcmp(kv->key, "foreach") == 0) {
+			bad = used;
+			why = "foreach is expanded before any placeholder has a value";
+		} else if (batched && !in_list(per_item_keys, kv->key) &&
+			   (used & ~(unsigned)(PH_INPUTS | PH_OUTPUTS))) {
+			bad = used & ~(unsigned)(PH_INPUTS | PH_OUTPUTS);
+			why = "a batched job stands for several items; use {inputs} and {outputs}";
+		} else if ((used & (PH_ITEM | PH_REL | PH_RELSTEM)) && !each) {
+			bad = used & (PH_ITEM | PH_REL | PH_RELSTEM);
+			why = "the job has no foreach";
+		} else if (strcmp(kv->key, "output") == 0 && (used & (PH_OUTPUT | PH_OUTPUTS))) {
+			bad = used & (PH_OUTPUT | PH_OUTPUTS);
+			why = "an output cannot name itself";
+		} else if (strcmp(kv->key, "input") == 0 &&
+			   (used & (PH_INPUTS | (glob ? 0 : PH_INPUT | PH_DIR | PH_NAME | PH_STEM)))) {
+			bad = used & (PH_INPUTS | PH_INPUT | PH_DIR | PH_NAME | PH_STEM);
+			why = "an input cannot name the inputs (only a glob foreach's match)";
+		} else if ((used & (PH_INPUT | PH_INPUTS | PH_DIR | PH_NAME | PH_STEM)) && !has_in) {
+			bad = used & (PH_INPUT | PH_INPUTS | PH_DIR | PH_NAME | PH_STEM);
+			why = "the job has no input and no glob foreach";
+		} else if ((used & (PH_OUTPUT | PH_OUTPUTS)) && !(out && *out->val)) {
+			bad = used & (PH_OUTPUT | PH_OUTPUTS);
+			why = "the job has no output";
+		}
+		for (unsigned bit = 1; bad && bit <= PH_OUTPUTS; bit <<= 1) {
+			if (bad & bit) {
+				jerr(L, kv->line, sec->name, "%s: %s cannot be used here: %s",
+				     kv->key, placeholder_name(bit), why);
+				break;
+			}
+		}
+	}
+}
+
+void load_section(struct loader *L, struct section *sec)
+{
+	char where[200];
+	snprintf(where, sizeof(where), "job '%s': ", sec->name);
+	/* A value that did not expand is empty: "missing key" would be noise. */
+	if (expand_kvs(L, sec->keys.v, sec->keys.n, where))
+		sec->bad_keys = true;
+	sec->retry_delay = 1;
+	for (size_t i = 0; i < sec->keys.n; i++) {
+		const struct kv *kv = &sec->keys.v[i];
+		const char *k = kv->key, *v = kv->val;
+		long n;
+		if (strcmp(k, "retries") == 0) {
+			if (parse_long(v, 0, 1000, &n) < 0)
+				jerr(L, kv->line, sec->name,
+				     "retries: '%s' is not a number from 0 to 1000", v);
+			else
+				sec->retries = (int)n;
+		} else if (strcmp(k, "retry_delay") == 0) {
+			if (parse_seconds(v, &sec->retry_delay) < 0)
+				jerr(L, kv->line, sec->name,
+				     "retry_delay: '%s' is not a number of seconds", v);
+		} else if (strcmp(k, "timeout") == 0) {
+			if (parse_seconds(v, &sec->timeout) < 0 || sec->timeout <= 0)
+				jerr(L, kv->line, sec->name,
+				     "timeout: '%s' is not a positive number of seconds", v);
+		} else if (strcmp(k, "always") == 0) {
+			if (parse_yes_no(v, &sec->always) < 0)
+				jerr(L, kv->line, sec->name, "always: '%s' is not yes or no", v);
+		} else if (strcmp(k, "description") == 0) {
+			sec->description = v;
+		} else if (strcmp(k, "batch") == 0) {
+			if (parse_long(v, 1, 100000, &n) < 0)
+				jerr(L, kv->line, sec->name,
+				     "batch: '%s' is not a number of items from 1 to 100000", v);
+			else
+				sec->batch = (int)n;
+		} else if (strcmp(k, "pool") == 0) {
+			for (size_t p = 0; p < L->g->pools.n; p++)
+				if (strcmp(L->g->pools.v[p]->name, v) == 0)
+					sec->pool = L->g->pools.v[p];
+			if (!sec->pool)
+				jerr(L, kv->line, sec->name,
+				     "pool '%s' is not defined (add a [pool %s] section with a depth)",
+				     v, v);
+		} else if (strcmp(k, "foreach") == 0) {
+			if (!*v) {
+				jerr(L, kv->line, sec->name, "foreach is empty");
+			} else if (strncmp(v, "lines:", 6) == 0) {
+				sec->foreach = FE_LINES;
+				sec->foreach_arg = v + 6;
+			} else if (strncmp(v, "range:", 6) == 0) {
+				sec->foreach = FE_RANGE;
+				sec->foreach_arg = v + 6;
+			} else if (strncmp(v, "list:", 5) == 0) {
+				sec->foreach = FE_LIST;
+				sec->foreach_arg = v + 5;
+			} else {
+				sec->foreach = FE_GLOB;
+				char *norm = path_normalize(v);
+				sec->foreach_arg = arena_strdup(&L->g->arena, norm);
+				free(norm);
+				sec->glob_prefix = arena_strndup(
+					&L->g->arena, sec->foreach_arg,
+					glob_prefix_len(sec->foreach_arg));
+			}
+		}
+	}
+	const struct kv *batch = section_key(sec, "batch");
+	if (batch && sec->foreach == FE_NONE)
+		jerr(L, batch->line, sec->name,
+		     "batch needs a foreach: it hands N foreach items to one job");
+	else if (batch && !sec->kind->batchable) {
+		struct strbuf kinds = {0};
+		for (size_t i = 0; job_kinds[i]; i++)
+			if (job_kinds[i]->batchable)
+				sb_addf(&kinds, "%s%s", kinds.len ? ", " : "", job_kinds[i]->name);
+		jerr(L, batch->line, sec->name,
+		     "batch: a %s job takes one item at a time (batch is for %s jobs)",
+		     sec->kind->name, sb_str(&kinds));
+		sb_release(&kinds);
+	}
+	check_placeholders(L, sec);
+	/* After an unknown key, "missing key" is usually the same typo again. */
+	if (sec->kind->check && !sec->bad_keys)
+		sec->kind->check(L->g, sec, L->d);
+}
