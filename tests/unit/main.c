@@ -1,19 +1,19 @@
-/* main.c - the unit test runner: runs every group of tests/unit/test_*.c,
- * in the order of the list below. */
+/* main.c - the unit test runner: runs every group of tests/unit/test_*.c.
+ * The list of groups, unit-groups.h in the build folder, is made by the
+ * Makefile from the files' UNIT_GROUP(name, ...) lines, one
+ * UNIT_GROUP_ENTRY(name) per file, in file name order. */
 #define _GNU_SOURCE
 #include "helpers.h"
 #include "../../engine/kind.h"
 
-extern const struct unit_group unit_group_archive, unit_group_download, unit_group_expand,
-    unit_group_glob, unit_group_graph, unit_group_load, unit_group_owndir, unit_group_progress,
-    unit_group_report, unit_group_report_html, unit_group_result, unit_group_safepath,
-    unit_group_sched, unit_group_shellcheck, unit_group_state, unit_group_term;
+#define UNIT_GROUP_ENTRY(name) extern const struct unit_group unit_group_##name;
+#include "unit-groups.h"
+#undef UNIT_GROUP_ENTRY
 
 static const struct unit_group *const groups[] = {
-	&unit_group_archive, &unit_group_download, &unit_group_expand, &unit_group_glob,
-	&unit_group_graph, &unit_group_load, &unit_group_owndir, &unit_group_progress,
-	&unit_group_report, &unit_group_report_html, &unit_group_result, &unit_group_safepath,
-	&unit_group_sched, &unit_group_shellcheck, &unit_group_state, &unit_group_term,
+#define UNIT_GROUP_ENTRY(name) &unit_group_##name,
+#include "unit-groups.h"
+#undef UNIT_GROUP_ENTRY
 };
 
 int main(void)
