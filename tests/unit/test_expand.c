@@ -78,11 +78,11 @@ static void test_placeholders_and_argv(void **state)
 	struct graph g;
 	struct diag d = {0};
 	assert_int_equal(load_ini(&g,
-			      "[command c]\n"
-			      "foreach = docs/**/*.xml\n"
-			      "output = html/{relstem}.html\n"
-			      "command = conv -o {output} {input} --dir={dir} {inputs}\n",
-			      &d, NULL),
+				  "[command c]\n"
+				  "foreach = docs/**/*.xml\n"
+				  "output = html/{relstem}.html\n"
+				  "command = conv -o {output} {input} --dir={dir} {inputs}\n",
+				  &d, NULL),
 			 0);
 	assert_int_equal(g.jobs.n, 2);
 	const struct job *j = g.jobs.v[0];

@@ -27,21 +27,21 @@ static void test_batch_groups_items(void **state)
 	struct graph g;
 	struct diag d = {0};
 	assert_int_equal(load_ini(&g,
-			      "[command check]\n"
-			      "foreach = docs/**/*.xml\n"
-			      "output = ok/{relstem}.ok\n"
-			      "command = touch {output}\n"
-			      "[command conv]\n"
-			      "foreach = docs/**/*.xml\n"
-			      "batch = 2\n"
-			      "input = shared.xsl\n"
-			      "output = html/{relstem}.html\n"
-			      "after = check[{item}]\n"
-			      "command = conv {inputs} -- {outputs}\n"
-			      "[command after-one]\n"
-			      "after = conv[sub/d.xml]\n"
-			      "command = true\n",
-			      &d, NULL),
+				  "[command check]\n"
+				  "foreach = docs/**/*.xml\n"
+				  "output = ok/{relstem}.ok\n"
+				  "command = touch {output}\n"
+				  "[command conv]\n"
+				  "foreach = docs/**/*.xml\n"
+				  "batch = 2\n"
+				  "input = shared.xsl\n"
+				  "output = html/{relstem}.html\n"
+				  "after = check[{item}]\n"
+				  "command = conv {inputs} -- {outputs}\n"
+				  "[command after-one]\n"
+				  "after = conv[sub/d.xml]\n"
+				  "command = true\n",
+				  &d, NULL),
 			 0);
 	assert_int_equal(g.jobs.n, 5 + 3 + 1);
 	const struct job *b0 = g.jobs.v[5], *b1 = g.jobs.v[6], *b2 = g.jobs.v[7];
@@ -82,12 +82,12 @@ static void test_batch_groups_items(void **state)
 	memcpy(fp, b0->fp, 16);
 	graph_release(&g);
 	assert_int_equal(load_ini(&g,
-			      "[command conv]\n"
-			      "foreach = docs/**/*.xml\n"
-			      "batch = 3\n"
-			      "output = html/{relstem}.html\n"
-			      "command = conv {inputs} -- {outputs}\n",
-			      &d, NULL),
+				  "[command conv]\n"
+				  "foreach = docs/**/*.xml\n"
+				  "batch = 3\n"
+				  "output = html/{relstem}.html\n"
+				  "command = conv {inputs} -- {outputs}\n",
+				  &d, NULL),
 			 0);
 	assert_int_equal(g.jobs.n, 2);
 	assert_string_equal(g.jobs.v[0]->name, "conv[a.xml..sub/c.xml]");
@@ -137,10 +137,10 @@ static void test_cycle_is_reported_with_its_jobs(void **state)
 	struct graph g;
 	struct diag d = {0};
 	assert_int_equal(load_ini(&g,
-			      "[command a]\ncommand = true\ninput = c.txt\noutput = a.txt\n"
-			      "[command b]\ncommand = true\ninput = a.txt\noutput = b.txt\n"
-			      "[command c]\ncommand = true\ninput = b.txt\noutput = c.txt\n",
-			      &d, NULL),
+				  "[command a]\ncommand = true\ninput = c.txt\noutput = a.txt\n"
+				  "[command b]\ncommand = true\ninput = a.txt\noutput = b.txt\n"
+				  "[command c]\ncommand = true\ninput = b.txt\noutput = c.txt\n",
+				  &d, NULL),
 			 -1);
 	assert_int_equal(d.msgs.n, 1);
 	assert_string_equal(d.msgs.v[0], "g.ini:1: dependency cycle: a -> c -> b -> a");

@@ -22,7 +22,7 @@ static void test_state_roundtrip_and_torn_tail(void **state)
 	struct graph g;
 	struct diag d = {0};
 	assert_int_equal(load_ini(&g, "[command a]\ncommand = true\nforeach = list:x 'y\tz'\n", &d,
-			      NULL),
+				  NULL),
 			 0);
 	struct state *st;
 	struct strbuf warn = {0}, err = {0};
