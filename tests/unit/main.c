@@ -1,6 +1,7 @@
 /* main.c - the unit test runner: runs the tests of every group of
  * tests/unit/test_*.c whose name, "group.test_function", contains one of
- * the patterns given (all of them without one). A group none of whose tests
+ * the patterns given (all of them without one), or whose group is named by
+ * a pattern (load: the load group, not download). A group none of whose tests
  * is selected is skipped, its setup too: the download tests' nginx starts
  * only when one of them runs.
  *
@@ -32,17 +33,30 @@ static void usage(FILE *f)
 {
 	fputs("usage: unit-tests [--list] [PATTERN...]\n"
 	      "Runs the unit tests whose name (group.test, e.g. term.test_term_escape)\n"
-	      "contains one of the PATTERNs; all of them without one. --list prints the\n"
-	      "names it would run instead. CMOCKA_MESSAGE_OUTPUT=TAP: TAP output.\n",
+	      "contains one of the PATTERNs, all of them without one; a PATTERN that is\n"
+	      "a group's name (load) selects that group only (not download). --list\n"
+	      "prints the names it would run instead. CMOCKA_MESSAGE_OUTPUT=TAP: TAP\n"
+	      "output.\n",
 	      f);
 }
 
-static bool selected(const char *name, char *const *pats, int n_pats)
+static bool is_group(const char *name)
+{
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (strcmp(groups[i]->name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Whether test name (group.test) of group is selected: a pattern that is a
+ * group's name selects that group ("load", not "download" too); any other
+ * pattern, the tests whose name contains it. */
+static bool selected(const char *group, const char *name, char *const *pats, int n_pats)
 {
 	if (!n_pats)
 		return true;
 	for (int i = 0; i < n_pats; i++)
-		if (strstr(name, pats[i]))
+		if (is_group(pats[i]) ? strcmp(group, pats[i]) == 0 : strstr(name, pats[i]) != NULL)
 			return true;
 	return false;
 }
@@ -80,7 +94,7 @@ int main(int argc, char **argv)
 		size_t n = 0;
 		for (size_t k = 0; k < g->n; k++) {
 			char *name = xasprintf("%s.%s", g->name, g->tests[k].name);
-			if (!selected(name, pats, n_pats)) {
+			if (!selected(g->name, name, pats, n_pats)) {
 				free(name);
 				continue;
 			}
