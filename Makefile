@@ -44,9 +44,20 @@ $(BUILD)/%.o: %.c
 $(BUILD)/juggle: $(CMD_OBJ) $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The unit tests link the engine and the job kinds without cmd/.
+# The unit tests link the engine and the job kinds without cmd/. Their
+# runner's list of groups is made from the UNIT_GROUP(name, ...) lines of
+# tests/unit/test_*.c (remade when a file comes or goes): a new test file
+# is enough.
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+$(BUILD)/unit-groups.h: tests/unit $(sort $(filter tests/unit/test_%.c,$(UNIT_SRC)))
+	@mkdir -p $(dir $@)
+	sed -n 's/^UNIT_GROUP(\([A-Za-z0-9_]*\),.*/UNIT_GROUP_ENTRY(\1)/p' \
+		$(filter %.c,$^) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/unit/main.o: $(BUILD)/unit-groups.h
+$(BUILD)/tests/unit/main.o: ALL_CFLAGS += -I$(BUILD)
 
 deps:
 	@tools/deps

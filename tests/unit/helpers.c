@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "engine/graph.h"
+#include "engine/load/load.h"
 #include "engine/util.h"
 #include "helpers.h"
 
@@ -41,4 +43,14 @@ void write_text(const char *path, const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+}
+
+int load_ini(struct graph *g, const char *text, struct diag *d, const char *const *set)
+{
+	write_text("g.ini", text);
+	struct load_opts o = {.file = "g.ini",
+			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+			      .set = set,
+			      .default_jobs = 2};
+	return graph_load(g, &o, d);
 }

@@ -1,7 +1,9 @@
-/* download.c - the download kind's event-loop path (start_async,
- * cancel_async, loop_release) on a real libuv loop, against nginx on
- * 127.0.0.1 (tests/e2e/testbed.py serve), the way the eventloop backend
- * drives it: attempt_begin(), kind->start_async(), attempt_end() in done. */
+/* test_download.c - unit tests of jobs/download.c: the download kind's
+ * event-loop path (start_async, cancel_async, loop_release) on a real libuv
+ * loop, against nginx on 127.0.0.1 (tests/e2e/testbed.py serve, started by
+ * the group's setup, so only when one of these tests is selected), the way
+ * the eventloop backend drives it: attempt_begin(), kind->start_async(),
+ * attempt_end() in done. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -411,18 +413,10 @@ static void test_async_done_wakes_a_run_once_loop(void **state)
 	graph_release(&g);
 }
 
-int download_unit_tests(void);
-int download_unit_tests(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_async_many_transfers_share_one_multi,
-						in_tmp, out_of_tmp),
-		cmocka_unit_test_setup_teardown(test_async_cancel_leaves_nothing, in_tmp,
-						out_of_tmp),
-		cmocka_unit_test_setup_teardown(test_async_failures_and_refresh, in_tmp,
-						out_of_tmp),
-		cmocka_unit_test_setup_teardown(test_async_done_wakes_a_run_once_loop, in_tmp,
-						out_of_tmp),
-	};
-	return cmocka_run_group_tests_name("download", tests, testbed_start, testbed_stop);
-}
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_async_many_transfers_share_one_multi, in_tmp, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_async_cancel_leaves_nothing, in_tmp, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_async_failures_and_refresh, in_tmp, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_async_done_wakes_a_run_once_loop, in_tmp, out_of_tmp),
+};
+UNIT_GROUP(download, tests, testbed_start, testbed_stop);

@@ -1,6 +1,7 @@
-/* safepath.c - unit tests: output folders are reached without leaving the
- * graph's folder (the current directory), whatever links stand in the way,
- * and temporary files are fresh files under fresh names. */
+/* test_safepath.c - unit tests of engine/safepath.c: output folders are
+ * reached without leaving the graph's folder (the current directory),
+ * whatever links stand in the way, and temporary files are fresh files
+ * under fresh names. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,8 +18,6 @@
 #include "helpers.h"
 #include "engine/safepath.h"
 #include "engine/util.h"
-
-int safepath_unit_tests(void);
 
 /* The test folder lives in a parent of its own, so that "outside" is a
  * sibling folder removed with it. */
@@ -153,17 +152,10 @@ static void test_temporary_files_are_fresh(void **state)
 	assert_int_equal(stat(longname, &st), 0);
 }
 
-int safepath_unit_tests(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_folders_inside_are_reached, in_nest,
-						out_of_nest),
-		cmocka_unit_test_setup_teardown(test_links_leading_out_are_refused, in_nest,
-						out_of_nest),
-		cmocka_unit_test_setup_teardown(test_writes_and_removals_stay_inside, in_nest,
-						out_of_nest),
-		cmocka_unit_test_setup_teardown(test_temporary_files_are_fresh, in_nest,
-						out_of_nest),
-	};
-	return cmocka_run_group_tests_name("safepath", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_folders_inside_are_reached, in_nest, out_of_nest),
+	cmocka_unit_test_setup_teardown(test_links_leading_out_are_refused, in_nest, out_of_nest),
+	cmocka_unit_test_setup_teardown(test_writes_and_removals_stay_inside, in_nest, out_of_nest),
+	cmocka_unit_test_setup_teardown(test_temporary_files_are_fresh, in_nest, out_of_nest),
+};
+UNIT_GROUP(safepath, tests, NULL, NULL);

@@ -1,6 +1,5 @@
-/* ownfiles.c - unit tests of juggle's own files: the sealed results that
- * come back from Slurm nodes, the run's key, and the checks on .juggle.
- * Run from unit.c's main through ownfiles_unit_tests(). */
+/* test_result.c - unit tests of the results juggle reads back: the sealed
+ * results that come back from Slurm nodes, and the run's key. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,17 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
-#include "engine/attempt.h"
-#include "engine/owndir.h"
-
-int ownfiles_unit_tests(void);
+#include "engine/result.h"
 
 static void test_sealed_result_binds_job_attempt_and_key(void **state)
 {
@@ -92,46 +87,8 @@ static void test_run_key_is_private(void **state)
 	free(v);
 }
 
-static void test_own_dir_must_be_real(void **state)
-{
-	(void)state;
-	struct strbuf err = {0};
-	assert_int_equal(own_dir_prepare(".j", OWN_READ, &err), 1);
-	assert_int_equal(own_dir_prepare(".j", OWN_CREATE, &err), 0);
-	struct stat sb;
-	assert_int_equal(lstat(".j/logs", &sb), 0);
-	assert_true(S_ISDIR(sb.st_mode));
-	assert_int_equal(mkdir("elsewhere", 0777), 0);
-	assert_int_equal(symlink("elsewhere", ".k"), 0);
-	assert_int_equal(own_dir_prepare(".k", OWN_CREATE, &err), -1);
-	assert_non_null(strstr(sb_str(&err), "'.k' is a symbolic link"));
-	sb_reset(&err);
-	assert_int_equal(own_dir_prepare(".k", OWN_READ, &err), -1);
-	sb_reset(&err);
-	assert_int_equal(rmdir(".j/results"), 0);
-	assert_int_equal(symlink("../elsewhere", ".j/results"), 0);
-	assert_int_equal(own_dir_prepare(".j", OWN_WRITE, &err), -1);
-	assert_non_null(strstr(sb_str(&err), "'.j/results' is a symbolic link"));
-	sb_reset(&err);
-	write_text("afile", "x");
-	assert_int_equal(own_dir_prepare("afile", OWN_CREATE, &err), -1);
-	assert_non_null(strstr(sb_str(&err), "is not a folder"));
-	sb_release(&err);
-	/* Own files are read without following a link. */
-	size_t len;
-	assert_int_equal(symlink("afile", "alink"), 0);
-	assert_null(own_file_read("alink", &len));
-	char *s = own_file_read("afile", &len);
-	assert_string_equal(s, "x");
-	free(s);
-}
-
-int ownfiles_unit_tests(void)
-{
-	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sealed_result_binds_job_attempt_and_key),
-	    cmocka_unit_test_setup_teardown(test_run_key_is_private, in_tmp, out_of_tmp),
-	    cmocka_unit_test_setup_teardown(test_own_dir_must_be_real, in_tmp, out_of_tmp),
-	};
-	return cmocka_run_group_tests_name("ownfiles", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_sealed_result_binds_job_attempt_and_key),
+	cmocka_unit_test_setup_teardown(test_run_key_is_private, in_tmp, out_of_tmp),
+};
+UNIT_GROUP(result, tests, NULL, NULL);
