@@ -69,13 +69,6 @@ void subst_placeholders(const struct job *job, const char *s, enum subst_mode mo
  * free_words(). */
 char **job_argv(const struct job *job, char *const *tmpl);
 
-/* Checks that the placeholders of a command stand where no shell reads
- * their values as code (shellcheck.c). With shell (shell = yes) they must be outside
- * quotes, `...`, ${...}, $((...)) and here-documents; with or without it,
- * not in the script of `sh -c` (any shell) or eval. Returns 0, or -1 with
- * what is wrong and the safe way to write it in err. */
-int check_command_placeholders(const char *text, bool shell, struct strbuf *err);
-
 /* Appends s quoted as a single /bin/sh word ('...' with '\'' for quotes). */
 void shell_quote(const char *s, struct strbuf *out);
 

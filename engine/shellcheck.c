@@ -1,5 +1,5 @@
 /* shellcheck.c - where placeholders may stand in a command (see
- * check_command_placeholders() in expand.h).
+ * check_command_placeholders() in shellcheck.h).
  *
  * A placeholder is replaced by a value nobody checked (a file name, a line
  * of a list), so it must land where no shell reads it as code. Unquoted in
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "engine/expand.h"
+#include "engine/shellcheck.h"
 
 static const char *const shell_names[] = {"sh",   "bash", "dash", "zsh",     "ksh",
                                           "mksh", "ash",  "yash", "busybox", NULL};

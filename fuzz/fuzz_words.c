@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/expand.h"
+#include "engine/shellcheck.h"
 #include "engine/term.h"
 
 /* Whether t holds a control character (C0, DEL, C1 as raw bytes or as

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "engine/expand.h"
+#include "engine/shellcheck.h"
 #include "engine/kind.h"
 #include "engine/load/load.h"
 #include "engine/sig.h"

@@ -11,6 +11,7 @@
 
 #include "helpers.h"
 #include "engine/expand.h"
+#include "engine/shellcheck.h"
 
 static void check_cmd(const char *cmd, bool shell, const char *want_err)
 {
