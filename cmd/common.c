@@ -118,18 +118,13 @@ int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
 	const char *name = g->settings.backend;
 	o->backend = backend_by_name(name);
 	if (!o->backend) {
-		bool known = false;
-		for (size_t i = 0; backend_names[i]; i++)
-			known |= strcmp(backend_names[i], name) == 0;
-		if (known)
-			error("backend '%s' is not built yet; use --backend serial", name);
-		else {
-			const char *near = closest_word(name, backend_names, 6);
-			error("unknown backend '%s'%s%s%s (backends: serial, threads, processes, "
-			      "eventloop, auto, slurm)",
-			      name, near ? " (did you mean '" : "", near ? near : "",
-			      near ? "'?)" : "");
-		}
+		const char *near = backend_closest_name(name);
+		struct strbuf names = {0};
+		backend_names_join(&names, ", ", false);
+		error("unknown backend '%s'%s%s%s (backends: %s)", name,
+		      near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
+		      sb_str(&names));
+		sb_release(&names);
 		return EXIT_USAGE;
 	}
 	o->jobs = g->settings.jobs;

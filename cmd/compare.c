@@ -32,8 +32,6 @@
 #include "engine/spawn.h"
 #include "engine/version.h"
 
-static const char *const default_backends = "serial,threads,processes,eventloop,auto";
-
 /* ---- the scratch copy ---- */
 
 struct copy {
@@ -452,12 +450,16 @@ int cmd_compare(struct cli *c)
 		return rc;
 	}
 	/* The backends to compare. */
-	char *list = xstrdup(c->backends ? c->backends : default_backends);
+	/* Default: every backend that runs on this machine alone. */
+	struct strbuf local = {0};
+	backend_names_join(&local, ",", true);
+	char *list = xstrdup(c->backends ? c->backends : sb_str(&local));
 	VEC(const char *) names = {0};
 	for (char *save = NULL, *w = strtok_r(list, ", ", &save); w; w = strtok_r(NULL, ", ", &save)) {
 		if (!backend_by_name(w)) {
 			error("--backends: '%s' is not a backend juggle has built (%s)", w,
-			      default_backends);
+			      sb_str(&local));
+			sb_release(&local);
 			free(names.v);
 			free(list);
 			graph_release(&g);
@@ -465,6 +467,7 @@ int cmd_compare(struct cli *c)
 		}
 		VEC_PUSH(&names, w);
 	}
+	sb_release(&local);
 	if (!names.n) {
 		error("--backends: no backend named");
 		free(list);

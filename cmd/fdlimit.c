@@ -1,6 +1,7 @@
 /* fdlimit.c - enough file descriptors for a run, or a smaller run.
  *
- * A job in flight holds a few descriptors: its log, a pidfd or a worker's
+ * A job in flight holds the few descriptors its backend says it needs
+ * (backend.h: fds_per_job, fds_per_net_job): its log, a pidfd or a worker's
  * two pipes, a temporary output, a pipe of libuv's. A download on the event
  * loop holds its socket (two while curl races IPv6 against IPv4), its
  * temporary file and its log. With --net-jobs 5000 that is far beyond the
@@ -19,13 +20,16 @@
 #include "engine/backends/backend.h"
 #include "engine/kind.h"
 
-#define FDS_BASE 64        /* stdio, state, lock, reports, libuv, curl, libc */
-#define FDS_PER_JOB 4
-#define FDS_PER_DOWNLOAD 4
+#define FDS_BASE 64 /* stdio, state, lock, reports, libuv, curl, libc */
 
-static rlim_t fds_needed(int jobs, int net)
+/* What one attempt in flight holds on the backend (see backend.h). */
+struct fds {
+	int job, net;
+};
+
+static rlim_t fds_needed(const struct fds *per, int jobs, int net)
 {
-	return FDS_BASE + (rlim_t)jobs * FDS_PER_JOB + (rlim_t)net * FDS_PER_DOWNLOAD;
+	return FDS_BASE + (rlim_t)jobs * per->job + (rlim_t)net * per->net;
 }
 
 void fd_budget(const struct graph *g, struct run_opts *o)
@@ -39,10 +43,10 @@ void fd_budget(const struct graph *g, struct run_opts *o)
 		n_jobs++;
 		n_net += j->sec->kind->network;
 	}
-	bool net_lanes = o->backend->takes_slot != NULL; /* eventloop, auto */
+	struct fds per = {o->backend->fds_per_job, o->backend->fds_per_net_job};
 	int jobs = o->jobs < (long)n_jobs ? o->jobs : (int)n_jobs;
-	int net = !net_lanes ? 0 : o->net_jobs < (long)n_net ? o->net_jobs : (int)n_net;
-	rlim_t need = fds_needed(jobs, net);
+	int net = !per.net ? 0 : o->net_jobs < (long)n_net ? o->net_jobs : (int)n_net;
+	rlim_t need = fds_needed(&per, jobs, net);
 
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -60,20 +64,20 @@ void fd_budget(const struct graph *g, struct run_opts *o)
 	 * queue, then fewer jobs; at least one of each. */
 	rlim_t have = rl.rlim_cur;
 	int net0 = net, jobs0 = jobs;
-	while (net > 1 && fds_needed(jobs, net) > have)
-		net = have > fds_needed(jobs, 0) + FDS_PER_DOWNLOAD
-			      ? (int)((have - fds_needed(jobs, 0)) / FDS_PER_DOWNLOAD)
+	while (net > 1 && fds_needed(&per, jobs, net) > have)
+		net = have > fds_needed(&per, jobs, 0) + (rlim_t)per.net
+			      ? (int)((have - fds_needed(&per, jobs, 0)) / (rlim_t)per.net)
 			      : 1;
-	while (jobs > 1 && fds_needed(jobs, net) > have)
-		jobs = have > fds_needed(0, net) + FDS_PER_JOB
-			       ? (int)((have - fds_needed(0, net)) / FDS_PER_JOB)
+	while (jobs > 1 && per.job > 0 && fds_needed(&per, jobs, net) > have)
+		jobs = have > fds_needed(&per, 0, net) + (rlim_t)per.job
+			       ? (int)((have - fds_needed(&per, 0, net)) / (rlim_t)per.job)
 			       : 1;
 	if (net != net0)
 		warning("--net-jobs %d needs %llu file descriptors; the limit is %llu: using %d",
 			net0, (unsigned long long)need, (unsigned long long)have, net);
 	if (jobs != jobs0)
 		warning("-j %d needs %llu file descriptors; the limit is %llu: using %d", jobs0,
-			(unsigned long long)fds_needed(jobs0, net), (unsigned long long)have, jobs);
+			(unsigned long long)fds_needed(&per, jobs0, net), (unsigned long long)have, jobs);
 	if (net != net0)
 		o->net_jobs = net;
 	if (jobs != jobs0)

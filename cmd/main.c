@@ -67,6 +67,7 @@ enum long_only {
 	OPT_PROGRESS,
 	OPT_BACKENDS,
 	OPT_REPEAT,
+	OPT_LIST_BACKENDS,
 };
 
 /* One table: getopt reads it and --help prints it. */
@@ -79,7 +80,7 @@ static const struct option_doc {
 	{{"file", required_argument, NULL, 'f'}, 'f', "FILE", "graph file (default juggle.ini)"},
 	{{"directory", required_argument, NULL, 'C'}, 'C', "DIR", "change to DIR first"},
 	{{"backend", required_argument, NULL, 'b'}, 'b', "NAME",
-	 "serial, threads, processes, eventloop, auto (default), slurm"},
+	 NULL /* the names of the backends, from their table */},
 	{{"jobs", required_argument, NULL, 'j'}, 'j', "N", "most jobs in flight (default: CPUs + 2)"},
 	{{"net-jobs", required_argument, NULL, OPT_NET_JOBS}, 0, "N",
 	 "downloads in flight on top of -j (eventloop, auto; default 32)"},
@@ -104,7 +105,35 @@ static const struct option_doc {
 	 "compare: runs per backend (the median is shown)"},
 	{{"help", no_argument, NULL, 'h'}, 'h', NULL, "this help"},
 	{{"version", no_argument, NULL, 'V'}, 'V', NULL, "juggle's version"},
+	/* For completion scripts and tests; not in --help. */
+	{{"list-backends", optional_argument, NULL, OPT_LIST_BACKENDS}, 0, "[=local]", NULL},
 };
+
+/* --backend's help: every backend, the default marked. */
+static void print_backend_names(FILE *out)
+{
+	for (size_t i = 0; backends[i]; i++)
+		fprintf(out, "%s%s%s", i ? ", " : "", backends[i]->name,
+			backends[i] == backend_default ? " (default)" : "");
+	fputc('\n', out);
+}
+
+/* --list-backends: one name a line, or only the local ones. */
+static int list_backends(const char *which)
+{
+	bool only_local = false;
+	if (which && strcmp(which, "local") == 0)
+		only_local = true;
+	else if (which) {
+		error("--list-backends: '%s' is not 'local'", which);
+		return -1;
+	}
+	struct strbuf names = {0};
+	backend_names_join(&names, "\n", only_local);
+	printf("%s\n", sb_str(&names));
+	sb_release(&names);
+	return 0;
+}
 
 static void usage(FILE *out)
 {
@@ -115,13 +144,19 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
 		char left[64];
 		const struct option_doc *o = &options[i];
+		if (o->opt.val == OPT_LIST_BACKENDS)
+			continue;
 		if (o->shortc)
 			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortc, o->opt.name,
 				 o->arg ? " " : "", o->arg ? o->arg : "");
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->opt.name, o->arg ? " " : "",
 				 o->arg ? o->arg : "");
-		fprintf(out, "  %-26s %s\n", left, o->help);
+		fprintf(out, "  %-26s ", left);
+		if (o->opt.val == 'b')
+			print_backend_names(out);
+		else
+			fprintf(out, "%s\n", o->help);
 	}
 	fprintf(out, "\nexit status: 0 ok, 1 a job failed, 2 usage or graph error, "
 		     "3 could not start, 130 interrupted\nsee juggle(1) and juggle.ini(5)\n");
@@ -210,6 +245,11 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct subcomm
 			break;
 		case 'h':
 			usage(stdout);
+			free(words.v);
+			exit(EXIT_OK);
+		case OPT_LIST_BACKENDS:
+			if (list_backends(optarg) < 0)
+				goto usage;
 			free(words.v);
 			exit(EXIT_OK);
 		case 'V':

@@ -9,12 +9,10 @@
 #include <string.h>
 
 #include "engine/sched.h"
+#include "engine/util.h"
 #include "engine/sig.h"
 
-const char *const backend_names[] = {"serial", "threads", "processes", "eventloop",
-				     "auto",   "slurm",   NULL};
-
-static const struct backend_ops *const backends[] = {
+const struct backend_ops *const backends[] = {
 	&backend_serial,
 	&backend_threads,
 	&backend_processes,
@@ -24,12 +22,35 @@ static const struct backend_ops *const backends[] = {
 	NULL,
 };
 
+const struct backend_ops *const backend_default = &backend_auto;
+
 const struct backend_ops *backend_by_name(const char *name)
 {
 	for (size_t i = 0; backends[i]; i++)
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
 	return NULL;
+}
+
+const char *backend_closest_name(const char *name)
+{
+	const char *names[ARRAY_SIZE(backends)];
+	size_t n = 0;
+	for (; backends[n]; n++)
+		names[n] = backends[n]->name;
+	return closest_word(name, names, n);
+}
+
+void backend_names_join(struct strbuf *sb, const char *sep, bool only_local)
+{
+	const char *between = "";
+	for (size_t i = 0; backends[i]; i++) {
+		if (only_local && !backends[i]->local)
+			continue;
+		sb_adds(sb, between);
+		sb_adds(sb, backends[i]->name);
+		between = sep;
+	}
 }
 
 void backend_idle_wait(double timeout)

@@ -27,6 +27,19 @@ struct backend_ops {
 	const char *name;
 	/* What the report should tell about this backend's numbers, or NULL. */
 	const char *notes;
+	/* True when it runs on this machine alone (no cluster to submit to):
+	 * `juggle compare` runs these by default, and the tests run on them. */
+	bool local;
+	/* The most attempts it carries at once whatever -j says (serial: 1);
+	 * 0: as many as -j. The report counts its lanes from this. */
+	int max_lanes;
+	/* File descriptors juggle holds for one attempt in flight (its log, a
+	 * pidfd or a worker's pipes, a temporary output, a pipe of libuv's). */
+	int fds_per_job;
+	/* File descriptors for one download it runs beyond -j under
+	 * --net-jobs (its socket or two, temporary file and log); 0 when
+	 * every download takes one of the -j slots. */
+	int fds_per_net_job;
 	/* Sets up workers; 0, or -1 with err. */
 	int (*init)(struct backend *b, struct strbuf *err);
 	/* True when an attempt of job could start now. The scheduler has
@@ -63,10 +76,21 @@ extern const struct backend_ops backend_eventloop;
 extern const struct backend_ops backend_auto;
 extern const struct backend_ops backend_slurm;
 
-/* The backend named name, or NULL. Lists every backend juggle knows,
- * including those that are not built, in backend_names. */
+/* The one table of backends --backend can name, in the order help and
+ * completion list them, ending in NULL. (backend_dry is not in it: -n
+ * picks it.) */
+extern const struct backend_ops *const backends[];
+
+/* The backend a graph runs on when neither it nor -b names one. */
+extern const struct backend_ops *const backend_default;
+
+/* The backend named name, or NULL. */
 const struct backend_ops *backend_by_name(const char *name);
-extern const char *const backend_names[];
+/* The backend name closest to name (a likely typo), or NULL. */
+const char *backend_closest_name(const char *name);
+/* Appends the names of the backends, joined by sep ("serial, threads,
+ * ..."), for messages and help; only_local: just the local ones. */
+void backend_names_join(struct strbuf *sb, const char *sep, bool only_local);
 
 /* Lanes 0..n-1 of a backend, for the report's worker ids: an attempt takes
  * the lowest free lane, so ids stay small and a timeline drawn one row per

@@ -446,6 +446,9 @@ const struct backend_ops backend_eventloop = {
 		 "compute, as a CPU-bound call in an asyncio coroutine does: nothing else "
 		 "starts or is noticed meanwhile, so cpu work gets no parallelism here "
 		 "(the auto backend runs it on a thread pool)",
+	.local = true,
+	.fds_per_job = 4,
+	.fds_per_net_job = 4,
 	.init = eventloop_init,
 	.can_start = el_can_start,
 	.takes_slot = el_takes_slot,
@@ -458,6 +461,9 @@ const struct backend_ops backend_eventloop = {
 
 const struct backend_ops backend_auto = {
 	.name = "auto",
+	.local = true,
+	.fds_per_job = 4,
+	.fds_per_net_job = 4,
 	.init = auto_init,
 	.can_start = el_can_start,
 	.takes_slot = el_takes_slot,

@@ -495,6 +495,8 @@ static void procs_release(struct backend *b)
 
 const struct backend_ops backend_processes = {
 	.name = "processes",
+	.local = true,
+	.fds_per_job = 4,
 	.init = procs_init,
 	.can_start = procs_can_start,
 	.start = procs_start,

@@ -75,6 +75,9 @@ static void serial_release(struct backend *b)
 
 const struct backend_ops backend_serial = {
 	.name = "serial",
+	.local = true,
+	.max_lanes = 1,
+	.fds_per_job = 4,
 	.init = serial_init,
 	.can_start = serial_can_start,
 	.start = serial_start,

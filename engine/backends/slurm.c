@@ -1082,6 +1082,7 @@ static void slurm_release(struct backend *b)
 
 const struct backend_ops backend_slurm = {
 	.name = "slurm",
+	.fds_per_job = 4,
 	.init = slurm_init,
 	.can_start = slurm_can_start,
 	.start = slurm_start,

@@ -94,6 +94,8 @@ static void threads_release(struct backend *b)
 
 const struct backend_ops backend_threads = {
 	.name = "threads",
+	.local = true,
+	.fds_per_job = 4,
 	.init = threads_init,
 	.can_start = threads_can_start,
 	.start = threads_start,

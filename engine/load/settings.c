@@ -140,22 +140,23 @@ void load_settings(struct loader *L)
 		else
 			s->backend = arena_strdup(&g->arena, sb_str(&out));
 	}
-	if (s->backend && kv && s->backend != cli->backend && !in_list(backend_names, s->backend)) {
-		size_t nb = 0;
-		while (backend_names[nb])
-			nb++;
-		const char *near = closest_word(s->backend, backend_names, nb);
-		if (near)
+	if (s->backend && kv && s->backend != cli->backend && !backend_by_name(s->backend)) {
+		const char *near = backend_closest_name(s->backend);
+		if (near) {
 			diag_add(L->d, L->file, kv->line,
 				 "backend: unknown backend '%s' (did you mean '%s'?)", s->backend,
 				 near);
-		else
+		} else {
+			struct strbuf names = {0};
+			backend_names_join(&names, ", ", false);
 			diag_add(L->d, L->file, kv->line,
-				 "backend: unknown backend '%s' (use one of: serial, threads, processes, eventloop, auto, slurm)",
-				 s->backend);
+				 "backend: unknown backend '%s' (use one of: %s)", s->backend,
+				 sb_str(&names));
+			sb_release(&names);
+		}
 	}
 	if (!s->backend)
-		s->backend = "auto";
+		s->backend = backend_default->name;
 	s->jobs = cli->jobs;
 	kv = find_kv(kvs, n, "jobs");
 	if (s->jobs <= 0 && kv) {

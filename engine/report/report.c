@@ -216,11 +216,13 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 
 	/* What bounds the wall time from below: the dependency chain, and
 	 * the job seconds (the time attempts held a lane; a retry delay holds
-	 * none) spread over every lane. The lanes are the slots
-	 * -j gives (one on serial), plus any beyond -j that a job ran on
-	 * (downloads under --net-jobs on the event loop). */
+	 * none) spread over every lane. The lanes are the slots -j gives
+	 * (no more than the backend's max_lanes), plus any beyond -j that a
+	 * job ran on (downloads under --net-jobs on the event loop). */
 	double busy = 0;
-	int lanes = strcmp(m->backend, "serial") == 0 ? 1 : m->jobs > 0 ? m->jobs : 1;
+	int lanes = m->jobs > 0 ? m->jobs : 1;
+	if (m->max_lanes > 0 && lanes > m->max_lanes)
+		lanes = m->max_lanes;
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		const struct job *j = g->jobs.v[i];
 		if (!ran(j))

@@ -20,6 +20,7 @@ struct report_meta {
 	int jobs;
 	bool dry_run;
 	const char *notes;   /* what a reader of the numbers must know, or NULL */
+	int max_lanes;       /* the backend's cap on attempts at once; 0: -j */
 };
 
 /* Builds the report of a finished run. The caller owns the result. */
