@@ -1,6 +1,6 @@
-# bash completion for juggle(1): subcommands, options, backends, progress
-# modes, files, and job names (from `juggle list`, reading the graph that
-# -f and -C on the line name). Installed by `make install` as
+# bash completion for juggle(1): subcommands, options, backends (from
+# `juggle --list-backends`), progress modes, files, and job names (from
+# `juggle list`, reading the graph that -f and -C on the line name). Installed by `make install` as
 # share/bash-completion/completions/juggle.
 
 _juggle_jobs()
@@ -22,6 +22,12 @@ _juggle_jobs()
 	"${COMP_WORDS[0]}" "${args[@]}" list 2>/dev/null | cut -f1
 }
 
+# The backends the juggle being completed knows, one a line.
+_juggle_backends()
+{
+	"${COMP_WORDS[0]}" --list-backends 2>/dev/null
+}
+
 _juggle()
 {
 	local cur prev words cword
@@ -33,7 +39,6 @@ _juggle()
 	fi
 
 	local commands="run compare list graph explain check clean exec-job"
-	local backends="serial threads processes eventloop auto slurm"
 	local opts="-f --file -C --directory -b --backend -j --jobs --net-jobs
 		-k --keep-going -n --dry-run -B --always-make -s --set -v --verbose
 		-q --quiet --report --html --trace --junit --archive --progress
@@ -51,13 +56,13 @@ _juggle()
 		return
 		;;
 	-b | --backend)
-		COMPREPLY=($(compgen -W "$backends" -- "$cur"))
+		COMPREPLY=($(compgen -W "$(_juggle_backends)" -- "$cur"))
 		return
 		;;
 	--backends)
 		# A comma-separated list: complete the last item.
 		local done_part=${cur%"${cur##*,}"}
-		COMPREPLY=($(compgen -P "$done_part" -W "$backends" -- "${cur##*,}"))
+		COMPREPLY=($(compgen -P "$done_part" -W "$(_juggle_backends)" -- "${cur##*,}"))
 		compopt -o nospace 2>/dev/null
 		return
 		;;

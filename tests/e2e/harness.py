@@ -21,7 +21,24 @@ import traceback
 
 ROOT = os.environ.get("JUGGLE_ROOT", os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
-ALL_BACKENDS = ["serial", "threads", "processes", "eventloop", "auto"]
+
+
+def list_backends(*which):
+    """The backends the binary under test knows, from its own table, in
+    its order: every one, or with "local" only those that need no cluster
+    (the ones the parameterised tests run on)."""
+    # The built binary itself, even under valgrind: listing runs no job.
+    build = os.environ.get("JUGGLE_BUILD")
+    exe = os.path.join(build, "juggle") if build else os.environ["JUGGLE"]
+    arg = "--list-backends" + "".join("=" + w for w in which)
+    key = (exe, arg)
+    if key not in _listed:
+        p = subprocess.run([exe, arg], capture_output=True, text=True, check=True)
+        _listed[key] = p.stdout.split()
+    return _listed[key]
+
+
+_listed = {}
 
 
 def backends(fn):
@@ -42,7 +59,7 @@ def default_backends():
     if exe in _built:
         return _built[exe]
     have = []
-    for b in ALL_BACKENDS:
+    for b in list_backends("local"):
         with tempfile.TemporaryDirectory() as d:
             open(os.path.join(d, "juggle.ini"), "w").write("")
             p = subprocess.run([exe, "-C", d, "-q", "-b", b], capture_output=True, text=True)
@@ -137,7 +154,7 @@ class Result:
 class Test:
     def __init__(self, param):
         self.param = param
-        self.backend = param if param in ALL_BACKENDS + ["slurm"] else "serial"
+        self.backend = param if param is not None and param in list_backends() else "serial"
         self.dir = os.getcwd()
         self.exe = os.environ["JUGGLE"]
         self.cleanups = []

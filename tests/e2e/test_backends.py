@@ -1,9 +1,10 @@
 """The concurrency backends: real parallelism, lanes, dead workers, signals."""
 import json
 import os
+import re
 import signal
 
-from harness import backends, timeout
+from harness import ROOT, backends, list_backends, timeout
 
 
 def spans_by_lane(rep):
@@ -260,3 +261,15 @@ def test_downloads_take_net_lanes_on_the_event_loop(t):
         assert dl <= {1, 2, 3} and cmd == {0}, (dl, cmd)
     else:
         assert dl == {0} and cmd == {0}, (dl, cmd)
+
+
+def test_man_page_names_every_backend_in_the_table(t):
+    """juggle(1) lists the backends under -b in the table's order, and
+    gives compare's default as the local ones: both read against what the
+    binary prints from its one table."""
+    man = open(os.path.join(ROOT, "man", "juggle.1")).read()
+    b = man.split(".It Fl b , -backend Ar name\n", 1)[1].split("\n.El\n", 1)[0]
+    assert re.findall(r"^\.It Cm (\S+)$", b, re.M) == list_backends()
+    m = re.search(r"^\.It Fl -backends Ar list\n(?:.*\n)*?Default: (.*)\.$", man, re.M)
+    assert m and m.group(1).split(", ") == list_backends("local"), m and m.group(1)
+    assert t.juggle("--list-backends", backend=False, rc=0).out.split() == list_backends()
