@@ -618,15 +618,12 @@ static void failures(struct strbuf *sb, json_t *r)
 		sb_addf(sb, " <span class=\"st %s\">", status_class(st));
 		html_text(sb, st);
 		sb_adds(sb, "</span></h3>\n<p>");
-		if (jhas(j, "signal")) {
-			sb_adds(sb, "killed by ");
-			html_text(sb, jstr(j, "signal"));
+		char *how = report_how_failed(j);
+		if (how) {
+			html_text(sb, how);
 			sb_adds(sb, ": ");
-		} else if (json_is_integer(json_object_get(j, "exit_code")) &&
-		           json_integer_value(json_object_get(j, "exit_code"))) {
-			sb_addf(sb, "exit code %lld: ",
-			        (long long)json_integer_value(json_object_get(j, "exit_code")));
 		}
+		free(how);
 		html_text(sb, jhas(j, "error") ? jstr(j, "error") : st);
 		if (jhas(j, "log")) {
 			sb_adds(sb, " <span class=\"muted\">(log: <code>");

@@ -103,13 +103,9 @@ static void testcase(xmlTextWriterPtr w, json_t *j, int *bad)
 		bool failed = strcmp(status, "failed") == 0;
 		start(w, failed ? "failure" : "error", bad);
 		attr(w, "message", jhas(j, "error") ? jstr(j, "error") : status, bad);
-		if (jhas(j, "signal"))
-			attrf(w, "type", bad, "killed by %s", jstr(j, "signal"));
-		else if (json_integer_value(json_object_get(j, "exit_code")))
-			attrf(w, "type", bad, "exit code %lld",
-			      (long long)json_integer_value(json_object_get(j, "exit_code")));
-		else
-			attr(w, "type", status, bad);
+		char *how = report_how_failed(j);
+		attr(w, "type", how ? how : status, bad);
+		free(how);
 		struct strbuf body = {0};
 		sb_addf(&body, "%s\n", jhas(j, "error") ? jstr(j, "error") : status);
 		if (jhas(j, "log"))

@@ -473,8 +473,7 @@ static void put_cell(FILE *out, const char *s, int width, bool pad)
 	free(c);
 }
 
-/* "exit code 2", "killed by SIGKILL", or NULL. */
-static char *how_failed(json_t *j)
+char *report_how_failed(json_t *j)
 {
 	json_t *code = json_object_get(j, "exit_code");
 	json_t *sig = json_object_get(j, "signal");
@@ -502,7 +501,7 @@ static void print_failures(FILE *out, json_t *r)
 			fprintf(out, "failed jobs:\n");
 		fputs("  ", out);
 		put_cell(out, jstr(j, "name"), 60, false);
-		char *how = how_failed(j);
+		char *how = report_how_failed(j);
 		if (strcmp(st, "interrupted") == 0)
 			fprintf(out, " (interrupted)");
 		if (how)
