@@ -608,9 +608,9 @@ static void failures(struct strbuf *sb, json_t *r)
 	json_t *j;
 	json_array_foreach(jobs, i, j)
 	{
-		const char *st = jstr(j, "status");
-		if (strcmp(st, "failed") != 0 && strcmp(st, "interrupted") != 0)
+		if (!report_job_failed(j))
 			continue;
+		const char *st = jstr(j, "status");
 		if (!n++)
 			sb_adds(sb, "<h2 id=\"failed\">Failed jobs</h2>\n");
 		sb_adds(sb, "<div class=\"fail\"><h3 class=\"mono\">");

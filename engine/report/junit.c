@@ -99,7 +99,7 @@ static void testcase(xmlTextWriterPtr w, json_t *j, int *bad)
 	attr(w, "classname", jstr(j, "kind"), bad);
 	attr(w, "name", jstr(j, "name"), bad);
 	attrf(w, "time", bad, "%.3f", jnum(j, "duration_s"));
-	if (strcmp(status, "failed") == 0 || strcmp(status, "interrupted") == 0) {
+	if (report_job_failed(j)) {
 		bool failed = strcmp(status, "failed") == 0;
 		start(w, failed ? "failure" : "error", bad);
 		attr(w, "message", jhas(j, "error") ? jstr(j, "error") : status, bad);

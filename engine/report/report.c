@@ -473,6 +473,12 @@ static void put_cell(FILE *out, const char *s, int width, bool pad)
 	free(c);
 }
 
+bool report_job_failed(json_t *j)
+{
+	const char *st = jstr(j, "status");
+	return strcmp(st, "failed") == 0 || strcmp(st, "interrupted") == 0;
+}
+
 char *report_how_failed(json_t *j)
 {
 	json_t *code = json_object_get(j, "exit_code");
@@ -494,9 +500,9 @@ static void print_failures(FILE *out, json_t *r)
 	json_t *j;
 	json_array_foreach(jobs, i, j)
 	{
-		const char *st = jstr(j, "status");
-		if (strcmp(st, "failed") != 0 && strcmp(st, "interrupted") != 0)
+		if (!report_job_failed(j))
 			continue;
+		const char *st = jstr(j, "status");
 		if (!nfailed++)
 			fprintf(out, "failed jobs:\n");
 		fputs("  ", out);
