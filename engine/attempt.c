@@ -110,6 +110,30 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 	return 0;
 }
 
+void attempt_fail_end(const struct job *job, const struct out_stamp *before, struct result *res,
+		      int log_fd)
+{
+	if (res->status == RES_OK)
+		res->status = RES_FAILED;
+	if (!res->error)
+		res->error = xstrdup("failed");
+	if (cancel_requested())
+		res->status = RES_INTERRUPTED;
+	/* make's .DELETE_ON_ERROR: a half-made output must not pass for a
+	 * made one; an output the attempt never touched stays. */
+	for (uint32_t i = 0; i < res->n_outs; i++)
+		free((char *)res->outs[i].path);
+	free(res->outs);
+	res->outs = NULL;
+	res->n_outs = 0;
+	out_discard_changed(job, before);
+	if (log_fd >= 0) {
+		char *line = xasprintf("juggle: %s\n", res->error);
+		write_all(log_fd, line, strlen(line));
+		free(line);
+	}
+}
+
 void attempt_end(struct attempt *a, int rc)
 {
 	const struct job *job = a->job;
@@ -140,23 +164,8 @@ void attempt_end(struct attempt *a, int rc)
 		if (!res->error)
 			res->error = xstrdup("failed");
 	}
-	if (res->status != RES_OK && cancel_requested())
-		res->status = RES_INTERRUPTED;
-	if (res->status != RES_OK) {
-		/* make's .DELETE_ON_ERROR: a half-made output must not pass for
-		 * a made one; an output the attempt never touched stays. */
-		for (uint32_t i = 0; i < res->n_outs; i++)
-			free((char *)res->outs[i].path);
-		free(res->outs);
-		res->outs = NULL;
-		res->n_outs = 0;
-		out_discard_changed(job, a->before);
-		if (a->log_fd >= 0) {
-			char *line = xasprintf("juggle: %s\n", res->error);
-			write_all(a->log_fd, line, strlen(line));
-			free(line);
-		}
-	}
+	if (res->status != RES_OK)
+		attempt_fail_end(job, a->before, res, a->log_fd);
 	if (a->log_fd >= 0)
 		close(a->log_fd);
 	a->log_fd = -1;

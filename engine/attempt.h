@@ -62,6 +62,16 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 		  const char *prev_extra, struct result *res);
 void attempt_end(struct attempt *a, int rc);
 
+/* The end of a failed attempt, wherever it ran: marks res failed (with
+ * "failed" when it says nothing) or interrupted when a cancel was
+ * requested, drops res->outs, removes the outputs the attempt created or
+ * changed since `before` (out_stamps_take()), and notes res->error in the
+ * job's log when log_fd >= 0. The caller keeps log_fd and closes it. An
+ * attempt that never started (res->not_started) must not come here: it
+ * changed nothing. */
+void attempt_fail_end(const struct job *job, const struct out_stamp *before, struct result *res,
+		      int log_fd);
+
 /* Seconds juggle waits after SIGTERM before SIGKILL. */
 #define KILL_GRACE_S 3.0
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/expand.h"
+#include "engine/heap.h"
 #include "engine/kind.h"
 
 const char *job_status_name(enum job_status s)
@@ -183,20 +184,8 @@ struct job **graph_order(const struct graph *g, size_t *n)
 	int *pending = xcalloc(total + 1, sizeof(*pending));
 	struct job **out = xmalloc(sizeof(*out) * (total + 1));
 	size_t count = 0;
-	/* A min-heap on index keeps file order among ready jobs. */
-	struct job **heap = xmalloc(sizeof(*heap) * (total + 1));
-	size_t hn = 0;
-#define HEAP_PUSH(j)                                                                               \
-	do {                                                                                       \
-		size_t i_ = hn++;                                                                  \
-		heap[i_] = (j);                                                                    \
-		while (i_ && heap[(i_ - 1) / 2]->index > heap[i_]->index) {                        \
-			struct job *t_ = heap[i_];                                                 \
-			heap[i_] = heap[(i_ - 1) / 2];                                             \
-			heap[(i_ - 1) / 2] = t_;                                                   \
-			i_ = (i_ - 1) / 2;                                                         \
-		}                                                                                  \
-	} while (0)
+	/* The heap keeps file order among ready jobs. */
+	struct job_heap ready = {0};
 	for (size_t i = 0; i < total; i++) {
 		struct job *j = g->jobs.v[i];
 		if (!j->run.wanted)
@@ -205,33 +194,18 @@ struct job **graph_order(const struct graph *g, size_t *n)
 			if (j->deps[k]->run.wanted)
 				pending[i]++;
 		if (!pending[i])
-			HEAP_PUSH(j);
+			job_heap_push(&ready, j);
 	}
-	while (hn) {
-		struct job *j = heap[0];
-		heap[0] = heap[--hn];
-		for (size_t i = 0;;) {
-			size_t l = 2 * i + 1, r = l + 1, m = i;
-			if (l < hn && heap[l]->index < heap[m]->index)
-				m = l;
-			if (r < hn && heap[r]->index < heap[m]->index)
-				m = r;
-			if (m == i)
-				break;
-			struct job *t = heap[i];
-			heap[i] = heap[m];
-			heap[m] = t;
-			i = m;
-		}
+	struct job *j;
+	while ((j = job_heap_pop(&ready))) {
 		out[count++] = j;
 		for (uint32_t k = 0; k < j->n_rdeps; k++) {
 			struct job *r = j->rdeps[k];
 			if (r->run.wanted && --pending[r->index] == 0)
-				HEAP_PUSH(r);
+				job_heap_push(&ready, r);
 		}
 	}
-#undef HEAP_PUSH
-	free(heap);
+	job_heap_release(&ready);
 	free(pending);
 	*n = count;
 	return out;

@@ -10,52 +10,30 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "engine/heap.h"
 #include "engine/kind.h"
 #include "engine/report/progress.h"
 #include "engine/sig.h"
 #include "engine/uptodate.h"
 
-/* A min-heap of jobs by file position: ready jobs start in file order. */
+/* Ready jobs, in file order (engine/heap.h), with a count of each kind
+ * they hold so start_from() can tell when the backend has refused all. */
 struct heap {
-	struct job **v;
-	size_t n, cap;
+	struct job_heap q;
 	uint32_t kinds[KIND_SLOTS]; /* how many of each kind it holds */
 };
 
 static void heap_push(struct heap *h, struct job *j)
 {
-	VEC_GROW(h, 1);
-	size_t i = h->n++;
-	h->v[i] = j;
+	job_heap_push(&h->q, j);
 	h->kinds[kind_slot(j->sec->kind)]++;
-	while (i && h->v[(i - 1) / 2]->index > h->v[i]->index) {
-		struct job *t = h->v[i];
-		h->v[i] = h->v[(i - 1) / 2];
-		h->v[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
 }
 
 static struct job *heap_pop(struct heap *h)
 {
-	if (!h->n)
-		return NULL;
-	struct job *top = h->v[0];
-	h->kinds[kind_slot(top->sec->kind)]--;
-	h->v[0] = h->v[--h->n];
-	for (size_t i = 0;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < h->n && h->v[l]->index < h->v[m]->index)
-			m = l;
-		if (r < h->n && h->v[r]->index < h->v[m]->index)
-			m = r;
-		if (m == i)
-			break;
-		struct job *t = h->v[i];
-		h->v[i] = h->v[m];
-		h->v[m] = t;
-		i = m;
-	}
+	struct job *top = job_heap_pop(&h->q);
+	if (top)
+		h->kinds[kind_slot(top->sec->kind)]--;
 	return top;
 }
 
@@ -549,7 +527,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		double next = wake_delayed(&s);
 		start_ready(&s);
 		if (s.running == 0 && s.delayed.n == 0 &&
-		    (s.stopping || (!s.ready.n && !s.ready_free.n)) &&
+		    (s.stopping || (!s.ready.q.n && !s.ready_free.q.n)) &&
 		    (s.stopping || !s.blocked.n))
 			break;
 		struct job *job = NULL;
@@ -559,7 +537,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		if (got == 1)
 			handle_result(&s, job, &res);
 		result_release(&res);
-		if (s.running == 0 && s.delayed.n == 0 && !s.ready.n && !s.ready_free.n &&
+		if (s.running == 0 && s.delayed.n == 0 && !s.ready.q.n && !s.ready_free.q.n &&
 		    s.blocked.n && !s.stopping &&
 		    got == 0) {
 			/* Blocked with nothing running cannot happen with sane
@@ -584,11 +562,11 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	for (size_t i = 0; i < g->jobs.n; i++)
 		free_inflight(&s.fl[i]);
 	free(s.fl);
-	free(s.ready.v);
-	free(s.ready_free.v);
+	job_heap_release(&s.ready.q);
+	job_heap_release(&s.ready_free.q);
 	free(s.blocked.v);
 	for (size_t i = 0; i < g->pools.n; i++)
-		free(s.pool_wait[i].v);
+		job_heap_release(&s.pool_wait[i].q);
 	free(s.pool_wait);
 	free(s.delayed.v);
 	sum->wall_s = mono_now() - sum->t0;

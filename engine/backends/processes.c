@@ -289,17 +289,11 @@ static void worker_died(struct proc *w, struct result *res)
 			    (int)pid);
 		res->retryable = false;
 	}
-	if (cancel_requested())
-		res->status = RES_INTERRUPTED;
-	out_discard_changed(job, w->before);
 	char *log = job_log_path(job);
 	int fd = own_file_open(log, O_WRONLY | O_APPEND | O_CREAT, 0666);
-	if (fd >= 0) {
-		char *line = xasprintf("juggle: %s\n", res->error);
-		write_all(fd, line, strlen(line));
-		free(line);
+	attempt_fail_end(job, w->before, res, fd);
+	if (fd >= 0)
 		close(fd);
-	}
 	free(log);
 }
 

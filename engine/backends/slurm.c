@@ -588,19 +588,14 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 static void finish_exec(struct step *st, bool host_decided)
 {
 	struct result *res = &st->res;
-	if (res->status != RES_OK && cancel_requested())
-		res->status = RES_INTERRUPTED;
-	if (res->status != RES_OK) {
+	if (res->status != RES_OK && host_decided) {
+		attempt_fail_end(st->job, st->before, res, st->log_fd);
+	} else if (res->status != RES_OK) {
+		/* the node has removed the outputs and noted the error itself */
 		if (!res->error)
 			res->error = xstrdup("failed");
-		if (host_decided) {
-			out_discard_changed(st->job, st->before);
-			if (st->log_fd >= 0) {
-				char *line = xasprintf("juggle: %s\n", res->error);
-				write_all(st->log_fd, line, strlen(line));
-				free(line);
-			}
-		}
+		if (cancel_requested())
+			res->status = RES_INTERRUPTED;
 	}
 	if (st->log_fd >= 0)
 		close(st->log_fd);

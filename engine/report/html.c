@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/report/json.h"
 #include "engine/report/report.h"
 #include "engine/version.h"
 
@@ -96,23 +97,6 @@ static void script_json(struct strbuf *sb, json_t *v)
 }
 
 /* ---- reading the tree ---- */
-
-static const char *str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
-static double num(json_t *o, const char *key)
-{
-	return json_number_value(json_object_get(o, key));
-}
-
-static bool has(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	return v && !json_is_null(v);
-}
 
 /* Fixed class names for the values the data may hold. */
 static const char *kind_class(const char *kind)
@@ -320,32 +304,32 @@ static void verdict(struct strbuf *sb, json_t *r)
 		first = false;
 	}
 	sb_adds(sb, " in ");
-	seconds(sb, num(r, "wall_s"));
+	seconds(sb, jnum(r, "wall_s"));
 	sb_adds(sb, "</p>\n");
 }
 
 static void facts(struct strbuf *sb, json_t *r)
 {
 	sb_adds(sb, "<div class=\"facts\">\n<table>\n");
-	fact(sb, "graph", str(r, "graph"));
-	fact(sb, "backend", str(r, "backend"));
+	fact(sb, "graph", jstr(r, "graph"));
+	fact(sb, "backend", jstr(r, "backend"));
 	factf(sb, "jobs limit (-j)", "%lld",
 	      (long long)json_integer_value(json_object_get(r, "jobs_limit")));
-	fact(sb, "host", str(r, "host"));
-	fact(sb, "started", str(r, "started"));
-	fact(sb, "juggle", str(r, "juggle"));
+	fact(sb, "host", jstr(r, "host"));
+	fact(sb, "started", jstr(r, "started"));
+	fact(sb, "juggle", jstr(r, "juggle"));
 	sb_adds(sb, "</table>\n<table>\n");
-	factf(sb, "wall", "%.3f s", num(r, "wall_s"));
-	factf(sb, "cpu user / system", "%.3f s / %.3f s", num(r, "cpu_user_s"),
-	      num(r, "cpu_sys_s"));
-	factf(sb, "jobs in flight (average)", "%.2f", num(r, "jobs_in_flight_avg"));
+	factf(sb, "wall", "%.3f s", jnum(r, "wall_s"));
+	factf(sb, "cpu user / system", "%.3f s / %.3f s", jnum(r, "cpu_user_s"),
+	      jnum(r, "cpu_sys_s"));
+	factf(sb, "jobs in flight (average)", "%.2f", jnum(r, "jobs_in_flight_avg"));
 	factf(sb, "cpu use", "%.1f%% of %lld cores (cpu s / (wall x cores))",
-	      100 * num(r, "cpu_use"), (long long)json_integer_value(json_object_get(r, "cores")));
-	factf(sb, "critical path", "%.3f s", num(r, "critical_path_s"));
-	factf(sb, "lower bound", "%.3f s (%.3f job s / %lld lanes)", num(r, "lower_bound_s"),
-	      num(r, "job_s"), (long long)json_integer_value(json_object_get(r, "lanes")));
-	if (has(r, "wall_over_bound"))
-		factf(sb, "wall / lower bound", "%.2fx", num(r, "wall_over_bound"));
+	      100 * jnum(r, "cpu_use"), (long long)json_integer_value(json_object_get(r, "cores")));
+	factf(sb, "critical path", "%.3f s", jnum(r, "critical_path_s"));
+	factf(sb, "lower bound", "%.3f s (%.3f job s / %lld lanes)", jnum(r, "lower_bound_s"),
+	      jnum(r, "job_s"), (long long)json_integer_value(json_object_get(r, "lanes")));
+	if (jhas(r, "wall_over_bound"))
+		factf(sb, "wall / lower bound", "%.2fx", jnum(r, "wall_over_bound"));
 	factf(sb, "peak RSS", "%.1f MiB",
 	      (double)json_integer_value(json_object_get(r, "peak_rss_kib")) / 1024);
 	factf(sb, "connections", "%lld",
@@ -407,13 +391,13 @@ static struct strmap cp_set(json_t *cp)
 static void bar_title(struct strbuf *sb, json_t *j)
 {
 	struct strbuf t = {0};
-	sb_addf(&t, "%s\n", str(j, "name"));
-	if (has(j, "description"))
-		sb_addf(&t, "%s\n", str(j, "description"));
-	sb_addf(&t, "%s, %s, ", str(j, "kind"), str(j, "status"));
-	seconds(&t, num(j, "duration_s"));
-	if (has(j, "error"))
-		sb_addf(&t, "\n%s", str(j, "error"));
+	sb_addf(&t, "%s\n", jstr(j, "name"));
+	if (jhas(j, "description"))
+		sb_addf(&t, "%s\n", jstr(j, "description"));
+	sb_addf(&t, "%s, %s, ", jstr(j, "kind"), jstr(j, "status"));
+	seconds(&t, jnum(j, "duration_s"));
+	if (jhas(j, "error"))
+		sb_addf(&t, "\n%s", jstr(j, "error"));
 	html_attr(sb, sb_str(&t));
 	sb_release(&t);
 }
@@ -424,21 +408,21 @@ static void timeline(struct strbuf *sb, json_t *r, int run)
 	json_t *jobs = json_object_get(r, "jobs");
 	json_t *cp = json_object_get(r, "critical_path");
 	struct strmap crit = cp_set(cp);
-	double wall = num(r, "wall_s");
+	double wall = jnum(r, "wall_s");
 	size_t i;
 	json_t *j;
 	/* The bars, sorted by lane then start. */
 	VEC(struct bar) bars = {0};
 	json_array_foreach(jobs, i, j)
 	{
-		if (!has(j, "started_s"))
+		if (!jhas(j, "started_s"))
 			continue;
-		double fin = has(j, "finished_s") ? num(j, "finished_s") : num(j, "started_s");
+		double fin = jhas(j, "finished_s") ? jnum(j, "finished_s") : jnum(j, "started_s");
 		if (fin > wall)
 			wall = fin;
-		struct bar b = {has(j, "worker") ? json_integer_value(json_object_get(j, "worker"))
+		struct bar b = {jhas(j, "worker") ? json_integer_value(json_object_get(j, "worker"))
 		                                 : -1,
-		                num(j, "started_s"), i};
+		                jnum(j, "started_s"), i};
 		VEC_PUSH(&bars, b);
 	}
 	if (bars.n)
@@ -489,15 +473,15 @@ static void timeline(struct strbuf *sb, json_t *r, int run)
 				            "<div class=\"track\">");
 		}
 		j = json_array_get(jobs, bars.v[b].index);
-		double st = num(j, "started_s");
-		double fin = has(j, "finished_s") ? num(j, "finished_s") : wall;
+		double st = jnum(j, "started_s");
+		double fin = jhas(j, "finished_s") ? jnum(j, "finished_s") : wall;
 		if (fin < st)
 			fin = st;
 		sb_addf(sb,
 		        "<div class=\"bar %s %s%s\" style=\"left:%.4f%%;width:%.4f%%\" "
 		        "tabindex=\"0\" data-r=\"%d\" data-i=\"%zu\" title=\"",
-		        kind_class(str(j, "kind")), status_class(str(j, "status")),
-		        strmap_get(&crit, str(j, "name")) ? " cp" : "", 100 * st / wall,
+		        kind_class(jstr(j, "kind")), status_class(jstr(j, "status")),
+		        strmap_get(&crit, jstr(j, "name")) ? " cp" : "", 100 * st / wall,
 		        100 * (fin - st) / wall, run, bars.v[b].index);
 		bar_title(sb, j);
 		sb_adds(sb, "\"></div>");
@@ -518,7 +502,7 @@ static json_t *job_named(json_t *jobs, const char *name)
 	json_t *j;
 	json_array_foreach(jobs, i, j)
 	{
-		if (strcmp(str(j, "name"), name) == 0)
+		if (strcmp(jstr(j, "name"), name) == 0)
 			return j;
 	}
 	return NULL;
@@ -527,17 +511,17 @@ static json_t *job_named(json_t *jobs, const char *name)
 static void job_cells(struct strbuf *sb, json_t *j)
 {
 	sb_adds(sb, "<td><span class=\"mono\">");
-	html_text(sb, str(j, "name"));
+	html_text(sb, jstr(j, "name"));
 	sb_adds(sb, "</span>");
-	if (has(j, "description")) {
+	if (jhas(j, "description")) {
 		sb_adds(sb, "<br><span class=\"muted\">");
-		html_text(sb, str(j, "description"));
+		html_text(sb, jstr(j, "description"));
 		sb_adds(sb, "</span>");
 	}
 	sb_adds(sb, "</td><td>");
-	html_text(sb, str(j, "kind"));
-	sb_addf(sb, "</td><td><span class=\"st %s\">", status_class(str(j, "status")));
-	html_text(sb, str(j, "status"));
+	html_text(sb, jstr(j, "kind"));
+	sb_addf(sb, "</td><td><span class=\"st %s\">", status_class(jstr(j, "status")));
+	html_text(sb, jstr(j, "status"));
 	sb_adds(sb, "</span></td>");
 }
 
@@ -556,7 +540,7 @@ static void critical(struct strbuf *sb, json_t *r)
 	        "<thead><tr><th>#</th><th>job</th><th>kind</th><th>status</th>"
 	        "<th class=\"n\">started</th><th class=\"n\">seconds</th></tr></thead>\n"
 	        "<tbody>\n",
-	        num(r, "critical_path_s"));
+	        jnum(r, "critical_path_s"));
 	size_t i;
 	json_t *v;
 	json_array_foreach(cp, i, v)
@@ -566,7 +550,7 @@ static void critical(struct strbuf *sb, json_t *r)
 		if (j) {
 			job_cells(sb, j);
 			sb_addf(sb, "<td class=\"n\">%.3f</td><td class=\"n\">%.3f</td></tr>\n",
-			        num(j, "started_s"), num(j, "duration_s"));
+			        jnum(j, "started_s"), jnum(j, "duration_s"));
 		} else {
 			sb_adds(sb, "<td class=\"mono\">");
 			html_text(sb, json_string_value(v));
@@ -578,8 +562,8 @@ static void critical(struct strbuf *sb, json_t *r)
 
 static int cmp_dur(const void *a, const void *b)
 {
-	double x = num(*(json_t *const *)a, "duration_s"),
-	       y = num(*(json_t *const *)b, "duration_s");
+	double x = jnum(*(json_t *const *)a, "duration_s"),
+	       y = jnum(*(json_t *const *)b, "duration_s");
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
@@ -591,7 +575,7 @@ static void slowest(struct strbuf *sb, json_t *r)
 	json_t **v = xmalloc((json_array_size(jobs) + 1) * sizeof(*v));
 	json_array_foreach(jobs, i, j)
 	{
-		if (has(j, "started_s"))
+		if (jhas(j, "started_s"))
 			v[n++] = j;
 	}
 	qsort(v, n, sizeof(*v), cmp_dur);
@@ -610,7 +594,7 @@ static void slowest(struct strbuf *sb, json_t *r)
 		sb_addf(sb,
 		        "<td class=\"n\">%.3f</td><td class=\"n\">%.3f</td><td class=\"n\">"
 		        "%lld</td></tr>\n",
-		        num(v[k], "duration_s"), num(v[k], "cpu_s"),
+		        jnum(v[k], "duration_s"), jnum(v[k], "cpu_s"),
 		        (long long)json_integer_value(json_object_get(v[k], "attempts")));
 	}
 	sb_adds(sb, "</tbody>\n</table>\n");
@@ -624,35 +608,32 @@ static void failures(struct strbuf *sb, json_t *r)
 	json_t *j;
 	json_array_foreach(jobs, i, j)
 	{
-		const char *st = str(j, "status");
-		if (strcmp(st, "failed") != 0 && strcmp(st, "interrupted") != 0)
+		if (!report_job_failed(j))
 			continue;
+		const char *st = jstr(j, "status");
 		if (!n++)
 			sb_adds(sb, "<h2 id=\"failed\">Failed jobs</h2>\n");
 		sb_adds(sb, "<div class=\"fail\"><h3 class=\"mono\">");
-		html_text(sb, str(j, "name"));
+		html_text(sb, jstr(j, "name"));
 		sb_addf(sb, " <span class=\"st %s\">", status_class(st));
 		html_text(sb, st);
 		sb_adds(sb, "</span></h3>\n<p>");
-		if (has(j, "signal")) {
-			sb_adds(sb, "killed by ");
-			html_text(sb, str(j, "signal"));
+		char *how = report_how_failed(j);
+		if (how) {
+			html_text(sb, how);
 			sb_adds(sb, ": ");
-		} else if (json_is_integer(json_object_get(j, "exit_code")) &&
-		           json_integer_value(json_object_get(j, "exit_code"))) {
-			sb_addf(sb, "exit code %lld: ",
-			        (long long)json_integer_value(json_object_get(j, "exit_code")));
 		}
-		html_text(sb, has(j, "error") ? str(j, "error") : st);
-		if (has(j, "log")) {
+		free(how);
+		html_text(sb, jhas(j, "error") ? jstr(j, "error") : st);
+		if (jhas(j, "log")) {
 			sb_adds(sb, " <span class=\"muted\">(log: <code>");
-			html_text(sb, str(j, "log"));
+			html_text(sb, jstr(j, "log"));
 			sb_adds(sb, "</code>)</span>");
 		}
 		sb_adds(sb, "</p>\n");
-		if (has(j, "log_tail") && *str(j, "log_tail")) {
+		if (jhas(j, "log_tail") && *jstr(j, "log_tail")) {
 			sb_adds(sb, "<pre>");
-			html_text(sb, str(j, "log_tail"));
+			html_text(sb, jstr(j, "log_tail"));
 			sb_adds(sb, "</pre>\n");
 		}
 		sb_adds(sb, "</div>\n");
@@ -676,23 +657,23 @@ static void all_jobs(struct strbuf *sb, json_t *r)
 		sb_addf(sb, "<td class=\"n\" data-v=\"%lld\">%lld</td>",
 		        (long long)json_integer_value(json_object_get(j, "attempts")),
 		        (long long)json_integer_value(json_object_get(j, "attempts")));
-		if (has(j, "worker"))
+		if (jhas(j, "worker"))
 			sb_addf(sb, "<td class=\"n\" data-v=\"%lld\">%lld</td>",
 			        (long long)json_integer_value(json_object_get(j, "worker")),
 			        (long long)json_integer_value(json_object_get(j, "worker")));
 		else
 			sb_adds(sb, "<td class=\"n\" data-v=\"-1\"></td>");
-		if (has(j, "started_s"))
+		if (jhas(j, "started_s"))
 			sb_addf(sb, "<td class=\"n\" data-v=\"%.6f\">%.3f</td>",
-			        num(j, "started_s"), num(j, "started_s"));
+			        jnum(j, "started_s"), jnum(j, "started_s"));
 		else
 			sb_adds(sb, "<td class=\"n\" data-v=\"-1\"></td>");
 		sb_addf(sb,
 		        "<td class=\"n\" data-v=\"%.6f\">%.3f</td><td class=\"n\" "
 		        "data-v=\"%.6f\">%.3f</td><td>",
-		        num(j, "duration_s"), num(j, "duration_s"), num(j, "cpu_s"),
-		        num(j, "cpu_s"));
-		html_text(sb, has(j, "error") ? str(j, "error") : str(j, "reason"));
+		        jnum(j, "duration_s"), jnum(j, "duration_s"), jnum(j, "cpu_s"),
+		        jnum(j, "cpu_s"));
+		html_text(sb, jhas(j, "error") ? jstr(j, "error") : jstr(j, "reason"));
 		sb_adds(sb, "</td></tr>\n");
 	}
 	sb_adds(sb, "</tbody>\n</table>\n");
@@ -716,10 +697,10 @@ char *report_render_html(json_t *report, size_t *len, struct strbuf *err)
 	(void)err;
 	struct strbuf sb = {0};
 	struct strbuf title = {0};
-	sb_addf(&title, "juggle: %s", str(report, "graph"));
+	sb_addf(&title, "juggle: %s", jstr(report, "graph"));
 	page_begin(&sb, sb_str(&title));
 	sb_adds(&sb, "<h1>juggle run of <code>");
-	html_text(&sb, str(report, "graph"));
+	html_text(&sb, jstr(report, "graph"));
 	sb_adds(&sb, "</code></h1>\n");
 	run_body(&sb, report, 0);
 	json_t *runs = json_pack("[O]", report);
@@ -734,35 +715,35 @@ char *report_render_html(json_t *report, size_t *len, struct strbuf *err)
 
 static double run_cpu(json_t *run)
 {
-	if (has(run, "cpu_s"))
-		return num(run, "cpu_s");
+	if (jhas(run, "cpu_s"))
+		return jnum(run, "cpu_s");
 	json_t *rep = json_object_get(run, "report");
-	return num(rep, "cpu_user_s") + num(rep, "cpu_sys_s");
+	return jnum(rep, "cpu_user_s") + jnum(rep, "cpu_sys_s");
 }
 
 static double run_wall(json_t *run)
 {
-	if (has(run, "wall_s"))
-		return num(run, "wall_s");
-	return num(json_object_get(run, "report"), "wall_s");
+	if (jhas(run, "wall_s"))
+		return jnum(run, "wall_s");
+	return jnum(json_object_get(run, "report"), "wall_s");
 }
 
 /* A row without a status is from before compare recorded one: finished. */
 static bool run_finished(json_t *run)
 {
-	return !has(run, "status") || strcmp(str(run, "status"), "finished") == 0;
+	return !jhas(run, "status") || strcmp(jstr(run, "status"), "finished") == 0;
 }
 
 /* "failed: REASON", "interrupted" or "not run", for a row without numbers. */
 static void run_status(struct strbuf *sb, json_t *run)
 {
-	const char *st = str(run, "status");
+	const char *st = jstr(run, "status");
 	sb_adds(sb, strcmp(st, "failed") == 0        ? "<b>failed</b>"
 	            : strcmp(st, "interrupted") == 0 ? "<b>interrupted</b>"
 	                                             : "not run");
-	if (*str(run, "reason")) {
+	if (*jstr(run, "reason")) {
 		sb_adds(sb, ": ");
-		html_text(sb, str(run, "reason"));
+		html_text(sb, jstr(run, "reason"));
 	}
 }
 
@@ -772,13 +753,13 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 	json_t *runs = json_object_get(cmp, "runs");
 	struct strbuf sb = {0};
 	struct strbuf title = {0};
-	sb_addf(&title, "juggle compare: %s", str(cmp, "graph"));
+	sb_addf(&title, "juggle compare: %s", jstr(cmp, "graph"));
 	page_begin(&sb, sb_str(&title));
 	sb_release(&title);
 	sb_adds(&sb, "<h1>juggle compare");
-	if (*str(cmp, "graph")) {
+	if (*jstr(cmp, "graph")) {
 		sb_adds(&sb, ": <code>");
-		html_text(&sb, str(cmp, "graph"));
+		html_text(&sb, jstr(cmp, "graph"));
 		sb_adds(&sb, "</code>");
 	}
 	sb_adds(&sb, "</h1>\n");
@@ -815,7 +796,7 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 	{
 		double w = run_wall(run), c = run_cpu(run);
 		sb_adds(&sb, "<div class=\"row\"><div class=\"name mono\">");
-		html_text(&sb, str(run, "backend"));
+		html_text(&sb, jstr(run, "backend"));
 		if (!run_finished(run)) {
 			sb_adds(&sb, "</div><div>");
 			run_status(&sb, run);
@@ -837,15 +818,15 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 		double w = run_wall(run);
 		if (!run_finished(run)) {
 			sb_adds(&sb, "<tr><td class=\"mono\">");
-			html_text(&sb, str(run, "backend"));
+			html_text(&sb, jstr(run, "backend"));
 			sb_adds(&sb, "</td><td colspan=\"7\">");
 			run_status(&sb, run);
 			sb_adds(&sb, "</td></tr>\n");
 			continue;
 		}
-		double speed = has(run, "speedup") ? num(run, "speedup") : w > 0 ? base / w : 0;
+		double speed = jhas(run, "speedup") ? jnum(run, "speedup") : w > 0 ? base / w : 0;
 		sb_adds(&sb, "<tr><td class=\"mono\">");
-		html_text(&sb, str(run, "backend"));
+		html_text(&sb, jstr(run, "backend"));
 		sb_addf(&sb,
 		        "</td><td class=\"n\" data-v=\"%.6f\">%.2f</td><td class=\"n\" "
 		        "data-v=\"%.6f\">%.2fx</td><td class=\"n\" data-v=\"%.6f\">%.2f</td>",
@@ -857,8 +838,8 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 		        (long long)rss, (double)rss / 1024,
 		        (long long)json_integer_value(json_object_get(run, "connections")),
 		        (long long)json_integer_value(json_object_get(run, "connections")),
-		        strcmp(str(run, "outputs"), "identical") == 0 ? "identical"
-		        : strcmp(str(run, "outputs"), "differ") == 0  ? "<b>differ</b>"
+		        strcmp(jstr(run, "outputs"), "identical") == 0 ? "identical"
+		        : strcmp(jstr(run, "outputs"), "differ") == 0  ? "<b>differ</b>"
 		                                                      : "-",
 		        (long long)json_integer_value(json_object_get(run, "ok")),
 		        (long long)json_integer_value(json_object_get(run, "failed")));
@@ -879,7 +860,7 @@ char *report_render_html_compare(json_t *cmp, size_t *len, struct strbuf *err)
 		if (!json_is_object(rep))
 			continue;
 		sb_adds(&sb, "<h2>Timeline: <code>");
-		html_text(&sb, str(run, "backend"));
+		html_text(&sb, jstr(run, "backend"));
 		sb_adds(&sb, "</code></h2>\n");
 		verdict(&sb, rep);
 		timeline(&sb, rep, (int)i);

@@ -21,19 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/report/json.h"
 #include "engine/report/report.h"
-
-static bool has(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	return v && !json_is_null(v);
-}
-
-static const char *str(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
 
 /* s with the characters XML 1.0 forbids replaced by U+FFFD. The input is
  * valid UTF-8 (it comes from the report tree). */
@@ -105,28 +94,24 @@ static void property(xmlTextWriterPtr w, const char *name, const char *value, in
 
 static void testcase(xmlTextWriterPtr w, json_t *j, int *bad)
 {
-	const char *status = str(j, "status");
+	const char *status = jstr(j, "status");
 	start(w, "testcase", bad);
-	attr(w, "classname", str(j, "kind"), bad);
-	attr(w, "name", str(j, "name"), bad);
-	attrf(w, "time", bad, "%.3f", json_number_value(json_object_get(j, "duration_s")));
-	if (strcmp(status, "failed") == 0 || strcmp(status, "interrupted") == 0) {
+	attr(w, "classname", jstr(j, "kind"), bad);
+	attr(w, "name", jstr(j, "name"), bad);
+	attrf(w, "time", bad, "%.3f", jnum(j, "duration_s"));
+	if (report_job_failed(j)) {
 		bool failed = strcmp(status, "failed") == 0;
 		start(w, failed ? "failure" : "error", bad);
-		attr(w, "message", has(j, "error") ? str(j, "error") : status, bad);
-		if (has(j, "signal"))
-			attrf(w, "type", bad, "killed by %s", str(j, "signal"));
-		else if (json_integer_value(json_object_get(j, "exit_code")))
-			attrf(w, "type", bad, "exit code %lld",
-			      (long long)json_integer_value(json_object_get(j, "exit_code")));
-		else
-			attr(w, "type", status, bad);
+		attr(w, "message", jhas(j, "error") ? jstr(j, "error") : status, bad);
+		char *how = report_how_failed(j);
+		attr(w, "type", how ? how : status, bad);
+		free(how);
 		struct strbuf body = {0};
-		sb_addf(&body, "%s\n", has(j, "error") ? str(j, "error") : status);
-		if (has(j, "log"))
-			sb_addf(&body, "log: %s\n", str(j, "log"));
-		if (*str(j, "log_tail"))
-			sb_addf(&body, "--- last lines of the log ---\n%s", str(j, "log_tail"));
+		sb_addf(&body, "%s\n", jhas(j, "error") ? jstr(j, "error") : status);
+		if (jhas(j, "log"))
+			sb_addf(&body, "log: %s\n", jstr(j, "log"));
+		if (*jstr(j, "log_tail"))
+			sb_addf(&body, "--- last lines of the log ---\n%s", jstr(j, "log_tail"));
 		text(w, sb_str(&body), bad);
 		sb_release(&body);
 		end(w, bad);
@@ -137,15 +122,15 @@ static void testcase(xmlTextWriterPtr w, json_t *j, int *bad)
 	} else if (strcmp(status, "not-run") == 0) {
 		start(w, "skipped", bad);
 		attrf(w, "message", bad, "not run: %s",
-		      has(j, "error") ? str(j, "error") : "a dependency did not succeed");
+		      jhas(j, "error") ? jstr(j, "error") : "a dependency did not succeed");
 		end(w, bad);
 	}
-	if (has(j, "reason") && strcmp(status, "ok") == 0) {
+	if (jhas(j, "reason") && strcmp(status, "ok") == 0) {
 		start(w, "system-out", bad);
 		struct strbuf out = {0};
-		sb_addf(&out, "ran because %s", str(j, "reason"));
-		if (has(j, "log"))
-			sb_addf(&out, "\nlog: %s", str(j, "log"));
+		sb_addf(&out, "ran because %s", jstr(j, "reason"));
+		if (jhas(j, "log"))
+			sb_addf(&out, "\nlog: %s", jstr(j, "log"));
 		text(w, sb_str(&out), bad);
 		sb_release(&out);
 		end(w, bad);
@@ -175,7 +160,7 @@ char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
 	                    json_integer_value(json_object_get(counts, "not-run"));
 	long long errors = json_integer_value(json_object_get(counts, "interrupted"));
 	long long tests = (long long)json_array_size(json_object_get(r, "jobs"));
-	double wall = json_number_value(json_object_get(r, "wall_s"));
+	double wall = jnum(r, "wall_s");
 
 	start(w, "testsuites", &bad);
 	attr(w, "name", "juggle", &bad);
@@ -186,7 +171,7 @@ char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
 	attrf(w, "time", &bad, "%.3f", wall);
 
 	start(w, "testsuite", &bad);
-	attr(w, "name", str(r, "graph"), &bad);
+	attr(w, "name", jstr(r, "graph"), &bad);
 	attrf(w, "tests", &bad, "%lld", tests);
 	attrf(w, "failures", &bad, "%lld", failed);
 	attrf(w, "errors", &bad, "%lld", errors);
@@ -194,16 +179,16 @@ char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
 	attrf(w, "time", &bad, "%.3f", wall);
 	/* The Ant schema's timestamp has no time zone; ours is UTC. */
 	char stamp[32];
-	snprintf(stamp, sizeof(stamp), "%s", str(r, "started"));
+	snprintf(stamp, sizeof(stamp), "%s", jstr(r, "started"));
 	size_t sl = strlen(stamp);
 	if (sl && stamp[sl - 1] == 'Z')
 		stamp[sl - 1] = '\0';
 	attr(w, "timestamp", stamp, &bad);
-	attr(w, "hostname", str(r, "host"), &bad);
+	attr(w, "hostname", jstr(r, "host"), &bad);
 
 	start(w, "properties", &bad);
-	property(w, "juggle", str(r, "juggle"), &bad);
-	property(w, "backend", str(r, "backend"), &bad);
+	property(w, "juggle", jstr(r, "juggle"), &bad);
+	property(w, "backend", jstr(r, "backend"), &bad);
 	char n[32];
 	snprintf(n, sizeof(n), "%lld",
 	         (long long)json_integer_value(json_object_get(r, "jobs_limit")));

@@ -1,5 +1,6 @@
 /* report.c - see report.h. */
 #define _GNU_SOURCE
+#include "engine/report/json.h"
 #include "engine/report/report.h"
 
 #include <errno.h>
@@ -444,12 +445,6 @@ static int cmp_duration(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static const char *jstr(json_t *o, const char *key)
-{
-	const char *s = json_string_value(json_object_get(o, key));
-	return s ? s : "";
-}
-
 /* Prints s cleaned of control characters, cut to width display columns
  * (counting a UTF-8 sequence as one), padded when pad. */
 static void put_cell(FILE *out, const char *s, int width, bool pad)
@@ -480,8 +475,13 @@ static void put_cell(FILE *out, const char *s, int width, bool pad)
 	free(c);
 }
 
-/* "exit code 2", "killed by SIGKILL", or NULL. */
-static char *how_failed(json_t *j)
+bool report_job_failed(json_t *j)
+{
+	const char *st = jstr(j, "status");
+	return strcmp(st, "failed") == 0 || strcmp(st, "interrupted") == 0;
+}
+
+char *report_how_failed(json_t *j)
 {
 	json_t *code = json_object_get(j, "exit_code");
 	json_t *sig = json_object_get(j, "signal");
@@ -502,14 +502,14 @@ static void print_failures(FILE *out, json_t *r)
 	json_t *j;
 	json_array_foreach(jobs, i, j)
 	{
-		const char *st = jstr(j, "status");
-		if (strcmp(st, "failed") != 0 && strcmp(st, "interrupted") != 0)
+		if (!report_job_failed(j))
 			continue;
+		const char *st = jstr(j, "status");
 		if (!nfailed++)
 			fprintf(out, "failed jobs:\n");
 		fputs("  ", out);
 		put_cell(out, jstr(j, "name"), 60, false);
-		char *how = how_failed(j);
+		char *how = report_how_failed(j);
 		if (strcmp(st, "interrupted") == 0)
 			fprintf(out, " (interrupted)");
 		if (how)
@@ -560,15 +560,14 @@ void report_print_summary(FILE *out, json_t *r)
 		fprintf(out, "%s%lld %s", first ? "" : ", ", (long long)c, label[i]);
 		first = false;
 	}
-	double wall = json_number_value(json_object_get(r, "wall_s"));
+	double wall = jnum(r, "wall_s");
 	fprintf(out, " in %.2f s (%s, -j %lld, %.2f jobs in flight on average, cpu %.2f s = %.0f%% of "
 		     "%lld cores)\n",
 		wall, jstr(r, "backend"),
 		(long long)json_integer_value(json_object_get(r, "jobs_limit")),
-		json_number_value(json_object_get(r, "jobs_in_flight_avg")),
-		json_number_value(json_object_get(r, "cpu_user_s")) +
-			json_number_value(json_object_get(r, "cpu_sys_s")),
-		100 * json_number_value(json_object_get(r, "cpu_use")),
+		jnum(r, "jobs_in_flight_avg"),
+		jnum(r, "cpu_user_s") + jnum(r, "cpu_sys_s"),
+		100 * jnum(r, "cpu_use"),
 		(long long)json_integer_value(json_object_get(r, "cores")));
 
 	json_t *jobs = json_object_get(r, "jobs");
@@ -607,7 +606,7 @@ void report_print_summary(FILE *out, json_t *r)
 			}
 		}
 		fprintf(out, " (%.2f s)\n",
-			json_number_value(json_object_get(r, "critical_path_s")));
+			jnum(r, "critical_path_s"));
 	}
 	json_t *ratio = json_object_get(r, "wall_over_bound");
 	if (json_is_number(ratio)) {
@@ -617,9 +616,9 @@ void report_print_summary(FILE *out, json_t *r)
 		fprintf(out,
 			"  lower bound %.2f s = max(critical path %.2f s, %.2f job s / %lld lane%s); "
 			"wall %.2fx the bound\n",
-			json_number_value(json_object_get(r, "lower_bound_s")),
-			json_number_value(json_object_get(r, "critical_path_s")),
-			json_number_value(json_object_get(r, "job_s")), (long long)lanes,
+			jnum(r, "lower_bound_s"),
+			jnum(r, "critical_path_s"),
+			jnum(r, "job_s"), (long long)lanes,
 			lanes == 1 ? "" : "s", json_number_value(ratio));
 	}
 	free(ran_jobs);

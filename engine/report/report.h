@@ -95,4 +95,13 @@ json_t *json_text(const char *s);
  * array); *n gets their number and *seconds the chain's length. */
 struct job **critical_path(const struct graph *g, size_t *n, double *seconds);
 
+/* Whether the job j of a report tree failed or was interrupted: the jobs
+ * every format lists as failures. */
+bool report_job_failed(json_t *j);
+/* How the job j of a report tree failed, in a few words: "killed by
+ * SIGKILL", "exit code 2", "HTTP 404", or NULL when its exit says nothing
+ * more than its error. Every format that shows a failure says it with
+ * this. The caller frees the string. */
+char *report_how_failed(json_t *j);
+
 #endif

@@ -13,13 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/report/json.h"
 #include "engine/report/report.h"
-
-static bool has(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	return v && !json_is_null(v);
-}
 
 static json_int_t usec(double s)
 {
@@ -35,7 +30,7 @@ static json_t *job_args(json_t *j, bool critical)
 	                                   "reason",      "error",       "result",    "log_tail"};
 	json_t *args = json_object();
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
-		if (has(j, keys[i]))
+		if (jhas(j, keys[i]))
 			json_object_set(args, keys[i], json_object_get(j, keys[i]));
 	if (critical)
 		json_object_set_new(args, "critical_path", json_true());
@@ -63,13 +58,13 @@ char *report_render_trace(json_t *r, size_t *len, struct strbuf *err)
 		if (json_string_value(j))
 			strmap_put(&crit, json_string_value(j), (void *)1);
 	}
-	double wall = json_number_value(json_object_get(r, "wall_s"));
+	double wall = jnum(r, "wall_s");
 
 	json_t *events = json_array();
 	struct strbuf pname = {0};
 	sb_addf(&pname, "juggle %s (%s, -j %lld)",
-	        json_string_value(json_object_get(r, "graph")) ?: "",
-	        json_string_value(json_object_get(r, "backend")) ?: "",
+	        jstr(r, "graph"),
+	        jstr(r, "backend"),
 	        (long long)json_integer_value(json_object_get(r, "jobs_limit")));
 	json_array_append_new(
 	    events, metadata("process_name", -1, json_pack("{s:s}", "name", sb_str(&pname))));
@@ -79,26 +74,26 @@ char *report_render_trace(json_t *r, size_t *len, struct strbuf *err)
 	json_t *not_run = json_array();
 	json_array_foreach(jobs, i, j)
 	{
-		const char *name = json_string_value(json_object_get(j, "name")) ?: "";
-		if (!has(j, "started_s")) {
+		const char *name = jstr(j, "name");
+		if (!jhas(j, "started_s")) {
 			json_array_append_new(
 			    not_run,
 			    json_pack("{s:O, s:O, s:O, s:O}", "name", json_object_get(j, "name"),
 			              "kind", json_object_get(j, "kind"), "status",
 			              json_object_get(j, "status"), "why",
-			              has(j, "error") ? json_object_get(j, "error") : json_null()));
+			              jhas(j, "error") ? json_object_get(j, "error") : json_null()));
 			continue;
 		}
 		json_int_t tid =
-		    has(j, "worker") ? json_integer_value(json_object_get(j, "worker")) + 1 : 0;
+		    jhas(j, "worker") ? json_integer_value(json_object_get(j, "worker")) + 1 : 0;
 		bool seen = false;
 		for (size_t k = 0; k < tids.n && !seen; k++)
 			seen = tids.v[k] == tid;
 		if (!seen)
 			VEC_PUSH(&tids, tid);
-		double st = json_number_value(json_object_get(j, "started_s"));
-		double fin = has(j, "finished_s")
-		                 ? json_number_value(json_object_get(j, "finished_s"))
+		double st = jnum(j, "started_s");
+		double fin = jhas(j, "finished_s")
+		                 ? jnum(j, "finished_s")
 		                 : wall;
 		if (fin < st)
 			fin = st;

@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 
 from harness import backends, timeout, valgrind_slow
+from testbed import nginx
 
 
 # ---- HTML ----
@@ -173,6 +174,26 @@ def test_html_from_settings_and_up_to_date_run(t):
     page = parse_page("reports/run.html")
     assert "1 up to date" in "".join(page.text)
     assert "No job ran." in "".join(page.text)
+
+
+def test_every_report_shows_an_http_failure_status(t):
+    """The terminal summary, the HTML page and JUnit say how a download
+    failed in the same words: its HTTP status."""
+    if not download_kind_built(t):
+        return
+    web = nginx(t)
+    t.ini("""
+        [download gone]
+        url = %s/gone.txt
+        output = gone.txt
+        """ % web.base)
+    r = t.juggle("--progress", "none", "--html", "report.html", "--junit", "junit.xml", rc=1)
+    assert r.job("gone")["http_status"] == 404
+    assert re.search(r"^  gone \(HTTP 404\): ", r.out, re.M), r.out
+    fail = [x for x in parse_page("report.html").text if "HTTP 404" in x]
+    assert fail and fail[0].startswith("HTTP 404: "), fail
+    case = ET.parse("junit.xml").getroot().find("testsuite").find("testcase")
+    assert case.find("failure").get("type") == "HTTP 404"
 
 
 # ---- trace and JUnit ----
