@@ -94,25 +94,9 @@ char *own_file_read(const char *path, size_t *len)
 	int fd = own_file_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return NULL;
-	struct strbuf out = {0};
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			sb_release(&out);
-			errno = e;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		sb_add(&out, buf, (size_t)n);
-	}
+	char *data = read_fd(fd, len);
+	int e = errno;
 	close(fd);
-	if (len)
-		*len = out.len;
-	return sb_detach(&out);
+	errno = e;
+	return data;
 }

@@ -341,11 +341,8 @@ int mkdir_parents(const char *path)
 	return rc;
 }
 
-char *read_file(const char *path, size_t *len)
+char *read_fd(int fd, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
 	struct strbuf sb = {0};
 	char buf[65536];
 	for (;;) {
@@ -354,7 +351,6 @@ char *read_file(const char *path, size_t *len)
 			continue;
 		if (n < 0) {
 			int e = errno;
-			close(fd);
 			sb_release(&sb);
 			errno = e;
 			return NULL;
@@ -363,10 +359,21 @@ char *read_file(const char *path, size_t *len)
 			break;
 		sb_add(&sb, buf, (size_t)n);
 	}
-	close(fd);
 	if (len)
 		*len = sb.len;
 	return sb_detach(&sb);
+}
+
+char *read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char *data = read_fd(fd, len);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return data;
 }
 
 int write_all(int fd, const void *data, size_t len)
@@ -596,4 +603,33 @@ void hex_encode(char *out, const unsigned char *in, size_t n)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+	size_t len;
+	unsigned min, c;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, min = 0x80, c = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, min = 0x800, c = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, min = 0x10000, c = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
 }

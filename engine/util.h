@@ -115,6 +115,8 @@ int mkdir_p(const char *dir, mode_t mode);
 int mkdir_parents(const char *path);
 /* Reads a whole file; *len gets its size (the buffer is also NUL-terminated). */
 char *read_file(const char *path, size_t *len);
+/* Reads fd to its end, the same way; the caller still owns (and closes) fd. */
+char *read_fd(int fd, size_t *len);
 /* Writes data to path through a temporary file in the same folder, renamed
  * into place, so readers (and a killed run) never see a partial file.
  * Outputs and reports are not fsync'd, as make, ninja and curl do not:
@@ -154,5 +156,11 @@ const struct evp_md_st *md_sha256(void);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(char *out, const unsigned char *in, size_t n);
+
+
+/* The code point (*cp) of the valid UTF-8 sequence at s, at most n bytes,
+ * and its length; 0 when the sequence is invalid (overlong, a surrogate,
+ * cut short). */
+size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
 
 #endif
