@@ -1,5 +1,7 @@
-/* dry.c - the dry run (-n) as a backend: every job succeeds at once and
- * changes its outputs, and nothing runs. */
+/* dry.c - a backend that runs nothing: every job succeeds at once and
+ * changes its outputs. juggle -n no longer uses it (cmd/predict.c says what
+ * would run without the scheduler); it and the scheduler's dry_run
+ * branches are due to be removed. */
 #define _GNU_SOURCE
 #include <stdlib.h>
 #include <string.h>
