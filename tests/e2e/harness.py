@@ -109,6 +109,36 @@ def leftovers(top="."):
     return found
 
 
+def run_pty(t, *args, env=None, cols=80):
+    """Runs juggle (on t's backend, in t's folder) on a pseudo-terminal of
+    `cols` columns, so it behaves as on a user's terminal (the status line
+    is on; COLUMNS and NO_COLOR are unset, TERM=xterm, then env applied).
+    Returns (exit status, everything it wrote, as bytes)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+    e = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    e["TERM"] = "xterm"
+    e.update(env or {})
+    p = subprocess.Popen([t.exe, "-b", t.backend] + list(args), stdin=slave, stdout=slave,
+                         stderr=slave, env=e, cwd=t.dir, close_fds=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return p.wait(timeout=60 * TIMEOUT_SCALE), b"".join(chunks)
+
+
 class Skip(Exception):
     """Raise to skip a test that cannot run here (exit status 77)."""
 

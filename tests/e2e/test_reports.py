@@ -17,6 +17,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 import zipfile
 
+import harness
 from harness import backends, timeout, valgrind_slow
 from testbed import nginx
 
@@ -329,29 +330,8 @@ def test_summary_names_cannot_drive_the_terminal(t):
 
 def run_pty(t, *args, env=None, cols=60):
     """Runs juggle on a pseudo-terminal of `cols` columns; returns (rc, output)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
-    e = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
-    e["TERM"] = "xterm"
-    e.update(env or {})
-    p = subprocess.Popen([t.exe, "-b", t.backend] + list(args), stdin=slave, stdout=slave,
-                         stderr=slave, env=e, cwd=t.dir, close_fds=True)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the other side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return p.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
+    rc, out = harness.run_pty(t, *args, env=env, cols=cols)
+    return rc, out.decode("utf-8", "replace")
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

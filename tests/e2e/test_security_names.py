@@ -6,6 +6,7 @@ import re
 import subprocess
 import tarfile
 
+import harness
 from harness import TIMEOUT_SCALE, backends
 from testbed import nginx
 
@@ -278,30 +279,9 @@ def test_file_names_never_reach_the_terminal_raw(t):
 
 
 def run_pty(t, *args):
-    """Runs juggle on a pseudo-terminal (so the status line is on); returns
-    (rc, output bytes)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
-    e = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
-    e.update(TERM="xterm", NO_COLOR="1")
-    p = subprocess.Popen([t.exe, "-b", t.backend] + list(args), stdin=slave, stdout=slave,
-                         stderr=slave, env=e, cwd=t.dir, close_fds=True)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the other side is closed
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return p.wait(timeout=60 * TIMEOUT_SCALE), b"".join(chunks)
+    """Runs juggle on a pseudo-terminal (so the status line is on), without
+    colour; returns (rc, output bytes)."""
+    return harness.run_pty(t, *args, env={"NO_COLOR": "1"}, cols=200)
 
 
 def test_status_line_shows_hostile_names_escaped(t):
