@@ -352,8 +352,10 @@ static bool temp_name(const char *name, size_t *base_len)
 	return true;
 }
 
-/* Sweeps the folder dir (relative, "" for the graph's folder). */
-static void sweep_folder(const struct graph *g, const char *dir)
+/* Sweeps the folder dir (relative, "" for the graph's folder): removes the
+ * temporary files of the outputs g produces there or, with only set, of
+ * that one output. */
+static void sweep_folder(const struct graph *g, const char *dir, const char *only)
 {
 	char *probe = xasprintf("%s%sx", dir, *dir ? "/" : "");
 	const char *base;
@@ -374,13 +376,29 @@ static void sweep_folder(const struct graph *g, const char *dir)
 			continue;
 		char *out = xasprintf("%s%s%.*s", dir, *dir ? "/" : "", (int)len, e->d_name + 1);
 		struct stat st;
-		if (strmap_get(&g->producer, out) &&
+		if ((only ? strcmp(out, only) == 0 : strmap_get(&g->producer, out) != NULL) &&
 		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(st.st_mode) && st.st_uid == me)
 			unlinkat(dirfd(d), e->d_name, 0);
 		free(out);
 	}
 	closedir(d);
+}
+
+/* The folder part of an output's path, "" when it has none. */
+static char *out_folder(const char *out)
+{
+	const char *slash = strrchr(out, '/');
+	return slash ? xstrndup(out, (size_t)(slash - out)) : xstrdup("");
+}
+
+void out_sweep_job_temps(const struct job *job)
+{
+	for (uint32_t i = 0; i < job->n_outputs; i++) {
+		char *dir = out_folder(job->outputs[i]);
+		sweep_folder(NULL, dir, job->outputs[i]);
+		free(dir);
+	}
 }
 
 void out_sweep_temps(const struct graph *g)
@@ -390,9 +408,7 @@ void out_sweep_temps(const struct graph *g)
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		const struct job *j = g->jobs.v[i];
 		for (uint32_t k = 0; k < j->n_outputs; k++) {
-			const char *slash = strrchr(j->outputs[k], '/');
-			char *dir = slash ? xstrndup(j->outputs[k], (size_t)(slash - j->outputs[k]))
-			                  : xstrdup("");
+			char *dir = out_folder(j->outputs[k]);
 			if (strmap_get(&seen, dir)) {
 				free(dir);
 				continue;
@@ -402,7 +418,7 @@ void out_sweep_temps(const struct graph *g)
 		}
 	}
 	for (size_t i = 0; i < dirs.n; i++)
-		sweep_folder(g, dirs.v[i]);
+		sweep_folder(g, dirs.v[i], NULL);
 	strmap_release(&seen);
 	strvec_release(&dirs);
 }

@@ -101,5 +101,8 @@ void out_discard_changed(const struct job *job, const struct out_stamp *before);
  * (".NAME.juggle-tmp-" and 16 hex digits) in the outputs' folders. Call it
  * holding the state lock, before any job starts; never in a dry run. */
 void out_sweep_temps(const struct graph *g);
+/* Removes the temporary files of job's outputs alone: for a job whose
+ * process died mid-write, when nothing else can be writing them. */
+void out_sweep_job_temps(const struct job *job);
 
 #endif

@@ -289,6 +289,9 @@ static void worker_died(struct proc *w, struct result *res)
 			    (int)pid);
 		res->retryable = false;
 	}
+	/* It may have died between creating an output's temporary file and
+	 * renaming it into place; that file is ours and useless now. */
+	out_sweep_job_temps(job);
 	char *log = job_log_path(job);
 	int fd = own_file_open(log, O_WRONLY | O_APPEND | O_CREAT, 0666);
 	attempt_fail_end(job, w->before, res, fd);

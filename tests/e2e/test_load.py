@@ -284,3 +284,54 @@ def test_load_processes_workers_killed_at_random(t):
     assert all(r.job(j["name"])["status"] == "ok" for j in failed)
     for j in failed:
         assert t.read(j["outputs"][0]).strip() == str(squares(size))
+
+
+def holder_of(pids, path):
+    """The pid among pids that has path open, or None."""
+    for pid in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == path:
+                    return pid
+            except OSError:
+                pass
+    return None
+
+
+@NOT_UNDER_VALGRIND
+@timeout(200)
+def test_load_processes_worker_killed_mid_write_leaves_no_temporary_file(t):
+    # A worker killed between creating an output's temporary file and
+    # renaming it into place: the run removes that file, so the folder
+    # holds nothing of the failed job once juggle has exited.
+    with open("big.bin", "wb") as f:
+        for _ in range(48 if not ASAN else 16):
+            f.write(os.urandom(1 << 20))
+    t.ini("""
+        [cpu pack]
+        task = gzip
+        input = big.bin
+        output = out/big.gz
+        """)
+    os.mkdir("out")
+    p = t.spawn("-b", "processes", "-j", "1", "--progress", "none", backend=False)
+    victim = None
+    while victim is None and p.poll() is None:
+        temps = glob.glob("out/.big.gz.juggle-tmp-*")
+        if temps:
+            victim = holder_of(children(p.pid), os.path.abspath(temps[0]))
+        if victim is None:
+            time.sleep(0.005)
+    assert victim is not None, "the job ended before its worker could be killed"
+    os.kill(victim, signal.SIGKILL)
+    out, err = p.communicate(timeout=150)
+    assert p.returncode == 1, (p.returncode, out[-2000:], err[-2000:])
+    assert "killed by signal 9" in report()["jobs"][0]["error"]
+    assert os.listdir("out") == []
+
+    t.juggle("-b", "processes", "--progress", "none", backend=False, rc=0)
+    assert os.listdir("out") == ["big.gz"]
