@@ -130,7 +130,6 @@ int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
 	o->jobs = g->settings.jobs;
 	o->net_jobs = g->settings.net_jobs;
 	o->keep_going = g->settings.keep_going > 0;
-	o->dry_run = c->dry_run;
 	o->always_make = c->always_make;
 	o->verbose = c->verbose;
 	o->quiet = c->quiet;

@@ -199,7 +199,7 @@ int cmd_run(struct cli *c)
 		graph_release(&g);
 		return rc;
 	}
-	if (o.dry_run) {
+	if (c->dry_run) {
 		rc = dry_run(c, &g);
 		graph_release(&g);
 		return rc;
@@ -208,25 +208,22 @@ int cmd_run(struct cli *c)
 	struct strbuf err = {0}, warn = {0};
 	struct state *st = NULL;
 	int lock_fd = -1;
-	/* A dry run writes nothing there, but reads only what is juggle's. */
-	if (own_dir_prepare(STATE_DIR, o.dry_run ? OWN_READ : OWN_CREATE, &err) < 0) {
+	if (own_dir_prepare(STATE_DIR, OWN_CREATE, &err) < 0) {
 		error("%s; not starting", sb_str(&err));
 		rc = EXIT_CANNOT_START;
 		goto out;
 	}
-	if (!o.dry_run) {
-		long holder;
-		lock_fd = lock_acquire(STATE_DIR "/lock", &holder, &err);
-		if (lock_fd < 0) {
-			error("%s; not starting", sb_str(&err));
-			rc = EXIT_CANNOT_START;
-			goto out;
-		}
-		if ((rc = probe_outputs(&g.settings)))
-			goto out;
-		out_sweep_temps(&g);
+	long holder;
+	lock_fd = lock_acquire(STATE_DIR "/lock", &holder, &err);
+	if (lock_fd < 0) {
+		error("%s; not starting", sb_str(&err));
+		rc = EXIT_CANNOT_START;
+		goto out;
 	}
-	if (state_open(&st, STATE_DIR, o.dry_run, &warn, &err) < 0) {
+	if ((rc = probe_outputs(&g.settings)))
+		goto out;
+	out_sweep_temps(&g);
+	if (state_open(&st, STATE_DIR, false, &warn, &err) < 0) {
 		error("%s", sb_str(&err));
 		rc = EXIT_CANNOT_START;
 		goto out;
@@ -239,23 +236,23 @@ int cmd_run(struct cli *c)
 		rc = EXIT_CANNOT_START;
 		goto out;
 	}
-	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.dry_run, o.backend->notes,
+	struct report_meta meta = {c->file, o.backend->name, o.jobs, false, o.backend->notes,
 				   o.backend->max_lanes};
 	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
 		      sum.counts[JS_INTERRUPTED];
 	/* The report as a tree only when something reads it: a no-op run of a
 	 * big graph streams the JSON report and builds nothing. */
 	json_t *report = NULL;
-	if (!o.dry_run && (g.settings.html || g.settings.trace || g.settings.junit))
+	if ((g.settings.html || g.settings.trace || g.settings.junit))
 		report = report_build(&g, &sum, &meta);
-	if (!o.dry_run && !write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
+	if (!write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
 		rc = EXIT_FAILED;
 	if (!c->quiet && worked) {
 		/* The summary needs a few jobs, not a tree of them all. */
 		json_t *summary = report ? json_incref(report) : report_build_summary(&g, &sum, &meta);
 		report_print_summary(stdout, summary);
 		json_decref(summary);
-	} else if (!c->quiet && !o.dry_run) {
+	} else if (!c->quiet) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
 		       sum.counts[JS_SKIPPED] == 1 ? "" : "s");
 	}

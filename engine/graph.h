@@ -86,7 +86,6 @@ struct job_run {
 	bool wanted;        /* requested, or needed by a requested job */
 	bool started;
 	bool changed;       /* ran and changed an output (or has none) */
-	bool dry;           /* counted as run by a dry run */
 	int pending;        /* unfinished dependencies */
 	int attempts;
 	int worker;         /* lane of the last attempt, -1 none */

@@ -155,8 +155,7 @@ static void fail_now(struct sched *s, struct job *job, char *error)
 {
 	free(job->run.error);
 	job->run.error = error;
-	if (!s->o->dry_run)
-		state_record_fail(s->st, job);
+	state_record_fail(s->st, job);
 	finish(s, job, JS_FAILED);
 }
 
@@ -182,8 +181,6 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 				known = &rec->files[k];
 		const struct file_sig *now = state_sig(s->st, job->inputs[i], known);
 		if (!now) {
-			if (s->o->dry_run)
-				continue; /* a dry run did not make it; it would have */
 			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
 			unsigned char h[16];
 			struct stat sb;
@@ -234,15 +231,7 @@ static void start_attempt(struct sched *s, struct job *job)
 	}
 	s->fl[job->index].attempt_at = now;
 	char *cmd = describe(job);
-	if (s->o->dry_run) {
-		char *name = term_clean(job->name, strlen(job->name));
-		char *why = term_clean(r->reason ? r->reason : "", r->reason ? strlen(r->reason) : 0);
-		char *line = cmd ? term_clean(cmd, strlen(cmd)) : NULL;
-		progress_printf(s->prog, "would run %s: %s\n%s%s%s", name, why,
-				line ? "    " : "", line ? line : "", line ? "\n" : "");
-		free(name), free(why), free(line);
-	} else
-		progress_started(s->prog, job, cmd);
+	progress_started(s->prog, job, cmd);
 	free(cmd);
 	/* -B means "as if nothing had been done": no conditional download. */
 	const char *memo = rec && !s->o->always_make ? rec->extra : NULL;
@@ -375,19 +364,15 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 
 	if (res->status == RES_OK) {
 		const struct state_rec *rec = state_find(s->st, job->name);
-		bool changed = s->o->dry_run ||
-			       (!res->unchanged && (job->n_outputs == 0 ||
-						    !state_outputs_same(rec, res->outs, res->n_outs)));
+		bool changed = !res->unchanged && (job->n_outputs == 0 ||
+						   !state_outputs_same(rec, res->outs, res->n_outs));
 		r->changed = changed;
-		r->dry = s->o->dry_run;
 		free(r->error);
 		r->error = NULL;
 		for (uint32_t i = 0; i < res->n_outs; i++)
 			state_sig_put(s->st, &res->outs[i]);
-		if (!s->o->dry_run)
-			state_record_ok(s->st, job, f->ins, f->n_ins, res->outs, res->n_outs,
-					f->wall_start, res->finished - res->started, res->extra,
-					changed);
+		state_record_ok(s->st, job, f->ins, f->n_ins, res->outs, res->n_outs, f->wall_start,
+				res->finished - res->started, res->extra, changed);
 		free_inflight(f);
 		finish(s, job, JS_OK);
 		return;
@@ -407,8 +392,7 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	r->error = xstrdup(res->error ? res->error : "failed");
 	if (res->status == RES_INTERRUPTED || cancel_requested()) {
 		free_inflight(f);
-		if (!s->o->dry_run)
-			state_record_fail(s->st, job);
+		state_record_fail(s->st, job);
 		finish(s, job, JS_INTERRUPTED);
 		return;
 	}
@@ -424,8 +408,7 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 		return;
 	}
 	free_inflight(f);
-	if (!s->o->dry_run)
-		state_record_fail(s->st, job);
+	state_record_fail(s->st, job);
 	finish(s, job, JS_FAILED);
 }
 
@@ -494,16 +477,16 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	size_t wanted = 0;
 	for (size_t i = 0; i < g->jobs.n; i++)
 		wanted += g->jobs.v[i]->run.wanted;
-	s.be.ops = o->dry_run ? &backend_dry : o->backend;
-	s.be.opts = o;
+	s.be.ops = o->backend;
+	s.be.cfg.jobs = o->jobs > 0 ? o->jobs : 1;
+	s.be.cfg.net_jobs = o->net_jobs > 0 ? o->net_jobs : 1;
 	s.be.graph = g;
 	if (s.be.ops->init(&s.be, err) < 0)
 		return -1;
 	s.fl = xcalloc(g->jobs.n + 1, sizeof(*s.fl));
 	s.pool_wait = xcalloc(g->pools.n + 1, sizeof(*s.pool_wait));
 	s.prog = progress_new(stdout, o->progress, o->verbose, o->quiet, wanted, sum->t0);
-	if (!o->dry_run)
-		set_estimate(&s);
+	set_estimate(&s);
 
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		struct job *j = g->jobs.v[i];

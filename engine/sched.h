@@ -19,7 +19,6 @@ struct run_opts {
 	int jobs;         /* most attempts in flight */
 	int net_jobs;     /* downloads in flight on top of jobs (eventloop, auto) */
 	bool keep_going;
-	bool dry_run;     /* print what would run; run nothing, write no state */
 	bool always_make; /* -B */
 	bool verbose;
 	bool quiet;

@@ -14,11 +14,16 @@
 #include "engine/attempt.h"
 #include "engine/graph.h"
 
-struct run_opts;
+/* What a backend is told about the run: all it may depend on besides the
+ * graph. The scheduler fills it from the command line. */
+struct backend_config {
+	int jobs;     /* most attempts in flight (-j), at least 1 */
+	int net_jobs; /* downloads in flight beyond jobs (--net-jobs), at least 1 */
+};
 
 struct backend {
 	const struct backend_ops *ops;
-	const struct run_opts *opts;
+	struct backend_config cfg;
 	struct graph *graph;
 	void *priv; /* the backend's own state */
 };
@@ -69,7 +74,6 @@ struct backend_ops {
 };
 
 extern const struct backend_ops backend_serial;
-extern const struct backend_ops backend_dry;
 extern const struct backend_ops backend_threads;
 extern const struct backend_ops backend_processes;
 extern const struct backend_ops backend_eventloop;
@@ -77,8 +81,7 @@ extern const struct backend_ops backend_auto;
 extern const struct backend_ops backend_slurm;
 
 /* The one table of backends --backend can name, in the order help and
- * completion list them, ending in NULL. (backend_dry is not in it: -n
- * picks it.) */
+ * completion list them, ending in NULL. */
 extern const struct backend_ops *const backends[];
 
 /* The backend a graph runs on when neither it nor -b names one. */

@@ -115,8 +115,8 @@ static void on_pool(uv_poll_t *h, int status, int events)
 static int el_init_common(struct backend *b, bool with_pool, struct strbuf *err)
 {
 	struct el *el = xcalloc(1, sizeof(*el));
-	el->jobs = b->opts->jobs > 0 ? b->opts->jobs : 1;
-	el->net_jobs = b->opts->net_jobs > 0 ? b->opts->net_jobs : 1;
+	el->jobs = b->cfg.jobs;
+	el->net_jobs = b->cfg.net_jobs;
 	int rc = uv_loop_init(&el->loop);
 	if (rc < 0) {
 		sb_addf(err, "cannot start an event loop: %s", uv_strerror(rc));

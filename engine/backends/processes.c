@@ -178,7 +178,7 @@ static int procs_init(struct backend *b, struct strbuf *err)
 {
 	struct procs *p = xcalloc(1, sizeof(*p));
 	p->g = b->graph;
-	p->n = b->opts->jobs > 0 ? b->opts->jobs : 1;
+	p->n = b->cfg.jobs;
 	p->w = xcalloc((size_t)p->n, sizeof(*p->w));
 	for (int i = 0; i < p->n; i++)
 		p->w[i].job_fd = p->w[i].res_fd = -1;

@@ -381,7 +381,7 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 	}
 	s->have_key = true;
 
-	s->n_lanes = b->opts->jobs > 0 ? b->opts->jobs : 1;
+	s->n_lanes = b->cfg.jobs;
 	s->lanes = xcalloc((size_t)s->n_lanes, sizeof(*s->lanes));
 	s->lane_busy = xcalloc((size_t)s->n_lanes, sizeof(*s->lane_busy));
 	for (int i = 0; i < s->n_lanes; i++)

@@ -23,7 +23,7 @@ struct threads {
 static int threads_init(struct backend *b, struct strbuf *err)
 {
 	struct threads *t = xcalloc(1, sizeof(*t));
-	int n = b->opts->jobs > 0 ? b->opts->jobs : 1;
+	int n = b->cfg.jobs;
 	if (tpool_new(&t->pool, n, err) < 0) {
 		free(t);
 		return -1;
