@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/sched.h"
 #include "engine/util.h"
 #include "engine/sig.h"
 

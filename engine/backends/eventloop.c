@@ -27,7 +27,6 @@
 #include "engine/backends/backend.h"
 #include "engine/backends/tpool.h"
 #include "engine/kind.h"
-#include "engine/sched.h"
 #include "engine/sig.h"
 
 struct el;

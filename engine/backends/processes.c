@@ -34,7 +34,6 @@
 #include "engine/kind.h"
 #include "engine/owndir.h"
 #include "engine/safepath.h"
-#include "engine/sched.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
 

@@ -13,7 +13,6 @@
 
 #include "engine/backends/backend.h"
 #include "engine/backends/tpool.h"
-#include "engine/sched.h"
 
 struct threads {
 	struct tpool *pool;
