@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "engine/graph.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +226,8 @@ void graph_release(struct graph *g)
 		free(r->reason);
 		free(r->error);
 		free(r->value);
+		json_decref(r->facts);
+		json_decref(r->counts);
 	}
 	free(g->sections.v);
 	free(g->jobs.v);

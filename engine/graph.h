@@ -89,12 +89,11 @@ struct job_run {
 	int pending;        /* unfinished dependencies */
 	int attempts;
 	int worker;         /* lane of the last attempt, -1 none */
-	long slurm_job_id;  /* Slurm job of the last attempt, 0 none */
-	char node[64];      /* host of the last attempt, "" when not known */
 	int exit_code;      /* -1 none */
 	int signal;         /* 0 none */
-	long http_status;   /* 0 none */
-	long connections;
+	/* Its attempts' facts (a later attempt's replacing an earlier's) and
+	 * counts (added up): see struct result. NULL when none. */
+	struct json_t *facts, *counts;
 	int64_t bytes;
 	double queued, started_at, finished; /* seconds from the run's start */
 	double cpu_s;

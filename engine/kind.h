@@ -35,6 +35,15 @@ struct job_program {
 };
 void job_program_release(struct job_program *p);
 
+/* A fact a kind's attempts report (struct result's facts). */
+struct kind_fact {
+	const char *name;      /* its key in results and reports: "http_status" */
+	const char *label;     /* how a failure's summary shows it ("HTTP" in
+				* "HTTP 404"), or NULL: never */
+	long long fails_from;  /* with label: the values from which it explains
+				* a failure (HTTP: 400) */
+};
+
 struct job_kind {
 	const char *name;        /* as in "[command NAME]" */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
@@ -48,6 +57,13 @@ struct job_kind {
 	bool batchable;          /* run() takes any number of inputs and
 				  * outputs, so `batch = N` may hand it N
 				  * foreach items at once */
+	/* The facts and counts its attempts report (struct result), ending
+	 * in a NULL name, or NULL for none. Every job in a report shows every
+	 * kind's facts (null when it has none), so all jobs have the same
+	 * keys; the report's head shows every kind's counts totalled over the
+	 * run. */
+	const struct kind_fact *facts;
+	const char *const *counts;
 
 	/* Optional: one-time set-up in the main thread before any worker
 	 * starts (libxml2's xmlInitParser, curl_global_init). */

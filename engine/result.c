@@ -29,6 +29,8 @@ void result_release(struct result *r)
 	free(r->error);
 	free(r->value);
 	free(r->extra);
+	json_decref(r->facts);
+	json_decref(r->counts);
 	for (uint32_t i = 0; i < r->n_outs; i++)
 		free((char *)r->outs[i].path);
 	free(r->outs);
@@ -45,6 +47,39 @@ void result_fail(struct result *r, const char *fmt, ...)
 	free(r->error);
 	r->error = sb_detach(&sb);
 	r->status = RES_FAILED;
+}
+
+static json_t *facts_of(json_t **o)
+{
+	if (!*o)
+		*o = json_object();
+	return *o;
+}
+
+void result_fact_int(struct result *r, const char *name, long long v)
+{
+	json_object_set_new(facts_of(&r->facts), name, json_integer(v));
+}
+
+void result_fact_str(struct result *r, const char *name, const char *v)
+{
+	json_object_set_new(facts_of(&r->facts), name, json_string(v));
+}
+
+void result_count(struct result *r, const char *name, long long v)
+{
+	json_t *c = facts_of(&r->counts);
+	json_object_set_new(c, name, json_integer(json_integer_value(json_object_get(c, name)) + v));
+}
+
+long long result_fact_get(const struct result *r, const char *name)
+{
+	return json_integer_value(json_object_get(r->facts, name));
+}
+
+long long result_count_get(const struct result *r, const char *name)
+{
+	return json_integer_value(json_object_get(r->counts, name));
 }
 
 /* ---- results across processes ---- */
@@ -65,14 +100,16 @@ char *result_to_json(const struct result *r)
 	json_object_set_new(o, "retry_after", json_real(r->retry_after));
 	json_object_set_new(o, "exit_code", json_integer(r->exit_code));
 	json_object_set_new(o, "signal", json_integer(r->signal));
-	json_object_set_new(o, "http_status", json_integer(r->http_status));
-	json_object_set_new(o, "connections", json_integer(r->connections));
 	json_object_set_new(o, "bytes", json_integer(r->bytes));
 	json_object_set_new(o, "cpu_s", json_real(r->cpu_s));
 	json_object_set_new(o, "duration", json_real(r->finished - r->started));
 	json_object_set_new(o, "error", str_or_null(r->error));
 	json_object_set_new(o, "value", str_or_null(r->value));
 	json_object_set_new(o, "extra", str_or_null(r->extra));
+	if (r->facts)
+		json_object_set(o, "facts", r->facts);
+	if (r->counts)
+		json_object_set(o, "counts", r->counts);
 	json_t *outs = json_array();
 	for (uint32_t i = 0; i < r->n_outs; i++) {
 		char hex[33];
@@ -86,6 +123,18 @@ char *result_to_json(const struct result *r)
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
+}
+
+/* A copy of o's members whose values are integers or strings (what a fact
+ * or a count may be), or NULL when there are none. */
+static json_t *plain_object(json_t *o)
+{
+	json_t *copy = NULL, *v;
+	const char *k;
+	json_object_foreach(o, k, v)
+		if (json_is_integer(v) || json_is_string(v))
+			json_object_set(facts_of(&copy), k, v);
+	return copy;
 }
 
 static char *dup_str(json_t *o, const char *key)
@@ -111,14 +160,14 @@ int result_from_json(const char *s, struct result *r)
 	r->retry_after = json_number_value(json_object_get(o, "retry_after"));
 	r->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(o, "signal"));
-	r->http_status = (long)json_integer_value(json_object_get(o, "http_status"));
-	r->connections = (long)json_integer_value(json_object_get(o, "connections"));
 	r->bytes = json_integer_value(json_object_get(o, "bytes"));
 	r->cpu_s = json_number_value(json_object_get(o, "cpu_s"));
 	r->finished = json_number_value(json_object_get(o, "duration"));
 	r->error = dup_str(o, "error");
 	r->value = dup_str(o, "value");
 	r->extra = dup_str(o, "extra");
+	r->facts = plain_object(json_object_get(o, "facts"));
+	r->counts = plain_object(json_object_get(o, "counts"));
 	json_t *outs = json_object_get(o, "outs");
 	size_t n = json_array_size(outs);
 	r->outs = xcalloc(n + 1, sizeof(*r->outs));

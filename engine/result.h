@@ -5,6 +5,8 @@
 #ifndef JUGGLE_RESULT_H
 #define JUGGLE_RESULT_H
 
+#include <jansson.h>
+
 #include "engine/filesig.h"
 #include "engine/graph.h"
 #include "engine/util.h"
@@ -22,14 +24,17 @@ struct result {
 	double retry_after;  /* seconds the server asked us to wait, 0 = none */
 	int exit_code;       /* -1 none */
 	int signal;          /* 0 none */
-	long http_status;    /* 0 none */
-	long connections;    /* connections this attempt opened */
 	int64_t bytes;       /* bytes transferred */
 	double cpu_s;        /* user+system seconds of the attempt */
 	double started, finished; /* monotonic */
 	int worker;
-	long slurm_job_id;   /* the cluster job that carried it, 0 none */
-	char node[64];       /* the host it ran on, "" when not known */
+	/* What only its kind or backend knows, by name, for the reports to
+	 * print without knowing them (see struct job_kind's facts and
+	 * counts). facts: a download's "http_status", the "slurm_job_id" and
+	 * "node" that carried it; integers or strings, a job keeping its last
+	 * attempt's. counts: integers that add up over the run, as a
+	 * download's "connections". Each NULL when empty. */
+	json_t *facts, *counts;
 	char *error;         /* why it failed, NULL on success */
 	char *value;         /* a cpu task's result */
 	char *extra;         /* kind state to remember for the next run (ETag) */
@@ -40,6 +45,14 @@ void result_init(struct result *r);
 void result_release(struct result *r);
 /* Sets r->error (replacing any) from a format. */
 void result_fail(struct result *r, const char *fmt, ...) PRINTF(2, 3);
+/* Sets the fact name (replacing any) to an integer or a copy of a string. */
+void result_fact_int(struct result *r, const char *name, long long v);
+void result_fact_str(struct result *r, const char *name, const char *v);
+/* Adds v to the count name. */
+void result_count(struct result *r, const char *name, long long v);
+/* The integer fact or count name of r; 0 when it has none. */
+long long result_fact_get(const struct result *r, const char *name);
+long long result_count_get(const struct result *r, const char *name);
 
 /* Serialises a result as one line of JSON (no newline) and back; used by
  * the processes backend and exec-job. from_json returns 0 or -1; it sets

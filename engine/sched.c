@@ -159,6 +159,25 @@ static void fail_now(struct sched *s, struct job *job, char *error)
 	finish(s, job, JS_FAILED);
 }
 
+/* Keeps an attempt's facts (replacing an earlier attempt's) and adds its
+ * counts on the job. */
+static void take_facts(struct job_run *r, const struct result *res)
+{
+	const char *k;
+	json_t *v;
+	if (res->facts) {
+		if (!r->facts)
+			r->facts = json_object();
+		json_object_update(r->facts, res->facts);
+	}
+	json_object_foreach(res->counts, k, v) {
+		if (!r->counts)
+			r->counts = json_object();
+		json_int_t had = json_integer_value(json_object_get(r->counts, k));
+		json_object_set_new(r->counts, k, json_integer(had + json_integer_value(v)));
+	}
+}
+
 static void free_inflight(struct inflight *f)
 {
 	free(f->ins);
@@ -344,16 +363,11 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 			VEC_PUSH(&s->blocked, next);
 	}
 	r->worker = res->worker;
-	r->slurm_job_id = res->slurm_job_id;
-	memcpy(r->node, res->node, sizeof(r->node));
 	r->exit_code = res->exit_code;
 	r->signal = res->signal;
-	if (res->http_status)
-		r->http_status = res->http_status;
 	r->bytes += res->bytes;
 	r->cpu_s += res->cpu_s;
-	r->connections += res->connections;
-	s->sum->connections += res->connections;
+	take_facts(r, res);
 	r->finished = rel(s, res->finished);
 	/* The lane was held from this attempt's start to its end, not
 	 * while the job waited out a retry delay between attempts. */

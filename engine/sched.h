@@ -33,7 +33,6 @@ struct run_summary {
 	int counts[JS__COUNT];
 	bool interrupted;
 	int signal;        /* the signal that interrupted the run */
-	long connections;
 };
 
 /* Runs the wanted jobs (see graph_select()). Fills sum. Returns 0 when

@@ -739,10 +739,10 @@ static int dl_finish(struct dl *d, CURLcode cc)
 	curl_easy_getinfo(d->easy, CURLINFO_RETRY_AFTER, &retry_after);
 	if (curl_easy_getinfo(d->easy, CURLINFO_SCHEME, &scheme) == CURLE_OK && scheme)
 		http = !strncasecmp(scheme, "http", 4); /* after redirects */
-	res->connections = conns;
+	result_count(res, "connections", conns);
 	res->bytes = d->bytes;
 	if (http && code > 0)
-		res->http_status = code;
+		result_fact_int(res, "http_status", code);
 	if (retry_after > 0)
 		res->retry_after = (double)(retry_after > 3600 ? 3600 : retry_after);
 	int rc = -1;
@@ -1190,11 +1190,16 @@ static void download_global_init(void)
 	atexit(curl_cleanup_at_exit);
 }
 
+static const struct kind_fact download_facts[] = {{"http_status", "HTTP", 400}, {NULL}};
+static const char *const download_counts[] = {"connections", NULL};
+
 const struct job_kind kind_download = {
 	.name = "download",
 	.network = true,
 	.keys = download_keys,
 	.atomic_outputs = true,
+	.facts = download_facts,
+	.counts = download_counts,
 	.global_init = download_global_init,
 	.check = download_check,
 	.check_job = download_check_job,

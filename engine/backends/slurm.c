@@ -778,8 +778,10 @@ static void finalize(struct slurm *s, struct step *st)
 		}
 	}
 	sb_release(&why);
-	res->slurm_job_id = st->jobid;
-	memcpy(res->node, st->node, sizeof(res->node));
+	if (st->jobid > 0)
+		result_fact_int(res, "slurm_job_id", st->jobid);
+	if (st->node[0])
+		result_fact_str(res, "node", st->node);
 	if (rc == 0) {
 		res->status = RES_OK;
 		free(res->error);

@@ -123,17 +123,23 @@ static json_t *job_json(const struct job *j)
 					      ? r->finished - r->started_at
 					      : 0));
 	json_object_set_new(o, "worker", r->worker >= 0 ? json_integer(r->worker) : json_null());
-	if (r->slurm_job_id > 0)
-		json_object_set_new(o, "slurm_job_id", json_integer(r->slurm_job_id));
-	if (r->node[0])
-		json_object_set_new(o, "node", json_string(r->node));
 	json_object_set_new(o, "exit_code",
 			    r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
 	char sig[16];
 	json_object_set_new(o, "signal",
 			    r->signal ? json_string(signal_name(r->signal, sig)) : json_null());
-	json_object_set_new(o, "http_status",
-			    r->http_status ? json_integer(r->http_status) : json_null());
+	/* Every kind's facts, null where this job has none, then the
+	 * backend's (the Slurm job), where it has them. */
+	for (const struct job_kind *const *k = job_kinds; *k; k++)
+		for (const struct kind_fact *f = (*k)->facts; f && f->name; f++) {
+			json_t *v = json_object_get(r->facts, f->name);
+			json_object_set_new(o, f->name, v ? json_copy(v) : json_null());
+		}
+	const char *fact;
+	json_t *v;
+	json_object_foreach(r->facts, fact, v)
+		if (!json_object_get(o, fact))
+			json_object_set(o, fact, v);
 	json_object_set_new(o, "bytes", json_integer(r->bytes));
 	json_object_set_new(o, "cpu_s", json_real(r->cpu_s));
 	json_t *outs = json_array();
@@ -185,7 +191,14 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "cpu_sys_s", json_real(tv(self.ru_stime) + tv(kids.ru_stime)));
 	json_object_set_new(o, "peak_rss_kib", json_integer(self.ru_maxrss));
 	json_object_set_new(o, "peak_rss_children_kib", json_integer(kids.ru_maxrss));
-	json_object_set_new(o, "connections", json_integer(sum->connections));
+	/* Every kind's counts, totalled over the jobs that ran. */
+	for (const struct job_kind *const *k = job_kinds; *k; k++)
+		for (const char *const *c = (*k)->counts; c && *c; c++) {
+			json_int_t total = 0;
+			for (size_t i = 0; i < g->jobs.n; i++)
+				total += json_integer_value(json_object_get(g->jobs.v[i]->run.counts, *c));
+			json_object_set_new(o, *c, json_integer(total));
+		}
 
 	/* What bounds the wall time from below: the dependency chain, and
 	 * the job seconds (the time attempts held a lane; a retry delay holds
@@ -457,13 +470,17 @@ char *report_how_failed(json_t *j)
 {
 	json_t *code = json_object_get(j, "exit_code");
 	json_t *sig = json_object_get(j, "signal");
-	json_t *http = json_object_get(j, "http_status");
 	if (json_is_string(sig))
 		return xasprintf("killed by %s", json_string_value(sig));
 	if (json_is_integer(code) && json_integer_value(code) != 0)
 		return xasprintf("exit code %lld", (long long)json_integer_value(code));
-	if (json_is_integer(http) && json_integer_value(http) >= 400)
-		return xasprintf("HTTP %lld", (long long)json_integer_value(http));
+	/* A fact its kind says explains a failure ("HTTP 404"). */
+	const struct job_kind *kind = kind_by_name(jstr(j, "kind"));
+	for (const struct kind_fact *f = kind ? kind->facts : NULL; f && f->name; f++) {
+		json_t *v = json_object_get(j, f->name);
+		if (f->label && json_is_integer(v) && json_integer_value(v) >= f->fails_from)
+			return xasprintf("%s %lld", f->label, (long long)json_integer_value(v));
+	}
 	return NULL;
 }
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kind.h"
 #include "engine/report/json.h"
 #include "engine/report/report.h"
 
@@ -24,14 +25,19 @@ static json_int_t usec(double s)
 /* Copies the fields of a job worth seeing in a viewer's detail pane. */
 static json_t *job_args(json_t *j, bool critical)
 {
-	static const char *const keys[] = {"status",      "description", "attempts",  "queued_s",
-	                                   "duration_s",  "cpu_s",       "exit_code", "signal",
-	                                   "http_status", "bytes",       "outputs",   "log",
-	                                   "reason",      "error",       "result",    "log_tail"};
+	static const char *const keys[] = {"status",   "description", "attempts", "queued_s",
+	                                   "duration_s", "cpu_s",     "exit_code", "signal",
+	                                   "bytes",    "outputs",     "log",      "reason",
+	                                   "error",    "result",      "log_tail"};
 	json_t *args = json_object();
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (jhas(j, keys[i]))
 			json_object_set(args, keys[i], json_object_get(j, keys[i]));
+	/* and what the job's kind reports (a download's HTTP status) */
+	for (const struct job_kind *const *k = job_kinds; *k; k++)
+		for (const struct kind_fact *f = (*k)->facts; f && f->name; f++)
+			if (jhas(j, f->name))
+				json_object_set(args, f->name, json_object_get(j, f->name));
 	if (critical)
 		json_object_set_new(args, "critical_path", json_true());
 	return args;

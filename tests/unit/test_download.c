@@ -214,8 +214,8 @@ static void test_async_many_transfers_share_one_multi(void **state)
 		assert_true(s[i].done);
 		assert_int_equal(s[i].rc, 0);
 		assert_int_equal(s[i].res.status, RES_OK);
-		assert_int_equal(s[i].res.http_status, 200);
-		conns += s[i].res.connections;
+		assert_int_equal(result_fact_get(&s[i].res, "http_status"), 200);
+		conns += result_count_get(&s[i].res, "connections");
 		char path[32], want[32];
 		snprintf(path, sizeof(path), "out/m%d.txt", i);
 		snprintf(want, sizeof(want), "file %d\n", i);
@@ -235,7 +235,7 @@ static void test_async_many_transfers_share_one_multi(void **state)
 		uv_run(&loop, UV_RUN_DEFAULT);
 		assert_true(s[i].done);
 		assert_int_equal(s[i].rc, 0);
-		conns += s[i].res.connections;
+		conns += result_count_get(&s[i].res, "connections");
 		result_release(&s[i].res);
 	}
 	assert_int_equal(conns, 0);
@@ -310,7 +310,7 @@ static void test_async_failures_and_refresh(void **state)
 	assert_int_equal(start(&cond, g.jobs.v[2], &loop, &cache, NULL, &pending), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(missing.rc, -1);
-	assert_int_equal(missing.res.http_status, 404);
+	assert_int_equal(result_fact_get(&missing.res, "http_status"), 404);
 	assert_false(missing.res.retryable);
 	assert_non_null(strstr(missing.res.error, "HTTP 404"));
 	assert_int_equal(slow.rc, -1);
@@ -325,7 +325,7 @@ static void test_async_failures_and_refresh(void **state)
 	assert_int_equal(start(&cond2, g.jobs.v[2], &loop, &cache, cond.res.extra, &pending), 0);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(cond2.rc, 0);
-	assert_int_equal(cond2.res.http_status, 304);
+	assert_int_equal(result_fact_get(&cond2.res, "http_status"), 304);
 	assert_true(cond2.res.unchanged);
 	assert_int_equal(cond2.res.bytes, 0);
 	/* refresh = once with the output present: done without a request,
@@ -397,7 +397,7 @@ static void test_async_done_wakes_a_run_once_loop(void **state)
 	}
 	assert_int_equal(s[0].rc, 0);
 	assert_int_equal(s[0].res.bytes, 6);
-	assert_int_equal(s[0].res.http_status, 0);
+	assert_int_equal(result_fact_get(&s[0].res, "http_status"), 0);
 	assert_int_equal(s[1].rc, -1);
 	assert_true(s[1].res.timed_out);
 	assert_int_equal(s[2].rc, 0);
