@@ -25,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,6 +37,7 @@
 #include <unistd.h>
 
 #include "engine/backends/backend.h"
+#include "engine/backends/slurmctl.h"
 #include "engine/expand.h"
 #include "engine/kind.h"
 #include "engine/owndir.h"
@@ -46,11 +46,6 @@
 #include "engine/sig.h"
 #include "engine/spawn.h"
 
-/* Seconds init waits for `scontrol ping` (a hung controller makes Slurm's
- * tools wait MessageTimeout, 10 s by default, and retry). */
-#define PING_TIMEOUT_S 5.0
-/* Seconds a squeue or scancel call may take. */
-#define TOOL_TIMEOUT_S 5.0
 /* After srun ends, how long a job still running or completing on the
  * cluster (KillWait, an epilog) is watched for its final state. */
 #define SETTLE_S 60.0
@@ -91,7 +86,7 @@ struct step {
 };
 
 struct slurm {
-	char *srun, *squeue, *scancel, *scontrol; /* absolute paths */
+	struct slurmctl ctl;
 	char **args;                   /* slurm_args, split */
 	const char *partition;
 	char *exe;                     /* this juggle, for exec-job */
@@ -109,80 +104,6 @@ struct slurm {
 };
 
 /* ---- small tools ---- */
-
-static char *find_program(const char *name)
-{
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (const char *p = path;;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		if (n) {
-			char *cand = xasprintf("%.*s/%s", (int)n, p, name);
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-		if (!colon)
-			return NULL;
-		p = colon + 1;
-	}
-}
-
-/* Runs a Slurm tool, collecting its stdout and stderr in out, for at most
- * timeout seconds. Returns its wait status, or -1 when it could not run or
- * ran out of time (out says which). Unlike spawn_wait(), a stop request
- * does not end it: scancel must run precisely then. */
-static int run_tool(char *const *argv, double timeout, struct strbuf *out)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		sb_addf(out, "cannot make a pipe: %s", strerror(errno));
-		return -1;
-	}
-	struct spawn_opts so = {.argv = argv, .out_fd = p[1]};
-	pid_t pid = spawn_start(&so, out);
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		return -1;
-	}
-	double until = mono_now() + timeout;
-	bool late = false;
-	char buf[4096];
-	for (;;) {
-		double left = until - mono_now();
-		if (left <= 0) {
-			late = true;
-			break;
-		}
-		struct pollfd pf = {p[0], POLLIN, 0};
-		int n = poll(&pf, 1, (int)(left * 1000) + 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			continue;
-		ssize_t r = read(p[0], buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		sb_add(out, buf, (size_t)r);
-	}
-	close(p[0]);
-	if (late)
-		spawn_kill_group(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
-	if (late) {
-		sb_reset(out);
-		sb_addf(out, "'%s' did not answer in %g s", argv[0], timeout);
-		return -1;
-	}
-	return status;
-}
 
 /* The last line of the job's log from offset on that starts with one of
  * the prefixes, without its newline; NULL when there is none. */
@@ -221,18 +142,6 @@ static char *log_line(const struct job *job, off_t from, const char *const *pref
 
 /* ---- asking the controller ---- */
 
-static bool state_final(const char *state)
-{
-	static const char *const final[] = {"COMPLETED", "FAILED",    "CANCELLED",
-					    "TIMEOUT",   "NODE_FAIL", "PREEMPTED",
-					    "BOOT_FAIL", "DEADLINE",  "OUT_OF_MEMORY",
-					    "REVOKED",   "SPECIAL_EXIT"};
-	for (size_t i = 0; i < ARRAY_SIZE(final); i++)
-		if (strcmp(state, final[i]) == 0)
-			return true;
-	return false;
-}
-
 static struct step *step_by_comment(struct slurm *s, const char *comment, size_t len)
 {
 	for (size_t i = 0; i < s->steps.n; i++) {
@@ -243,75 +152,36 @@ static struct step *step_by_comment(struct slurm *s, const char *comment, size_t
 	return NULL;
 }
 
+static void note_job(const struct slurmctl_job *job, void *arg)
+{
+	struct step *st = step_by_comment(arg, job->comment, job->comment_len);
+	if (!st)
+		return;
+	st->jobid = job->id;
+	snprintf(st->state, sizeof(st->state), "%s", job->state);
+	st->wstatus = job->wstatus;
+	if (*job->node)
+		snprintf(st->node, sizeof(st->node), "%s", job->node);
+}
+
 /* One squeue call for every step: fills jobid, state, node and wstatus of
  * those the controller knows. Returns 0, or -1 when squeue failed. */
 static int query_jobs(struct slurm *s)
 {
-	char *argv[] = {s->squeue, "--me", "-h", "-t", "all", "-O",
-			"JobID:|,State:|,exit_code:|,NodeList:|,Comment:|", NULL};
-	struct strbuf out = {0};
-	int status = run_tool(argv, TOOL_TIMEOUT_S, &out);
-	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		sb_release(&out);
-		return -1;
-	}
-	char *text = sb_detach(&out);
-	for (char *line = text; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		/* id|state|exit_code|nodes|comment| - our comments hold no '|'. */
-		char *f[5];
-		int nf = 0;
-		for (char *p = line; nf < 5;) {
-			f[nf++] = p;
-			char *bar = strchr(p, '|');
-			if (!bar)
-				break;
-			*bar = '\0';
-			p = bar + 1;
-		}
-		if (nf == 5) {
-			size_t clen = strcspn(f[4], "|");
-			struct step *st = step_by_comment(s, f[4], clen);
-			if (st) {
-				st->jobid = strtol(f[0], NULL, 10);
-				snprintf(st->state, sizeof(st->state), "%s", f[1]);
-				char *end;
-				long w = strtol(f[2], &end, 10);
-				st->wstatus = *f[2] && !*end ? (int)w : -1;
-				if (*f[3] && strcmp(f[3], "(null)") != 0)
-					snprintf(st->node, sizeof(st->node), "%s", f[3]);
-			}
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	free(text);
-	return 0;
+	return slurmctl_jobs(&s->ctl, note_job, s);
 }
 
 /* scancel [opt] the job ids of the given steps that have one; opt is
  * NULL for a full cancel, or "--signal=TERM" to only signal the tasks. */
 static void cancel_jobs(struct slurm *s, struct step **which, size_t n, const char *opt)
 {
-	VEC(char *) argv = {0};
-	VEC_PUSH(&argv, s->scancel);
-	if (opt)
-		VEC_PUSH(&argv, (char *)opt);
-	size_t first = argv.n;
+	VEC(long) ids = {0};
 	for (size_t i = 0; i < n; i++)
 		if (which[i]->jobid > 0)
-			VEC_PUSH(&argv, xasprintf("%ld", which[i]->jobid));
-	if (argv.n > first) {
-		VEC_PUSH(&argv, NULL);
-		struct strbuf out = {0};
-		run_tool(argv.v, TOOL_TIMEOUT_S, &out);
-		sb_release(&out);
-		argv.n--;
-	}
-	for (size_t i = first; i < argv.n; i++)
-		free(argv.v[i]);
-	free(argv.v);
+			VEC_PUSH(&ids, which[i]->jobid);
+	/* A job that has ended already needs no cancel. */
+	slurmctl_cancel(&s->ctl, ids.v, ids.n, opt);
+	free(ids.v);
 }
 
 /* ---- init ---- */
@@ -323,18 +193,13 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 	const struct settings *set = &b->graph->settings;
 	struct slurm *s = xcalloc(1, sizeof(*s));
 	b->priv = s;
-	const char *need[] = {"srun", "squeue", "scancel", "scontrol"};
-	char **found[] = {&s->srun, &s->squeue, &s->scancel, &s->scontrol};
-	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
-		*found[i] = find_program(need[i]);
-		if (!*found[i]) {
-			sb_addf(err, "backend slurm: '%s' not found in PATH (install Slurm's client "
-				     "tools, Debian's slurm-client)", need[i]);
-			goto fail;
-		}
+	struct strbuf e = {0};
+	if (slurmctl_init(&s->ctl, &e) < 0) {
+		sb_addf(err, "backend slurm: %s", sb_str(&e));
+		sb_release(&e);
+		goto fail;
 	}
 	if (set->slurm_args && *set->slurm_args) {
-		struct strbuf e = {0};
 		s->args = split_words(set->slurm_args, &e);
 		if (!s->args) {
 			sb_addf(err, "slurm_args: %s", sb_str(&e));
@@ -346,18 +211,11 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 
 	/* A controller that is down makes srun retry for a long time; find
 	 * out now, in bounded time, rather than per job. */
-	char *ping[] = {s->scontrol, "ping", NULL};
-	struct strbuf out = {0};
-	int st = run_tool(ping, PING_TIMEOUT_S, &out);
-	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(sb_str(&out), "UP")) {
-		const char *o = sb_str(&out);
-		int n = (int)strcspn(o, "\n");
-		sb_addf(err, "backend slurm: cannot reach slurmctld (scontrol ping: %.*s)", n,
-			n ? o : "no answer");
-		sb_release(&out);
+	if (slurmctl_ping(&s->ctl, &e) < 0) {
+		sb_addf(err, "backend slurm: %s", sb_str(&e));
+		sb_release(&e);
 		goto fail;
 	}
-	sb_release(&out);
 
 	s->exe = realpath("/proc/self/exe", NULL);
 	s->dir = getcwd(NULL, 0);
@@ -405,48 +263,32 @@ static bool slurm_can_start(struct backend *b, const struct job *job)
 	return false;
 }
 
-/* The srun command line of a step, ending with prog (or exec-job). */
+/* The srun command line of a step, ending with prog (or exec-job). The
+ * caller frees the array; the strings made here are pushed to owned. */
 static char **srun_argv(struct backend *b, struct step *st, const struct job_program *prog,
 			struct strvec *owned)
 {
 	struct slurm *s = b->priv;
 	const struct job *job = st->job;
-	VEC(char *) v = {0};
-	VEC_PUSH(&v, s->srun);
-	char *name = xasprintf("--job-name=juggle:%s", job->name);
+	char *name = xasprintf("juggle:%s", job->name);
 	VEC_PUSH(owned, name);
-	VEC_PUSH(&v, name);
-	char *comment = xasprintf("--comment=%s", st->comment);
-	VEC_PUSH(owned, comment);
-	VEC_PUSH(&v, comment);
-	VEC_PUSH(&v, "--quit-on-interrupt");
-	VEC_PUSH(&v, "-Q");
-	VEC_PUSH(&v, "-N1");
-	VEC_PUSH(&v, "-n1");
-	if (s->partition) {
-		char *p = xasprintf("--partition=%s", s->partition);
-		VEC_PUSH(owned, p);
-		VEC_PUSH(&v, p);
-	}
-	if (job->sec->timeout > 0) {
-		/* Slurm counts whole minutes; juggle's own kill is exact. Before
-		 * slurm_args, so a --time there wins. */
-		char *t = xasprintf("--time=%ld", (long)ceil(job->sec->timeout / 60.0));
-		VEC_PUSH(owned, t);
-		VEC_PUSH(&v, t);
-	}
-	for (char **a = s->args; a && *a; a++)
-		VEC_PUSH(&v, *a);
+	struct slurmctl_srun o = {
+		.job_name = name,
+		.comment = st->comment,
+		.partition = s->partition,
+		.time_limit_s = job->sec->timeout,
+		.args = s->args,
+	};
+	VEC(char *) v = {0};
 	if (prog) {
 		if (prog->cwd) {
 			/* Relative to the graph's folder, as on every backend. */
-			char *cwd = prog->cwd[0] == '/' ? xasprintf("--chdir=%s", prog->cwd)
-							: xasprintf("--chdir=%s/%s", s->dir, prog->cwd);
+			char *cwd = prog->cwd[0] == '/' ? xstrdup(prog->cwd)
+							: xasprintf("%s/%s", s->dir, prog->cwd);
 			VEC_PUSH(owned, cwd);
-			VEC_PUSH(&v, cwd);
+			o.chdir = cwd;
 		}
-		for (char **a = prog->argv; *a; a++)
-			VEC_PUSH(&v, *a);
+		o.argv = prog->argv;
 	} else {
 		/* The same graph, read the same way: -b and -j feed ${backend}
 		 * and ${jobs}, -s the overrides. */
@@ -477,9 +319,12 @@ static char **srun_argv(struct backend *b, struct step *st, const struct job_pro
 		char *n = xasprintf("%d", st->number);
 		VEC_PUSH(owned, n);
 		VEC_PUSH(&v, n);
+		VEC_PUSH(&v, NULL);
+		o.argv = v.v;
 	}
-	VEC_PUSH(&v, NULL);
-	return v.v;
+	char **argv = slurmctl_srun_argv(&s->ctl, &o, owned);
+	free(v.v);
+	return argv;
 }
 
 /* Opens the log of an exec-job step for srun's own messages: the node
@@ -607,24 +452,6 @@ static void finish_exec(struct step *st, bool host_decided)
 	st->phase = PH_DONE;
 }
 
-static const char *state_reason(const char *state)
-{
-	static const char *const map[][2] = {
-		{"CANCELLED", "was cancelled (scancel, or by an administrator)"},
-		{"TIMEOUT", "reached its Slurm time limit"},
-		{"NODE_FAIL", "ended because its node failed"},
-		{"PREEMPTED", "was preempted"},
-		{"BOOT_FAIL", "could not boot its node"},
-		{"DEADLINE", "reached its deadline"},
-		{"OUT_OF_MEMORY", "ran out of memory"},
-		{"REVOKED", "was revoked"},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-		if (strcmp(state, map[i][0]) == 0)
-			return map[i][1];
-	return NULL;
-}
-
 /* Reads what exec-job left; 0 when there was a result, -1 when there was
  * none, -2 when there was one this run's exec-job did not write (no seal,
  * or the seal of another attempt or key). */
@@ -709,11 +536,11 @@ static void finalize(struct slurm *s, struct step *st)
 	} else if (!completed && st->killed == WHY_INTERRUPT) {
 		result_fail(res, "interrupted (%s cancelled)", sb_str(&why));
 		res->status = RES_INTERRUPTED;
-	} else if (*state && state_reason(state)) {
+	} else if (*state && slurmctl_state_reason(state)) {
 		res->retryable = true;
-		result_fail(res, "%s %s%s%s", sb_str(&why), state_reason(state),
+		result_fail(res, "%s %s%s%s", sb_str(&why), slurmctl_state_reason(state),
 			    st->node[0] ? " on node " : "", st->node);
-	} else if (*state && !state_final(state)) {
+	} else if (*state && !slurmctl_state_final(state)) {
 		res->retryable = true;
 		result_fail(res, "%s was still %s when juggle stopped watching it", sb_str(&why),
 			    state);
@@ -898,7 +725,7 @@ static void settle(struct slurm *s, double now)
 		if (st->phase != PH_SETTLE || st->next_check > now)
 			continue;
 		/* A second ^C stops waiting for the cluster to finish the kill. */
-		if (known && st->jobid && !state_final(st->state) && now < st->settle_until &&
+		if (known && st->jobid && !slurmctl_state_final(st->state) && now < st->settle_until &&
 		    !s->hard) {
 			st->next_check = now + SETTLE_EVERY_S;
 			continue;
@@ -1063,10 +890,7 @@ static void slurm_release(struct backend *b)
 		worker_release(&s->lanes[i]);
 	free(s->lanes);
 	free(s->lane_busy);
-	free(s->srun);
-	free(s->squeue);
-	free(s->scancel);
-	free(s->scontrol);
+	slurmctl_release(&s->ctl);
 	free_words(s->args);
 	free(s->exe);
 	free(s->dir);
