@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,17 +144,19 @@ int slurmctl_ping(const struct slurmctl *c, struct strbuf *err)
 	return rc;
 }
 
-char **slurmctl_srun_argv(const struct slurmctl *c, const struct slurmctl_srun *o,
-			  struct strvec *owned)
+/* The srun command line, NULL-terminated; the strings made here are
+ * pushed to owned. */
+static char **srun_argv(const struct slurmctl *c, const char *comment,
+			const struct slurmctl_srun *o, struct strvec *owned)
 {
 	VEC(char *) v = {0};
 	VEC_PUSH(&v, c->srun);
 	char *name = xasprintf("--job-name=%s", o->job_name);
 	VEC_PUSH(owned, name);
 	VEC_PUSH(&v, name);
-	char *comment = xasprintf("--comment=%s", o->comment);
-	VEC_PUSH(owned, comment);
-	VEC_PUSH(&v, comment);
+	char *tag = xasprintf("--comment=%s", comment);
+	VEC_PUSH(owned, tag);
+	VEC_PUSH(&v, tag);
 	VEC_PUSH(&v, "--quit-on-interrupt");
 	VEC_PUSH(&v, "-Q");
 	VEC_PUSH(&v, "-N1");
@@ -208,8 +211,16 @@ int slurmctl_parse_job(char *line, struct slurmctl_job *job)
 	return 0;
 }
 
-int slurmctl_jobs(const struct slurmctl *c, void (*fn)(const struct slurmctl_job *, void *arg),
-		  void *arg)
+static struct slurmctl_step *step_by_comment(struct slurmctl_step *const *steps, size_t n,
+					     const char *comment, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strlen(steps[i]->comment) == len && memcmp(steps[i]->comment, comment, len) == 0)
+			return steps[i];
+	return NULL;
+}
+
+int slurmctl_query(const struct slurmctl *c, struct slurmctl_step *const *steps, size_t n)
 {
 	char *argv[] = {c->squeue, "--me", "-h", "-t", "all", "-O",
 			"JobID:|,State:|,exit_code:|,NodeList:|,Comment:|", NULL};
@@ -225,34 +236,127 @@ int slurmctl_jobs(const struct slurmctl *c, void (*fn)(const struct slurmctl_job
 		if (nl)
 			*nl = '\0';
 		struct slurmctl_job job;
+		struct slurmctl_step *st = NULL;
 		if (slurmctl_parse_job(line, &job) == 0)
-			fn(&job, arg);
+			st = step_by_comment(steps, n, job.comment, job.comment_len);
+		if (st) {
+			st->jobid = job.id;
+			snprintf(st->state, sizeof(st->state), "%s", job.state);
+			st->wstatus = job.wstatus;
+			if (*job.node)
+				snprintf(st->node, sizeof(st->node), "%s", job.node);
+		}
 		line = nl ? nl + 1 : NULL;
 	}
 	free(text);
 	return 0;
 }
 
-int slurmctl_cancel(const struct slurmctl *c, const long *ids, size_t n, const char *opt)
+/* scancel [opt] the job ids of the given steps that have one; opt is
+ * NULL for a full cancel, or "--signal=TERM" to only signal the tasks.
+ * Its failure is no news: a job that has ended needs no cancel. */
+static void cancel(const struct slurmctl *c, struct slurmctl_step *const *steps, size_t n,
+		   const char *opt)
 {
-	if (!n)
-		return 0;
 	VEC(char *) argv = {0};
 	VEC_PUSH(&argv, c->scancel);
 	if (opt)
 		VEC_PUSH(&argv, (char *)opt);
 	size_t first = argv.n;
 	for (size_t i = 0; i < n; i++)
-		VEC_PUSH(&argv, xasprintf("%ld", ids[i]));
-	size_t last = argv.n;
-	VEC_PUSH(&argv, NULL);
-	struct strbuf out = {0};
-	int status = run_tool(argv.v, TOOL_TIMEOUT_S, &out);
-	sb_release(&out);
-	for (size_t i = first; i < last; i++)
+		if (steps[i]->jobid > 0)
+			VEC_PUSH(&argv, xasprintf("%ld", steps[i]->jobid));
+	if (argv.n > first) {
+		VEC_PUSH(&argv, NULL);
+		struct strbuf out = {0};
+		run_tool(argv.v, TOOL_TIMEOUT_S, &out);
+		sb_release(&out);
+		argv.n--;
+	}
+	for (size_t i = first; i < argv.n; i++)
 		free(argv.v[i]);
 	free(argv.v);
-	return exited_0(status) ? 0 : -1;
+}
+
+void slurmctl_step_init(struct slurmctl_step *st)
+{
+	*st = (struct slurmctl_step){.pidfd = -1, .wstatus = -1};
+}
+
+int slurmctl_step_start(const struct slurmctl *c, struct slurmctl_step *st,
+			const struct slurmctl_srun *o, struct strbuf *err)
+{
+	struct strvec owned = {0};
+	char **argv = srun_argv(c, st->comment, o, &owned);
+	struct spawn_opts so = {.argv = argv, .envp = o->envp, .out_fd = o->out_fd};
+	st->pid = spawn_start(&so, err);
+	free(argv);
+	strvec_release(&owned);
+	if (st->pid < 0) {
+		st->pid = 0;
+		return -1;
+	}
+	st->pidfd = (int)pidfd_open(st->pid, 0);
+	return 0;
+}
+
+bool slurmctl_step_reap(struct slurmctl_step *st)
+{
+	int status;
+	pid_t w;
+	while ((w = waitpid(st->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+	}
+	if (w == 0)
+		return false;
+	st->status = w == st->pid ? status : 0;
+	if (st->pidfd >= 0)
+		close(st->pidfd);
+	st->pidfd = -1;
+	st->pid = 0;
+	return true;
+}
+
+void slurmctl_stop(const struct slurmctl *c, struct slurmctl_step *const *steps, size_t n,
+		   bool hard)
+{
+	VEC(struct slurmctl_step *) term = {0}, kill9 = {0}, full = {0};
+	for (size_t i = 0; i < n; i++) {
+		struct slurmctl_step *st = steps[i];
+		int stage = hard ? 3 : st->kill_stage + 1;
+		if (stage == 1 && !st->jobid) {
+			spawn_kill_group(st->pid, SIGTERM);
+		} else if (stage == 1 && !st->cancel) {
+			VEC_PUSH(&term, st);
+		} else if (stage == 1) {
+			VEC_PUSH(&full, st);
+		} else if (stage == 2) {
+			VEC_PUSH(&kill9, st);
+			spawn_kill_group(st->pid, SIGTERM);
+		} else {
+			VEC_PUSH(&kill9, st);
+			VEC_PUSH(&full, st);
+			spawn_kill_group(st->pid, SIGKILL);
+		}
+		st->kill_stage = stage;
+	}
+	cancel(c, term.v, term.n, "--signal=TERM");
+	cancel(c, kill9.v, kill9.n, "--signal=KILL");
+	cancel(c, full.v, full.n, NULL);
+	free(term.v);
+	free(kill9.v);
+	free(full.v);
+}
+
+void slurmctl_step_release(struct slurmctl_step *st)
+{
+	if (st->pid > 0) {
+		spawn_kill_group(st->pid, SIGKILL);
+		waitpid(st->pid, NULL, 0);
+	}
+	if (st->pidfd >= 0)
+		close(st->pidfd);
+	st->pid = 0;
+	st->pidfd = -1;
 }
 
 bool slurmctl_state_final(const char *state)
