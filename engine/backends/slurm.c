@@ -19,38 +19,31 @@
  * says ok, and the declared outputs present on this host: a results file
  * is in a folder others may write, so it alone never makes a step ok. The
  * same lookup gives the ids that timeouts and interrupts cancel with
- * scancel.
+ * scancel. Running srun, squeue and scancel is slurmctl.h's; what their
+ * answers mean for an attempt is this file's.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "engine/backends/backend.h"
+#include "engine/backends/slurmctl.h"
 #include "engine/expand.h"
 #include "engine/kind.h"
 #include "engine/owndir.h"
 #include "engine/safepath.h"
-#include "engine/sched.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
 
-/* Seconds init waits for `scontrol ping` (a hung controller makes Slurm's
- * tools wait MessageTimeout, 10 s by default, and retry). */
-#define PING_TIMEOUT_S 5.0
-/* Seconds a squeue or scancel call may take. */
-#define TOOL_TIMEOUT_S 5.0
 /* After srun ends, how long a job still running or completing on the
  * cluster (KillWait, an epilog) is watched for its final state. */
 #define SETTLE_S 60.0
@@ -70,28 +63,20 @@ struct step {
 	int lane;
 	bool exec;             /* runs `juggle exec-job`, not the job's argv */
 	enum phase phase;
-	pid_t pid;             /* srun */
-	int pidfd;
-	int status;            /* srun's wait status */
+	struct slurmctl_step run; /* the srun and its Slurm job */
 	struct attempt a;      /* command steps: attempt_begin()'s */
 	struct result res;
 	int log_fd;            /* exec steps: the log, for srun's own messages */
 	off_t log_start;       /* where this attempt's part of the log begins */
 	double deadline;       /* juggle's timeout, monotonic; 0: none */
 	enum why killed;
-	int kill_stage;        /* 0 none, 1 scancel, 2 SIGKILL to the task, 3 srun killed */
-	double next_kill;
+	double next_kill;      /* when slurmctl_stop()'s next stage is due */
 	double settle_until, next_check;
-	char comment[64];      /* srun --comment: how squeue tells our jobs apart */
-	long jobid;            /* 0 until squeue has seen it */
-	char node[64];
-	char state[32];        /* Slurm's job state, "" unknown */
-	int wstatus;           /* Slurm's exit_code (a wait status), -1 unknown */
 	struct out_stamp *before; /* exec steps: the outputs before the step */
 };
 
 struct slurm {
-	char *srun, *squeue, *scancel, *scontrol; /* absolute paths */
+	struct slurmctl ctl;
 	char **args;                   /* slurm_args, split */
 	const char *partition;
 	char *exe;                     /* this juggle, for exec-job */
@@ -109,80 +94,6 @@ struct slurm {
 };
 
 /* ---- small tools ---- */
-
-static char *find_program(const char *name)
-{
-	const char *path = getenv("PATH");
-	if (!path || !*path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (const char *p = path;;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		if (n) {
-			char *cand = xasprintf("%.*s/%s", (int)n, p, name);
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-		if (!colon)
-			return NULL;
-		p = colon + 1;
-	}
-}
-
-/* Runs a Slurm tool, collecting its stdout and stderr in out, for at most
- * timeout seconds. Returns its wait status, or -1 when it could not run or
- * ran out of time (out says which). Unlike spawn_wait(), a stop request
- * does not end it: scancel must run precisely then. */
-static int run_tool(char *const *argv, double timeout, struct strbuf *out)
-{
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		sb_addf(out, "cannot make a pipe: %s", strerror(errno));
-		return -1;
-	}
-	struct spawn_opts so = {.argv = argv, .out_fd = p[1]};
-	pid_t pid = spawn_start(&so, out);
-	close(p[1]);
-	if (pid < 0) {
-		close(p[0]);
-		return -1;
-	}
-	double until = mono_now() + timeout;
-	bool late = false;
-	char buf[4096];
-	for (;;) {
-		double left = until - mono_now();
-		if (left <= 0) {
-			late = true;
-			break;
-		}
-		struct pollfd pf = {p[0], POLLIN, 0};
-		int n = poll(&pf, 1, (int)(left * 1000) + 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			continue;
-		ssize_t r = read(p[0], buf, sizeof(buf));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		sb_add(out, buf, (size_t)r);
-	}
-	close(p[0]);
-	if (late)
-		spawn_kill_group(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-	}
-	if (late) {
-		sb_reset(out);
-		sb_addf(out, "'%s' did not answer in %g s", argv[0], timeout);
-		return -1;
-	}
-	return status;
-}
 
 /* The last line of the job's log from offset on that starts with one of
  * the prefixes, without its newline; NULL when there is none. */
@@ -221,97 +132,16 @@ static char *log_line(const struct job *job, off_t from, const char *const *pref
 
 /* ---- asking the controller ---- */
 
-static bool state_final(const char *state)
-{
-	static const char *const final[] = {"COMPLETED", "FAILED",    "CANCELLED",
-					    "TIMEOUT",   "NODE_FAIL", "PREEMPTED",
-					    "BOOT_FAIL", "DEADLINE",  "OUT_OF_MEMORY",
-					    "REVOKED",   "SPECIAL_EXIT"};
-	for (size_t i = 0; i < ARRAY_SIZE(final); i++)
-		if (strcmp(state, final[i]) == 0)
-			return true;
-	return false;
-}
-
-static struct step *step_by_comment(struct slurm *s, const char *comment, size_t len)
-{
-	for (size_t i = 0; i < s->steps.n; i++) {
-		struct step *st = s->steps.v[i];
-		if (strlen(st->comment) == len && memcmp(st->comment, comment, len) == 0)
-			return st;
-	}
-	return NULL;
-}
-
 /* One squeue call for every step: fills jobid, state, node and wstatus of
  * those the controller knows. Returns 0, or -1 when squeue failed. */
 static int query_jobs(struct slurm *s)
 {
-	char *argv[] = {s->squeue, "--me", "-h", "-t", "all", "-O",
-			"JobID:|,State:|,exit_code:|,NodeList:|,Comment:|", NULL};
-	struct strbuf out = {0};
-	int status = run_tool(argv, TOOL_TIMEOUT_S, &out);
-	if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		sb_release(&out);
-		return -1;
-	}
-	char *text = sb_detach(&out);
-	for (char *line = text; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = '\0';
-		/* id|state|exit_code|nodes|comment| - our comments hold no '|'. */
-		char *f[5];
-		int nf = 0;
-		for (char *p = line; nf < 5;) {
-			f[nf++] = p;
-			char *bar = strchr(p, '|');
-			if (!bar)
-				break;
-			*bar = '\0';
-			p = bar + 1;
-		}
-		if (nf == 5) {
-			size_t clen = strcspn(f[4], "|");
-			struct step *st = step_by_comment(s, f[4], clen);
-			if (st) {
-				st->jobid = strtol(f[0], NULL, 10);
-				snprintf(st->state, sizeof(st->state), "%s", f[1]);
-				char *end;
-				long w = strtol(f[2], &end, 10);
-				st->wstatus = *f[2] && !*end ? (int)w : -1;
-				if (*f[3] && strcmp(f[3], "(null)") != 0)
-					snprintf(st->node, sizeof(st->node), "%s", f[3]);
-			}
-		}
-		line = nl ? nl + 1 : NULL;
-	}
-	free(text);
-	return 0;
-}
-
-/* scancel [opt] the job ids of the given steps that have one; opt is
- * NULL for a full cancel, or "--signal=TERM" to only signal the tasks. */
-static void cancel_jobs(struct slurm *s, struct step **which, size_t n, const char *opt)
-{
-	VEC(char *) argv = {0};
-	VEC_PUSH(&argv, s->scancel);
-	if (opt)
-		VEC_PUSH(&argv, (char *)opt);
-	size_t first = argv.n;
-	for (size_t i = 0; i < n; i++)
-		if (which[i]->jobid > 0)
-			VEC_PUSH(&argv, xasprintf("%ld", which[i]->jobid));
-	if (argv.n > first) {
-		VEC_PUSH(&argv, NULL);
-		struct strbuf out = {0};
-		run_tool(argv.v, TOOL_TIMEOUT_S, &out);
-		sb_release(&out);
-		argv.n--;
-	}
-	for (size_t i = first; i < argv.n; i++)
-		free(argv.v[i]);
-	free(argv.v);
+	VEC(struct slurmctl_step *) runs = {0};
+	for (size_t i = 0; i < s->steps.n; i++)
+		VEC_PUSH(&runs, &s->steps.v[i]->run);
+	int rc = slurmctl_query(&s->ctl, runs.v, runs.n);
+	free(runs.v);
+	return rc;
 }
 
 /* ---- init ---- */
@@ -323,18 +153,13 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 	const struct settings *set = &b->graph->settings;
 	struct slurm *s = xcalloc(1, sizeof(*s));
 	b->priv = s;
-	const char *need[] = {"srun", "squeue", "scancel", "scontrol"};
-	char **found[] = {&s->srun, &s->squeue, &s->scancel, &s->scontrol};
-	for (size_t i = 0; i < ARRAY_SIZE(need); i++) {
-		*found[i] = find_program(need[i]);
-		if (!*found[i]) {
-			sb_addf(err, "backend slurm: '%s' not found in PATH (install Slurm's client "
-				     "tools, Debian's slurm-client)", need[i]);
-			goto fail;
-		}
+	struct strbuf e = {0};
+	if (slurmctl_init(&s->ctl, &e) < 0) {
+		sb_addf(err, "backend slurm: %s", sb_str(&e));
+		sb_release(&e);
+		goto fail;
 	}
 	if (set->slurm_args && *set->slurm_args) {
-		struct strbuf e = {0};
 		s->args = split_words(set->slurm_args, &e);
 		if (!s->args) {
 			sb_addf(err, "slurm_args: %s", sb_str(&e));
@@ -346,18 +171,11 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 
 	/* A controller that is down makes srun retry for a long time; find
 	 * out now, in bounded time, rather than per job. */
-	char *ping[] = {s->scontrol, "ping", NULL};
-	struct strbuf out = {0};
-	int st = run_tool(ping, PING_TIMEOUT_S, &out);
-	if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0 || !strstr(sb_str(&out), "UP")) {
-		const char *o = sb_str(&out);
-		int n = (int)strcspn(o, "\n");
-		sb_addf(err, "backend slurm: cannot reach slurmctld (scontrol ping: %.*s)", n,
-			n ? o : "no answer");
-		sb_release(&out);
+	if (slurmctl_ping(&s->ctl, &e) < 0) {
+		sb_addf(err, "backend slurm: %s", sb_str(&e));
+		sb_release(&e);
 		goto fail;
 	}
-	sb_release(&out);
 
 	s->exe = realpath("/proc/self/exe", NULL);
 	s->dir = getcwd(NULL, 0);
@@ -405,48 +223,36 @@ static bool slurm_can_start(struct backend *b, const struct job *job)
 	return false;
 }
 
-/* The srun command line of a step, ending with prog (or exec-job). */
-static char **srun_argv(struct backend *b, struct step *st, const struct job_program *prog,
-			struct strvec *owned)
+/* Starts the srun of a step, which runs prog (or exec-job) with its
+ * output on fd. Returns 0, or -1 with err. */
+static int start_srun(struct backend *b, struct step *st, const struct job_program *prog, int fd,
+		      struct strbuf *err)
 {
 	struct slurm *s = b->priv;
 	const struct job *job = st->job;
+	struct strvec owned = {0};
+	char *name = xasprintf("juggle:%s", job->name);
+	VEC_PUSH(&owned, name);
+	/* srun exports its environment to the task: the job's env.NAME go
+	 * there. srun itself is found in juggle's PATH, not the job's. */
+	struct slurmctl_srun o = {
+		.job_name = name,
+		.partition = s->partition,
+		.time_limit_s = job->sec->timeout,
+		.args = s->args,
+		.envp = prog ? prog->envp : NULL,
+		.out_fd = fd,
+	};
 	VEC(char *) v = {0};
-	VEC_PUSH(&v, s->srun);
-	char *name = xasprintf("--job-name=juggle:%s", job->name);
-	VEC_PUSH(owned, name);
-	VEC_PUSH(&v, name);
-	char *comment = xasprintf("--comment=%s", st->comment);
-	VEC_PUSH(owned, comment);
-	VEC_PUSH(&v, comment);
-	VEC_PUSH(&v, "--quit-on-interrupt");
-	VEC_PUSH(&v, "-Q");
-	VEC_PUSH(&v, "-N1");
-	VEC_PUSH(&v, "-n1");
-	if (s->partition) {
-		char *p = xasprintf("--partition=%s", s->partition);
-		VEC_PUSH(owned, p);
-		VEC_PUSH(&v, p);
-	}
-	if (job->sec->timeout > 0) {
-		/* Slurm counts whole minutes; juggle's own kill is exact. Before
-		 * slurm_args, so a --time there wins. */
-		char *t = xasprintf("--time=%ld", (long)ceil(job->sec->timeout / 60.0));
-		VEC_PUSH(owned, t);
-		VEC_PUSH(&v, t);
-	}
-	for (char **a = s->args; a && *a; a++)
-		VEC_PUSH(&v, *a);
 	if (prog) {
 		if (prog->cwd) {
 			/* Relative to the graph's folder, as on every backend. */
-			char *cwd = prog->cwd[0] == '/' ? xasprintf("--chdir=%s", prog->cwd)
-							: xasprintf("--chdir=%s/%s", s->dir, prog->cwd);
-			VEC_PUSH(owned, cwd);
-			VEC_PUSH(&v, cwd);
+			char *cwd = prog->cwd[0] == '/' ? xstrdup(prog->cwd)
+							: xasprintf("%s/%s", s->dir, prog->cwd);
+			VEC_PUSH(&owned, cwd);
+			o.chdir = cwd;
 		}
-		for (char **a = prog->argv; *a; a++)
-			VEC_PUSH(&v, *a);
+		o.argv = prog->argv;
 	} else {
 		/* The same graph, read the same way: -b and -j feed ${backend}
 		 * and ${jobs}, -s the overrides. */
@@ -461,25 +267,29 @@ static char **srun_argv(struct backend *b, struct step *st, const struct job_pro
 		}
 		if (g->settings.jobs > 0) {
 			char *j = xasprintf("-j%d", g->settings.jobs);
-			VEC_PUSH(owned, j);
+			VEC_PUSH(&owned, j);
 			VEC_PUSH(&v, j);
 		}
 		for (size_t i = 0; i < g->vars.n; i++) {
 			if (g->vars.v[i].line != 0)
 				continue; /* from [vars]; the node reads them itself */
 			char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
-			VEC_PUSH(owned, set);
+			VEC_PUSH(&owned, set);
 			VEC_PUSH(&v, set);
 		}
 		VEC_PUSH(&v, "exec-job");
 		VEC_PUSH(&v, "--"); /* a job name may start with '-' */
 		VEC_PUSH(&v, (char *)job->name);
 		char *n = xasprintf("%d", st->number);
-		VEC_PUSH(owned, n);
+		VEC_PUSH(&owned, n);
 		VEC_PUSH(&v, n);
+		VEC_PUSH(&v, NULL);
+		o.argv = v.v;
 	}
-	VEC_PUSH(&v, NULL);
-	return v.v;
+	int rc = slurmctl_step_start(&s->ctl, &st->run, &o, err);
+	free(v.v);
+	strvec_release(&owned);
+	return rc;
 }
 
 /* Opens the log of an exec-job step for srun's own messages: the node
@@ -507,13 +317,12 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 	struct step *st = xcalloc(1, sizeof(*st));
 	st->job = job;
 	st->number = number;
-	st->pidfd = -1;
+	slurmctl_step_init(&st->run);
 	st->log_fd = -1;
-	st->wstatus = -1;
 	for (st->lane = 0; st->lane < s->n_lanes - 1 && s->lane_busy[st->lane]; st->lane++) {
 	}
 	s->lane_busy[st->lane] = true;
-	snprintf(st->comment, sizeof(st->comment), "juggle-%s-%u", s->nonce, ++s->seq);
+	snprintf(st->run.comment, sizeof(st->run.comment), "juggle-%s-%u", s->nonce, ++s->seq);
 	VEC_PUSH(&s->steps, st);
 	st->exec = job->sec->kind->program == NULL;
 
@@ -552,17 +361,10 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 	st->log_start = lseek(fd, 0, SEEK_END);
 	st->deadline = job->sec->timeout > 0 ? mono_now() + job->sec->timeout : 0;
 
-	struct strvec owned = {0};
-	char **argv = srun_argv(b, st, st->exec ? NULL : &prog, &owned);
 	struct strbuf e = {0};
-	/* srun exports its environment to the task: the job's env.NAME go
-	 * there. srun itself is found in juggle's PATH, not the job's. */
-	struct spawn_opts so = {.argv = argv, .envp = prog.envp, .out_fd = fd};
-	st->pid = spawn_start(&so, &e);
-	free(argv);
-	strvec_release(&owned);
+	int started = start_srun(b, st, st->exec ? NULL : &prog, fd, &e);
 	job_program_release(&prog);
-	if (st->pid < 0) {
+	if (started < 0) {
 		result_fail(&st->res, "cannot start srun: %s", sb_str(&e));
 		st->res.retryable = false;
 		sb_release(&e);
@@ -575,7 +377,6 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 		return 0;
 	}
 	sb_release(&e);
-	st->pidfd = (int)pidfd_open(st->pid, 0);
 	st->phase = PH_RUNNING;
 	return 0;
 }
@@ -605,24 +406,6 @@ static void finish_exec(struct step *st, bool host_decided)
 	free(path);
 	res->finished = mono_now();
 	st->phase = PH_DONE;
-}
-
-static const char *state_reason(const char *state)
-{
-	static const char *const map[][2] = {
-		{"CANCELLED", "was cancelled (scancel, or by an administrator)"},
-		{"TIMEOUT", "reached its Slurm time limit"},
-		{"NODE_FAIL", "ended because its node failed"},
-		{"PREEMPTED", "was preempted"},
-		{"BOOT_FAIL", "could not boot its node"},
-		{"DEADLINE", "reached its deadline"},
-		{"OUT_OF_MEMORY", "ran out of memory"},
-		{"REVOKED", "was revoked"},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(map); i++)
-		if (strcmp(state, map[i][0]) == 0)
-			return map[i][1];
-	return NULL;
 }
 
 /* Reads what exec-job left; 0 when there was a result, -1 when there was
@@ -666,9 +449,9 @@ static int check_exec_outputs(struct step *st)
 		if (!named || file_sig_read(job->outputs[i], &here, false) < 0) {
 			result_fail(res, "Slurm job %ld reported success, but output '%s' is %s on "
 					 "this host (is the folder shared with node %s?)",
-				    st->jobid, job->outputs[i],
+				    st->run.jobid, job->outputs[i],
 				    named ? "missing" : "not in its result",
-				    st->node[0] ? st->node : "of the job");
+				    st->run.node[0] ? st->run.node : "of the job");
 			res->retryable = true;
 			return -1;
 		}
@@ -680,16 +463,16 @@ static void finalize(struct slurm *s, struct step *st)
 {
 	struct result *res = &st->res;
 	const struct job *job = st->job;
-	const char *state = st->state;
-	bool srun_ok = WIFEXITED(st->status) && WEXITSTATUS(st->status) == 0;
+	const char *state = st->run.state;
+	bool srun_ok = WIFEXITED(st->run.status) && WEXITSTATUS(st->run.status) == 0;
 	/* COMPLETED is the controller's word that the task exited 0 (and its
 	 * exit code, when known, must say so too). Without a word (no squeue,
 	 * a job purged already) srun's status stands. */
-	bool completed = srun_ok && ((strcmp(state, "COMPLETED") == 0 && st->wstatus <= 0) ||
+	bool completed = srun_ok && ((strcmp(state, "COMPLETED") == 0 && st->run.wstatus <= 0) ||
 				     (!*state && st->killed == WHY_NONE));
 	struct strbuf why = {0};
-	if (st->jobid)
-		sb_addf(&why, "Slurm job %ld", st->jobid);
+	if (st->run.jobid)
+		sb_addf(&why, "Slurm job %ld", st->run.jobid);
 	else
 		sb_adds(&why, "its Slurm job");
 	int rc = -1;
@@ -709,11 +492,11 @@ static void finalize(struct slurm *s, struct step *st)
 	} else if (!completed && st->killed == WHY_INTERRUPT) {
 		result_fail(res, "interrupted (%s cancelled)", sb_str(&why));
 		res->status = RES_INTERRUPTED;
-	} else if (*state && state_reason(state)) {
+	} else if (*state && slurmctl_state_reason(state)) {
 		res->retryable = true;
-		result_fail(res, "%s %s%s%s", sb_str(&why), state_reason(state),
-			    st->node[0] ? " on node " : "", st->node);
-	} else if (*state && !state_final(state)) {
+		result_fail(res, "%s %s%s%s", sb_str(&why), slurmctl_state_reason(state),
+			    st->run.node[0] ? " on node " : "", st->run.node);
+	} else if (*state && !slurmctl_state_final(state)) {
 		res->retryable = true;
 		result_fail(res, "%s was still %s when juggle stopped watching it", sb_str(&why),
 			    state);
@@ -722,7 +505,9 @@ static void finalize(struct slurm *s, struct step *st)
 		if (got == 0 && st->res.status == RES_OK && !completed) {
 			/* The node's word against Slurm's: Slurm's wins. */
 			struct strbuf d = {0};
-			describe_status(st->wstatus >= 0 && st->jobid ? st->wstatus : st->status, &d);
+			describe_status(st->run.wstatus >= 0 && st->run.jobid ? st->run.wstatus
+									  : st->run.status,
+					&d);
 			result_fail(res, "%s ended %s (%s) although its result says ok", sb_str(&why),
 				    *state ? state : "without a final state", sb_str(&d));
 			res->retryable = true;
@@ -740,10 +525,10 @@ static void finalize(struct slurm *s, struct step *st)
 			static const char *const pre[] = {"juggle: ", "srun: error: ", NULL};
 			char *line = log_line(job, st->log_start, pre);
 			struct strbuf d = {0};
-			describe_status(st->status, &d);
+			describe_status(st->run.status, &d);
 			res->retryable = true;
 			result_fail(res, "juggle exec-job left no result (srun %s%s%s)%s%s", sb_str(&d),
-				    st->node[0] ? " on node " : "", st->node, line ? ": " : "",
+				    st->run.node[0] ? " on node " : "", st->run.node, line ? ": " : "",
 				    line ? line : "");
 			free(line);
 			sb_release(&d);
@@ -752,18 +537,18 @@ static void finalize(struct slurm *s, struct step *st)
 		rc = 0;
 	} else {
 		/* The task's own status, as Slurm saw it, else srun's. */
-		int ws = st->wstatus >= 0 && st->jobid ? st->wstatus : st->status;
+		int ws = st->run.wstatus >= 0 && st->run.jobid ? st->run.wstatus : st->run.status;
 		if (WIFEXITED(ws))
 			res->exit_code = WEXITSTATUS(ws);
 		else if (WIFSIGNALED(ws))
 			res->signal = WTERMSIG(ws);
 		res->retryable = true;
-		if (!st->jobid && !srun_ok) {
+		if (!st->run.jobid && !srun_ok) {
 			/* No job: the controller refused it, or srun failed early. */
 			static const char *const pre[] = {"srun: error: ", "srun: fatal: ", NULL};
 			char *line = log_line(job, st->log_start, pre);
 			struct strbuf d = {0};
-			describe_status(st->status, &d);
+			describe_status(st->run.status, &d);
 			result_fail(res, "srun %s before a job started%s%s", sb_str(&d),
 				    line ? ": " : "", line ? line + 6 : "");
 			res->exit_code = -1;
@@ -772,16 +557,16 @@ static void finalize(struct slurm *s, struct step *st)
 		} else {
 			struct strbuf d = {0};
 			describe_status(ws, &d);
-			result_fail(res, "%s%s%s", sb_str(&d), st->node[0] ? " on node " : "",
-				    st->node);
+			result_fail(res, "%s%s%s", sb_str(&d), st->run.node[0] ? " on node " : "",
+				    st->run.node);
 			sb_release(&d);
 		}
 	}
 	sb_release(&why);
-	if (st->jobid > 0)
-		result_fact_int(res, "slurm_job_id", st->jobid);
-	if (st->node[0])
-		result_fact_str(res, "node", st->node);
+	if (st->run.jobid > 0)
+		result_fact_int(res, "slurm_job_id", st->run.jobid);
+	if (st->run.node[0])
+		result_fact_str(res, "node", st->run.node);
 	if (rc == 0) {
 		res->status = RES_OK;
 		free(res->error);
@@ -802,30 +587,27 @@ static void finalize(struct slurm *s, struct step *st)
 
 /* ---- killing ---- */
 
-/* Moves the steps whose time has come one stage further (juggle's TERM,
- * then KILL after KILL_GRACE_S, as for local programs):
- *   1. a timeout: SIGTERM to the task (scancel --signal=TERM), srun stays
- *      attached and returns when the task ends; an interrupt: a full
- *      scancel, so the cluster records the job as CANCELLED (Slurm then
- *      gives the task its KillWait before SIGKILL);
- *   2. SIGTERM to srun, which SIGKILLs the step, and scancel --signal=KILL;
- *   3. SIGKILL to srun and a full scancel, for Slurm to clean up alone.
- * A step the controller does not know yet is waiting for an allocation:
- * SIGTERM to srun withdraws the request. A second ^C goes to stage 3. */
+/* Moves the steps whose time has come one stage further in stopping them
+ * (slurmctl_stop()), KILL_GRACE_S apart, as for local programs. A
+ * timeout first sends SIGTERM to the task and waits for srun; an
+ * interrupt cancels the job, so the cluster records it as CANCELLED. A
+ * second ^C goes to the last stage. */
 static void escalate(struct slurm *s, double now)
 {
-	VEC(struct step *) due = {0};
+	VEC(struct slurmctl_step *) due = {0};
 	bool need_ids = false;
 	for (size_t i = 0; i < s->steps.n; i++) {
 		struct step *st = s->steps.v[i];
-		if (st->phase != PH_RUNNING || st->killed == WHY_NONE || st->kill_stage >= 3)
+		if (st->phase != PH_RUNNING || st->killed == WHY_NONE || st->run.kill_stage >= 3)
 			continue;
 		if (st->next_kill > now && !s->hard)
 			continue;
-		VEC_PUSH(&due, st);
+		VEC_PUSH(&due, &st->run);
+		st->run.cancel = st->killed != WHY_TIMEOUT;
+		st->next_kill = now + KILL_GRACE_S;
 		/* Ask once: later stages do without an id rather than wait on a
 		 * controller that may be gone. */
-		need_ids |= st->jobid == 0 && st->kill_stage == 0;
+		need_ids |= st->run.jobid == 0 && st->run.kill_stage == 0;
 	}
 	if (!due.n) {
 		free(due.v);
@@ -833,33 +615,7 @@ static void escalate(struct slurm *s, double now)
 	}
 	if (need_ids)
 		query_jobs(s);
-	VEC(struct step *) term = {0}, kill9 = {0}, cancel = {0};
-	for (size_t i = 0; i < due.n; i++) {
-		struct step *st = due.v[i];
-		int stage = s->hard ? 3 : st->kill_stage + 1;
-		if (stage == 1 && !st->jobid) {
-			spawn_kill_group(st->pid, SIGTERM);
-		} else if (stage == 1 && st->killed == WHY_TIMEOUT) {
-			VEC_PUSH(&term, st);
-		} else if (stage == 1) {
-			VEC_PUSH(&cancel, st);
-		} else if (stage == 2) {
-			VEC_PUSH(&kill9, st);
-			spawn_kill_group(st->pid, SIGTERM);
-		} else {
-			VEC_PUSH(&kill9, st);
-			VEC_PUSH(&cancel, st);
-			spawn_kill_group(st->pid, SIGKILL);
-		}
-		st->kill_stage = stage;
-		st->next_kill = now + KILL_GRACE_S;
-	}
-	cancel_jobs(s, term.v, term.n, "--signal=TERM");
-	cancel_jobs(s, kill9.v, kill9.n, "--signal=KILL");
-	cancel_jobs(s, cancel.v, cancel.n, NULL);
-	free(term.v);
-	free(kill9.v);
-	free(cancel.v);
+	slurmctl_stop(&s->ctl, due.v, due.n, s->hard);
 	free(due.v);
 }
 
@@ -867,17 +623,8 @@ static void escalate(struct slurm *s, double now)
 
 static void reap(struct step *st)
 {
-	int status;
-	pid_t w;
-	while ((w = waitpid(st->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
-	}
-	if (w == 0)
+	if (!slurmctl_step_reap(&st->run))
 		return;
-	st->status = w == st->pid ? status : 0;
-	if (st->pidfd >= 0)
-		close(st->pidfd);
-	st->pidfd = -1;
-	st->pid = 0;
 	st->phase = PH_SETTLE;
 	st->settle_until = mono_now() + SETTLE_S;
 	st->next_check = 0;
@@ -900,13 +647,13 @@ static void settle(struct slurm *s, double now)
 		if (st->phase != PH_SETTLE || st->next_check > now)
 			continue;
 		/* A second ^C stops waiting for the cluster to finish the kill. */
-		if (known && st->jobid && !state_final(st->state) && now < st->settle_until &&
-		    !s->hard) {
+		if (known && st->run.jobid && !slurmctl_state_final(st->run.state) &&
+		    now < st->settle_until && !s->hard) {
 			st->next_check = now + SETTLE_EVERY_S;
 			continue;
 		}
 		if (!known)
-			st->state[0] = '\0';
+			st->run.state[0] = '\0';
 		finalize(s, st);
 	}
 }
@@ -919,7 +666,7 @@ static double next_event(struct slurm *s, double until)
 		double e = -1;
 		if (st->phase == PH_RUNNING && st->killed == WHY_NONE && st->deadline > 0)
 			e = st->deadline;
-		else if (st->phase == PH_RUNNING && st->killed != WHY_NONE && st->kill_stage < 3)
+		else if (st->phase == PH_RUNNING && st->killed != WHY_NONE && st->run.kill_stage < 3)
 			e = st->next_kill;
 		else if (st->phase == PH_SETTLE)
 			e = st->next_check;
@@ -989,8 +736,8 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 		VEC(struct step *) who = {0};
 		for (size_t i = 0; i < s->steps.n; i++) {
 			struct step *r = s->steps.v[i];
-			if (r->phase == PH_RUNNING && r->pidfd >= 0) {
-				VEC_PUSH(&pf, ((struct pollfd){r->pidfd, POLLIN, 0}));
+			if (r->phase == PH_RUNNING && r->run.pidfd >= 0) {
+				VEC_PUSH(&pf, ((struct pollfd){r->run.pidfd, POLLIN, 0}));
 				VEC_PUSH(&who, r);
 			}
 		}
@@ -1002,7 +749,7 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 		bool fallback = false;
 		for (size_t i = 0; i < s->steps.n; i++) {
 			const struct step *r = s->steps.v[i];
-			fallback |= r->phase == PH_RUNNING && r->pidfd < 0;
+			fallback |= r->phase == PH_RUNNING && r->run.pidfd < 0;
 		}
 		if (fallback && (ms < 0 || ms > 50))
 			ms = 50; /* no pidfd (an old kernel): look with waitpid */
@@ -1012,7 +759,7 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 				reap(who.v[i]);
 		for (size_t i = 0; fallback && i < s->steps.n; i++) {
 			struct step *r = s->steps.v[i];
-			if (r->phase == PH_RUNNING && r->pidfd < 0)
+			if (r->phase == PH_RUNNING && r->run.pidfd < 0)
 				reap(r);
 		}
 		free(pf.v);
@@ -1048,12 +795,7 @@ static void slurm_release(struct backend *b)
 	for (size_t i = 0; i < s->steps.n; i++) {
 		/* Only after a failed init or a scheduler bug: nothing should run. */
 		struct step *st = s->steps.v[i];
-		if (st->pid > 0) {
-			spawn_kill_group(st->pid, SIGKILL);
-			waitpid(st->pid, NULL, 0);
-		}
-		if (st->pidfd >= 0)
-			close(st->pidfd);
+		slurmctl_step_release(&st->run);
 		result_release(&st->res);
 		free(st->before);
 		free(st);
@@ -1065,10 +807,7 @@ static void slurm_release(struct backend *b)
 		worker_release(&s->lanes[i]);
 	free(s->lanes);
 	free(s->lane_busy);
-	free(s->srun);
-	free(s->squeue);
-	free(s->scancel);
-	free(s->scontrol);
+	slurmctl_release(&s->ctl);
 	free_words(s->args);
 	free(s->exe);
 	free(s->dir);
