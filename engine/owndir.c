@@ -91,12 +91,5 @@ int own_file_open(const char *path, int flags, mode_t mode)
 
 char *own_file_read(const char *path, size_t *len)
 {
-	int fd = own_file_open(path, O_RDONLY, 0);
-	if (fd < 0)
-		return NULL;
-	char *data = read_fd(fd, len);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return data;
+	return read_fd_close(own_file_open(path, O_RDONLY, 0), len);
 }

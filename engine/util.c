@@ -341,8 +341,10 @@ int mkdir_parents(const char *path)
 	return rc;
 }
 
-char *read_fd(int fd, size_t *len)
+char *read_fd_close(int fd, size_t *len)
 {
+	if (fd < 0)
+		return NULL;
 	struct strbuf sb = {0};
 	char buf[65536];
 	for (;;) {
@@ -352,6 +354,7 @@ char *read_fd(int fd, size_t *len)
 		if (n < 0) {
 			int e = errno;
 			sb_release(&sb);
+			close(fd);
 			errno = e;
 			return NULL;
 		}
@@ -359,6 +362,7 @@ char *read_fd(int fd, size_t *len)
 			break;
 		sb_add(&sb, buf, (size_t)n);
 	}
+	close(fd);
 	if (len)
 		*len = sb.len;
 	return sb_detach(&sb);
@@ -366,14 +370,7 @@ char *read_fd(int fd, size_t *len)
 
 char *read_file(const char *path, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	char *data = read_fd(fd, len);
-	int e = errno;
-	close(fd);
-	errno = e;
-	return data;
+	return read_fd_close(open(path, O_RDONLY | O_CLOEXEC), len);
 }
 
 int write_all(int fd, const void *data, size_t len)

@@ -115,8 +115,9 @@ int mkdir_p(const char *dir, mode_t mode);
 int mkdir_parents(const char *path);
 /* Reads a whole file; *len gets its size (the buffer is also NUL-terminated). */
 char *read_file(const char *path, size_t *len);
-/* Reads fd to its end, the same way; the caller still owns (and closes) fd. */
-char *read_fd(int fd, size_t *len);
+/* Reads fd to its end, the same way, and closes it; NULL (errno kept) when
+ * fd < 0, so that read_fd_close(open(...), &len) reads a file. */
+char *read_fd_close(int fd, size_t *len);
 /* Writes data to path through a temporary file in the same folder, renamed
  * into place, so readers (and a killed run) never see a partial file.
  * Outputs and reports are not fsync'd, as make, ninja and curl do not:
