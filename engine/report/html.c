@@ -603,41 +603,36 @@ static void slowest(struct strbuf *sb, json_t *r)
 
 static void failures(struct strbuf *sb, json_t *r)
 {
-	json_t *jobs = json_object_get(r, "jobs");
-	size_t i, n = 0;
-	json_t *j;
-	json_array_foreach(jobs, i, j)
-	{
-		if (!report_job_failed(j))
-			continue;
-		const char *st = jstr(j, "status");
-		if (!n++)
-			sb_adds(sb, "<h2 id=\"failed\">Failed jobs</h2>\n");
+	struct report_failures fl;
+	report_failures_init(&fl, r);
+	if (fl.n)
+		sb_adds(sb, "<h2 id=\"failed\">Failed jobs</h2>\n");
+	for (size_t k = 0; k < fl.n; k++) {
+		const struct report_failure *f = &fl.v[k];
 		sb_adds(sb, "<div class=\"fail\"><h3 class=\"mono\">");
-		html_text(sb, jstr(j, "name"));
-		sb_addf(sb, " <span class=\"st %s\">", status_class(st));
-		html_text(sb, st);
+		html_text(sb, f->name);
+		sb_addf(sb, " <span class=\"st %s\">", status_class(f->status));
+		html_text(sb, f->status);
 		sb_adds(sb, "</span></h3>\n<p>");
-		char *how = report_how_failed(j);
-		if (how) {
-			html_text(sb, how);
+		if (f->how) {
+			html_text(sb, f->how);
 			sb_adds(sb, ": ");
 		}
-		free(how);
-		html_text(sb, jhas(j, "error") ? jstr(j, "error") : st);
-		if (jhas(j, "log")) {
+		html_text(sb, f->what);
+		if (f->log) {
 			sb_adds(sb, " <span class=\"muted\">(log: <code>");
-			html_text(sb, jstr(j, "log"));
+			html_text(sb, f->log);
 			sb_adds(sb, "</code>)</span>");
 		}
 		sb_adds(sb, "</p>\n");
-		if (jhas(j, "log_tail") && *jstr(j, "log_tail")) {
+		if (*f->log_tail) {
 			sb_adds(sb, "<pre>");
-			html_text(sb, jstr(j, "log_tail"));
+			html_text(sb, f->log_tail);
 			sb_adds(sb, "</pre>\n");
 		}
 		sb_adds(sb, "</div>\n");
 	}
+	report_failures_release(&fl);
 }
 
 static void all_jobs(struct strbuf *sb, json_t *r)
