@@ -1192,6 +1192,7 @@ static void download_global_init(void)
 
 const struct job_kind kind_download = {
 	.name = "download",
+	.color = "#59a14f",
 	.network = true,
 	.keys = download_keys,
 	.atomic_outputs = true,

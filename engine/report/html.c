@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kind.h"
 #include "engine/report/json.h"
 #include "engine/report/report.h"
 #include "engine/version.h"
@@ -99,14 +100,29 @@ static void script_json(struct strbuf *sb, json_t *v)
 /* ---- reading the tree ---- */
 
 /* Fixed class names for the values the data may hold. */
+
+/* The NAME of class "k-NAME" for a job of kind `kind`: the name from the
+ * kind table when the kind has a color there, else "other". */
 static const char *kind_class(const char *kind)
 {
-	static const char *const known[] = {"command", "cpu", "download"};
-	static const char *const cls[] = {"k-command", "k-cpu", "k-download"};
-	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
-		if (strcmp(kind, known[i]) == 0)
-			return cls[i];
-	return "k-other";
+	const struct job_kind *k = kind_by_name(kind);
+	return k && k->color ? k->name : "other";
+}
+
+/* The CSS rules of the kinds' classes, and their legend. */
+static void kind_styles(struct strbuf *sb)
+{
+	for (size_t i = 0; job_kinds[i]; i++)
+		if (job_kinds[i]->color)
+			sb_addf(sb, ".k-%s{background:%s}", job_kinds[i]->name, job_kinds[i]->color);
+}
+
+static void kind_legend(struct strbuf *sb)
+{
+	for (size_t i = 0; job_kinds[i]; i++)
+		if (job_kinds[i]->color)
+			sb_addf(sb, "<span><i class=\"sw k-%s\"></i>%s</span>", job_kinds[i]->name,
+			        job_kinds[i]->name);
 }
 
 static const char *status_class(const char *status)
@@ -133,6 +149,7 @@ static void seconds(struct strbuf *sb, double s)
 
 /* ---- the page ---- */
 
+/* The style sheet, around the kinds' rules (kind_styles()). */
 static const char css[] =
     ":root{--fg:#1d1d1f;--muted:#6e6e73;--line:#d8d8dc;--bg:#fff;--panel:#f5f5f7}"
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:var(--fg);"
@@ -161,8 +178,8 @@ static const char css[] =
     "border-left:1px solid var(--line);padding-left:2px;height:17px}"
     ".bar{position:absolute;top:3px;height:14px;min-width:1px;border-radius:2px;"
     "box-sizing:border-box;cursor:pointer;outline-offset:1px}"
-    ".bar:focus,.bar:hover{outline:2px solid #000}"
-    ".k-command{background:#4e79a7}.k-cpu{background:#f28e2b}.k-download{background:#59a14f}"
+    ".bar:focus,.bar:hover{outline:2px solid #000}";
+static const char css_after_kinds[] =
     ".k-other{background:#b07aa1}"
     ".bar.s-failed{background-image:repeating-linear-gradient(45deg,#e15759 0 4px,"
     "transparent 4px 8px);border:2px solid #b3261e}"
@@ -251,7 +268,9 @@ static void page_begin(struct strbuf *sb, const char *title)
 	        "\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 	        "<meta name=\"generator\" content=\"juggle " JUGGLE_VERSION "\">\n<title>");
 	html_text(sb, title);
-	sb_addf(sb, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
+	sb_addf(sb, "</title>\n<style>%s", css);
+	kind_styles(sb);
+	sb_addf(sb, "%s</style>\n</head>\n<body>\n", css_after_kinds);
 }
 
 static void page_end(struct strbuf *sb, json_t *runs)
@@ -430,11 +449,9 @@ static void timeline(struct strbuf *sb, json_t *r, int run)
 	if (wall <= 0)
 		wall = 1e-3;
 
-	sb_adds(sb, "<div class=\"legend\"><span>kind:</span>"
-	            "<span><i class=\"sw k-command\"></i>command</span>"
-	            "<span><i class=\"sw k-cpu\"></i>cpu</span>"
-	            "<span><i class=\"sw k-download\"></i>download</span>"
-	            "<span><i class=\"sw k-other\"></i>other</span>"
+	sb_adds(sb, "<div class=\"legend\"><span>kind:</span>");
+	kind_legend(sb);
+	sb_adds(sb, "<span><i class=\"sw k-other\"></i>other</span>"
 	            "<span>status:</span><span><i class=\"sw k-other\"></i>ok</span>"
 	            "<span><i class=\"sw bar s-failed\" style=\"position:static\"></i>failed</span>"
 	            "<span><i class=\"sw bar s-interrupted\" style=\"position:static\"></i>"
@@ -478,7 +495,7 @@ static void timeline(struct strbuf *sb, json_t *r, int run)
 		if (fin < st)
 			fin = st;
 		sb_addf(sb,
-		        "<div class=\"bar %s %s%s\" style=\"left:%.4f%%;width:%.4f%%\" "
+		        "<div class=\"bar k-%s %s%s\" style=\"left:%.4f%%;width:%.4f%%\" "
 		        "tabindex=\"0\" data-r=\"%d\" data-i=\"%zu\" title=\"",
 		        kind_class(jstr(j, "kind")), status_class(jstr(j, "status")),
 		        strmap_get(&crit, jstr(j, "name")) ? " cp" : "", 100 * st / wall,
