@@ -46,6 +46,9 @@ struct kind_fact {
 
 struct job_kind {
 	const char *name;        /* as in "[command NAME]" */
+	const char *color;       /* the CSS color of its jobs' bars in the HTML
+				  * report's timeline ("#4e79a7"); NULL: the
+				  * color of a kind the report does not know */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
 	bool env_keys;           /* accepts "env.NAME" keys */
 	bool network;            /* mostly waits on the network: on the

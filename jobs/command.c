@@ -417,6 +417,7 @@ static void command_cancel_async(struct async_attempt *aa)
 
 const struct job_kind kind_command = {
 	.name = "command",
+	.color = "#4e79a7",
 	.keys = command_keys,
 	.env_keys = true,
 	.batchable = true,

@@ -462,6 +462,7 @@ static void cpu_global_init(void)
 
 const struct job_kind kind_cpu = {
 	.name = "cpu",
+	.color = "#f28e2b",
 	.keys = cpu_keys,
 	.atomic_outputs = true,
 	.global_init = cpu_global_init,

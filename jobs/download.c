@@ -1195,6 +1195,7 @@ static const char *const download_counts[] = {"connections", NULL};
 
 const struct job_kind kind_download = {
 	.name = "download",
+	.color = "#59a14f",
 	.network = true,
 	.keys = download_keys,
 	.atomic_outputs = true,

@@ -484,31 +484,56 @@ char *report_how_failed(json_t *j)
 	return NULL;
 }
 
-static void print_failures(FILE *out, json_t *r)
+void report_failures_init(struct report_failures *fl, json_t *r)
 {
-	json_t *jobs = json_object_get(r, "jobs");
-	size_t i, nfailed = 0;
+	*fl = (struct report_failures){0};
+	size_t i;
 	json_t *j;
-	json_array_foreach(jobs, i, j)
+	json_array_foreach(json_object_get(r, "jobs"), i, j)
 	{
 		if (!report_job_failed(j))
 			continue;
 		const char *st = jstr(j, "status");
-		if (!nfailed++)
-			fprintf(out, "failed jobs:\n");
+		struct report_failure f = {
+		    .job = j,
+		    .name = jstr(j, "name"),
+		    .status = st,
+		    .interrupted = strcmp(st, "interrupted") == 0,
+		    .how = report_how_failed(j),
+		    .what = json_is_string(json_object_get(j, "error")) ? jstr(j, "error") : st,
+		    .log = json_string_value(json_object_get(j, "log")),
+		    .log_tail = jstr(j, "log_tail"),
+		};
+		VEC_PUSH(fl, f);
+	}
+}
+
+void report_failures_release(struct report_failures *fl)
+{
+	for (size_t k = 0; k < fl->n; k++)
+		free(fl->v[k].how);
+	free(fl->v);
+	*fl = (struct report_failures){0};
+}
+
+static void print_failures(FILE *out, json_t *r)
+{
+	struct report_failures fl;
+	report_failures_init(&fl, r);
+	if (fl.n)
+		fprintf(out, "failed jobs:\n");
+	for (size_t k = 0; k < fl.n; k++) {
+		const struct report_failure *f = &fl.v[k];
 		fputs("  ", out);
-		put_cell(out, jstr(j, "name"), 60, false);
-		char *how = report_how_failed(j);
-		if (strcmp(st, "interrupted") == 0)
+		put_cell(out, f->name, 60, false);
+		if (f->interrupted)
 			fprintf(out, " (interrupted)");
-		if (how)
-			fprintf(out, " (%s)", how);
-		free(how);
+		if (f->how)
+			fprintf(out, " (%s)", f->how);
 		fputs(": ", out);
-		put_cell(out, json_is_string(json_object_get(j, "error")) ? jstr(j, "error") : st,
-			 200, false);
+		put_cell(out, f->what, 200, false);
 		fputc('\n', out);
-		const char *tail = jstr(j, "log_tail");
+		const char *tail = f->log_tail;
 		/* The last few lines; the whole tail is in the report and the
 		 * log, whose path ends the entry. */
 		const char *from = tail + strlen(tail);
@@ -525,12 +550,13 @@ static void print_failures(FILE *out, json_t *r)
 			free(line);
 			from += len + (nl ? 1 : 0);
 		}
-		if (json_is_string(json_object_get(j, "log"))) {
+		if (f->log) {
 			fputs("    log: ", out);
-			put_cell(out, jstr(j, "log"), 200, false);
+			put_cell(out, f->log, 200, false);
 			fputc('\n', out);
 		}
 	}
+	report_failures_release(&fl);
 }
 
 void report_print_summary(FILE *out, json_t *r)

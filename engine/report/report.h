@@ -104,4 +104,30 @@ bool report_job_failed(json_t *j);
  * this. The caller frees the string. */
 char *report_how_failed(json_t *j);
 
+/* One failed or interrupted job of a report tree, as every format that
+ * lists failures shows it. The strings belong to the tree, but how. */
+struct report_failure {
+	json_t *job;          /* the job's object in the tree */
+	const char *name;
+	const char *status;   /* "failed" or "interrupted" */
+	bool interrupted;
+	char *how;            /* report_how_failed(), or NULL */
+	const char *what;     /* its error, or its status when it has none */
+	const char *log;      /* its log's path, or NULL */
+	const char *log_tail; /* its log's last lines, "" when none */
+};
+
+struct report_failures {
+	struct report_failure *v;
+	size_t n, cap;
+};
+
+/* Fills fl with the failures of report r: its jobs for which
+ * report_job_failed() holds, in the order of its "jobs" array, all of
+ * them. The terminal summary and the HTML report both list this, so they
+ * cannot disagree on which jobs failed or how. Free with
+ * report_failures_release(). */
+void report_failures_init(struct report_failures *fl, json_t *r);
+void report_failures_release(struct report_failures *fl);
+
 #endif

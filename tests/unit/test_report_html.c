@@ -1,5 +1,6 @@
-/* test_report_html.c - unit tests of engine/report_html.c: the HTML
- * report and the comparison page escape every name they show. */
+/* test_report_html.c - unit tests of engine/report/html*.c: the HTML
+ * report and the comparison page escape every name they show, draw the
+ * kinds from the kind table, and list the failures the terminal does. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,10 +8,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "helpers.h"
 #include "engine/graph.h"
+#include "engine/kind.h"
 #include "engine/report/report.h"
 
 static size_t count(const char *hay, const char *needle)
@@ -112,8 +115,96 @@ static void test_html_compare_draws_every_backend(void **state)
 	sb_release(&err);
 }
 
+static void test_html_kinds_come_from_the_kind_table(void **state)
+{
+	(void)state;
+	json_t *r = tiny_report("a");
+	json_array_append_new(json_object_get(r, "jobs"),
+	                      json_pack("{s:s, s:s, s:s, s:f, s:f, s:f, s:i}", "name", "m", "kind",
+	                                "mystery", "status", "ok", "started_s", 0.0, "finished_s",
+	                                0.5, "duration_s", 0.5, "worker", 0));
+	struct strbuf err = {0};
+	size_t len;
+	char *html = report_render_html(r, &len, &err);
+	assert_non_null(html);
+	/* Each kind with a color: its rule in the style sheet, its entry in
+	 * the legend. */
+	size_t colored = 0;
+	for (size_t i = 0; job_kinds[i]; i++) {
+		if (!job_kinds[i]->color)
+			continue;
+		colored++;
+		char *rule =
+		    xasprintf(".k-%s{background:%s}", job_kinds[i]->name, job_kinds[i]->color);
+		char *legend = xasprintf("<i class=\"sw k-%s\"></i>%s</span>", job_kinds[i]->name,
+		                         job_kinds[i]->name);
+		assert_int_equal(count(html, rule), 1);
+		assert_int_equal(count(html, legend), 1);
+		free(rule);
+		free(legend);
+	}
+	assert_true(colored > 0);
+	/* A kind the table does not know is drawn as "other". */
+	assert_int_equal(count(html, "class=\"bar k-other s-ok\""), 1);
+	assert_null(strstr(html, "k-mystery"));
+	free(html);
+	json_decref(r);
+	sb_release(&err);
+}
+
+static void test_html_and_summary_list_the_same_failures(void **state)
+{
+	(void)state;
+	json_t *r = tiny_report("a");
+	json_t *jobs = json_object_get(r, "jobs");
+	json_array_append_new(jobs, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", "stopped",
+	                                      "kind", "command", "status", "interrupted", "signal",
+	                                      "SIGINT", "log", "logs/stopped.log"));
+	json_array_append_new(jobs, json_pack("{s:s, s:s, s:s, s:n}", "name", "waiting", "kind",
+	                                      "command", "status", "not-run", "started_s"));
+	struct report_failures fl;
+	report_failures_init(&fl, r);
+	assert_int_equal(fl.n, 2);
+	assert_string_equal(fl.v[0].name, "second");
+	assert_string_equal(fl.v[0].how, "exit code 3");
+	assert_string_equal(fl.v[0].what, "boom & <b>bust</b>");
+	assert_null(fl.v[0].log);
+	assert_false(fl.v[0].interrupted);
+	assert_string_equal(fl.v[1].name, "stopped");
+	assert_string_equal(fl.v[1].how, "killed by SIGINT");
+	assert_string_equal(fl.v[1].what, "interrupted");
+	assert_string_equal(fl.v[1].log, "logs/stopped.log");
+	assert_true(fl.v[1].interrupted);
+
+	struct strbuf err = {0};
+	size_t len;
+	char *html = report_render_html(r, &len, &err);
+	assert_non_null(html);
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *out = open_memstream(&text, &text_len);
+	assert_non_null(out);
+	report_print_summary(out, r);
+	fclose(out);
+	/* Both show each failure with how it failed, and nothing else. */
+	assert_int_equal(count(html, "<div class=\"fail\">"), 2);
+	assert_non_null(strstr(html, "exit code 3: boom &amp; &lt;b&gt;bust&lt;/b&gt;"));
+	assert_non_null(strstr(html, "killed by SIGINT: interrupted"));
+	assert_non_null(strstr(text, "second (exit code 3): boom & <b>bust</b>"));
+	assert_non_null(strstr(text, "stopped (interrupted) (killed by SIGINT): interrupted"));
+	assert_null(strstr(text, "waiting"));
+	assert_null(strstr(html, "<h3 class=\"mono\">waiting"));
+	report_failures_release(&fl);
+	free(text);
+	free(html);
+	json_decref(r);
+	sb_release(&err);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_html_escapes_everything),
 	cmocka_unit_test_setup_teardown(test_html_compare_draws_every_backend, in_tmp, out_of_tmp),
+	cmocka_unit_test(test_html_kinds_come_from_the_kind_table),
+	cmocka_unit_test(test_html_and_summary_list_the_same_failures),
 };
 UNIT_GROUP(report_html, tests, NULL, NULL);
