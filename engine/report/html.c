@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/kind.h"
 #include "engine/report/html-internal.h"
 #include "engine/report/json.h"
 #include "engine/report/report.h"
@@ -90,8 +91,9 @@ static void facts(struct strbuf *sb, json_t *r)
 		factf(sb, "wall / lower bound", "%.2fx", jnum(r, "wall_over_bound"));
 	factf(sb, "peak RSS", "%.1f MiB",
 	      (double)json_integer_value(json_object_get(r, "peak_rss_kib")) / 1024);
-	factf(sb, "connections", "%lld",
-	      (long long)json_integer_value(json_object_get(r, "connections")));
+	for (const struct job_kind *const *k = job_kinds; *k; k++) /* their counts */
+		for (const char *const *c = (*k)->counts; c && *c; c++)
+			factf(sb, *c, "%lld", (long long)json_integer_value(json_object_get(r, *c)));
 	sb_adds(sb, "</table>\n<table>\n<thead><tr><th>status</th><th "
 	            "class=\"n\">jobs</th></tr></thead>\n<tbody>\n");
 	json_t *counts = json_object_get(r, "counts");
