@@ -236,7 +236,7 @@ int cmd_run(struct cli *c)
 		rc = EXIT_CANNOT_START;
 		goto out;
 	}
-	struct report_meta meta = {c->file, o.backend->name, o.jobs, false, o.backend->notes,
+	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.backend->notes,
 				   o.backend->max_lanes};
 	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
 		      sum.counts[JS_INTERRUPTED];

@@ -181,7 +181,8 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "graph", json_text(m->graph));
 	json_object_set_new(o, "backend", json_string(m->backend));
 	json_object_set_new(o, "jobs_limit", json_integer(m->jobs));
-	json_object_set_new(o, "dry_run", json_boolean(m->dry_run));
+	/* -n writes no report; the key stays for the readers of older ones. */
+	json_object_set_new(o, "dry_run", json_false());
 	if (m->notes)
 		json_object_set_new(o, "notes", json_string(m->notes));
 	json_object_set_new(o, "host", json_text(host));
@@ -234,10 +235,9 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "lanes", json_integer(lanes));
 	json_object_set_new(o, "critical_path_s", json_real(cp_s));
 	json_object_set_new(o, "lower_bound_s", json_real(bound));
-	/* A dry run timed nothing: no ratio to a bound of zeros. */
-	json_object_set_new(o, "wall_over_bound", bound > 0 && !m->dry_run
-							  ? json_real(sum->wall_s / bound)
-							  : json_null());
+	/* Nothing ran: no ratio to a bound of zeros. */
+	json_object_set_new(o, "wall_over_bound",
+			    bound > 0 ? json_real(sum->wall_s / bound) : json_null());
 	json_t *counts = json_object();
 	for (int s = JS_OK; s < JS__COUNT; s++)
 		json_object_set_new(counts, job_status_name((enum job_status)s),

@@ -18,7 +18,6 @@ struct report_meta {
 	const char *graph;   /* the graph file as named */
 	const char *backend; /* the backend's name */
 	int jobs;
-	bool dry_run;
 	const char *notes;   /* what a reader of the numbers must know, or NULL */
 	int max_lanes;       /* the backend's cap on attempts at once; 0: -j */
 };

@@ -96,7 +96,7 @@ static void test_critical_path_and_lower_bound(void **state)
 
 	struct run_summary sum = {.wall_s = 11.5};
 	for (int lanes = 1; lanes <= 4; lanes += 3) {
-		struct report_meta m = {"g.ini", "threads", lanes, false, NULL, 0};
+		struct report_meta m = {"g.ini", "threads", lanes, NULL, 0};
 		json_t *r = report_build(&g, &sum, &m);
 		assert_true(fabs(num(r, "critical_path_s") - 6) < 1e-9);
 		assert_true(fabs(num(r, "job_s") - 11) < 1e-9);
@@ -112,7 +112,7 @@ static void test_critical_path_and_lower_bound(void **state)
 		json_decref(r);
 	}
 	/* The serial backend has one lane whatever -j says. */
-	struct report_meta m = {"g.ini", backend_serial.name, 4, false, NULL,
+	struct report_meta m = {"g.ini", backend_serial.name, 4, NULL,
 				backend_serial.max_lanes};
 	json_t *r = report_build(&g, &sum, &m);
 	assert_int_equal(json_integer_value(json_object_get(r, "lanes")), 1);
