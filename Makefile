@@ -64,29 +64,19 @@ deps:
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from fuzz/seeds/NAME and the graphs in tests/ and examples/ (fuzz/run);
-# crashes land in fuzz/crashes/ and become regression inputs there.
+# crashes land in fuzz/crashes/ and become regression inputs there. A
+# target links the engine and the job kinds whole; fuzz_download reaches the
+# download kind's parsers through jobs/download/download-internal.h.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 
 $(BUILD)/fuzz_%: fuzz/fuzz_%.c $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.o,$^) $(LDLIBS)
 
-# fuzz_download.c includes jobs/download.c, for its static parsers, so it
-# links every job kind but that one.
-$(BUILD)/fuzz_download: fuzz/fuzz_download.c jobs/download.c $(ENGINE_OBJ) \
-		$(filter-out %/download.o,$(JOBS_OBJ))
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
-		$(filter %.o,$^) $(LDLIBS)
-
 # The same targets without libFuzzer, in every build: fuzz/replay.c feeds
 # them files, so the test suite replays fuzz/crashes/ and fuzz/seeds/.
 $(BUILD)/fuzz-replay-%: fuzz/fuzz_%.c fuzz/replay.c $(ENGINE_OBJ) $(JOBS_OBJ)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(filter %.o,$^) $(LDLIBS)
-
-$(BUILD)/fuzz-replay-download: fuzz/fuzz_download.c fuzz/replay.c jobs/download.c \
-		$(ENGINE_OBJ) $(filter-out %/download.o,$(JOBS_OBJ))
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ fuzz/fuzz_download.c fuzz/replay.c \
-		$(filter %.o,$^) $(LDLIBS)
 
 fuzz-build:
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" \

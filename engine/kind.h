@@ -1,9 +1,10 @@
 /* kind.h - the contract between the engine and a job kind.
  *
- * A job kind (jobs/command.c, jobs/cpu.c, jobs/download.c) is one table of
+ * A job kind (jobs/command.c, jobs/cpu.c, jobs/download/) is one table of
  * functions. The engine never names a kind: it finds a section's kind by its
  * name in job_kinds[], and everything kind-specific goes through the table.
- * Adding a kind is one new file and one line in jobs/kinds.c.
+ * Adding a kind is one new file (a folder when it grows) and one line in
+ * jobs/kinds.c.
  */
 #ifndef JUGGLE_KIND_H
 #define JUGGLE_KIND_H

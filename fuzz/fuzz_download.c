@@ -6,9 +6,12 @@
  * next conditional request would. The memo must reach a fixed point:
  * formatted, read and formatted again, it does not change.
  *
- * The callbacks are static, so this file includes download.c itself and
- * links without jobs/download.o (see the Makefile). */
-#include "jobs/download.c"
+ * It reaches the parsers through the kind's internal header. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs/download/download-internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *nul = memchr(s, '\0', size);
 	const char *hend = nul ? nul : end;
 
-	struct dl d;
+	struct download d;
 	memset(&d, 0, sizeof(d));
 	d.of.dir = d.of.fd = -1;
 	for (const char *p = s; p < hend;) {
@@ -27,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* libcurl hands over a copy; so does this, unterminated. */
 		char *line = xmalloc(n ? n : 1);
 		memcpy(line, p, n);
-		if (on_header(line, 1, n, &d) != n)
+		if (download_on_header(line, 1, n, &d) != n)
 			abort();
 		free(line);
 		p += n;
@@ -41,22 +44,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		v.etag = xstrdup(d.etag);
 	if (d.last_modified)
 		v.last_modified = xstrdup(d.last_modified);
-	char *memo = validators_format(&v);
-	validators_release(&v);
-	dl_release(&d);
+	char *memo = download_validators_format(&v);
+	download_validators_release(&v);
+	download_release(&d);
 	free(memo);
 
 	if (nul) {
 		char *m = xstrndup(nul + 1, (size_t)(end - nul - 1));
 		struct validators a, b;
-		validators_parse(m, &a);
-		char *f1 = validators_format(&a);
-		validators_parse(f1, &b);
-		char *f2 = validators_format(&b);
+		download_validators_parse(m, &a);
+		char *f1 = download_validators_format(&a);
+		download_validators_parse(f1, &b);
+		char *f2 = download_validators_format(&b);
 		if (strcmp(f1, f2) != 0)
 			abort(); /* the memo is stable across runs */
-		validators_release(&a);
-		validators_release(&b);
+		download_validators_release(&a);
+		download_validators_release(&b);
 		free(f1);
 		free(f2);
 		free(m);

@@ -70,11 +70,7 @@ def test_man_pages_document_everything(t):
     keys = c_list("engine/load/read.c", "settings_keys") + c_list("engine/load/read.c", "common_keys")
     keys += c_list("jobs/command.c", "command_keys") + c_list("jobs/cpu.c", "cpu_keys")
     keys += c_list("jobs/cpu.c", "task_names")
-    if os.path.exists(os.path.join(ROOT, "jobs", "download.c")):
-        src = read(os.path.join(ROOT, "jobs", "download.c"))
-        m = re.search(r"static const char \*const \w*keys\[\]\s*=\s*\{(.*?)\};", src, re.S)
-        if m:
-            keys += re.findall(r'"([^"]*)"', m.group(1))
+    keys += c_list("jobs/download/kind.c", "download_keys")
     text5 = read(MAN5)
     for k in keys:
         assert k in words5, "key %s is not documented in juggle.ini(5)" % k

@@ -1,4 +1,4 @@
-/* test_download.c - unit tests of jobs/download.c: the download kind's
+/* test_download.c - unit tests of jobs/download/: the download kind's
  * event-loop path (start_async, cancel_async, loop_release) on a real libuv
  * loop, against nginx on 127.0.0.1 (tests/e2e/testbed.py serve, started by
  * the group's setup, so only when one of these tests is selected), the way

@@ -1,0 +1,195 @@
+/* download-internal.h - what the members of the `download` job kind share:
+ * the parsed definition of a section, the state of one transfer, what a
+ * download remembers between runs, and the functions each member offers the
+ * others. Only the .c files of jobs/download/ may include it, and besides
+ * them the unit tests (tests/unit/) and the fuzzer (fuzz/fuzz_download.c),
+ * to reach the parsers; the rest of juggle knows the kind only as
+ * kind_download, through the table of engine/kind.h.
+ *
+ * The kind fetches one URL with libcurl into one output, atomically:
+ *   kind.c        the keys and their checks, the URL and headers of one job
+ *                 (placeholders substituted, checked again), the kind's table
+ *   validators.c  what a download remembers between runs (ETag,
+ *                 Last-Modified and the copy they describe, kept in the state
+ *                 log), the response header parser that collects them, and
+ *                 the conditional request made from them
+ *   transfer.c    one transfer on one curl easy handle: its options and
+ *                 redirect policy, the body written to a temporary file and
+ *                 renamed over the output, the outcome; run(), the blocking
+ *                 path
+ *   uv-curl.c     the event loop's path: one curl multi handle per libuv
+ *                 loop, driven by libuv sockets and a libuv timer
+ *
+ * One transfer is a `struct download`, and everything about it is written
+ * once and shared by the two ways of carrying it:
+ *   - run(): the blocking path of every backend but the event loop, one
+ *     curl easy handle per worker (worker->cache), reset between jobs so
+ *     its connection cache survives: a worker reuses its connection;
+ *   - start_async()/cancel_async()/loop_release(): the event loop drives
+ *     the same transfers through ONE curl multi handle per libuv loop
+ *     (multi_socket API: curl's sockets become uv_poll handles, its timer a
+ *     uv_timer), kept in the loop's cache slot.
+ * Both call download_begin() (options, temporary output, conditional
+ * headers), share the callbacks (per chunk: size limit, streaming SHA-256,
+ * write to the temporary file; the progress callback notices a stop
+ * request), and end in download_finish(), which classifies the outcome like
+ * curl's --retry and either renames the complete file over the output or
+ * removes it. Nothing partial ever carries the output's name.
+ *
+ * Conditional requests: the ETag and Last-Modified of a download, with
+ * what identifies the copy they describe, go to the state log through
+ * res->extra and come back as a->prev_extra. They are sent only when the
+ * output on disk is still the copy they describe, so a hand-edited or
+ * replaced output is fetched in full.
+ *
+ * Errors follow the engine's contract: 0 or -1, the story in a->res.
+ */
+#ifndef JUGGLE_DOWNLOAD_INTERNAL_H
+#define JUGGLE_DOWNLOAD_INTERNAL_H
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "engine/kind.h"
+#include "engine/safepath.h"
+#include "engine/util.h"
+
+extern const struct job_kind kind_download;
+
+/* ---- the definition (kind.c) ---- */
+
+enum refresh { REFRESH_CONDITIONAL, REFRESH_ALWAYS, REFRESH_ONCE };
+
+/* A download section's keys, parsed by check() into sec->kpriv. */
+struct download_def {
+	const char *url;           /* placeholders still in */
+	const char *sha256;        /* NULL, or hex with placeholders still in */
+	VEC(const char *) headers; /* "Name: value", placeholders still in */
+	int64_t max_size;
+	enum refresh refresh;
+};
+
+/* The schemes a url may name, NULL-terminated; the index of each is what
+ * download_url_scheme() returns. */
+extern const char *const download_url_schemes[];
+
+/* The index in download_url_schemes of the scheme url starts with
+ * ("https://..."), or -1. */
+int download_url_scheme(const char *url);
+
+/* The URL of a job, its placeholders substituted, into out; 0, or -1 with
+ * why in err (a control character, a scheme the graph did not write). */
+int download_instance_url(const struct job *job, const char *tmpl, struct strbuf *out,
+			  struct strbuf *err);
+
+/* A header of a job, substituted, into out; 0, or -1 with why in err. */
+int download_instance_header(const struct job *job, const char *tmpl, struct strbuf *out,
+			     struct strbuf *err);
+
+/* ---- what a download remembers between runs (validators.c) ---- */
+
+/* The memo of res->extra, parsed. */
+struct validators {
+	char fp[33];           /* the job's fingerprint, in hex */
+	char *etag;
+	char *last_modified;
+	int64_t mtime_ns, size; /* of the output they describe; -1 unknown */
+};
+
+/* Frees v's strings and zeroes it. */
+void download_validators_release(struct validators *v);
+
+/* Reads the memo s (NULL: none) into v, which the caller releases. Lines
+ * "name value"; unknown names and lines without a space are skipped. */
+void download_validators_parse(const char *s, struct validators *v);
+
+/* The memo of v, for res->extra; the caller frees it. */
+char *download_validators_format(const struct validators *v);
+
+/* The memo for job's output as st describes it, with its validators
+ * (either may be NULL); the caller frees it. */
+char *download_memo(const struct job *job, const struct stat *st, const char *etag,
+		    const char *last_modified);
+
+/* The job's fingerprint in hex. */
+void download_fp_hex(const struct job *job, char out[33]);
+
+int64_t download_mtime_ns(const struct stat *st);
+
+/* ---- one transfer (transfer.c) ---- */
+
+struct download {
+	struct attempt *a;
+	const struct download_def *def;
+	CURL *easy;
+	char *url;
+	struct curl_slist *headers;
+	const char *output;
+	struct out_file of;      /* the temporary file beside the output */
+	EVP_MD_CTX *sha;         /* when sha256 is given */
+	int64_t bytes;           /* body bytes received, kept or not */
+	long code;               /* status of the response being received */
+	bool too_big, write_failed, cancelled;
+	int write_errno;
+	struct validators prev;  /* from the last run */
+	bool conditional;        /* If-None-Match / If-Modified-Since sent */
+	char *etag, *last_modified; /* of the final response */
+	char *location;          /* its Location header */
+	char reason[96];         /* its status line's reason phrase */
+	struct strbuf trace;     /* request and response headers, for the log */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* CURLOPT_HEADERFUNCTION (validators.c): one response header line of
+ * size * n bytes, not NUL-terminated. Notes it in d->trace and keeps, for
+ * the last response (a status line starts a new one), its reason phrase,
+ * ETag, Last-Modified and Location. Returns size * n, as curl expects. */
+size_t download_on_header(char *buf, size_t size, size_t n, void *d);
+
+/* Adds If-None-Match / If-Modified-Since from d->prev to d->headers, and
+ * sets d->conditional, when refresh = conditional allows it and the output
+ * on disk is the copy d->prev describes (same_copy) (validators.c). */
+void download_conditional(struct download *d, bool same_copy);
+
+/* True for an http:// or https:// URL. */
+bool download_is_http(const char *url);
+
+/* Adds prefix, then s (n bytes, its line end dropped) as one line to
+ * d->trace, until the trace is long enough. */
+void download_trace_line(struct download *d, const char *prefix, const char *s, size_t n);
+
+/* Prepares the transfer of attempt a on easy (reset first). Returns 1 when
+ * a transfer is ready to perform, 0 when the attempt is already a success
+ * with nothing to fetch (refresh = once), -1 on failure with a->res filled.
+ * Unless it returns 1, d needs no download_finish(). */
+int download_begin(struct download *d, struct attempt *a, CURL *easy);
+
+/* Ends the transfer d whose outcome is cc: fills a->res, renames the file
+ * over the output on success, removes it otherwise, frees d's contents.
+ * Returns 0 or -1, as run() does. */
+int download_finish(struct download *d, CURLcode cc);
+
+/* Fails the attempt with a message that says whether it will be retried.
+ * Returns -1. */
+int download_fail(struct download *d, bool transient, const char *fmt, ...) PRINTF(3, 4);
+
+/* Frees d's contents and removes the temporary file unless it was renamed
+ * over the output. */
+void download_release(struct download *d);
+
+/* The kind's run() and worker_release(): one attempt on the worker's easy
+ * handle. */
+int download_run(struct attempt *a);
+void download_worker_release(void *cache);
+
+/* ---- the event loop's path (uv-curl.c) ---- */
+
+/* The kind's start_async(), cancel_async() and loop_release(). */
+int download_start_async(struct async_attempt *aa);
+void download_cancel_async(struct async_attempt *aa);
+void download_loop_release(void *cache);
+
+#endif

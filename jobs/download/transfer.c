@@ -1,0 +1,405 @@
+/* transfer.c - one transfer of the download kind on one curl easy handle:
+ * the request made from the job (download_begin), the body streamed through
+ * the size limit and the digest into a temporary file beside the output,
+ * and the outcome classified like curl's --retry, the file renamed over the
+ * output or removed (download_finish). The blocking run() is here too;
+ * uv-curl.c carries the same transfers on an event loop.
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/expand.h"
+#include "engine/kind.h"
+#include "engine/safepath.h"
+#include "engine/sig.h"
+#include "engine/version.h"
+#include "jobs/download/download-internal.h"
+
+/* A transfer that averages under LOW_SPEED_LIMIT bytes a second over
+ * LOW_SPEED_TIME seconds (under 300 bytes in 30 s, waiting for the answer
+ * included) is a stalled server, not a slow one: abort it, as a transient
+ * failure, so retries apply. With the connect timeout this bounds a nightly
+ * run even when a job sets no `timeout`, while any real link, however slow,
+ * stays far above it. */
+#define LOW_SPEED_LIMIT 10L
+#define LOW_SPEED_TIME 30L
+#define CONNECT_TIMEOUT 30L
+/* Redirects are followed, to http and https only, at most this many. */
+#define MAX_REDIRECTS 10L
+/* Error pages are read (so the connection stays reusable) up to this. */
+#define MAX_ERROR_BODY (1 << 20)
+
+bool download_is_http(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+void download_trace_line(struct download *d, const char *prefix, const char *s, size_t n)
+{
+	if (d->trace.len > 16384)
+		return;
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	sb_adds(&d->trace, prefix);
+	sb_add(&d->trace, s, n);
+	sb_addc(&d->trace, '\n');
+}
+
+/* Per chunk of body: error pages are read and dropped; a real body goes
+ * through the size limit and the digest into the temporary file. */
+static size_t on_write(char *buf, size_t size, size_t n, void *userp)
+{
+	struct download *d = userp;
+	size_t len = size * n;
+	d->bytes += (int64_t)len;
+	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &d->code);
+	if (d->code >= 300 && download_is_http(d->url))
+		return d->bytes > MAX_ERROR_BODY ? 0 : len;
+	if (d->bytes > d->def->max_size) {
+		d->too_big = true;
+		return 0;
+	}
+	if (d->sha)
+		EVP_DigestUpdate(d->sha, buf, len);
+	if (write_all(d->of.fd, buf, len) < 0) {
+		d->write_failed = true;
+		d->write_errno = errno;
+		return 0;
+	}
+	return len;
+}
+
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct download *d = userp;
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return d->cancelled || cancel_requested();
+}
+
+void download_release(struct download *d)
+{
+	out_file_abort(&d->of);
+	if (d->sha)
+		EVP_MD_CTX_free(d->sha);
+	d->sha = NULL;
+	curl_slist_free_all(d->headers);
+	d->headers = NULL;
+	free(d->url);
+	free(d->etag);
+	free(d->last_modified);
+	free(d->location);
+	d->url = d->etag = d->last_modified = d->location = NULL;
+	download_validators_release(&d->prev);
+	sb_release(&d->trace);
+}
+
+static void log_text(struct attempt *a, const char *s)
+{
+	if (a->log_fd >= 0)
+		write_all(a->log_fd, s, strlen(s));
+}
+
+int download_begin(struct download *d, struct attempt *a, CURL *easy)
+{
+	const struct job *job = a->job;
+	const struct download_def *def = job->sec->kpriv;
+	memset(d, 0, sizeof(*d));
+	d->a = a;
+	d->def = def;
+	d->easy = easy;
+	d->of.dir = d->of.fd = -1;
+	d->output = job->outputs[0];
+	struct strbuf sb = {0}, why = {0};
+	if (download_instance_url(job, def->url, &sb, &why) < 0) {
+		/* The graph's check refused it already; this is the last word
+		 * before a request goes out. */
+		result_fail(a->res, "%s", sb_str(&why));
+		a->res->retryable = false;
+		sb_release(&sb);
+		sb_release(&why);
+		download_release(d);
+		return -1;
+	}
+	for (size_t i = 0; i < def->headers.n; i++) {
+		sb_reset(&sb);
+		if (download_instance_header(job, def->headers.v[i], &sb, &why) < 0) {
+			result_fail(a->res, "%s", sb_str(&why));
+			a->res->retryable = false;
+			sb_release(&sb);
+			sb_release(&why);
+			download_release(d);
+			return -1;
+		}
+	}
+	sb_reset(&sb);
+	sb_release(&why);
+	subst_placeholders(job, def->url, SUBST_TEXT, &sb);
+	d->url = sb_detach(&sb);
+	download_validators_parse(a->prev_extra, &d->prev);
+	char fp[33];
+	download_fp_hex(job, fp);
+	struct stat st;
+	bool have_output = stat(d->output, &st) == 0 && S_ISREG(st.st_mode);
+	/* The output is the copy the validators describe. */
+	bool same_copy = have_output && !strcmp(d->prev.fp, fp) &&
+			 d->prev.mtime_ns == download_mtime_ns(&st) &&
+			 d->prev.size == (int64_t)st.st_size;
+
+	if (def->refresh == REFRESH_ONCE && have_output && (!d->prev.fp[0] || !strcmp(d->prev.fp, fp))) {
+		/* "Never again while the output exists", unless the definition
+		 * changed since the copy was made. */
+		char *line = xasprintf("refresh = once: '%s' exists; not downloaded again\n",
+				       d->output);
+		log_text(a, line);
+		free(line);
+		a->res->unchanged = true;
+		a->res->extra = download_memo(job, &st, NULL, NULL);
+		download_release(d);
+		return 0;
+	}
+
+	if (out_file_begin(&d->of, d->output) < 0) {
+		result_fail(a->res, "cannot create a temporary file beside '%s': %s", d->output,
+			    out_dir_strerror(errno));
+		download_release(d);
+		return -1;
+	}
+	if (def->sha256) {
+		d->sha = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
+	}
+	for (size_t i = 0; i < def->headers.n; i++) {
+		subst_placeholders(job, def->headers.v[i], SUBST_TEXT, &sb);
+		d->headers = curl_slist_append(d->headers, sb_str(&sb));
+		sb_reset(&sb);
+	}
+	sb_release(&sb);
+	download_conditional(d, same_copy);
+
+	curl_easy_reset(easy); /* keeps the connection, DNS and TLS session caches */
+	curl_easy_setopt(easy, CURLOPT_URL, d->url);
+	/* Only the scheme the URL was checked for. */
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR,
+			 download_url_schemes[download_url_scheme(d->url)]);
+	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
+	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, LOW_SPEED_TIME);
+	if (a->deadline > 0) {
+		double left = a->deadline - mono_now();
+		long ms = left <= 0.001 ? 1L : (long)(left * 1000);
+		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms);
+	}
+	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)def->max_size);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "juggle/" JUGGLE_VERSION);
+	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 65536L);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, d->errbuf);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, d->headers);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, download_on_header);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, d);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, d);
+	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, d);
+	sb_addf(&d->trace, "GET %s -> %s%s\n", d->url, d->output,
+		d->conditional ? " (conditional)" : "");
+	for (struct curl_slist *h = d->headers; h; h = h->next)
+		download_trace_line(d, "> ", h->data, strlen(h->data));
+	return 1;
+}
+
+static bool http_transient(long code)
+{
+	return code == 408 || code == 429 || code == 500 || code == 502 || code == 503 ||
+	       code == 504;
+}
+
+/* Failures worth another attempt, like curl's --retry (plus connection
+ * errors, as --retry-connrefused adds). */
+static bool curl_transient(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_HTTP3:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_FTP_ACCEPT_TIMEOUT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int download_fail(struct download *d, bool transient, const char *fmt, ...)
+{
+	struct strbuf sb = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	int retries = d->a->job->sec->retries;
+	if (!transient)
+		sb_adds(&sb, retries > 0 ? " (permanent, not retried)" : " (permanent)");
+	else if (retries > 0 && d->a->number > retries)
+		sb_addf(&sb, " (transient; gave up after %d attempts)", d->a->number);
+	else
+		sb_adds(&sb, " (transient)");
+	result_fail(d->a->res, "%s", sb_str(&sb));
+	d->a->res->retryable = transient;
+	sb_release(&sb);
+	return -1;
+}
+
+static const char *curl_text(struct download *d, CURLcode cc)
+{
+	return d->errbuf[0] ? d->errbuf : curl_easy_strerror(cc);
+}
+
+int download_finish(struct download *d, CURLcode cc)
+{
+	struct attempt *a = d->a;
+	struct result *res = a->res;
+	const struct download_def *def = d->def;
+	long code = 0, conns = 0;
+	curl_off_t retry_after = 0;
+	bool http = download_is_http(d->url);
+	char *scheme = NULL;
+	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(d->easy, CURLINFO_NUM_CONNECTS, &conns);
+	curl_easy_getinfo(d->easy, CURLINFO_RETRY_AFTER, &retry_after);
+	if (curl_easy_getinfo(d->easy, CURLINFO_SCHEME, &scheme) == CURLE_OK && scheme)
+		http = !strncasecmp(scheme, "http", 4); /* after redirects */
+	result_count(res, "connections", conns);
+	res->bytes = d->bytes;
+	if (http && code > 0)
+		result_fact_int(res, "http_status", code);
+	if (retry_after > 0)
+		res->retry_after = (double)(retry_after > 3600 ? 3600 : retry_after);
+	int rc = -1;
+
+	if (cc == CURLE_ABORTED_BY_CALLBACK && (d->cancelled || cancel_requested())) {
+		result_fail(res, "interrupted");
+		res->status = RES_INTERRUPTED;
+	} else if (d->write_failed) {
+		download_fail(d, false, "cannot write '%s': %s", d->output,
+			      strerror(d->write_errno));
+	} else if (d->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
+		download_fail(d, false,
+			      "larger than max_size (%lld bytes); aborted after %lld bytes",
+			      (long long)def->max_size, (long long)d->bytes);
+	} else if (http && code >= 400) {
+		download_fail(d, http_transient(code), "HTTP %ld%s%s from %s", code,
+			      d->reason[0] ? " " : "", d->reason, d->url);
+	} else if (cc == CURLE_OPERATION_TIMEDOUT && a->deadline > 0 &&
+		   mono_now() >= a->deadline - 0.05) {
+		res->timed_out = true;
+		download_fail(d, true, "timed out after %g s (%lld bytes received)",
+			      a->job->sec->timeout, (long long)d->bytes);
+	} else if (cc == CURLE_UNSUPPORTED_PROTOCOL && code >= 300 && code < 400) {
+		download_fail(d, false,
+			      "refused to follow a redirect to %.300s (only http and https)",
+			      d->location ? d->location : "another protocol");
+	} else if (cc != CURLE_OK) {
+		download_fail(d, curl_transient(cc), "%s", curl_text(d, cc));
+	} else if (http && code == 304) {
+		struct stat st;
+		if (!d->conditional || stat(d->output, &st) < 0) {
+			download_fail(d, false,
+				      "the server answered 304 Not Modified to a plain GET");
+		} else {
+			res->unchanged = true;
+			res->extra = download_memo(
+				a->job, &st, d->etag ? d->etag : d->prev.etag,
+				d->last_modified ? d->last_modified : d->prev.last_modified);
+			rc = 0;
+		}
+	} else if (http && code >= 300) {
+		download_fail(d, false, "HTTP %ld%s%s from %s, and no redirect to follow", code,
+			      d->reason[0] ? " " : "", d->reason, d->url);
+	} else {
+		char got[2 * EVP_MAX_MD_SIZE + 1] = "";
+		if (d->sha) {
+			unsigned char md[EVP_MAX_MD_SIZE];
+			unsigned int len;
+			EVP_DigestFinal_ex(d->sha, md, &len);
+			hex_encode(got, md, len);
+		}
+		struct strbuf want = {0};
+		if (def->sha256)
+			subst_placeholders(a->job, def->sha256, SUBST_TEXT, &want);
+		if (def->sha256 && strcasecmp(got, sb_str(&want)) != 0) {
+			download_fail(d, false, "sha256 mismatch: expected %s, got %s",
+				      sb_str(&want), got);
+		} else {
+			/* out_file_commit() releases d->of, even on error. */
+			struct stat st;
+			if (out_file_commit(&d->of) < 0 || stat(d->output, &st) < 0) {
+				download_fail(d, false, "cannot write '%s': %s", d->output,
+					      strerror(errno));
+			} else {
+				res->extra = download_memo(a->job, &st, d->etag, d->last_modified);
+				rc = 0;
+			}
+		}
+		sb_release(&want);
+	}
+
+	double total = 0;
+	curl_easy_getinfo(d->easy, CURLINFO_TOTAL_TIME, &total);
+	sb_addf(&d->trace, "%s: %lld bytes in %.3f s, %ld new connection%s%s%s\n",
+		rc == 0 ? (res->unchanged ? "unchanged" : "ok") : "failed", (long long)d->bytes,
+		total, conns, conns == 1 ? "" : "s", rc == 0 ? "" : ": ",
+		rc == 0 ? "" : res->error);
+	log_text(a, sb_str(&d->trace));
+	download_release(d); /* removes the temporary file unless it was renamed */
+	return rc;
+}
+
+/* ---- the blocking path ---- */
+
+int download_run(struct attempt *a)
+{
+	void **slot = &a->worker->cache[kind_slot(&kind_download)];
+	if (!*slot)
+		*slot = curl_easy_init();
+	CURL *easy = *slot;
+	if (!easy) {
+		result_fail(a->res, "cannot create a curl handle");
+		return -1;
+	}
+	struct download d;
+	int rc = download_begin(&d, a, easy);
+	if (rc <= 0)
+		return rc;
+	return download_finish(&d, curl_easy_perform(easy));
+}
+
+void download_worker_release(void *cache)
+{
+	curl_easy_cleanup(cache);
+}
