@@ -120,10 +120,16 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	d->easy = easy;
 	d->of.dir = d->of.fd = -1;
 	d->output = job->outputs[0];
+	/* The graph's check refused a bad URL or header already; this is the
+	 * last word before a request goes out. */
 	struct strbuf sb = {0}, why = {0};
-	if (download_instance_url(job, def->url, &sb, &why) < 0) {
-		/* The graph's check refused it already; this is the last word
-		 * before a request goes out. */
+	bool bad = download_instance_url(job, def->url, &sb, &why) < 0;
+	for (size_t i = 0; !bad && i < def->headers.n; i++) {
+		sb_reset(&sb);
+		bad = download_instance_header(job, def->headers.v[i], &sb, &why) < 0;
+	}
+	sb_reset(&sb);
+	if (bad) {
 		result_fail(a->res, "%s", sb_str(&why));
 		a->res->retryable = false;
 		sb_release(&sb);
@@ -131,18 +137,6 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		download_release(d);
 		return -1;
 	}
-	for (size_t i = 0; i < def->headers.n; i++) {
-		sb_reset(&sb);
-		if (download_instance_header(job, def->headers.v[i], &sb, &why) < 0) {
-			result_fail(a->res, "%s", sb_str(&why));
-			a->res->retryable = false;
-			sb_release(&sb);
-			sb_release(&why);
-			download_release(d);
-			return -1;
-		}
-	}
-	sb_reset(&sb);
 	sb_release(&why);
 	subst_placeholders(job, def->url, SUBST_TEXT, &sb);
 	d->url = sb_detach(&sb);
