@@ -19,7 +19,7 @@ In a test:
     url = web.url("/a.txt")
     hits = web.access_log()         # one dict per request
 
-From the shell (bench/downloads, tests/unit): `python3 tests/e2e/testbed.py
+From the shell (bench/downloads, tests/unit): `python3 tests/lib/testbed.py
 serve [--www DIR]` prints "BASE_URL WWW_DIR" on one line, serves until its
 standard input closes, then stops nginx and removes its folder.
 """
