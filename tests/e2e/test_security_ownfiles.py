@@ -7,7 +7,6 @@ import fcntl
 import os
 import stat
 import subprocess
-import sys
 import textwrap
 
 from harness import Skip, backends, valgrind_slow
@@ -280,7 +279,6 @@ FORGED_OK = ('{"status":0,"retryable":false,"unchanged":false,"timed_out":false,
 
 
 def slurm_cluster(t):
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import slurm
     why = slurm.unavailable()
     if why:

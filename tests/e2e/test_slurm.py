@@ -1,6 +1,6 @@
 """End-to-end tests of --backend slurm against a real, private Slurm.
 
-Each test starts its own single-node cluster (tests/slurm.py: munged,
+Each test starts its own single-node cluster (tests/lib/slurm.py: munged,
 slurmctld and slurmd under a temporary folder, ~0.6 s) so tests stay
 independent and can run in parallel. They need root and Debian's slurmctld,
 slurmd, slurm-client and munge; without them they are skipped with the
@@ -9,11 +9,9 @@ reason.
 import os
 import signal
 import subprocess
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import slurm  # noqa: E402
-from harness import Skip, leftovers, timeout  # noqa: E402
+import slurm
+from harness import Skip, leftovers, timeout
 
 # A private Slurm per test and srun's own latencies: 4 minutes of the quick
 # valgrind pass for 16 tests, where juggle's part is the slurm backend alone.
@@ -270,7 +268,7 @@ def download_bed():
     try:
         import testbed
     except ImportError:
-        raise Skip("the download kind and its test bed (tests/e2e/testbed.py) "
+        raise Skip("the download kind and its test bed (tests/lib/testbed.py) "
                    "are not in this tree yet")
     return testbed
 

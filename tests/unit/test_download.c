@@ -1,6 +1,6 @@
 /* test_download.c - unit tests of jobs/download/: the download kind's
  * event-loop path (start_async, cancel_async, loop_release) on a real libuv
- * loop, against nginx on 127.0.0.1 (tests/e2e/testbed.py serve, started by
+ * loop, against nginx on 127.0.0.1 (tests/lib/testbed.py serve, started by
  * the group's setup, so only when one of these tests is selected), the way
  * the eventloop backend drives it: attempt_begin(), kind->start_async(),
  * attempt_end() in done. */
@@ -54,7 +54,7 @@ static int testbed_start(void **state)
 	exe[n > 0 ? n : 0] = '\0';
 	for (int up = 0; up < 2 && strrchr(exe, '/'); up++)
 		*strrchr(exe, '/') = '\0';
-	char *script = xasprintf("%s/tests/e2e/testbed.py", exe);
+	char *script = xasprintf("%s/tests/lib/testbed.py", exe);
 	char *argv[] = {"python3", script, "serve", NULL};
 	int rc = posix_spawnp(&tb.pid, "python3", &fa, NULL, argv, environ);
 	free(script);

@@ -1,4 +1,4 @@
-"""Load: a graph of 100,000 jobs, 5,000 downloads in flight at once, and
+"""Scale: a graph of 100,000 jobs, 5,000 downloads in flight at once, and
 worker processes killed at random in the middle of a run.
 
 These tests assert what a user relies on at scale - every job done once,

@@ -19,7 +19,7 @@ In a test:
     url = web.url("/a.txt")
     hits = web.access_log()         # one dict per request
 
-From the shell (bench/downloads, tests/unit): `python3 tests/e2e/testbed.py
+From the shell (bench/downloads, tests/unit): `python3 tests/lib/testbed.py
 serve [--www DIR]` prints "BASE_URL WWW_DIR" on one line, serves until its
 standard input closes, then stops nginx and removes its folder.
 """
@@ -82,7 +82,7 @@ NGINX_LOCATIONS = r"""
         location /_static/lat/ { internal; alias $www/; }
 
         # A held request: 2 s before the static file, so that thousands of
-        # downloads are in flight at once (test_load).
+        # downloads are in flight at once (test_scale).
         location /hold/ {
             echo_sleep 2;
             echo_exec /_static$uri;
@@ -107,7 +107,7 @@ load_module $echo;
 daemon off;
 master_process on;
 worker_processes 1;
-# Thousands of connections at once (test_load's 5,000 downloads): a socket
+# Thousands of connections at once (test_scale's 5,000 downloads): a socket
 # each, and a file for those that are served. Raising the soft limit needs
 # no privilege up to the hard limit.
 worker_rlimit_nofile 16384;

@@ -17,7 +17,7 @@ slurmctld, slurmd, slurm-client and munge; Cluster.unavailable() says why
 not when a test should skip.
 
 Run as a script to keep a cluster up for manual work:
-    python3 tests/slurm.py          # prints the SLURM_CONF to export
+    python3 tests/lib/slurm.py      # prints the SLURM_CONF to export
 """
 import ctypes
 import os
