@@ -277,9 +277,10 @@ def test_bash_completion(t):
         command = true
         """)
     assert complete(t, "") == ["run", "compare", "list", "graph", "explain", "check", "clean",
-                               "exec-job", "alpha", "items[a b]", "items[$(touch pwned)]",
-                               "items[c]"]
-    assert complete(t, "run", "it") == ["items[a b]", "items[$(touch pwned)]", "items[c]"]
+                               "exec-job", "alpha", "items", "items[a b]",
+                               "items[$(touch pwned)]", "items[c]"]
+    assert complete(t, "run", "it") == ["items", "items[a b]", "items[$(touch pwned)]",
+                                        "items[c]"]
     assert not os.path.exists("pwned"), "a job name was run as a command"
     assert complete(t, "--back") == ["--backend", "--backends"]
     assert complete(t, "-b", "") == ["serial", "threads", "processes", "eventloop", "auto",
