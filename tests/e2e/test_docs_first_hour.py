@@ -3,10 +3,12 @@
 package sets `make demo` and `make test` install, and the docs' claims
 (where `description` shows, how long a name may be, the man pages' visible
 examples and sections)."""
+import json
 import os
 import re
 import subprocess
 
+import harness
 from harness import ROOT
 
 DEPS = os.path.join(ROOT, "tools", "deps")
@@ -114,3 +116,162 @@ def test_make_demo_and_test_install_their_sets(t):
     assert "tools/deps test" in lines, p.stdout
     # CI runs the README's test command, which installs the test set.
     assert "make test" in open(os.path.join(ROOT, ".ci", "run")).read()
+
+
+# ---- what the docs say ----
+
+MAN1 = os.path.join(ROOT, "man", "juggle.1")
+MAN5 = os.path.join(ROOT, "man", "juggle.ini.5")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def rendered(page):
+    out = subprocess.run(["mandoc", "-Tascii", page], capture_output=True, text=True).stdout
+    return re.sub(".\b", "", out)  # bold and underline, as col -b
+
+
+def test_description_is_shown_where_the_page_says(t):
+    text = " ".join(rendered(MAN5).split())
+    assert ("while the job runs, the status line on a terminal shows it instead of the "
+            "job's name (except for a foreach instance, whose name says which item it "
+            "is), and the JSON, HTML and trace reports show it beside the name") in text
+    t.ini("""
+        [command setup]
+        description = prepare the folder
+        command = true
+
+        [command page]
+        description = render one page
+        foreach = list:en fr
+        after = setup
+        command = true
+        """)
+    rc, out = harness.run_pty(t, "--html", "r.html", "--trace", "t.json")
+    out = out.decode("utf-8", "replace")
+    assert rc == 0, out
+    assert re.search(r"\[0/3\] 1 running  prepare the folder", out), out
+    assert re.search(r"\] 1 running  page\[en\]", out), out
+    assert "1 running  render one page" not in out, out
+    report = json.loads(t.read(".juggle/last-report.json"))
+    desc = {j["name"]: j.get("description") for j in report["jobs"]}
+    assert desc == {"setup": "prepare the folder", "page[en]": "render one page",
+                    "page[fr]": "render one page"}, desc
+    assert t.read("r.html").count("render one page") >= 2
+    assert "render one page" in t.read("t.json")
+
+
+def test_name_limit_is_the_documented_one(t):
+    text = read(MAN5)
+    assert "49 characters" not in text
+    assert "A job or pool name is at most 128 characters" in text
+    assert "is 1 to 128 characters among" in text
+    for kind in ("command", "pool"):
+        body = "command = true" if kind == "command" else "depth = 1"
+        t.ini("[%s %s]\n%s\n" % (kind, "n" * 128, body))
+        t.juggle("check", backend=False, rc=0)
+        t.ini("[%s %s]\n%s\n" % (kind, "n" * 129, body))
+        r = t.juggle("check", backend=False, rc=2)
+        assert "is not a valid name: use 1 to 128 of the characters" in r.err, r
+    # A variable name only has to fit in its line.
+    t.ini("[vars]\n%s = x\n[command a]\ncommand = echo ${%s}\n" % ("v" * 150, "v" * 150))
+    t.juggle("check", backend=False, rc=0)
+
+
+def test_man_pages_show_their_examples_and_sections(t):
+    for page in (MAN1, MAN5):
+        text = read(page)
+        # File names and expected errors are text a reader sees.
+        assert "example-file" not in text.replace("example-file PATH", "")
+        assert "example-error" not in text
+        assert ".Os juggle\n" in text
+        out = rendered(page)
+        assert "BSD" not in out.splitlines()[0] and "BSD" not in out.splitlines()[-1]
+    out5 = rendered(MAN5)
+    for sh in ("FILES", "EXAMPLES"):
+        assert re.search(r"^%s$" % sh, out5, re.M), sh
+    assert "juggle.ini:3: job 'render': unknown key 'comand'" in out5
+    assert re.search(r"^\s+data/mon\.csv:$|Given data/mon\.csv:", out5, re.M)
+    out1 = " ".join(rendered(MAN1).split())
+    assert "SECURITY A graph is code, like a Makefile" in out1
+    assert "-- Ends the options" in out1
+    assert "TMPDIR where compare makes its scratch folder" in out1
+    # groff, which man(1) uses on Debian, heads the page without "BSD" too.
+    for page in (MAN1, MAN5):
+        p = subprocess.run(["groff", "-mandoc", "-Tascii", page], capture_output=True,
+                           text=True)
+        if p.returncode == 0:
+            lines = [l for l in re.sub(".\b", "", p.stdout).splitlines() if l.strip()]
+            assert "BSD" not in lines[0] and "BSD" not in lines[-1], (lines[0], lines[-1])
+
+
+def test_double_dash_ends_the_options(t):
+    t.ini("""
+        [command dash]
+        output = -x.txt
+        command = touch ./-x.txt
+        """)
+    r = t.juggle("-b", "serial", "-q", "run", "--", "-x.txt", backend=False, rc=0)
+    assert os.path.exists("-x.txt"), r
+    r = t.juggle("-b", "serial", "run", "-x.txt", backend=False, rc=2)
+    assert "'-x'" in r.err, r
+
+
+def test_report_and_archive_folders_are_created(t):
+    t.ini("""
+        [command a]
+        output = a.txt
+        command = touch a.txt
+        """)
+    t.juggle("-b", "serial", "-q", "--report", "r/json/x.json", "--html", "r/html/x.html",
+             "--trace", "r/trace/x.json", "--junit", "r/junit/x.xml",
+             "--archive", "r/archive/x.tar.gz", backend=False, rc=0)
+    for f in ("json/x.json", "html/x.html", "trace/x.json", "junit/x.xml",
+              "archive/x.tar.gz"):
+        assert os.path.isfile(os.path.join("r", f)), f
+
+
+def test_compare_makes_its_scratch_folder_in_tmpdir(t):
+    t.ini("""
+        [command a]
+        output = a.txt
+        command = touch a.txt
+        """)
+    scratch = os.path.join(t.dir, "scratch")
+    os.mkdir(scratch)
+    # A TMPDIR that is not a folder: compare says so, and where.
+    bad = os.path.join(t.dir, "no-such-folder")
+    r = t.juggle("compare", "--backends", "serial", env={"TMPDIR": bad}, backend=False, rc=3)
+    assert "cannot create a scratch folder in '%s'" % bad in r.err, r
+    r = t.juggle("compare", "--backends", "serial", env={"TMPDIR": scratch}, backend=False,
+                 rc=0)
+    # Removed afterwards.
+    assert os.listdir(scratch) == [], os.listdir(scratch)
+
+
+def test_readme_first_steps(t):
+    text = read(os.path.join(ROOT, "README.md"))
+    tour = text.index("## A short tour")
+    install = text.find("make install PREFIX=")
+    assert 0 <= install < tour, "PATH (make install PREFIX=...) comes after the tour"
+    assert "tools/deps --list demo" in text[:tour]
+    assert re.search(r"make test.*takes .*minutes", text[:tour], re.S)
+    graph = [l for l in text.splitlines() if "juggle graph | dot" in l]
+    assert graph and all("graphviz" in l for l in graph), graph
+    # What the README's install line does: juggle, its pages and completion
+    # under PREFIX.
+    build = os.environ["JUGGLE_BUILD"]
+    prefix = os.path.join(t.dir, "home", ".local")
+    p = subprocess.run(["make", "-C", ROOT, "--no-print-directory", "install",
+                        "BUILD=" + build, "-o", os.path.join(build, "juggle"),
+                        "PREFIX=" + prefix], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for f in ("bin/juggle", "share/man/man1/juggle.1", "share/man/man5/juggle.ini.5",
+              "share/bash-completion/completions/juggle"):
+        assert os.path.isfile(os.path.join(prefix, f)), f
+    r = subprocess.run(["juggle", "--version"], capture_output=True, text=True,
+                       env=dict(os.environ, PATH=os.path.join(prefix, "bin") + ":/usr/bin:/bin"))
+    assert r.returncode == 0 and r.stdout.startswith("juggle "), r
