@@ -305,3 +305,32 @@ def test_bash_completion(t):
     # The graph named with -f (and -C) is the one listed.
     t.write("sub/other.ini", "[command zeta]\ncommand = true\n")
     assert complete(t, "-C", "sub", "-f", "other.ini", "explain", "") == ["zeta"]
+
+
+def test_documented_keys_and_options_are_accepted(t):
+    """The other way round: every key juggle.ini(5) lists is taken by some
+    section, and every option juggle(1) lists is accepted."""
+    keys = sorted(set(re.findall(r"^\.It Ic ([A-Za-z0-9_]+)\b(?!\.)", read(MAN5), re.M)))
+    assert "description" in keys and "depth" in keys, keys
+    unknown = set(keys)
+    for section in ("settings", "command k", "cpu k", "download k", "pool k"):
+        t.ini("[%s]\n%s\n" % (section, "\n".join("%s = 1" % k for k in keys)))
+        err = t.juggle("check", backend=False).err
+        unknown &= set(re.findall(r"unknown key '([^']*)'", err))
+    assert not unknown, "documented but taken by no section: %s" % sorted(unknown)
+    values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain",
+              "list": "serial"}
+    opts = re.findall(r"^\.It Fl (?:\S+ , )?-([a-z-]+)(?: Ar (\w+))?", read(MAN1), re.M)
+    assert len(opts) >= 20, opts
+    for opt, arg in opts:
+        if opt == "list-backends":
+            words = ["--list-backends"]
+        elif opt == "set":
+            words = ["--set", "a=b", "-h"]
+        else:
+            words = ["--" + opt] + ([values[arg]] if arg else []) + ["-h"]
+        r = t.juggle(*words, backend=False)
+        assert r.rc == 0 and "unknown option" not in r.err, (words, r)
+    # and "--", which ends them
+    t.ini("[command a]\ncommand = true\n")
+    assert "1 job" in t.juggle("--", "check", backend=False, rc=0).out
