@@ -314,9 +314,12 @@ def test_documented_keys_and_options_are_accepted(t):
     assert "description" in keys and "depth" in keys, keys
     unknown = set(keys)
     for section in ("settings", "command k", "cpu k", "download k", "pool k"):
-        t.ini("[%s]\n%s\n" % (section, "\n".join("%s = 1" % k for k in keys)))
+        # "nosuchkey": the sentinel that shows how this section says unknown.
+        t.ini("[%s]\n%s\n" % (section, "\n".join("%s = 1" % k for k in keys + ["nosuchkey"])))
         err = t.juggle("check", backend=False).err
-        unknown &= set(re.findall(r"unknown key '([^']*)'", err))
+        said = set(re.findall(r"unknown (?:key|setting) '([^']*)'", err))
+        assert "nosuchkey" in said, "[%s]: no unknown key found in\n%s" % (section, err)
+        unknown &= said
     assert not unknown, "documented but taken by no section: %s" % sorted(unknown)
     values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain",
               "list": "serial"}
