@@ -19,6 +19,29 @@ _juggle_takes_value()
 	return 1
 }
 
+# $1 without the shell's quoting, as juggle would get it: 'a b', "a b" and
+# a\ b are "a b". Nothing is expanded: ~, $VAR and $(...) stay as typed.
+_juggle_dequote()
+{
+	local w=$1 out="" c q="" i
+	for ((i = 0; i < ${#w}; i++)); do
+		c=${w:i:1}
+		if [[ $q == "'" ]]; then
+			[[ $c == "'" ]] && q="" || out+=$c
+		elif [[ $c == "'" && -z $q ]] || [[ $c == '"' && -z $q ]]; then
+			q=$c
+		elif [[ $c == '"' ]]; then
+			q=""
+		elif [[ $c == "\\" && $i -lt $((${#w} - 1)) ]]; then
+			((i++))
+			out+=${w:i:1}
+		else
+			out+=$c
+		fi
+	done
+	printf '%s' "$out"
+}
+
 # The targets of the graph the line names, one a line: each job, a foreach
 # section's bare name before its first instance, then each output.
 _juggle_targets()
@@ -30,19 +53,18 @@ _juggle_targets()
 		case $word in
 		--) break ;;
 		-f | --file | -C | --directory | -s | --set)
-			args+=("$word" "${words[i + 1]}")
+			args+=("$word" "$(_juggle_dequote "${words[i + 1]}")")
 			((i++))
 			;;
 		--file=* | --directory=* | --set=* | -f?* | -C?* | -s?*)
-			args+=("$word")
+			args+=("$(_juggle_dequote "$word")")
 			;;
 		-*)
 			_juggle_takes_value "$word" && ((i++))
 			;;
 		esac
 	done
-	# Tilde and variables as the user typed them are left alone: juggle
-	# gets the words as they are, and an unreadable graph gives nothing.
+	# An unreadable graph gives nothing.
 	local line name bare last_bare="" fields
 	local -a outputs=()
 	while IFS= read -r line; do

@@ -61,6 +61,12 @@ def test_completion_targets_follow_the_set_values_on_the_line(t):
     assert complete(t, "--set", "=", "langs", "=", "it pt", "run", "page") == [
         "page", "page[it]", "page[pt]"]
     assert complete(t, "run", "-s", "langs", "=", "nl", "html/") == ["html/nl.html"]
+    # As typed, with the shell's quoting, which juggle would not see.
+    assert complete(t, "-s", "langs", "=", "'de nl'", "run", "page") == [
+        "page", "page[de]", "page[nl]"]
+    assert complete(t, "-s", '"langs=x y"', "run", "page") == ["page", "page[x]", "page[y]"]
+    assert complete(t, "--set", "=", "langs", "=", "a\\ b", "run", "page") == [
+        "page", "page[a]", "page[b]"]
 
 
 def test_completion_of_option_values(t):
