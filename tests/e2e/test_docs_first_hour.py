@@ -49,6 +49,13 @@ def test_completion_offers_outputs_and_bare_foreach_names(t):
                                       "out/setup.txt", "html/en.html", "html/fr.html"]
     assert complete(t, "run", "html/") == ["html/en.html", "html/fr.html"]
     assert complete(t, "explain", "pa") == ["page", "page[en]", "page[fr]"]
+    # It reads them from `juggle -v list`: each output a field after the reason.
+    rows = [l.split("\t") for l in t.juggle("-v", "list", backend=False, rc=0).out.splitlines()]
+    assert [(r[0], r[4:]) for r in rows] == [("setup", ["out/setup.txt"]),
+                                            ("page[en]", ["html/en.html"]),
+                                            ("page[fr]", ["html/fr.html"])], rows
+    assert all(len(r) == 4 for r in (l.split("\t") for l in t.juggle(
+        "list", backend=False, rc=0).out.splitlines()))
     # What completion offers, juggle takes as a target.
     for target in ("page", "html/fr.html"):
         r = t.juggle("-b", "serial", "-n", "run", target, rc=0, backend=False)
