@@ -7,7 +7,8 @@
 #   make valgrind   every test under valgrind's memcheck, on every backend
 #   make asan       build build-asan/juggle with AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make deps       install the Debian packages juggle needs (as root)
+#   make deps       install the Debian packages juggle needs to build and test (as root);
+#                   tools/deps build|demo|test installs one set (tools/deps --list SET)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -60,7 +61,7 @@ $(BUILD)/tests/unit/main.o: $(BUILD)/unit-groups.h
 $(BUILD)/tests/unit/main.o: ALL_CFLAGS += -I$(BUILD)
 
 deps:
-	@tools/deps
+	@tools/deps test
 
 # Fuzzing with libFuzzer (clang): each target runs FUZZ_SECONDS, starting
 # from fuzz/seeds/NAME and the graphs in tests/ and examples/ (fuzz/run);
@@ -117,7 +118,10 @@ valgrind: deps
 test-fast: all
 	@tests/run --build build
 
-demo: deps
+# The demo needs juggle's build and its own example's tools, not the test
+# tools (Slurm, nginx, a JDK, clang, valgrind).
+demo:
+	@tools/deps demo
 	@$(MAKE) --no-print-directory $(BUILD)/juggle
 	@examples/demo.sh $(BUILD)/juggle
 

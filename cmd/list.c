@@ -31,6 +31,12 @@ int cmd_list(struct cli *c)
 			/* A certain reason alone, as it always was; the rest in words. */
 			char *text = p[j->index].v == V_RUNS ? NULL : prediction_text(j, &p[j->index]);
 			term_fputs(text ? text : j->run.reason, stdout);
+			/* -v: each output in a field of its own, for completion and
+			 * scripts (an output names its job on the command line). */
+			for (uint32_t k = 0; c->verbose && k < j->n_outputs; k++) {
+				putchar('\t');
+				term_fputs(j->outputs[k], stdout);
+			}
 			putchar('\n');
 			free(text);
 		}
