@@ -46,8 +46,8 @@ static void apply_overrides(struct loader *L)
 			diag_add(L->d, "-s", 0, "'%s' is not NAME=VALUE", *s);
 			continue;
 		}
-		struct kv kv = {arena_strndup(&g->arena, *s, (size_t)(eq - *s)),
-				arena_strdup(&g->arena, eq + 1), NULL, 0, 0};
+		struct kv kv = {.key = arena_strndup(&g->arena, *s, (size_t)(eq - *s)),
+				.raw = arena_strdup(&g->arena, eq + 1)};
 		VEC_PUSH(&g->vars, kv);
 	}
 }
