@@ -103,3 +103,73 @@ def test_a_failed_key_hides_no_other_mistake(t):
         "juggle: 3 errors in 'juggle.ini'; nothing ran",
     ], r.err
 
+
+
+GRAPH_WITH_VARS = """
+    [vars]
+    mirror = http://default.example
+
+    [settings]
+    report = ${report_name}.json
+
+    [command a]
+    output = a.txt
+    command = sh -c 'echo "$0" > a.txt' ${mirror}
+
+    [command b]
+    output = b.txt
+    command = sh -c 'echo "$0" > b.txt' ${only_in_b}
+    """
+
+
+def test_unused_set_variable_is_a_warning_with_did_you_mean(t):
+    t.ini(GRAPH_WITH_VARS)
+    r = t.juggle("-b", "serial", "-s", "mirrror=http://local", "-s", "report_name=r",
+                 "-s", "only_in_b=x", "run", "a", backend=False, rc=0)
+    warning = ("juggle: warning: -s 'mirrror': no ${mirrror} in 'juggle.ini' uses it, so it "
+               "has no effect (did you mean 'mirror'?)")
+    # Only the typo: only_in_b (used by b, not selected) and report_name
+    # (used in [settings]) are used.
+    assert [l for l in r.err.splitlines() if "warning" in l] == [warning], r.err
+    # The run went on, with the graph's own mirror.
+    assert t.read("a.txt") == "http://default.example\n"
+    r = t.juggle("-s", "mirrror=x", "-s", "nothing_like_it=1", "-s", "only_in_b=x",
+                 "-s", "report_name=r", "check", rc=0)
+    assert warning in r.err.splitlines(), r.err
+    assert ("juggle: warning: -s 'nothing_like_it': no ${nothing_like_it} in 'juggle.ini' "
+            "uses it, so it has no effect") in r.err.splitlines(), r.err
+
+
+def test_used_set_variables_are_not_warned_about(t):
+    t.ini(GRAPH_WITH_VARS)
+    # mirror is used by a; only_in_b only by b, which is not selected;
+    # report_name only in [settings].
+    r = t.juggle("-b", "serial", "-s", "mirror=http://local", "-s", "only_in_b=x",
+                 "-s", "report_name=r", "run", "a", backend=False, rc=0)
+    assert "warning" not in r.err, r.err
+    assert t.read("a.txt") == "http://local\n"
+    assert os.path.exists("r.json")
+    assert not os.path.exists("b.txt")
+    # A Slurm step's exec-job gets the run's -s again: the run warned.
+    r = t.juggle("-s", "mirrror=x", "-s", "only_in_b=x", "-s", "report_name=r",
+                 "exec-job", "a", backend=False, rc=0)
+    assert "warning" not in r.err, r.err
+    # Declared in [vars] but used nowhere: overriding it is not a typo.
+    t.ini("[vars]\nspare = 1\n[command a]\ncommand = true\n")
+    r = t.juggle("-s", "spare=2", "check", rc=0)
+    assert "warning" not in r.err, r.err
+
+
+def test_a_typo_in_set_explains_the_undefined_variable(t):
+    t.ini("""
+        [command a]
+        command = echo ${mirror}
+        """)
+    r = t.juggle("-s", "mirrror=x", "check", rc=2)
+    assert r.err.splitlines() == [
+        "juggle: warning: -s 'mirrror': no ${mirrror} in 'juggle.ini' uses it, so it has no "
+        "effect (did you mean 'mirror'?)",
+        "juggle.ini:3: job 'a': command: undefined variable 'mirror' (did you mean "
+        "'mirrror'?)",
+        "juggle: nothing ran",
+    ], r.err
