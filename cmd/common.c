@@ -66,7 +66,10 @@ int cli_load(struct cli *c, struct graph *g)
 		.default_jobs = (int)(ncpu > 0 ? ncpu : 1) + 2,
 	};
 	struct diag d = {0};
-	if (graph_load(g, &o, &d) < 0) {
+	int loaded = graph_load(g, &o, &d);
+	for (size_t i = 0; i < d.warnings.n && !c->load_warned; i++)
+		warning("%s", d.warnings.v[i]);
+	if (loaded < 0) {
 		for (size_t i = 0; i < d.msgs.n; i++) {
 			term_fputs(d.msgs.v[i], stderr);
 			fputc('\n', stderr);

@@ -90,7 +90,9 @@ static int expand(const struct graph *g, const char *s, struct strbuf *out, stru
 		char *name = xstrndup(p + 2, (size_t)(close - p - 2));
 		int rc = 0;
 		const struct kv *var = find_var(g, name);
-		if (var) {
+		if (var && var->failed) {
+			rc = -1; /* its definition was reported; err stays empty */
+		} else if (var) {
 			rc = expand(g, var->raw, out, err, depth + 1);
 		} else if (strncmp(name, "env:", 4) == 0) {
 			const char *v = getenv(name + 4);
@@ -131,6 +133,29 @@ int expand_vars(const struct graph *g, const char *s, struct strbuf *out, struct
 	if (expand(g, s, out, err, 0) < 0)
 		return -1;
 	return out->len > EXPAND_MAX_BYTES ? too_long(err) : 0;
+}
+
+const char *next_var_ref(const char *s, size_t *len)
+{
+	for (const char *p = s; *p; p++) {
+		if (p[0] != '$')
+			continue;
+		if (p[1] == '$') {
+			p++;
+			continue;
+		}
+		if (p[1] != '{')
+			continue;
+		const char *close = strchr(p + 2, '}');
+		if (!close)
+			return NULL;
+		if (strncmp(p + 2, "env:", 4) != 0 && close > p + 2) {
+			*len = (size_t)(close - p - 2);
+			return p + 2;
+		}
+		p = close;
+	}
+	return NULL;
 }
 
 char **split_words(const char *s, struct strbuf *err)

@@ -17,8 +17,15 @@
 #define EXPAND_MAX_BYTES (1 << 20)
 
 /* Expands ${...} and $$ in s into out (at most EXPAND_MAX_BYTES). Returns 0, or -1 with the problem in
- * err ("undefined variable 'mirro' (did you mean 'mirror'?)"). */
+ * err ("undefined variable 'mirro' (did you mean 'mirror'?)"); err stays
+ * empty when s uses a variable whose definition failed (struct kv.failed),
+ * which was reported already: the caller adds nothing. */
 int expand_vars(const struct graph *g, const char *s, struct strbuf *out, struct strbuf *err);
+
+/* The next ${name} in s that names a variable (not $${...}, not
+ * ${env:...}): the name, *len bytes long and not NUL-terminated, or NULL
+ * when there is none. Go on from the name plus *len. */
+const char *next_var_ref(const char *s, size_t *len);
 
 /* Splits s into words: whitespace separates, '...' keeps everything,
  * "..." keeps everything but \" \\ \$ \`, a backslash outside quotes keeps

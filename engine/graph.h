@@ -26,6 +26,8 @@ struct kv {
 	const char *val; /* after ${var} expansion; placeholders still in */
 	int line;
 	int cut_line;    /* a line where inih cut the value at " ;", or 0 */
+	bool failed;     /* its line or its ${} was reported as an error: the key
+			  * is there (never "missing"), its value is not read */
 };
 
 struct kvvec {

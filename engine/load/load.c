@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/expand.h"
 #include "engine/graph.h"
 #include "engine/load/load-internal.h"
 
@@ -46,10 +47,78 @@ static void apply_overrides(struct loader *L)
 			diag_add(L->d, "-s", 0, "'%s' is not NAME=VALUE", *s);
 			continue;
 		}
-		struct kv kv = {arena_strndup(&g->arena, *s, (size_t)(eq - *s)),
-				arena_strdup(&g->arena, eq + 1), NULL, 0, 0};
+		struct kv kv = {.key = arena_strndup(&g->arena, *s, (size_t)(eq - *s)),
+				.raw = arena_strdup(&g->arena, eq + 1)};
 		VEC_PUSH(&g->vars, kv);
 	}
+}
+
+/* Every ${NAME} the graph writes, in any section, selected for a run or
+ * not, and in [settings], [pool], [vars] and -s values: names that match
+ * name (used set when one does), or all of them into names. */
+struct var_scan {
+	const char *name;
+	bool used;
+	struct strvec *names;
+};
+
+static void scan_kvs(const struct kv *kvs, size_t n, struct var_scan *s)
+{
+	size_t want = s->name ? strlen(s->name) : 0;
+	for (size_t i = 0; i < n && !s->used; i++) {
+		size_t len;
+		for (const char *p = kvs[i].raw; (p = next_var_ref(p, &len)); p += len) {
+			if (s->names) {
+				VEC_PUSH(s->names, xstrndup(p, len));
+			} else if (len == want && memcmp(p, s->name, len) == 0) {
+				s->used = true;
+				break;
+			}
+		}
+	}
+}
+
+static void scan_graph(const struct loader *L, struct var_scan *s)
+{
+	const struct graph *g = L->g;
+	scan_kvs(g->vars.v, g->vars.n, s);
+	scan_kvs(L->settings.v, L->settings.n, s);
+	scan_kvs(L->pool_kvs.v, L->pool_kvs.n, s);
+	for (size_t i = 0; i < g->sections.n; i++)
+		scan_kvs(g->sections.v[i]->keys.v, g->sections.v[i]->keys.n, s);
+}
+
+/* A -s NAME=VALUE that neither [vars] declares nor any ${NAME} uses does
+ * nothing: most likely a typo, which would silently leave the default. */
+static void warn_unused_overrides(struct loader *L)
+{
+	const struct graph *g = L->g;
+	struct strvec names = {0};
+	bool scanned = false;
+	for (size_t i = 0; i < g->vars.n; i++) {
+		const struct kv *set = &g->vars.v[i];
+		bool known = set->line > 0; /* [vars], not -s */
+		for (size_t j = 0; j < i && !known; j++)
+			known = strcmp(g->vars.v[j].key, set->key) == 0;
+		if (known)
+			continue;
+		struct var_scan scan = {.name = set->key};
+		scan_graph(L, &scan);
+		if (scan.used)
+			continue;
+		if (!scanned) {
+			scan_graph(L, &(struct var_scan){.names = &names});
+			for (size_t j = 0; j < g->vars.n; j++)
+				if (g->vars.v[j].line > 0)
+					VEC_PUSH(&names, xstrdup(g->vars.v[j].key));
+			scanned = true;
+		}
+		const char *near = closest_word(set->key, (const char *const *)names.v, names.n);
+		diag_warn(L->d, NULL, 0, "-s '%s': no ${%s} in '%s' uses it, so it has no effect%s%s%s",
+			  set->key, set->key, L->file, near ? " (did you mean '" : "",
+			  near ? near : "", near ? "'?)" : "");
+	}
+	strvec_release(&names);
 }
 
 /* Ranges are counted before any job is made, so that ranges over the
@@ -105,6 +174,7 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d)
 		diag_add(d, g->file, rc, "syntax error");
 
 	apply_overrides(&L);
+	warn_unused_overrides(&L);
 	load_settings(&L);
 	load_pools(&L);
 	for (size_t s = 0; s < g->sections.n; s++)

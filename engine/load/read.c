@@ -224,6 +224,62 @@ out:
 	free(inner);
 }
 
+static bool job_key_known(const struct section *sec, const char *key);
+static const char *intern_key(struct loader *L, const char *key);
+
+/* A line reported as an error still names its key: the key stays in its
+ * section, marked failed, so that the section's checks say nothing more
+ * about it ("missing key 'command'" after "the line is too long" would be
+ * a second error for one mistake). A continuation fails its key. */
+static void keep_failed_key(struct loader *L)
+{
+	if (L->cont) {
+		if (L->last)
+			L->last->failed = true;
+		return;
+	}
+	const char *key = L->raw_key;
+	if (!key || !L->kvs)
+		return;
+	if ((L->sec_type == SEC_SETTINGS && !in_list(settings_keys, key)) ||
+	    (L->sec_type == SEC_JOB && !job_key_known(L->sec, key)) ||
+	    (L->sec_type == SEC_POOL && strcmp(key, "depth") != 0))
+		return;
+	struct kv kv = {.key = intern_key(L, key), .raw = "", .val = "", .line = L->lineno,
+			.failed = true};
+	VEC_PUSH(L->kvs, kv);
+	L->last = &L->kvs->v[L->kvs->n - 1];
+}
+
+/* A line rejected before inih sees it (too long, a NUL byte): what it
+ * would have been, so that its key is kept, failed, and the keys after a
+ * rejected section header do not land in the section above. */
+static void rejected_line(struct loader *L)
+{
+	const char *first = L->buf + strspn(L->buf, " \t\f\v");
+	if (first > L->buf && L->have_key) {
+		L->cont = true;
+	} else if (*first == '[') {
+		end_section(L);
+		L->sec_type = SEC_BAD;
+		L->sec = NULL;
+		L->pool = NULL;
+		L->kvs = NULL;
+		L->last = NULL;
+		L->have_key = false;
+		return;
+	} else {
+		size_t klen = strcspn(first, "=:");
+		if (!first[klen])
+			return;
+		while (klen && (first[klen - 1] == ' ' || first[klen - 1] == '\t'))
+			klen--;
+		L->raw_key = xstrndup(first, klen);
+		L->have_key = true;
+	}
+	keep_failed_key(L);
+}
+
 /* inih's fgets: hands inih one line at a time, after looking at it. */
 char *load_reader(char *str, int num, void *stream)
 {
@@ -242,6 +298,7 @@ char *load_reader(char *str, int num, void *stream)
 	if (strlen(L->buf) != len) {
 		lerr(L, L->lineno, "the line contains a NUL byte");
 		L->skip = true;
+		rejected_line(L);
 		return str;
 	}
 	if (len > MAX_LINE) {
@@ -249,11 +306,13 @@ char *load_reader(char *str, int num, void *stream)
 		     "the line is %zu characters long, over the %d that inih reads; continue the value on the next line, indented",
 		     len, MAX_LINE);
 		L->skip = true;
+		rejected_line(L);
 		return str;
 	}
 	if ((int)len >= num) { /* inih's buffer is smaller than we thought */
 		lerr(L, L->lineno, "the line is too long for the INI reader");
 		L->skip = true;
+		rejected_line(L);
 		return str;
 	}
 	char *p = L->buf;
@@ -359,8 +418,12 @@ int load_handler(void *user, const char *section, const char *name, const char *
 	(void)section;
 	struct loader *L = user;
 	struct graph *g = L->g;
-	if (L->skip || L->error_line == L->lineno)
+	if (L->skip)
 		return 1;
+	if (L->error_line == L->lineno) {
+		keep_failed_key(L);
+		return 1;
+	}
 	if (L->cont) {
 		if (!L->last)
 			return 1;
@@ -384,8 +447,8 @@ int load_handler(void *user, const char *section, const char *name, const char *
 	const char *key = L->raw_key;
 	if (!key)
 		return 1;
-	struct kv kv = {intern_key(L, key), arena_strdup(&g->arena, value), NULL, L->lineno,
-			L->cut ? L->lineno : 0};
+	struct kv kv = {.key = intern_key(L, key), .raw = arena_strdup(&g->arena, value),
+			.line = L->lineno, .cut_line = L->cut ? L->lineno : 0};
 	switch (L->sec_type) {
 	case SEC_NONE:
 		lerr(L, L->lineno,

@@ -13,6 +13,10 @@
 /* The keys a batched job expands once per item (the others once per batch). */
 static const char *const per_item_keys[] = {"input", "output", "after", NULL};
 
+/* The keys that give a job its shape: which placeholders its keys may
+ * use, and what its kind's check reads besides the kind's own keys. */
+static const char *const shape_keys[] = {"foreach", "input", "output", "batch", NULL};
+
 /* Checks which placeholders each key may use, given the job's shape. */
 static void check_placeholders(struct loader *L, struct section *sec)
 {
@@ -25,7 +29,7 @@ static void check_placeholders(struct loader *L, struct section *sec)
 	bool batched = sec->batch > 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
-		unsigned used = placeholders_used(kv->val);
+		unsigned used = kv->failed ? 0 : placeholders_used(kv->val);
 		if (!used)
 			continue;
 		unsigned bad = 0;
@@ -68,14 +72,23 @@ void load_section(struct loader *L, struct section *sec)
 {
 	char where[200];
 	snprintf(where, sizeof(where), "job '%s': ", sec->name);
-	/* A value that did not expand is empty: "missing key" would be noise. */
-	if (expand_kvs(L, sec->keys.v, sec->keys.n, where))
-		sec->bad_keys = true;
+	expand_kvs(L, sec->keys.v, sec->keys.n, where);
+	/* A failed key (struct kv.failed) was reported once: its empty value
+	 * is not parsed, and what it decides is left unchecked, so that one
+	 * mistake is one error ("missing key" would be a false second one). */
+	bool shape_failed = false, kind_key_failed = false;
 	sec->retry_delay = 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
 		const char *k = kv->key, *v = kv->val;
 		long n;
+		if (kv->failed) {
+			if (in_list(shape_keys, k))
+				shape_failed = kind_key_failed = true;
+			else if (!in_list(common_keys, k))
+				kind_key_failed = true;
+			continue;
+		}
 		if (strcmp(k, "retries") == 0) {
 			if (parse_long(v, 0, 1000, &n) < 0)
 				jerr(L, kv->line, sec->name,
@@ -133,10 +146,10 @@ void load_section(struct loader *L, struct section *sec)
 		}
 	}
 	const struct kv *batch = section_key(sec, "batch");
-	if (batch && sec->foreach == FE_NONE)
+	if (batch && !shape_failed && sec->foreach == FE_NONE)
 		jerr(L, batch->line, sec->name,
 		     "batch needs a foreach: it hands N foreach items to one job");
-	else if (batch && !sec->kind->batchable) {
+	else if (batch && !batch->failed && !sec->kind->batchable) {
 		struct strbuf kinds = {0};
 		for (size_t i = 0; job_kinds[i]; i++)
 			if (job_kinds[i]->batchable)
@@ -146,8 +159,9 @@ void load_section(struct loader *L, struct section *sec)
 		     sec->kind->name, sb_str(&kinds));
 		sb_release(&kinds);
 	}
-	check_placeholders(L, sec);
+	if (!shape_failed)
+		check_placeholders(L, sec);
 	/* After an unknown key, "missing key" is usually the same typo again. */
-	if (sec->kind->check && !sec->bad_keys)
+	if (sec->kind->check && !sec->bad_keys && !kind_key_failed)
 		sec->kind->check(L->g, sec, L->d);
 }

@@ -93,6 +93,11 @@ size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
 	size_t errors = 0;
 	struct strbuf out = {0}, err = {0};
 	for (size_t i = 0; i < n; i++) {
+		if (kvs[i].failed) {
+			kvs[i].val = "";
+			errors++;
+			continue;
+		}
 		if (!strchr(kvs[i].raw, '$')) {
 			kvs[i].val = kvs[i].raw;
 			continue;
@@ -100,9 +105,11 @@ size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
 		sb_reset(&out);
 		sb_reset(&err);
 		if (expand_vars(L->g, kvs[i].raw, &out, &err) < 0) {
-			diag_add(L->d, L->file, kvs[i].line, "%s%s: %s", where, kvs[i].key,
-				 sb_str(&err));
+			if (err.len)
+				diag_add(L->d, L->file, kvs[i].line, "%s%s: %s", where,
+					 kvs[i].key, sb_str(&err));
 			kvs[i].val = "";
+			kvs[i].failed = true;
 			errors++;
 		} else {
 			kvs[i].val = arena_strdup(&L->g->arena, sb_str(&out));
@@ -113,11 +120,13 @@ size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
 	return errors;
 }
 
+/* The setting key, NULL when absent or failed (its error was reported:
+ * the setting keeps its default, and its empty value says nothing more). */
 static const struct kv *find_kv(const struct kv *kvs, size_t n, const char *key)
 {
 	for (size_t i = n; i-- > 0;)
 		if (strcmp(kvs[i].key, key) == 0)
-			return &kvs[i];
+			return kvs[i].failed ? NULL : &kvs[i];
 	return NULL;
 }
 
@@ -135,9 +144,10 @@ void load_settings(struct loader *L)
 	s->backend = cli->backend;
 	const struct kv *kv = find_kv(kvs, n, "backend");
 	if (!s->backend && kv) {
-		if (expand_vars(g, kv->raw, &out, &err) < 0)
-			diag_add(L->d, L->file, kv->line, "backend: %s", sb_str(&err));
-		else
+		if (expand_vars(g, kv->raw, &out, &err) < 0) {
+			if (err.len)
+				diag_add(L->d, L->file, kv->line, "backend: %s", sb_str(&err));
+		} else
 			s->backend = arena_strdup(&g->arena, sb_str(&out));
 	}
 	if (s->backend && kv && s->backend != cli->backend && !backend_by_name(s->backend)) {
@@ -163,9 +173,10 @@ void load_settings(struct loader *L)
 		sb_reset(&out);
 		sb_reset(&err);
 		long v;
-		if (expand_vars(g, kv->raw, &out, &err) < 0)
-			diag_add(L->d, L->file, kv->line, "jobs: %s", sb_str(&err));
-		else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
+		if (expand_vars(g, kv->raw, &out, &err) < 0) {
+			if (err.len)
+				diag_add(L->d, L->file, kv->line, "jobs: %s", sb_str(&err));
+		} else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
 			diag_add(L->d, L->file, kv->line,
 				 "jobs: '%s' is not a number of jobs (1 to 100000)", sb_str(&out));
 		else
@@ -250,6 +261,8 @@ void load_pools(struct loader *L)
 		for (size_t i = 0; i < L->pool_kvs.n; i++)
 			if (L->pool_kvs.v[i].line > pool->line && L->pool_kvs.v[i].line < next_line)
 				depth = &L->pool_kvs.v[i];
+		if (depth && depth->failed)
+			continue;
 		if (!depth) {
 			diag_add(L->d, L->file, pool->line, "pool '%s': missing key 'depth'",
 				 pool->name);
@@ -257,10 +270,11 @@ void load_pools(struct loader *L)
 		}
 		struct strbuf out = {0}, err = {0};
 		long v;
-		if (expand_vars(g, depth->raw, &out, &err) < 0)
-			diag_add(L->d, L->file, depth->line, "pool '%s': depth: %s", pool->name,
-				 sb_str(&err));
-		else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
+		if (expand_vars(g, depth->raw, &out, &err) < 0) {
+			if (err.len)
+				diag_add(L->d, L->file, depth->line, "pool '%s': depth: %s",
+					 pool->name, sb_str(&err));
+		} else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
 			diag_add(L->d, L->file, depth->line,
 				 "pool '%s': depth '%s' is not a number from 1 to 100000",
 				 pool->name, sb_str(&out));

@@ -1,5 +1,5 @@
-/* test_load.c - unit tests of engine/load.c: batches, and a dependency
- * cycle reported with its jobs. */
+/* test_load.c - unit tests of engine/load.c: batches, a dependency cycle
+ * reported with its jobs, failed keys, unused -s variables. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,7 +148,63 @@ static void test_cycle_is_reported_with_its_jobs(void **state)
 	diag_release(&d);
 }
 
+/* A key whose ${} failed is kept, marked failed: one error, no "missing
+ * key", and the section's other keys are still parsed. */
+static void test_failed_key_is_present(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct diag d = {0};
+	assert_int_equal(load_ini(&g,
+				  "[download d]\n"
+				  "url = ${mirror}/a.tar\n"
+				  "output = a.tar\n"
+				  "retries = 3\n",
+				  &d, NULL),
+			 -1);
+	assert_int_equal(d.msgs.n, 1);
+	assert_string_equal(d.msgs.v[0], "g.ini:2: job 'd': url: undefined variable 'mirror' "
+					 "(define it in [vars] or with -s mirror=VALUE)");
+	const struct kv *url = section_key(g.sections.v[0], "url");
+	assert_non_null(url);
+	assert_true(url->failed);
+	assert_false(section_key(g.sections.v[0], "output")->failed);
+	assert_int_equal(g.sections.v[0]->retries, 3);
+	graph_release(&g);
+	diag_release(&d);
+}
+
+/* -s NAME=VALUE that the graph does not use is a warning, which does not
+ * make the load fail; a used or declared one is not. */
+static void test_unused_override_warns(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct diag d = {0};
+	const char *set[] = {"mirrror=x", "mirror=y", "spare=1", "mirrror=z", NULL};
+	assert_int_equal(load_ini(&g,
+				  "[vars]\nspare = 0\n"
+				  "[command a]\ncommand = echo ${mirror} $${escaped}\n",
+				  &d, set),
+			 0);
+	assert_int_equal(d.msgs.n, 0);
+	assert_int_equal(d.warnings.n, 1);
+	assert_string_equal(d.warnings.v[0],
+			    "-s 'mirrror': no ${mirrror} in 'g.ini' uses it, so it has no effect "
+			    "(did you mean 'mirror'?)");
+	graph_release(&g);
+	diag_release(&d);
+	/* $${name} is no use of name. */
+	const char *esc[] = {"escaped=1", NULL};
+	assert_int_equal(load_ini(&g, "[command a]\ncommand = echo $${escaped}\n", &d, esc), 0);
+	assert_int_equal(d.warnings.n, 1);
+	graph_release(&g);
+	diag_release(&d);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_failed_key_is_present, in_tmp, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_unused_override_warns, in_tmp, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_cycle_is_reported_with_its_jobs, in_tmp, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_batch_groups_items, in_tmp, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_batch_errors, in_tmp, out_of_tmp),
