@@ -41,7 +41,8 @@ static char *near_file_name(const char *base)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		struct stat st;
-		if (strcmp(e->d_name, base) == 0 || stat(e->d_name, &st) < 0 || !S_ISREG(st.st_mode))
+		if (strcmp(e->d_name, base) == 0 || stat(e->d_name, &st) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		char *name = xstrdup(e->d_name);
 		for (char *p = name; *p; p++)

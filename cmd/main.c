@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +33,8 @@ static const struct subcommand commands[] = {
 	{"check", cmd_check, CMD_CHECK, NULL, "parse and validate the graph only"},
 	{"clean", cmd_clean, CMD_CLEAN, "[TARGET...]",
 	 "remove the declared outputs and the state folder"},
-	{"exec-job", cmd_exec_job, CMD_EXEC_JOB, "JOB [ATTEMPT]", "run exactly one job in this process"},
+	{"exec-job", cmd_exec_job, CMD_EXEC_JOB, "JOB [ATTEMPT]",
+	 "run exactly one job in this process"},
 	{"help", cmd_help, CMD_HELP, "[COMMAND]", "the commands, or one command and its options"},
 };
 
@@ -290,16 +290,16 @@ static const struct option_doc *long_option(const char *arg, size_t len)
 /* What the parse leaves for after it: which options were given (to check
  * them against the command), whether help was asked for. */
 struct parse_state {
-	const char *given[ARRAY_SIZE(options)]; /* as spelled, or NULL */
+	char given[ARRAY_SIZE(options)]; /* 's' as -x, 'l' as --name, or 0 */
 	bool help;
 };
 
 /* Takes one option and its value into c. 0, 1 when the option was all
  * there was to do (--version), or -1 after an error. */
 static int take_option(struct cli *c, struct parse_state *ps, const struct option_doc *o,
-		       const char *spelled, const char *value)
+		       char as, const char *value)
 {
-	ps->given[o - options] = spelled;
+	ps->given[o - options] = as;
 	switch (o->val) {
 	case 'f': c->file = value; break;
 	case 'C': c->directory = value; break;
@@ -392,7 +392,7 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct subcomm
 			else if (o->has_arg == NEEDS_ARG &&
 				 !(value = option_value(o, spelled, eq ? eq + 1 : NULL, argc, argv, &i)))
 				goto usage;
-			if ((taken = take_option(c, &ps, o, o->name, value)) != 0)
+			if ((taken = take_option(c, &ps, o, 'l', value)) != 0)
 				goto done;
 			continue;
 		}
@@ -411,7 +411,7 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct subcomm
 			if (o->has_arg == NEEDS_ARG &&
 			    !(value = option_value(o, spelled, p[1] ? p + 1 : NULL, argc, argv, &i)))
 				goto usage;
-			if ((taken = take_option(c, &ps, o, o->name, value)) != 0)
+			if ((taken = take_option(c, &ps, o, 's', value)) != 0)
 				goto done;
 			if (value)
 				break;
@@ -439,8 +439,12 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct subcomm
 			for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
 				if (options[i].only & commands[k].bit)
 					sb_addf(&names, "%s%s", names.len ? ", " : "", commands[k].name);
-			error("option '--%s' means nothing to '%s' (it is for: %s)", options[i].name,
-			      (*cmd)->name, sb_str(&names));
+			if (ps.given[i] == 's')
+				error("option '-%c' means nothing to '%s' (it is for: %s)",
+				      options[i].shortc, (*cmd)->name, sb_str(&names));
+			else
+				error("option '--%s' means nothing to '%s' (it is for: %s)",
+				      options[i].name, (*cmd)->name, sb_str(&names));
 			sb_release(&names);
 			goto usage;
 		}
@@ -487,14 +491,6 @@ static void hold_std_fds(void)
 	}
 }
 
-/* Whether stdout is a pipe or socket whose reader has gone and juggle
- * wrote to it in vain. */
-static bool reader_gone(void)
-{
-	struct pollfd p = {.fd = STDOUT_FILENO, .events = 0};
-	return ferror(stdout) && poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
-}
-
 int main(int argc, char **argv)
 {
 	hold_std_fds();
@@ -504,8 +500,11 @@ int main(int argc, char **argv)
 		.repeat = 1,
 		.argv0 = argv[0],
 	};
-	/* Every command treats a closed stdout alike: writes fail with EPIPE
-	 * rather than kill juggle halfway through a run, and the end says it. */
+	/* Every command treats a reader that goes away alike (`juggle list |
+	 * head -1`): the writes fail with EPIPE instead of killing juggle, so
+	 * a run still finishes and records its jobs, and each command ends
+	 * quietly with its own exit status. Jobs start with SIGPIPE restored
+	 * (spawn_start). */
 	signal(SIGPIPE, SIG_IGN);
 	const struct subcommand *cmd;
 	int parsed = parse_args(argc, argv, &c, &cmd), rc = EXIT_OK;
@@ -520,14 +519,6 @@ int main(int argc, char **argv)
 	free(c.vars.v);
 	strvec_release(&c.owned);
 	fflush(stdout);
-	if (reader_gone()) {
-		/* As git and the shell's own tools: end quietly, by the signal
-		 * the writes were spared, so `juggle list | head -1` is 141
-		 * under pipefail whatever the command. */
-		fflush(stderr);
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
 	if (tpool_abandoned() > 0) {
 		/* A task given up on still runs in its thread: the libraries'
 		 * exit handlers must not free what it is using. */

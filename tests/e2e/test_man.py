@@ -277,7 +277,7 @@ def test_bash_completion(t):
         command = true
         """)
     assert complete(t, "") == ["run", "compare", "list", "graph", "explain", "check", "clean",
-                               "exec-job", "alpha", "items[a b]", "items[$(touch pwned)]",
+                               "exec-job", "help", "alpha", "items[a b]", "items[$(touch pwned)]",
                                "items[c]"]
     assert complete(t, "run", "it") == ["items[a b]", "items[$(touch pwned)]", "items[c]"]
     assert not os.path.exists("pwned"), "a job name was run as a command"
