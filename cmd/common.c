@@ -73,9 +73,15 @@ static void missing_graph(const struct cli *c, const char *base)
 	if (cmd)
 		error("hint: '%s' is not a command; did you mean '%s'?", c->args[0], cmd);
 	error("hint: -f FILE reads another graph file, -C DIR runs in another folder");
+	/* The example writes the file juggle looked for, when its name needs
+	 * no quoting in a shell. */
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789._/-";
+	const char *file = c->file[strspn(c->file, plain)] ? "juggle.ini" : c->file;
 	error("hint: juggle.ini(5) describes the file; a first one: "
 	      "printf '[command hello]\\noutput = hello.txt\\ncommand = echo hello world "
-	      "> {output}\\nshell = yes\\n' > juggle.ini");
+	      "> {output}\\nshell = yes\\n' > %s",
+	      file);
 	free(cwd);
 	free(near);
 }
