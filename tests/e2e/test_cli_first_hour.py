@@ -5,7 +5,6 @@ commands and targets, and one rule for a reader that closes early."""
 import os
 import subprocess
 
-from harness import backends, valgrind_slow
 
 
 def nothing_written():
@@ -107,8 +106,7 @@ def test_first_run_in_an_empty_folder_says_where_it_looked_and_how_to_go_on(t):
     subprocess.run(["sh", "-c", first], check=True)
     r = t.juggle(rc=0)
     assert t.read("hello.txt") == "hello world\n", r
-    nothing_written_before = t.juggle("-n", rc=0)
-    assert "up to date" in nothing_written_before.out
+    assert t.juggle("-n", rc=0).out.splitlines()[-1] == "juggle: dry run, nothing ran: 1 up to date"
 
 
 def test_a_near_miss_graph_file_name_is_suggested(t):
@@ -163,8 +161,8 @@ def test_a_mistyped_command_or_target_gets_did_you_mean(t):
 
 
 def many_jobs(t, n=2000):
-    """A graph whose list, graph, explain, -n and run each print far more
-    than a pipe holds, so a reader that stops early is seen by juggle."""
+    """A graph whose list, graph, explain and -n each print far more than a
+    pipe holds, so a reader that stops early is seen by juggle."""
     t.ini("".join("[command job%04d_with_a_name_long_enough]\ncommand = true\n\n" % i
                   for i in range(n)))
 
@@ -183,22 +181,9 @@ def first_line_then_close(t, *args):
 
 
 def test_every_command_ends_quietly_with_its_status_when_its_reader_goes_away(t):
+    # A run already did (test_faults.test_juggle_stdout_closed_early);
+    # the commands that only print now do the same.
     many_jobs(t)
     for args in (["list"], ["-n"], ["graph"], ["explain"], ["help"]):
         rc, err = first_line_then_close(t, *args)
         assert (rc, err) == (0, ""), (args, rc, err)
-
-
-@backends
-@valgrind_slow("runs 2000 jobs, twice")
-def test_a_run_whose_reader_goes_away_finishes_its_jobs_and_keeps_its_status(t):
-    many_jobs(t)
-    rc, err = first_line_then_close(t, "-B", "--progress", "plain")
-    assert (rc, err) == (0, ""), (rc, err)
-    # Every job ran and was recorded.
-    r = t.juggle("-n", rc=0)
-    assert r.out.splitlines()[-1] == "juggle: dry run, nothing ran: 2000 up to date", r
-    # A failed job's status is not lost in the pipe.
-    t.write("juggle.ini", t.read("juggle.ini") + "[command bad]\ncommand = false\n")
-    rc, err = first_line_then_close(t, "-k", "-B", "--progress", "plain")
-    assert rc == 1, (rc, err)
