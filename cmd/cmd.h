@@ -30,12 +30,29 @@ struct cli {
 	char **args;            /* the words after the command */
 	int nargs;
 	const char *argv0;
+	bool command_named;     /* the command was a word, not the default run */
 	struct strvec owned;    /* strings made for the fields above */
+};
+
+/* One bit per command, so an option can say which commands it means
+ * something to. */
+enum command_bit {
+	CMD_RUN = 1 << 0,
+	CMD_COMPARE = 1 << 1,
+	CMD_LIST = 1 << 2,
+	CMD_GRAPH = 1 << 3,
+	CMD_EXPLAIN = 1 << 4,
+	CMD_CHECK = 1 << 5,
+	CMD_CLEAN = 1 << 6,
+	CMD_EXEC_JOB = 1 << 7,
+	CMD_HELP = 1 << 8,
 };
 
 struct subcommand {
 	const char *name;
 	int (*fn)(struct cli *c);
+	unsigned bit;           /* its enum command_bit */
+	const char *words;      /* the words it takes, for help; NULL: none */
 	const char *summary;
 };
 
@@ -47,6 +64,9 @@ int cmd_explain(struct cli *c);
 int cmd_clean(struct cli *c);
 int cmd_exec_job(struct cli *c);
 int cmd_compare(struct cli *c);
+
+/* The command closest to a mistyped word, or NULL (cmd/main.c). */
+const char *command_closest(const char *word);
 
 /* Enters the graph's folder and loads the graph, printing every error.
  * Returns 0, or the exit status to end with. */

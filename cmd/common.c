@@ -1,9 +1,12 @@
 /* common.c - what several subcommands share: loading, options, state. */
 #define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -22,6 +25,65 @@ static const char *absolute(struct cli *c, const char *p, const char *cwd)
 	char *abs = xasprintf("%s/%s", cwd, p);
 	VEC_PUSH(&c->owned, abs);
 	return abs;
+}
+
+/* A file in the current folder whose name is base's but for case or a
+ * typo or two (Juggle.ini, jugle.ini), or NULL; the caller frees it. */
+static char *near_file_name(const char *base)
+{
+	DIR *d = opendir(".");
+	if (!d)
+		return NULL;
+	char *want = xstrdup(base), *best = NULL;
+	int best_d = 3;
+	for (char *p = want; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (strcmp(e->d_name, base) == 0 || stat(e->d_name, &st) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		char *name = xstrdup(e->d_name);
+		for (char *p = name; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		int dist = levenshtein(want, name);
+		free(name);
+		if (dist < best_d) {
+			best_d = dist;
+			free(best);
+			best = xstrdup(e->d_name);
+		}
+	}
+	closedir(d);
+	free(want);
+	return best;
+}
+
+/* No graph file: what a first run in an empty folder meets, so the
+ * message says where juggle looked and how to go on. */
+static void missing_graph(const struct cli *c, const char *base)
+{
+	char *near = near_file_name(base);
+	char *cwd = getcwd(NULL, 0);
+	error("cannot read graph file '%s': %s (in '%s')%s%s%s", c->file, strerror(ENOENT),
+	      cwd ? cwd : ".", near ? "; did you mean '-f " : "", near ? near : "",
+	      near ? "'?" : "");
+	const char *cmd = !c->command_named && c->nargs ? command_closest(c->args[0]) : NULL;
+	if (cmd)
+		error("hint: '%s' is not a command; did you mean '%s'?", c->args[0], cmd);
+	error("hint: -f FILE reads another graph file, -C DIR runs in another folder");
+	/* The example writes the file juggle looked for, when its name needs
+	 * no quoting in a shell. */
+	static const char plain[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "0123456789._/-";
+	const char *file = c->file[strspn(c->file, plain)] ? "juggle.ini" : c->file;
+	error("hint: juggle.ini(5) describes the file; a first one: "
+	      "printf '[command hello]\\noutput = hello.txt\\ncommand = echo hello world "
+	      "> {output}\\nshell = yes\\n' > %s",
+	      file);
+	free(cwd);
+	free(near);
 }
 
 int cli_load(struct cli *c, struct graph *g)
@@ -56,6 +118,10 @@ int cli_load(struct cli *c, struct graph *g)
 		}
 		free(dir);
 		base = slash + 1;
+	}
+	if (access(base, F_OK) < 0 && errno == ENOENT) {
+		missing_graph(c, base);
+		return EXIT_USAGE;
 	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct load_opts o = {
@@ -92,7 +158,17 @@ int cli_load_selected(struct cli *c, struct graph *g)
 		return rc;
 	struct strbuf err = {0};
 	if (graph_select(g, c->args, c->nargs, &err) < 0) {
-		error("%s", sb_str(&err));
+		/* "juggle lsit": the first word was meant as a command. */
+		const char *near = c->command_named ? NULL : command_closest(c->args[0]);
+		struct strbuf first = {0};
+		if (near && graph_select(g, c->args, 1, &first) < 0 &&
+		    !strstr(sb_str(&first), "did you mean"))
+			error("no command, job or output is called '%s' (did you mean the command "
+			      "'%s'?)",
+			      c->args[0], near);
+		else
+			error("%s", sb_str(&err));
+		sb_release(&first);
 		sb_release(&err);
 		return EXIT_USAGE;
 	}

@@ -2,8 +2,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +18,24 @@
 #include "engine/term.h"
 #include "engine/version.h"
 
+/* The commands, for the dispatch, `juggle help` and the checks of which
+ * options and words each takes. */
+static int cmd_help(struct cli *c);
+
 static const struct subcommand commands[] = {
-	{"run", cmd_run, "bring the named jobs (default: all) up to date"},
-	{"compare", cmd_compare, "run the graph once per backend and compare them"},
-	{"list", cmd_list, "the jobs after expansion, with their state"},
-	{"graph", cmd_graph, "the graph in Graphviz dot"},
-	{"explain", cmd_explain, "why each job would run, or that it is up to date"},
-	{"check", cmd_check, "parse and validate the graph only"},
-	{"clean", cmd_clean, "remove the declared outputs and the state folder"},
-	{"exec-job", cmd_exec_job, "run exactly one job in this process"},
+	{"run", cmd_run, CMD_RUN, "[TARGET...]", "bring the named jobs (default: all) up to date"},
+	{"compare", cmd_compare, CMD_COMPARE, "[TARGET...]",
+	 "run the graph once per backend and compare them"},
+	{"list", cmd_list, CMD_LIST, "[TARGET...]", "the jobs after expansion, with their state"},
+	{"graph", cmd_graph, CMD_GRAPH, "[TARGET...]", "the graph in Graphviz dot"},
+	{"explain", cmd_explain, CMD_EXPLAIN, "[TARGET...]",
+	 "why each job would run, or that it is up to date"},
+	{"check", cmd_check, CMD_CHECK, NULL, "parse and validate the graph only"},
+	{"clean", cmd_clean, CMD_CLEAN, "[TARGET...]",
+	 "remove the declared outputs and the state folder"},
+	{"exec-job", cmd_exec_job, CMD_EXEC_JOB, "JOB [ATTEMPT]",
+	 "run exactly one job in this process"},
+	{"help", cmd_help, CMD_HELP, "[COMMAND]", "the commands, or one command and its options"},
 };
 
 /* A message is one line; what it quotes (file names, URLs, errors from
@@ -70,43 +79,53 @@ enum long_only {
 	OPT_LIST_BACKENDS,
 };
 
-/* One table: getopt reads it and --help prints it. */
+enum has_arg { NO_ARG, NEEDS_ARG, OPTIONAL_ARG /* only as --name=VALUE */ };
+
+/* One table: the parser reads it, --help and `juggle help COMMAND` print
+ * it, and an option used with a command outside its `only` is an error
+ * rather than silently ignored. `only` is 0 for what every command
+ * accepts: the settings ([settings] in the file may say them too, and a
+ * shell alias carries them to every command), -s, -n (which every command
+ * keeps: nothing runs), -v and -q. */
 static const struct option_doc {
-	struct option opt;
+	const char *name;
 	int shortc;
+	enum has_arg has_arg;
+	int val;
+	unsigned only;
 	const char *arg;
 	const char *help;
 } options[] = {
-	{{"file", required_argument, NULL, 'f'}, 'f', "FILE", "graph file (default juggle.ini)"},
-	{{"directory", required_argument, NULL, 'C'}, 'C', "DIR", "change to DIR first"},
-	{{"backend", required_argument, NULL, 'b'}, 'b', "NAME",
+	{"file", 'f', NEEDS_ARG, 'f', 0, "FILE", "graph file (default juggle.ini)"},
+	{"directory", 'C', NEEDS_ARG, 'C', 0, "DIR", "change to DIR first"},
+	{"backend", 'b', NEEDS_ARG, 'b', 0, "NAME",
 	 NULL /* the names of the backends, from their table */},
-	{{"jobs", required_argument, NULL, 'j'}, 'j', "N", "most jobs in flight (default: CPUs + 2)"},
-	{{"net-jobs", required_argument, NULL, OPT_NET_JOBS}, 0, "N",
+	{"jobs", 'j', NEEDS_ARG, 'j', 0, "N", "most jobs in flight (default: CPUs + 2)"},
+	{"net-jobs", 0, NEEDS_ARG, OPT_NET_JOBS, 0, "N",
 	 "downloads in flight on top of -j (eventloop, auto; default 32)"},
-	{{"keep-going", no_argument, NULL, 'k'}, 'k', NULL,
+	{"keep-going", 'k', NO_ARG, 'k', 0, NULL,
 	 "after a failure, run every job that does not depend on it"},
-	{{"dry-run", no_argument, NULL, 'n'}, 'n', NULL, "print what would run, run nothing"},
-	{{"always-make", no_argument, NULL, 'B'}, 'B', NULL, "treat every job as out of date"},
-	{{"set", required_argument, NULL, 's'}, 's', "NAME=VALUE", "override a variable of [vars]"},
-	{{"verbose", no_argument, NULL, 'v'}, 'v', NULL, "print each command"},
-	{{"quiet", no_argument, NULL, 'q'}, 'q', NULL, "print only errors"},
-	{{"report", required_argument, NULL, OPT_REPORT}, 0, "FILE", "JSON timing report"},
-	{{"html", required_argument, NULL, OPT_HTML}, 0, "FILE", "self-contained HTML timeline"},
-	{{"trace", required_argument, NULL, OPT_TRACE}, 0, "FILE", "Chrome trace-event JSON"},
-	{{"junit", required_argument, NULL, OPT_JUNIT}, 0, "FILE", "JUnit XML, a test case per job"},
-	{{"archive", required_argument, NULL, OPT_ARCHIVE}, 0, "FILE",
-	 "archive outputs, logs and reports"},
-	{{"progress", required_argument, NULL, OPT_PROGRESS}, 0, "MODE",
-	 "status display: auto, tty, plain, none"},
-	{{"backends", required_argument, NULL, OPT_BACKENDS}, 0, "LIST",
+	{"dry-run", 'n', NO_ARG, 'n', 0, NULL, "print what would run, run nothing"},
+	{"always-make", 'B', NO_ARG, 'B', CMD_RUN | CMD_LIST | CMD_EXPLAIN, NULL,
+	 "treat every job as out of date"},
+	{"set", 's', NEEDS_ARG, 's', 0, "NAME=VALUE", "override a variable of [vars]"},
+	{"verbose", 'v', NO_ARG, 'v', 0, NULL, "print each command"},
+	{"quiet", 'q', NO_ARG, 'q', 0, NULL, "print only errors"},
+	{"report", 0, NEEDS_ARG, OPT_REPORT, CMD_RUN | CMD_COMPARE, "FILE", "JSON timing report"},
+	{"html", 0, NEEDS_ARG, OPT_HTML, CMD_RUN | CMD_COMPARE, "FILE",
+	 "self-contained HTML timeline"},
+	{"trace", 0, NEEDS_ARG, OPT_TRACE, CMD_RUN, "FILE", "Chrome trace-event JSON"},
+	{"junit", 0, NEEDS_ARG, OPT_JUNIT, CMD_RUN, "FILE", "JUnit XML, a test case per job"},
+	{"archive", 0, NEEDS_ARG, OPT_ARCHIVE, CMD_RUN, "FILE", "archive outputs, logs and reports"},
+	{"progress", 0, NEEDS_ARG, OPT_PROGRESS, 0, "MODE", "status display: auto, tty, plain, none"},
+	{"backends", 0, NEEDS_ARG, OPT_BACKENDS, CMD_COMPARE, "LIST",
 	 "compare: backends to run (comma-separated)"},
-	{{"repeat", required_argument, NULL, OPT_REPEAT}, 0, "N",
+	{"repeat", 0, NEEDS_ARG, OPT_REPEAT, CMD_COMPARE, "N",
 	 "compare: runs per backend (the median is shown)"},
-	{{"help", no_argument, NULL, 'h'}, 'h', NULL, "this help"},
-	{{"version", no_argument, NULL, 'V'}, 'V', NULL, "juggle's version"},
+	{"help", 'h', NO_ARG, 'h', 0, NULL, "this help"},
+	{"version", 'V', NO_ARG, 'V', 0, NULL, "juggle's version"},
 	/* For completion scripts and tests; not in --help. */
-	{{"list-backends", optional_argument, NULL, OPT_LIST_BACKENDS}, 0, "[=local]", NULL},
+	{"list-backends", 0, OPTIONAL_ARG, OPT_LIST_BACKENDS, 0, "[=local]", NULL},
 };
 
 /* --backend's help: every backend, the default marked. */
@@ -135,31 +154,87 @@ static int list_backends(const char *which)
 	return 0;
 }
 
+/* The options of the commands in mask (every option when mask is 0). */
+static void print_options(FILE *out, unsigned mask)
+{
+	fprintf(out, "\noptions:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		char left[64];
+		const struct option_doc *o = &options[i];
+		if (o->val == OPT_LIST_BACKENDS || (mask && o->only && !(o->only & mask)))
+			continue;
+		if (o->shortc)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortc, o->name,
+				 o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
+				 o->arg ? o->arg : "");
+		fprintf(out, "  %-26s ", left);
+		if (o->val == 'b')
+			print_backend_names(out);
+		else
+			fprintf(out, "%s\n", o->help);
+	}
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: juggle [OPTIONS] [COMMAND] [TARGET...]\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\noptions:\n");
-	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
-		char left[64];
-		const struct option_doc *o = &options[i];
-		if (o->opt.val == OPT_LIST_BACKENDS)
-			continue;
-		if (o->shortc)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortc, o->opt.name,
-				 o->arg ? " " : "", o->arg ? o->arg : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s", o->opt.name, o->arg ? " " : "",
-				 o->arg ? o->arg : "");
-		fprintf(out, "  %-26s ", left);
-		if (o->opt.val == 'b')
-			print_backend_names(out);
-		else
-			fprintf(out, "%s\n", o->help);
-	}
+	print_options(out, 0);
 	fprintf(out, "\nexit status: 0 ok, 1 a job failed, 2 usage or graph error, "
 		     "3 could not start, 130 interrupted\nsee juggle(1) and juggle.ini(5)\n");
+}
+
+static void usage_command(FILE *out, const struct subcommand *cmd)
+{
+	fprintf(out, "usage: juggle [OPTIONS] %s%s%s\n\n%s\n", cmd->name, cmd->words ? " " : "",
+		cmd->words ? cmd->words : "", cmd->summary);
+	if (cmd->bit != CMD_HELP)
+		print_options(out, cmd->bit);
+	fprintf(out, "\nsee juggle(1)\n");
+}
+
+static const struct subcommand *command_by_name(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+const char *command_closest(const char *word)
+{
+	/* The commands are few and far apart, so two edits are still a
+	 * likely typo ("lsit", "chekc") where a graph's names would not be. */
+	const char *best = NULL;
+	int best_d = strlen(word) < 4 ? 1 : 2;
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		int d = levenshtein(word, commands[i].name);
+		if (d <= best_d && (!best || d < levenshtein(word, best)))
+			best = commands[i].name;
+	}
+	return best;
+}
+
+/* `juggle help [COMMAND]`: on stdout, as --help. */
+static int cmd_help(struct cli *c)
+{
+	if (c->nargs == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	const struct subcommand *cmd = command_by_name(c->args[0]);
+	if (!cmd) {
+		const char *near = command_closest(c->args[0]);
+		error("no command is called '%s'%s%s%s; the commands are in 'juggle help'",
+		      c->args[0], near ? " (did you mean '" : "", near ? near : "",
+		      near ? "'?)" : "");
+		return EXIT_USAGE;
+	}
+	usage_command(stdout, cmd);
+	return EXIT_OK;
 }
 
 static int parse_count(const char *opt, const char *s, int *out)
@@ -175,107 +250,212 @@ static int parse_count(const char *opt, const char *s, int *out)
 	return 0;
 }
 
+/* A long option by its name or an unambiguous prefix of it, as getopt
+ * and git take them; NULL after saying why not. */
+static const struct option_doc *long_option(const char *arg, size_t len)
+{
+	const struct option_doc *found = NULL;
+	size_t matches = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		if (strncmp(options[i].name, arg, len) != 0)
+			continue;
+		if (strlen(options[i].name) == len)
+			return &options[i];
+		found = &options[i];
+		matches++;
+	}
+	if (matches == 1)
+		return found;
+	if (matches > 1) {
+		struct strbuf names = {0};
+		for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+			if (strncmp(options[i].name, arg, len) == 0 &&
+			    options[i].val != OPT_LIST_BACKENDS)
+				sb_addf(&names, "%s--%s", names.len ? ", " : "", options[i].name);
+		error("option '--%.*s' is ambiguous: it could be %s", (int)len, arg, sb_str(&names));
+		sb_release(&names);
+		return NULL;
+	}
+	const char *names[ARRAY_SIZE(options)];
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++)
+		names[i] = options[i].name;
+	char *word = xstrndup(arg, len);
+	const char *near = closest_word(word, names, ARRAY_SIZE(options));
+	free(word);
+	error("unknown option '--%.*s'%s%s%s", (int)len, arg, near ? " (did you mean '--" : "",
+	      near ? near : "", near ? "'?)" : "");
+	return NULL;
+}
+
+/* What the parse leaves for after it: which options were given (to check
+ * them against the command), whether help was asked for. */
+struct parse_state {
+	char given[ARRAY_SIZE(options)]; /* 's' as -x, 'l' as --name, or 0 */
+	bool help;
+};
+
+/* Takes one option and its value into c. 0, 1 when the option was all
+ * there was to do (--version), or -1 after an error. */
+static int take_option(struct cli *c, struct parse_state *ps, const struct option_doc *o,
+		       char as, const char *value)
+{
+	ps->given[o - options] = as;
+	switch (o->val) {
+	case 'f': c->file = value; break;
+	case 'C': c->directory = value; break;
+	case 'b': c->set.backend = value; break;
+	case 'j': return parse_count("-j", value, &c->set.jobs);
+	case OPT_NET_JOBS: return parse_count("--net-jobs", value, &c->set.net_jobs);
+	case 'k': c->set.keep_going = 1; break;
+	case 'n': c->dry_run = true; break;
+	case 'B': c->always_make = true; break;
+	case 's':
+		if (!strchr(value, '=') || value[0] == '=') {
+			error("-s: '%s' is not NAME=VALUE", value);
+			return -1;
+		}
+		VEC_PUSH(&c->vars, value);
+		break;
+	case 'v': c->verbose = true; break;
+	case 'q': c->quiet = true; break;
+	case OPT_REPORT: c->set.report = value; break;
+	case OPT_HTML: c->set.html = value; break;
+	case OPT_TRACE: c->set.trace = value; break;
+	case OPT_JUNIT: c->set.junit = value; break;
+	case OPT_ARCHIVE: c->set.archive = value; break;
+	case OPT_PROGRESS: c->set.progress = value; break;
+	case OPT_BACKENDS: c->backends = value; break;
+	case OPT_REPEAT: return parse_count("--repeat", value, &c->repeat);
+	case 'h': ps->help = true; break;
+	case OPT_LIST_BACKENDS:
+		if (list_backends(value) < 0)
+			return -1;
+		return 1;
+	case 'V':
+		printf("juggle %s\n", JUGGLE_VERSION);
+		return 1;
+	}
+	return 0;
+}
+
+/* A value an option needs, from "--name=VALUE", the rest of "-jN", or
+ * the next word; NULL after saying it is missing. */
+static const char *option_value(const struct option_doc *o, const char *spelled,
+				const char *attached, int argc, char **argv, int *i)
+{
+	if (attached)
+		return attached;
+	if (*i + 1 < argc)
+		return argv[++*i];
+	if (o->val == 'j')
+		error("option '%s' needs a number: -j N runs at most N jobs at once", spelled);
+	else
+		error("option '%s' needs a value: %s %s", spelled, spelled, o->arg);
+	return NULL;
+}
+
+/* Options may come before and after the command, as with git and make;
+ * "--" ends them. The words are the command (if the first names one) and
+ * its targets. Returns 0, 1 when nothing is left to do (--help), or -1
+ * after an error. */
 static int parse_args(int argc, char **argv, struct cli *c, const struct subcommand **cmd)
 {
-	struct option longopts[ARRAY_SIZE(options) + 1];
-	char shortopts[64] = "+";
-	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
-		longopts[i] = options[i].opt;
-		if (options[i].shortc) {
-			size_t n = strlen(shortopts);
-			shortopts[n] = (char)options[i].shortc;
-			shortopts[n + 1] = '\0';
-			if (options[i].opt.has_arg)
-				strcat(shortopts, ":");
-		}
-	}
-	memset(&longopts[ARRAY_SIZE(options)], 0, sizeof(struct option));
-	/* Options may come before and after the command, as with git and
-	 * make: parse, take one word, and go on. */
 	VEC(char *) words = {0};
-	optind = 1;
-	opterr = 0;
-	for (;;) {
-		int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
-		if (opt == -1) {
-			if (optind >= argc)
-				break;
-			if (strcmp(argv[optind - 1], "--") == 0) {
-				while (optind < argc)
-					VEC_PUSH(&words, argv[optind++]);
-				break;
-			}
-			VEC_PUSH(&words, argv[optind++]);
+	struct parse_state ps = {0};
+	char spelled[64];
+	int taken;
+	for (int i = 1; i < argc; i++) {
+		char *arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			while (++i < argc)
+				VEC_PUSH(&words, argv[i]);
+			break;
+		}
+		if (arg[0] != '-' || arg[1] == '\0') {
+			VEC_PUSH(&words, arg);
 			continue;
 		}
-		switch (opt) {
-		case 'f': c->file = optarg; break;
-		case 'C': c->directory = optarg; break;
-		case 'b': c->set.backend = optarg; break;
-		case 'j':
-			if (parse_count("-j", optarg, &c->set.jobs) < 0)
+		if (arg[1] == '-') {
+			const char *eq = strchr(arg + 2, '=');
+			size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+			const struct option_doc *o = long_option(arg + 2, len);
+			if (!o)
 				goto usage;
-			break;
-		case OPT_NET_JOBS:
-			if (parse_count("--net-jobs", optarg, &c->set.net_jobs) < 0)
-				goto usage;
-			break;
-		case 'k': c->set.keep_going = 1; break;
-		case 'n': c->dry_run = true; break;
-		case 'B': c->always_make = true; break;
-		case 's':
-			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				error("-s: '%s' is not NAME=VALUE", optarg);
+			snprintf(spelled, sizeof(spelled), "--%s", o->name);
+			const char *value = NULL;
+			if (o->has_arg == NO_ARG && eq) {
+				error("option '%s' takes no value", spelled);
 				goto usage;
 			}
-			VEC_PUSH(&c->vars, optarg);
-			break;
-		case 'v': c->verbose = true; break;
-		case 'q': c->quiet = true; break;
-		case OPT_REPORT: c->set.report = optarg; break;
-		case OPT_HTML: c->set.html = optarg; break;
-		case OPT_TRACE: c->set.trace = optarg; break;
-		case OPT_JUNIT: c->set.junit = optarg; break;
-		case OPT_ARCHIVE: c->set.archive = optarg; break;
-		case OPT_PROGRESS: c->set.progress = optarg; break;
-		case OPT_BACKENDS: c->backends = optarg; break;
-		case OPT_REPEAT:
-			if (parse_count("--repeat", optarg, &c->repeat) < 0)
+			if (o->has_arg == OPTIONAL_ARG)
+				value = eq ? eq + 1 : NULL;
+			else if (o->has_arg == NEEDS_ARG &&
+				 !(value = option_value(o, spelled, eq ? eq + 1 : NULL, argc, argv, &i)))
 				goto usage;
-			break;
-		case 'h':
-			usage(stdout);
-			free(words.v);
-			exit(EXIT_OK);
-		case OPT_LIST_BACKENDS:
-			if (list_backends(optarg) < 0)
+			if ((taken = take_option(c, &ps, o, 'l', value)) != 0)
+				goto done;
+			continue;
+		}
+		/* A cluster of short options: -kv, -j4, -fFILE. */
+		for (char *p = arg + 1; *p; p++) {
+			const struct option_doc *o = NULL;
+			for (size_t k = 0; k < ARRAY_SIZE(options) && !o; k++)
+				if (options[k].shortc && options[k].shortc == *p)
+					o = &options[k];
+			if (!o) {
+				error("unknown option '-%c'", *p);
 				goto usage;
-			free(words.v);
-			exit(EXIT_OK);
-		case 'V':
-			printf("juggle %s\n", JUGGLE_VERSION);
-			free(words.v);
-			exit(EXIT_OK);
-		case ':':
-			error("option '%s' needs a value", argv[optind - 1]);
-			goto usage;
-		default:
-			if (optopt)
-				error("unknown option '-%c'", optopt);
-			else
-				error("unknown option '%s'", argv[optind - 1]);
-			goto usage;
+			}
+			snprintf(spelled, sizeof(spelled), "-%c", *p);
+			const char *value = NULL;
+			if (o->has_arg == NEEDS_ARG &&
+			    !(value = option_value(o, spelled, p[1] ? p + 1 : NULL, argc, argv, &i)))
+				goto usage;
+			if ((taken = take_option(c, &ps, o, 's', value)) != 0)
+				goto done;
+			if (value)
+				break;
 		}
 	}
 	*cmd = &commands[0];
 	size_t first = 0;
-	if (words.n) {
-		for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-			if (strcmp(words.v[0], commands[i].name) == 0) {
-				*cmd = &commands[i];
-				first = 1;
-			}
+	if (words.n && command_by_name(words.v[0])) {
+		*cmd = command_by_name(words.v[0]);
+		c->command_named = true;
+		first = 1;
+	}
+	if (ps.help) {
+		if (c->command_named)
+			usage_command(stdout, *cmd);
+		else
+			usage(stdout);
+		free(words.v);
+		return 1;
+	}
+	/* What a command would ignore is a mistake to point out. */
+	for (size_t i = 0; i < ARRAY_SIZE(options); i++) {
+		if (ps.given[i] && options[i].only && !(options[i].only & (*cmd)->bit)) {
+			struct strbuf names = {0};
+			for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+				if (options[i].only & commands[k].bit)
+					sb_addf(&names, "%s%s", names.len ? ", " : "", commands[k].name);
+			if (ps.given[i] == 's')
+				error("option '-%c' means nothing to '%s' (it is for: %s)",
+				      options[i].shortc, (*cmd)->name, sb_str(&names));
+			else
+				error("option '--%s' means nothing to '%s' (it is for: %s)",
+				      options[i].name, (*cmd)->name, sb_str(&names));
+			sb_release(&names);
+			goto usage;
 		}
+	}
+	if (!(*cmd)->words && words.n > first) {
+		error("'%s' takes no targets, but was given '%s'", (*cmd)->name, words.v[first]);
+		goto usage;
+	}
+	if ((*cmd)->bit == CMD_HELP && words.n > first + 1) {
+		error("'help' takes one command, but was given '%s' too", words.v[first + 1]);
+		goto usage;
 	}
 	c->nargs = (int)(words.n - first);
 	c->args = xcalloc(words.n + 1, sizeof(char *));
@@ -283,9 +463,14 @@ static int parse_args(int argc, char **argv, struct cli *c, const struct subcomm
 		c->args[i - first] = words.v[i];
 	free(words.v);
 	return 0;
+done:
+	if (taken > 0) {
+		free(words.v);
+		return 1;
+	}
 usage:
 	free(words.v);
-	fprintf(stderr, "run 'juggle --help' for the options\n");
+	fprintf(stderr, "juggle: the options are in 'juggle --help'\n");
 	return -1;
 }
 
@@ -315,12 +500,21 @@ int main(int argc, char **argv)
 		.repeat = 1,
 		.argv0 = argv[0],
 	};
+	/* Every command treats a reader that goes away alike (`juggle list |
+	 * head -1`): the writes fail with EPIPE instead of killing juggle, so
+	 * a run still finishes and records its jobs, and each command ends
+	 * quietly with its own exit status. Jobs start with SIGPIPE restored
+	 * (spawn_start). */
+	signal(SIGPIPE, SIG_IGN);
 	const struct subcommand *cmd;
-	if (parse_args(argc, argv, &c, &cmd) < 0)
+	int parsed = parse_args(argc, argv, &c, &cmd), rc = EXIT_OK;
+	if (parsed < 0)
 		return EXIT_USAGE;
-	VEC_PUSH(&c.vars, NULL);
-	kinds_init();
-	int rc = cmd->fn(&c);
+	if (parsed == 0) {
+		VEC_PUSH(&c.vars, NULL);
+		kinds_init();
+		rc = cmd->fn(&c);
+	}
 	free(c.args);
 	free(c.vars.v);
 	strvec_release(&c.owned);

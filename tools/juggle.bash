@@ -139,7 +139,7 @@ _juggle()
 		return
 	fi
 
-	local commands="run compare list graph explain check clean exec-job"
+	local commands="run compare list graph explain check clean exec-job help"
 	local opts="-f --file -C --directory -b --backend -j --jobs --net-jobs
 		-k --keep-going -n --dry-run -B --always-make -s --set -v --verbose
 		-q --quiet --report --html --trace --junit --archive --progress

@@ -291,7 +291,7 @@ def test_bash_completion(t):
         command = true
         """)
     assert complete(t, "") == ["run", "compare", "list", "graph", "explain", "check", "clean",
-                               "exec-job", "alpha", "items", "items[a b]",
+                               "exec-job", "help", "alpha", "items", "items[a b]",
                                "items[$(touch pwned)]", "items[c]"]
     assert complete(t, "run", "it") == ["items", "items[a b]", "items[$(touch pwned)]",
                                         "items[c]"]
