@@ -5,6 +5,7 @@ commands and targets, and one rule for a reader that closes early."""
 import os
 import subprocess
 
+from harness import valgrind_slow
 
 
 def nothing_written():
@@ -180,6 +181,7 @@ def first_line_then_close(t, *args):
     return p.returncode, err
 
 
+@valgrind_slow("loads a graph of thousands of jobs five times: minutes under memcheck")
 def test_every_command_ends_quietly_with_its_status_when_its_reader_goes_away(t):
     # A run already did (test_faults.test_juggle_stdout_closed_early);
     # the commands that only print now do the same.
