@@ -27,6 +27,7 @@ struct state {
 	char *dir;
 	char *path;
 	int fd;          /* append fd, -1 when read-only */
+	off_t end;       /* where the next append goes: the fd's offset */
 	bool readonly;
 	uint64_t seq;    /* this run */
 	size_t lines;    /* records in the file */
@@ -324,7 +325,7 @@ int state_open(struct state **out, const char *dir, bool readonly, struct strbuf
 				return -1;
 			}
 		}
-		lseek(st->fd, 0, SEEK_END);
+		st->end = lseek(st->fd, 0, SEEK_END);
 	}
 	*out = st;
 	return 0;
@@ -347,15 +348,27 @@ static void end_line(struct strbuf *sb, size_t start)
 	sb_addf(sb, "\t%08lx\n", crc);
 }
 
-/* Appends the buffered records; one write per record keeps a crash from
- * tearing more than the line being written. */
+/* Appends the buffered records, at once: a record reaches the file (the
+ * page cache) before the scheduler learns of the next result, so a crash
+ * or a kill of juggle loses at most the record being written, and a line
+ * torn by it is dropped by its CRC at the next load. There is no fsync
+ * per record: an append is made durable only against juggle dying, not
+ * against the machine losing power; a lost record only re-runs its job.
+ * state_close() ends the run with fdatasync, and compaction writes its
+ * new log durably before renaming it in (both unless util_fsync is off,
+ * as in the fuzzers). Batching appends across results would save a
+ * write() per job but could hold a finished job's record in memory while
+ * a long job runs, and a kill then would run it again. The
+ * end of the file is kept here, so an append costs one write(). */
 static int flush(struct state *st)
 {
 	if (st->fd < 0 || !st->out.len)
 		return 0;
-	off_t at = lseek(st->fd, 0, SEEK_CUR);
+	off_t at = st->end;
 	int rc = st->broken ? -1 : write_all(st->fd, st->out.buf, st->out.len);
-	if (rc < 0) {
+	if (rc == 0) {
+		st->end += (off_t)st->out.len;
+	} else {
 		/* A full disk can take part of a record. Cut it off, so that a
 		 * record appended once there is room again does not follow a
 		 * torn line, which would make the next run set the whole log
