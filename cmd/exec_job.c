@@ -11,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "engine/attempt.h"
+#include "engine/kind.h"
 #include "engine/owndir.h"
 #include "engine/sig.h"
 #include "engine/state.h"
@@ -62,6 +63,7 @@ int cmd_exec_job(struct cli *c)
 	const struct state_rec *rec = st ? state_find(st, job->name) : NULL;
 	struct worker w = {.id = 0};
 	struct result res;
+	kinds_global_init(&g);
 	job_attempt(job, &w, number > 0 ? number : 1, rec ? rec->extra : NULL, &res);
 	worker_release(&w);
 	char *json = result_to_json(&res);

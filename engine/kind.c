@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/attempt.h"
 #include "engine/expand.h"
+#include "engine/graph.h"
 
 const struct job_kind *kind_by_name(const char *name)
 {
@@ -31,9 +33,19 @@ void kinds_init(void)
 			n, KIND_SLOTS);
 		abort();
 	}
-	for (size_t i = 0; job_kinds[i]; i++)
-		if (job_kinds[i]->global_init)
-			job_kinds[i]->global_init();
+}
+
+void kinds_global_init(const struct graph *g)
+{
+	static bool done[KIND_SLOTS];
+	for (size_t i = 0; i < g->sections.n; i++) {
+		const struct job_kind *k = g->sections.v[i]->kind;
+		int slot = kind_slot(k);
+		if (k && k->global_init && !done[slot]) {
+			done[slot] = true;
+			k->global_init();
+		}
+	}
 }
 
 int kind_slot(const struct job_kind *kind)

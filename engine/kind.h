@@ -70,7 +70,8 @@ struct job_kind {
 	const char *const *counts;
 
 	/* Optional: one-time set-up in the main thread before any worker
-	 * starts (libxml2's xmlInitParser, curl_global_init). */
+	 * starts (libxml2's xmlInitParser, curl_global_init), run by
+	 * kinds_global_init() only for a graph with a section of this kind. */
 	void (*global_init)(void);
 
 	/* Validates a section's expanded keys (required keys, value syntax) and
@@ -124,10 +125,15 @@ struct job_kind {
 extern const struct job_kind *const job_kinds[];
 
 const struct job_kind *kind_by_name(const char *name);
-/* Calls every kind's global_init once. Aborts when job_kinds[] holds more
- * than KIND_SLOTS kinds (a programming error: the caches indexed by
- * kind_slot() have KIND_SLOTS places). */
+/* Checks the table once: aborts when job_kinds[] holds more than
+ * KIND_SLOTS kinds (a programming error: the caches indexed by
+ * kind_slot() have KIND_SLOTS places). Initialises no library. */
 void kinds_init(void);
+/* Calls, once per process, the global_init of each kind that has a
+ * section in g, so a graph without downloads never initialises libcurl
+ * (nor one without cpu tasks libxml2). Call it in the main thread before
+ * any worker carries a job of g. */
+void kinds_global_init(const struct graph *g);
 /* Index of a kind in job_kinds[], below KIND_SLOTS, for worker->cache
  * and the other per-kind arrays; 0 for a kind not in the table. */
 int kind_slot(const struct job_kind *kind);

@@ -495,6 +495,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	s.be.cfg.jobs = o->jobs > 0 ? o->jobs : 1;
 	s.be.cfg.net_jobs = o->net_jobs > 0 ? o->net_jobs : 1;
 	s.be.graph = g;
+	kinds_global_init(g); /* before the backend starts any worker */
 	if (s.be.ops->init(&s.be, err) < 0)
 		return -1;
 	s.fl = xcalloc(g->jobs.n + 1, sizeof(*s.fl));
