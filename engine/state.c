@@ -165,7 +165,7 @@ static int parse_fields(struct state *st, char **f, size_t nf)
 			return -1;
 		sig->path = arena_strdup(&st->arena, sf[0]);
 	}
-	r->extra = arena_strdup(&st->arena, f[nf - 1]);
+	r->extra = *f[nf - 1] ? arena_strdup(&st->arena, f[nf - 1]) : ""; /* most have none */
 	r->name = arena_strdup(&st->arena, f[1]);
 	if (r->ok_seq > st->seq)
 		st->seq = r->ok_seq;
@@ -227,49 +227,92 @@ static void set_aside(struct state *st, const char *why, struct strbuf *warn)
 	st->seq = 0;
 }
 
-/* Reads the log; returns the length of its valid part, -1 if set aside,
- * or -2 with errno when it exists but cannot be read. */
+/* Reads the log a piece at a time, parsing each whole line as it comes,
+ * so the file never sits in memory at once (at 100,000 jobs it is 15 MB,
+ * more than the records made from it). Returns the length of its valid
+ * part, -1 if set aside, or -2 with errno when it exists but cannot be
+ * read. A damaged line is dropped as torn only when nothing follows it. */
 static long load(struct state *st, struct strbuf *warn)
 {
-	size_t len;
-	char *data = own_file_read(st->path, &len);
-	if (!data)
+	int fd = own_file_open(st->path, O_RDONLY, 0);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -2;
 	char header[64];
-	snprintf(header, sizeof(header), "# juggle state %d\n", STATE_VERSION);
-	if (len == 0) {
-		free(data);
-		return 0;
+	size_t hlen = (size_t)snprintf(header, sizeof(header), "# juggle state %d\n",
+				       STATE_VERSION);
+	size_t cap = 1 << 16, len = 0; /* buf holds the bytes not parsed yet */
+	char *buf = xmalloc(cap + 1);
+	size_t start = 0;  /* file offset of buf[0] */
+	size_t valid = 0;  /* file offset after the last good line */
+	bool header_ok = false, bad = false, eof = false;
+	const char *why = NULL;
+	while (!eof && !why) {
+		if (len == cap) { /* a line longer than the buffer */
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			errno = e;
+			return -2;
+		}
+		eof = n == 0;
+		if (n > 0 && bad) {
+			why = "damaged";
+			break;
+		}
+		len += (size_t)n;
+		size_t pos = 0;
+		if (!header_ok) {
+			if (len < hlen && !eof)
+				continue;
+			if (len == 0)
+				break; /* an empty log */
+			if (len < hlen || memcmp(buf, header, hlen) != 0) {
+				bool other = len >= 15 && memcmp(buf, "# juggle state ", 15) == 0;
+				why = other ? "written by another version of juggle"
+					    : "not a juggle state log";
+				break;
+			}
+			header_ok = true;
+			pos = valid = hlen;
+		}
+		char *nl;
+		while (!why && (nl = memchr(buf + pos, '\n', len - pos))) {
+			if (bad) {
+				why = "damaged";
+				break;
+			}
+			*nl = '\0';
+			char *line = buf + pos;
+			pos = (size_t)(nl - buf) + 1;
+			if (strlen(line) != (size_t)(nl - line) || check_crc(line) < 0 ||
+			    parse_record(st, line) < 0) {
+				bad = true; /* torn if it is the last line */
+				continue;
+			}
+			st->lines++;
+			valid = start + pos;
+		}
+		if (bad && pos < len)
+			why = "damaged";
+		/* What is left is the start of a line: a torn tail at the end. */
+		memmove(buf, buf + pos, len - pos);
+		start += pos;
+		len -= pos;
 	}
-	if (len < strlen(header) || strncmp(data, header, strlen(header)) != 0) {
-		bool other = strncmp(data, "# juggle state ", 15) == 0;
-		free(data);
-		set_aside(st, other ? "written by another version of juggle" : "not a juggle state log",
-			  warn);
+	free(buf);
+	close(fd);
+	if (why) {
+		set_aside(st, why, warn);
 		return -1;
 	}
-	size_t off = strlen(header);
-	while (off < len) {
-		char *nl = memchr(data + off, '\n', len - off);
-		if (!nl)
-			break; /* torn last line: a crash mid-append, drop it */
-		*nl = '\0';
-		char *line = data + off;
-		size_t next = (size_t)(nl - data) + 1;
-		bool last = next >= len;
-		if (strlen(line) != (size_t)(nl - line) || check_crc(line) < 0 ||
-		    parse_record(st, line) < 0) {
-			if (last)
-				break; /* damaged last line: treat as torn */
-			free(data);
-			set_aside(st, "damaged", warn);
-			return -1;
-		}
-		st->lines++;
-		off = next;
-	}
-	free(data);
-	return (long)off;
+	return (long)valid;
 }
 
 int state_open(struct state **out, const char *dir, bool readonly, struct strbuf *warn,

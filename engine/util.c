@@ -161,11 +161,13 @@ struct arena_block {
 	max_align_t data[];
 };
 
-void *arena_alloc(struct arena *a, size_t n)
+/* n bytes at a multiple of align (a power of two, at most 16) from the
+ * block's start, which is aligned for anything. */
+static void *arena_take(struct arena *a, size_t n, size_t align)
 {
-	n = (n + 15) & ~(size_t)15;
 	struct arena_block *b = a->head;
-	if (!b || b->used + n > b->size) {
+	size_t at = b ? (b->used + align - 1) & ~(align - 1) : 0;
+	if (!b || at + n > b->size) {
 		/* Blocks grow from 4 KiB to 64 KiB: small graphs stay small. */
 		size_t size = b ? b->size * 2 : 4096 - sizeof(*b);
 		if (size > 65536 - sizeof(*b))
@@ -177,15 +179,23 @@ void *arena_alloc(struct arena *a, size_t n)
 		b->size = size;
 		b->next = a->head;
 		a->head = b;
+		at = 0;
 	}
-	void *p = (char *)b->data + b->used;
-	b->used += n;
+	void *p = (char *)b->data + at;
+	b->used = at + n;
 	return p;
 }
 
+void *arena_alloc(struct arena *a, size_t n)
+{
+	return arena_take(a, n, 16);
+}
+
+/* Strings need no alignment: packed, a graph's many short names and paths
+ * take their length, not a multiple of 16. */
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = arena_take(a, n + 1, 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
