@@ -156,7 +156,7 @@ static int parse_fields(struct state *st, char **f, size_t nf)
 		return -1;
 	r->n_in = (uint32_t)n_in;
 	r->n_out = (uint32_t)n_out;
-	r->files = arena_alloc(&st->arena, sizeof(*r->files) * (n_in + n_out + 1));
+	r->files = arena_alloc(&st->arena, sizeof(*r->files) * (n_in + n_out));
 	for (size_t i = 0; i < n_in + n_out; i++) {
 		char **sf = &f[9 + 4 * i];
 		struct file_sig *sig = &r->files[i];

@@ -21,6 +21,10 @@ static void add_dep(struct depvec *deps, struct job *dep)
 	VEC_PUSH(deps, dep);
 }
 
+/* The list of a job without dependencies (or dependents), shared: never
+ * written, as its count is 0. */
+static struct job *no_jobs[1];
+
 void link_deps(struct loader *L)
 {
 	struct graph *g = L->g;
@@ -76,7 +80,7 @@ void link_deps(struct loader *L)
 			}
 		}
 		job->n_deps = (uint32_t)deps.n;
-		job->deps = arena_alloc(&g->arena, sizeof(*job->deps) * (deps.n + 1));
+		job->deps = deps.n ? arena_alloc(&g->arena, sizeof(*job->deps) * deps.n) : no_jobs;
 		if (deps.n)
 			memcpy(job->deps, deps.v, sizeof(*job->deps) * deps.n);
 		for (size_t k = 0; k < deps.n; k++)
@@ -84,7 +88,8 @@ void link_deps(struct loader *L)
 	}
 	for (size_t j = 0; j < g->jobs.n; j++) {
 		struct job *job = g->jobs.v[j];
-		job->rdeps = arena_alloc(&g->arena, sizeof(*job->rdeps) * (job->n_rdeps + 1));
+		job->rdeps = job->n_rdeps ? arena_alloc(&g->arena, sizeof(*job->rdeps) * job->n_rdeps)
+					  : no_jobs;
 		job->n_rdeps = 0;
 	}
 	for (size_t j = 0; j < g->jobs.n; j++) {
