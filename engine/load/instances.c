@@ -409,8 +409,11 @@ static void add_job(struct loader *L, struct job *job)
 {
 	struct graph *g = L->g;
 	const struct kv *out_kv = section_key(job->sec, "output");
+	/* One lookup a name: put, and on a clash put the first one back. */
 	for (uint32_t k = 0; k < job->n_outputs; k++) {
-		struct job *other = strmap_get(&g->producer, job->outputs[k]);
+		struct job *other = strmap_put(&g->producer, job->outputs[k], job);
+		if (other)
+			strmap_put(&g->producer, job->outputs[k], other);
 		if (other == job) {
 			jerr(L, out_kv->line, job->name, "output '%s' is declared twice",
 			     job->outputs[k]);
@@ -422,13 +425,13 @@ static void add_job(struct loader *L, struct job *job)
 			     job->outputs[k], other->name, other->sec->line);
 			continue;
 		}
-		strmap_put(&g->producer, job->outputs[k], job);
 	}
-	if (strmap_get(&g->job_by_name, job->name)) {
+	struct job *twin = strmap_put(&g->job_by_name, job->name, job);
+	if (twin) {
+		strmap_put(&g->job_by_name, job->name, twin);
 		jerr(L, job->sec->line, job->name, "two jobs have this name");
 		return;
 	}
-	strmap_put(&g->job_by_name, job->name, job);
 	for (uint32_t k = 0; k < job->n_members; k++)
 		strmap_put(&g->batch_of, job->members[k]->name, job);
 	job->index = (uint32_t)g->jobs.n;
@@ -583,6 +586,10 @@ void make_instances(struct loader *L, size_t s, const char *graph_base, struct g
 	}
 	L->instances += count;
 	size_t per = sec->batch > 1 ? (size_t)sec->batch : 1;
+	/* Room for the section's jobs at once, not by doubling. */
+	strmap_reserve(&g->job_by_name, g->job_by_name.n + (count + per - 1) / per);
+	if (section_key(sec, "output"))
+		strmap_reserve(&g->producer, g->producer.n + count);
 	sec->first_job = g->jobs.n;
 	for (size_t i = 0; i < count; i += per) {
 		size_t n = count - i < per ? count - i : per;
