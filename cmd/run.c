@@ -90,24 +90,46 @@ static bool write_reports(const struct graph *g, const struct run_summary *sum,
 			blobs[nblobs++] = (struct run_archive_blob){formats[i].entry, text, len};
 		}
 	}
+	/* A run that did not succeed never replaces the archive of one that
+	 * did: its archive, if any, goes beside it under another name. */
+	bool failed = sum->counts[JS_FAILED] || sum->counts[JS_NOT_RUN];
+	char *partial = set->archive ? run_archive_partial_path(set->archive) : NULL;
 	if (set->archive && sum->interrupted) {
 		warning("the run was interrupted; archive '%s' not written", set->archive);
+	} else if (set->archive && failed && set->archive_on_failure_none) {
+		if (!quiet)
+			printf("juggle: the run failed; archive '%s' not written "
+			       "(archive_on_failure = none)\n",
+			       set->archive);
 	} else if (set->archive) {
+		const char *path = failed ? partial : set->archive;
 		struct strbuf warn = {0};
 		struct run_archive_stats stats;
 		sb_reset(&err);
-		int rc = run_archive_write(set->archive, g, blobs, nblobs, sum->wall_start + sum->wall_s,
+		int rc = run_archive_write(path, g, blobs, nblobs, sum->wall_start + sum->wall_s,
 					   &stats, &warn, &err);
 		term_fputs_lines(sb_str(&warn), stderr);
 		sb_release(&warn);
 		if (rc < 0) {
 			error("%s", sb_str(&err));
 			ok = false;
-		} else if (!quiet) {
-			printf("juggle: archived %zu files (%.1f MiB) in '%s'\n", stats.files,
-			       (double)stats.bytes / (1024 * 1024), set->archive);
+		} else {
+			/* A good run's archive makes the partial one of an
+			 * earlier failure stale. */
+			if (!failed && unlink(partial) < 0 && errno != ENOENT)
+				warning("cannot remove the stale partial archive '%s': %s", partial,
+					strerror(errno));
+			if (!quiet && failed)
+				printf("juggle: the run failed; archived %zu files (%.1f MiB) in '%s', "
+				       "not in '%s'\n",
+				       stats.files, (double)stats.bytes / (1024 * 1024), path,
+				       set->archive);
+			else if (!quiet)
+				printf("juggle: archived %zu files (%.1f MiB) in '%s'\n", stats.files,
+				       (double)stats.bytes / (1024 * 1024), path);
 		}
 	}
+	free(partial);
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
 		free(texts[i]);
 	sb_release(&err);
