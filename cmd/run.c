@@ -12,9 +12,11 @@
 #include "engine/lock.h"
 #include "engine/owndir.h"
 #include "engine/report/archive.h"
+#include "engine/report/progress.h"
 #include "engine/report/report.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
+#include "engine/spawn.h"
 #include "engine/state.h"
 #include "engine/term.h"
 
@@ -269,10 +271,15 @@ int cmd_run(struct cli *c)
 		report = report_build(&g, &sum, &meta);
 	if (!write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
 		rc = EXIT_FAILED;
-	if (!c->quiet && worked) {
-		/* The summary needs a few jobs, not a tree of them all. */
+	bool failures = sum.counts[JS_FAILED] || sum.counts[JS_INTERRUPTED];
+	if ((!c->quiet && worked) || failures) {
+		/* The summary needs a few jobs, not a tree of them all. With -q
+		 * only the failures, on stderr, where cron's mail looks. */
 		json_t *summary = report ? json_incref(report) : report_build_summary(&g, &sum, &meta);
-		report_print_summary(stdout, summary);
+		if (c->quiet)
+			report_print_failures(stderr, summary, progress_columns(stderr));
+		else
+			report_print_summary(stdout, summary, progress_columns(stdout));
 		json_decref(summary);
 	} else if (!c->quiet) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
@@ -286,9 +293,11 @@ int cmd_run(struct cli *c)
 		if (rc == 0)
 			rc = EXIT_FAILED;
 	}
-	if (sum.interrupted)
-		error("interrupted by signal %d; unfinished jobs are marked interrupted",
-		      sum.signal);
+	if (sum.interrupted) {
+		char name[16];
+		error("interrupted by %s; unfinished jobs are marked interrupted",
+		      signal_name(sum.signal, name));
+	}
 	json_decref(report);
 out:
 	state_close(st);
