@@ -166,6 +166,23 @@ def test_interrupted_job_is_listed_as_interrupted(t):
     assert lines[-1] == "    log: .juggle/logs/long.log", out
 
 
+@backends
+def test_signals_are_named_the_same_everywhere(t):
+    t.ini("""
+        [command killed]
+        command = sh -c 'echo dying && kill -KILL $$$$'
+        """)
+    r = t.juggle("--progress", "plain", rc=1)
+    assert r.statuses() == {"killed": "failed"}
+    assert "signal 9" not in r.out + r.err + t.read(".juggle/logs/killed.log"), r
+    lines = r.out.splitlines()
+    assert "FAILED killed: killed by SIGKILL" in lines, lines
+    assert lines[-4:] == ["failed jobs:",
+                          "  killed (killed by SIGKILL): killed by SIGKILL",
+                          "    | dying",
+                          "    log: .juggle/logs/killed.log"], lines
+
+
 def test_clean_says_what_it_removed(t):
     t.ini("""
         [command a]
