@@ -108,9 +108,17 @@ int cmd_clean(struct cli *c)
 		}
 		sb_release(&warn);
 	}
-	if (!c->quiet)
+	/* Says only what was there to remove. */
+	bool state_gone = c->nargs == 0 && own == 0;
+	if (c->quiet)
+		;
+	else if (removed)
 		printf("juggle: removed %zu output%s%s\n", removed, removed == 1 ? "" : "s",
-		       c->nargs == 0 ? " and " STATE_DIR "/" : "");
+		       state_gone ? " and " STATE_DIR "/" : "");
+	else if (state_gone)
+		printf("juggle: removed %s/ (no outputs were there)\n", STATE_DIR);
+	else
+		printf("juggle: nothing to remove\n");
 	if (lock_fd >= 0)
 		close(lock_fd);
 	sb_release(&err);

@@ -12,9 +12,11 @@
 #include "engine/lock.h"
 #include "engine/owndir.h"
 #include "engine/report/archive.h"
+#include "engine/report/progress.h"
 #include "engine/report/report.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
+#include "engine/spawn.h"
 #include "engine/state.h"
 #include "engine/term.h"
 
@@ -90,24 +92,46 @@ static bool write_reports(const struct graph *g, const struct run_summary *sum,
 			blobs[nblobs++] = (struct run_archive_blob){formats[i].entry, text, len};
 		}
 	}
+	/* A run that did not succeed never replaces the archive of one that
+	 * did: its archive, if any, goes beside it under another name. */
+	bool failed = sum->counts[JS_FAILED] || sum->counts[JS_NOT_RUN];
+	char *partial = set->archive ? run_archive_partial_path(set->archive) : NULL;
 	if (set->archive && sum->interrupted) {
 		warning("the run was interrupted; archive '%s' not written", set->archive);
+	} else if (set->archive && failed && set->archive_on_failure_none) {
+		if (!quiet)
+			printf("juggle: the run failed; archive '%s' not written "
+			       "(archive_on_failure = none)\n",
+			       set->archive);
 	} else if (set->archive) {
+		const char *path = failed ? partial : set->archive;
 		struct strbuf warn = {0};
 		struct run_archive_stats stats;
 		sb_reset(&err);
-		int rc = run_archive_write(set->archive, g, blobs, nblobs, sum->wall_start + sum->wall_s,
+		int rc = run_archive_write(path, g, blobs, nblobs, sum->wall_start + sum->wall_s,
 					   &stats, &warn, &err);
 		term_fputs_lines(sb_str(&warn), stderr);
 		sb_release(&warn);
 		if (rc < 0) {
 			error("%s", sb_str(&err));
 			ok = false;
-		} else if (!quiet) {
-			printf("juggle: archived %zu files (%.1f MiB) in '%s'\n", stats.files,
-			       (double)stats.bytes / (1024 * 1024), set->archive);
+		} else {
+			/* A good run's archive makes the partial one of an
+			 * earlier failure stale. */
+			if (!failed && unlink(partial) < 0 && errno != ENOENT)
+				warning("cannot remove the stale partial archive '%s': %s", partial,
+					strerror(errno));
+			if (!quiet && failed)
+				printf("juggle: the run failed; archived %zu files (%.1f MiB) in '%s', "
+				       "not in '%s'\n",
+				       stats.files, (double)stats.bytes / (1024 * 1024), path,
+				       set->archive);
+			else if (!quiet)
+				printf("juggle: archived %zu files (%.1f MiB) in '%s'\n", stats.files,
+				       (double)stats.bytes / (1024 * 1024), path);
 		}
 	}
+	free(partial);
 	for (size_t i = 0; i < ARRAY_SIZE(texts); i++)
 		free(texts[i]);
 	sb_release(&err);
@@ -247,10 +271,15 @@ int cmd_run(struct cli *c)
 		report = report_build(&g, &sum, &meta);
 	if (!write_reports(&g, &sum, &meta, report, c->quiet) && rc == 0)
 		rc = EXIT_FAILED;
-	if (!c->quiet && worked) {
-		/* The summary needs a few jobs, not a tree of them all. */
+	bool failures = sum.counts[JS_FAILED] || sum.counts[JS_INTERRUPTED];
+	if ((!c->quiet && worked) || failures) {
+		/* The summary needs a few jobs, not a tree of them all. With -q
+		 * only the failures, on stderr, where cron's mail looks. */
 		json_t *summary = report ? json_incref(report) : report_build_summary(&g, &sum, &meta);
-		report_print_summary(stdout, summary);
+		if (c->quiet)
+			report_print_failures(stderr, summary, progress_columns(stderr));
+		else
+			report_print_summary(stdout, summary, progress_columns(stdout));
 		json_decref(summary);
 	} else if (!c->quiet) {
 		printf("juggle: nothing to do, %d job%s up to date\n", sum.counts[JS_SKIPPED],
@@ -264,9 +293,11 @@ int cmd_run(struct cli *c)
 		if (rc == 0)
 			rc = EXIT_FAILED;
 	}
-	if (sum.interrupted)
-		error("interrupted by signal %d; unfinished jobs are marked interrupted",
-		      sum.signal);
+	if (sum.interrupted) {
+		char name[16];
+		error("interrupted by %s; unfinished jobs are marked interrupted",
+		      signal_name(sum.signal, name));
+	}
 	json_decref(report);
 out:
 	state_close(st);

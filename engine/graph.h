@@ -135,6 +135,9 @@ struct settings {
 	int keep_going;
 	const char *report, *html, *trace, *junit, *archive, *progress;
 	const char *slurm_partition, *slurm_args;
+	/* What a run that did not succeed archives: false (the default) its
+	 * partial archive beside the archive, true nothing at all. */
+	bool archive_on_failure_none;
 };
 
 struct graph {

@@ -213,8 +213,7 @@ void describe_status(int status, struct strbuf *out)
 	if (WIFEXITED(status))
 		sb_addf(out, "exited with status %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		sb_addf(out, "killed by signal %d (%s)", WTERMSIG(status),
-			signal_name(WTERMSIG(status), buf));
+		sb_addf(out, "killed by %s", signal_name(WTERMSIG(status), buf));
 	else
 		sb_addf(out, "ended with wait status %#x", status);
 }

@@ -41,8 +41,8 @@ int spawn_wait(pid_t pid, double deadline, struct spawn_status *st);
 /* Sends sig to the whole process group of a spawned program. */
 void spawn_kill_group(pid_t pid, int sig);
 
-/* Describes a wait status: "exited with status 3", "killed by signal 9
- * (SIGKILL)". */
+/* Describes a wait status: "exited with status 3", "killed by SIGKILL"
+ * (signals are named as signal_name() names them, everywhere). */
 void describe_status(int status, struct strbuf *out);
 
 /* "SIGKILL" for 9, "signal 99" for an unknown one. */

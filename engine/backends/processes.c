@@ -271,7 +271,7 @@ static void worker_died(struct proc *w, struct result *res)
 	result_init(res);
 	struct strbuf why = {0};
 	describe_status(status, &why);
-	/* "worker process 1234 was killed by signal 9 (SIGKILL)" */
+	/* "worker process 1234 was killed by SIGKILL" */
 	result_fail(res, "worker process %d %s%s", (int)pid, WIFSIGNALED(status) ? "was " : "",
 		    sb_str(&why));
 	sb_release(&why);

@@ -223,6 +223,12 @@ void load_settings(struct loader *L)
 		if (run_archive_format(kv->val, &fmt, &err) < 0)
 			diag_add(L->d, L->file, kv->line, "%s", sb_str(&err));
 	}
+	kv = find_kv(rest, nrest, "archive_on_failure");
+	if (kv && strcmp(kv->val, "none") == 0)
+		s->archive_on_failure_none = true;
+	else if (kv && strcmp(kv->val, "partial") != 0)
+		diag_add(L->d, L->file, kv->line, "archive_on_failure: '%s' is not partial or none",
+			 kv->val);
 	kv = find_kv(rest, nrest, "net_jobs");
 	if (s->net_jobs <= 0 && kv) {
 		long v;

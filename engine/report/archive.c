@@ -41,6 +41,19 @@ int run_archive_format(const char *path, enum run_archive_format *fmt, struct st
 	return -1;
 }
 
+char *run_archive_partial_path(const char *path)
+{
+	size_t n = strlen(path), cut = n;
+	for (size_t i = 0; i < ARRAY_SIZE(extensions); i++) {
+		size_t e = strlen(extensions[i].ext);
+		if (n > e && strcasecmp(path + n - e, extensions[i].ext) == 0) {
+			cut = n - e;
+			break;
+		}
+	}
+	return xasprintf("%.*s.partial%s", (int)cut, path, path + cut);
+}
+
 int run_archive_epoch(long long *epoch, bool *set, struct strbuf *err)
 {
 	const char *s = getenv("SOURCE_DATE_EPOCH");

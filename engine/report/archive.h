@@ -12,7 +12,9 @@
  *   - MANIFEST.sha256 (`sha256sum -c` format) and manifest.json (path,
  *     size, sha256 and job of every output), both over the outputs only,
  *     so that they are as reproducible as the outputs themselves.
- * Outputs of failed, interrupted or not-run jobs never go in.
+ * Outputs of failed, interrupted or not-run jobs never go in. Which file
+ * a run that did not succeed writes, if any, is the caller's choice
+ * (archive_on_failure in [settings]).
  *
  * Reproducible: entries sorted by name (bytes), no folder entries, owner
  * 0:0 with no user or group names, mode 0644 (0755 when the file had an
@@ -37,6 +39,11 @@ enum run_archive_format { RA_TAR, RA_TAR_GZ, RA_TAR_XZ, RA_TAR_ZST, RA_ZIP };
 /* The format named by path's extension (.tar, .tar.gz, .tgz, .tar.xz,
  * .txz, .tar.zst, .tzst, .zip). 0, or -1 with err listing the extensions. */
 int run_archive_format(const char *path, enum run_archive_format *fmt, struct strbuf *err);
+
+/* Where a run that did not succeed writes its archive, beside the one a
+ * good run writes: ".partial" before the format's extension
+ * ("nightly.tar.gz" -> "nightly.partial.tar.gz"). The caller frees it. */
+char *run_archive_partial_path(const char *path);
 
 /* SOURCE_DATE_EPOCH: 0 with *set false when unset; 0 with *epoch when it
  * is a decimal number of seconds; -1 with err when it is malformed. */

@@ -182,14 +182,14 @@ static void clock_text(struct strbuf *sb, double s)
 		sb_addf(sb, "%ld:%02ld", t / 60, t % 60);
 }
 
-static int term_width(struct progress *p)
+int progress_columns(FILE *out)
 {
 	struct winsize ws;
-	if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col)
+	if (isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col)
 		return ws.ws_col;
 	const char *c = getenv("COLUMNS");
 	int w = c ? atoi(c) : 0;
-	return w > 0 ? w : 80;
+	return w > 0 ? w : 0;
 }
 
 static const char *display_name(const struct job *job)
@@ -203,31 +203,47 @@ static void status_line(struct progress *p)
 	if (!p->tty)
 		return;
 	double now = mono_now();
-	struct strbuf head = {0}, tail = {0};
-	sb_addf(&head, "[%zu/%zu] %zu running", p->done, p->total, p->running.n);
-	sb_adds(&tail, "  ");
-	clock_text(&tail, now - p->t0);
-	sb_adds(&tail, " elapsed");
-	double eta = eta_locked(p, now);
-	if (eta >= 0) {
-		sb_adds(&tail, ", ~");
-		clock_text(&tail, eta);
-		sb_adds(&tail, " left");
-	}
 	/* The job that has run longest: the one holding the run up. */
 	char *name = xstrdup("");
 	if (p->running.n) {
 		const char *n = display_name(p->running.v[0].job);
 		free(name);
 		name = term_clean(n, strlen(n));
-		sb_adds(&head, "  ");
 	}
-	int width = term_width(p) - 1; /* the last column would wrap on some terminals */
-	size_t fixed = columns(head.buf, head.len) + columns(tail.buf, tail.len);
+	int cols = progress_columns(p->out);
+	int width = (cols ? cols : 80) - 1; /* the last column would wrap on some terminals */
+	double eta = eta_locked(p, now);
+	/* The decorations go before the name does, least useful first: the
+	 * estimate, the words, the count of running jobs, the clock. */
+	struct strbuf head = {0}, tail = {0};
 	size_t nlen = strlen(name), ncols = columns(name, nlen);
+	for (int level = eta >= 0 ? 0 : 1; level <= 4; level++) {
+		sb_reset(&head);
+		sb_reset(&tail);
+		sb_addf(&head, "[%zu/%zu]", p->done, p->total);
+		if (level <= 2)
+			sb_addf(&head, " %zu running", p->running.n);
+		if (ncols)
+			sb_adds(&head, level <= 2 ? "  " : " ");
+		if (level <= 3) {
+			sb_adds(&tail, level <= 2 ? "  " : " ");
+			clock_text(&tail, now - p->t0);
+		}
+		if (level <= 1)
+			sb_adds(&tail, " elapsed");
+		if (level == 0) {
+			sb_adds(&tail, ", ~");
+			clock_text(&tail, eta);
+			sb_adds(&tail, " left");
+		}
+		if (columns(head.buf, head.len) + ncols + columns(tail.buf, tail.len) <=
+		    (size_t)width)
+			break;
+	}
+	size_t fixed = columns(head.buf, head.len) + columns(tail.buf, tail.len);
 	struct strbuf line = {0};
 	sb_add(&line, head.buf, head.len);
-	if (width > 0 && fixed + ncols > (size_t)width && ncols > 0) {
+	if (fixed + ncols > (size_t)width && ncols > 0) {
 		/* Elide the middle of the name, as ninja does. */
 		long room = (long)width - (long)fixed;
 		if (room >= 5) {
@@ -470,22 +486,6 @@ void progress_failed(struct progress *p, const struct job *job, const char *comm
 		fprintf(o, "  command: %s\n", c);
 		free(c);
 	}
-	char *log = job_log_path(job);
-	char *tail = file_tail(log, 10);
-	if (tail && *tail) {
-		char *clean = term_clean_lines(tail, strlen(tail));
-		char *logname = term_clean(log, strlen(log));
-		fprintf(o, "  last lines of %s:\n", logname);
-		for (char *line = clean; line && *line;) {
-			char *nl = strchr(line, '\n');
-			fprintf(o, "    %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
-			line = nl ? nl + 1 : NULL;
-		}
-		free(clean);
-		free(logname);
-	}
-	free(tail);
-	free(log);
 	fflush(o);
 	status_line(p);
 	pthread_mutex_unlock(&p->mu);

@@ -5,7 +5,8 @@
  *
  *   [37/240] 4 running  docs[guide/intro.xml]  0:12 elapsed, ~1:05 left
  *
- * trimmed to the terminal's width (the job name loses its middle first),
+ * fitted to the terminal's width: the estimate, then the words, the count
+ * of running jobs and the clock go before the job name loses its middle,
  * refreshed every second by a small thread so the clock moves while a long
  * job runs. Off a terminal, one plain line per finished job. Messages and
  * failure reports are printed above the status line, so it is never torn:
@@ -48,7 +49,8 @@ void progress_started(struct progress *p, const struct job *job, const char *com
 void progress_retrying(struct progress *p, const struct job *job, const char *fmt, ...)
     PRINTF(3, 4);
 void progress_finished(struct progress *p, const struct job *job);
-/* A failed job: its error, command and the tail of its log. */
+/* A failed job: its error and its command, as it fails. The tail of its
+ * log is printed once, at the end (report_print_failures()). */
 void progress_failed(struct progress *p, const struct job *job, const char *command);
 /* A line above the status line (dry-run output), on the progress stream. */
 void progress_printf(struct progress *p, const char *fmt, ...) PRINTF(2, 3);
@@ -58,6 +60,10 @@ void progress_message(const char *fmt, ...) PRINTF(1, 2);
 /* Clears the status line and stops its clock; call before the summary. */
 void progress_done(struct progress *p);
 void progress_free(struct progress *p);
+
+/* The columns of the terminal out is (its window size), else the value of
+ * COLUMNS, else 0: unknown. */
+int progress_columns(FILE *out);
 
 /* The last n lines of a file (at most 8 KiB of them), for failure reports;
  * NULL when the file cannot be read. The caller frees it. */

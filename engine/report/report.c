@@ -430,34 +430,79 @@ static int cmp_duration(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Prints s cleaned of control characters, cut to width display columns
- * (counting a UTF-8 sequence as one), padded when pad. */
-static void put_cell(FILE *out, const char *s, int width, bool pad)
+/* Display columns of UTF-8 text, counting each character as one. */
+static size_t columns_of(const char *s, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return c;
+}
+
+/* Appends s cleaned of control characters, cut to width display columns
+ * (counting a UTF-8 sequence as one, "..." ending what was cut), padded
+ * when pad. */
+static void add_cell(struct strbuf *sb, const char *s, int width, bool pad)
 {
 	char *c = term_clean(s, strlen(s));
-	int cols = 0;
-	size_t i = 0, n = strlen(c);
-	size_t cut = n;
-	/* Leave room for "..." when it does not fit. */
-	size_t cols_total = 0;
-	for (size_t k = 0; k < n; k++)
-		cols_total += ((unsigned char)c[k] & 0xc0) != 0x80;
-	if ((int)cols_total > width) {
-		for (i = 0; i < n; i++) {
-			if (((unsigned char)c[i] & 0xc0) != 0x80 && ++cols > width - 3) {
+	size_t n = strlen(c);
+	int cols = (int)columns_of(c, n);
+	if (cols > width) {
+		int seen = 0;
+		size_t cut = n;
+		for (size_t i = 0; i < n; i++) {
+			if (((unsigned char)c[i] & 0xc0) != 0x80 && ++seen > width - 3) {
 				cut = i;
 				break;
 			}
 		}
-		fprintf(out, "%.*s...", (int)cut, c);
+		sb_add(sb, c, cut);
+		sb_adds(sb, "...");
 		cols = width;
 	} else {
-		fputs(c, out);
-		cols = (int)cols_total;
+		sb_adds(sb, c);
 	}
 	for (; pad && cols < width; cols++)
-		fputc(' ', out);
+		sb_addc(sb, ' ');
 	free(c);
+}
+
+static void put_cell(FILE *out, const char *s, int width, bool pad)
+{
+	struct strbuf sb = {0};
+	add_cell(&sb, s, width, pad);
+	fputs(sb_str(&sb), out);
+	sb_release(&sb);
+}
+
+/* Prints the line text (already clean) and a newline; when width > 0 and
+ * the line is wider, it breaks at spaces into lines of at most width
+ * columns, each after the first indented by indent spaces. A word wider
+ * than the room stays whole on its own line. */
+static void put_wrapped(FILE *out, const char *text, int width, int indent)
+{
+	size_t lead = 0;
+	const char *p = text;
+	while (width > 0 && (int)(lead + columns_of(p, strlen(p))) > width) {
+		/* The last space at which the line still fits. */
+		const char *brk = NULL;
+		size_t c = lead;
+		for (const char *q = p; *q && (int)c <= width; q++) {
+			if (*q == ' ' && q > p)
+				brk = q;
+			c += ((unsigned char)*q & 0xc0) != 0x80;
+		}
+		if (!brk) /* one long word: up to the next space */
+			brk = strchr(p + 1, ' ');
+		if (!brk)
+			break;
+		fprintf(out, "%*s%.*s\n", (int)lead, "", (int)(brk - p), p);
+		p = brk;
+		while (*p == ' ')
+			p++;
+		lead = (size_t)indent;
+	}
+	fprintf(out, "%*s%s\n", (int)lead, "", p);
 }
 
 bool report_job_failed(json_t *j)
@@ -516,53 +561,80 @@ void report_failures_release(struct report_failures *fl)
 	*fl = (struct report_failures){0};
 }
 
-static void print_failures(FILE *out, json_t *r)
+/* One failed or interrupted job: how and why, the last lines of its log,
+ * the log's path. */
+static void print_failure(FILE *out, const struct report_failure *f, int width)
 {
-	struct report_failures fl;
-	report_failures_init(&fl, r);
-	if (fl.n)
-		fprintf(out, "failed jobs:\n");
-	for (size_t k = 0; k < fl.n; k++) {
-		const struct report_failure *f = &fl.v[k];
-		fputs("  ", out);
-		put_cell(out, f->name, 60, false);
-		if (f->interrupted)
-			fprintf(out, " (interrupted)");
-		if (f->how)
-			fprintf(out, " (%s)", f->how);
-		fputs(": ", out);
-		put_cell(out, f->what, 200, false);
-		fputc('\n', out);
-		const char *tail = f->log_tail;
-		/* The last few lines; the whole tail is in the report and the
-		 * log, whose path ends the entry. */
-		const char *from = tail + strlen(tail);
-		int lines = 0;
-		if (from > tail && from[-1] == '\n')
-			from--;
-		while (from > tail && !(from[-1] == '\n' && ++lines == 5))
-			from--;
-		while (*from) {
-			const char *nl = strchr(from, '\n');
-			size_t len = nl ? (size_t)(nl - from) : strlen(from);
+	struct strbuf sb = {0};
+	sb_adds(&sb, "  ");
+	add_cell(&sb, f->name, 60, false);
+	if (f->how)
+		sb_addf(&sb, " (%s)", f->how);
+	sb_adds(&sb, ": ");
+	add_cell(&sb, f->what, 200, false);
+	put_wrapped(out, sb_str(&sb), width, 4);
+	const char *tail = f->log_tail;
+	/* The last few lines; the whole tail is in the report and the log,
+	 * whose path ends the entry. Log lines are shown as they are, not
+	 * wrapped: the terminal folds them. */
+	const char *from = tail + strlen(tail);
+	int lines = 0;
+	if (from > tail && from[-1] == '\n')
+		from--;
+	while (from > tail && !(from[-1] == '\n' && ++lines == REPORT_SHOWN_TAIL_LINES))
+		from--;
+	/* The line the attempt ended the log with ("juggle: ERROR") is
+	 * the error the entry's first line already gives. */
+	char *said = xasprintf("juggle: %s", f->what);
+	while (*from) {
+		const char *nl = strchr(from, '\n');
+		size_t len = nl ? (size_t)(nl - from) : strlen(from);
+		if (!(len == strlen(said) && memcmp(from, said, len) == 0)) {
 			char *line = term_clean_lines(from, len);
 			fprintf(out, "    | %s\n", line);
 			free(line);
-			from += len + (nl ? 1 : 0);
 		}
-		if (f->log) {
-			fputs("    log: ", out);
-			put_cell(out, f->log, 200, false);
-			fputc('\n', out);
+		from += len + (nl ? 1 : 0);
+	}
+	free(said);
+	if (f->log) {
+		sb_reset(&sb);
+		sb_adds(&sb, "    log: ");
+		add_cell(&sb, f->log, 200, false);
+		put_wrapped(out, sb_str(&sb), width, 6);
+	}
+	sb_release(&sb);
+}
+
+void report_print_failures(FILE *out, json_t *r, int width)
+{
+	struct report_failures fl;
+	report_failures_init(&fl, r);
+	/* Failures first, then the jobs a signal stopped, which did not fail
+	 * on their own. */
+	for (int interrupted = 0; interrupted <= 1; interrupted++) {
+		bool head = false;
+		for (size_t k = 0; k < fl.n; k++) {
+			if (fl.v[k].interrupted != (bool)interrupted)
+				continue;
+			if (!head)
+				fputs(interrupted ? "interrupted jobs:\n" : "failed jobs:\n", out);
+			head = true;
+			print_failure(out, &fl.v[k], width);
 		}
 	}
 	report_failures_release(&fl);
 }
 
-void report_print_summary(FILE *out, json_t *r)
+/* The columns of the table of slowest jobs after the name, in the order
+ * they are dropped when the terminal is too narrow for them all. */
+enum { COL_CPU = 1, COL_KIND = 2, COL_STATUS = 4 };
+
+void report_print_summary(FILE *out, json_t *r, int width)
 {
 	json_t *counts = json_object_get(r, "counts");
-	fprintf(out, "juggle: ");
+	struct strbuf sb = {0};
+	sb_adds(&sb, "juggle: ");
 	static const char *const order[] = {"ok", "failed", "skipped-up-to-date", "not-run",
 					    "interrupted"};
 	static const char *const label[] = {"ok", "failed", "up to date", "not run",
@@ -572,18 +644,19 @@ void report_print_summary(FILE *out, json_t *r)
 		json_int_t c = json_integer_value(json_object_get(counts, order[i]));
 		if (!c && i != 0)
 			continue;
-		fprintf(out, "%s%lld %s", first ? "" : ", ", (long long)c, label[i]);
+		sb_addf(&sb, "%s%lld %s", first ? "" : ", ", (long long)c, label[i]);
 		first = false;
 	}
 	double wall = jnum(r, "wall_s");
-	fprintf(out, " in %.2f s (%s, -j %lld, %.2f jobs in flight on average, cpu %.2f s = %.0f%% of "
-		     "%lld cores)\n",
+	sb_addf(&sb, " in %.2f s (%s, -j %lld, %.2f jobs in flight on average, cpu %.2f s = %.0f%% of "
+		     "%lld cores)",
 		wall, jstr(r, "backend"),
 		(long long)json_integer_value(json_object_get(r, "jobs_limit")),
 		jnum(r, "jobs_in_flight_avg"),
 		jnum(r, "cpu_user_s") + jnum(r, "cpu_sys_s"),
 		100 * jnum(r, "cpu_use"),
 		(long long)json_integer_value(json_object_get(r, "cores")));
+	put_wrapped(out, sb_str(&sb), width, 4);
 
 	json_t *jobs = json_object_get(r, "jobs");
 	size_t n = 0;
@@ -597,45 +670,89 @@ void report_print_summary(FILE *out, json_t *r)
 	}
 	qsort(ran_jobs, n, sizeof(*ran_jobs), cmp_duration);
 	if (n) {
-		fprintf(out, "  %-40s %-9s %-12s %9s %9s\n", "slowest jobs", "kind", "status",
-			"seconds", "cpu s");
+		/* The name keeps at least MIN_NAME columns: on a narrow
+		 * terminal the cpu, kind and status columns go first. */
+		enum { NAME = 40, MIN_NAME = 12 };
+		int cols = COL_CPU | COL_KIND | COL_STATUS, name_w = NAME;
+		if (width > 0) {
+			static const int drop[] = {COL_CPU, COL_KIND, COL_STATUS};
+			for (size_t d = 0;; d++) {
+				int fixed = 10 + (cols & COL_CPU ? 10 : 0) + (cols & COL_KIND ? 10 : 0) +
+					    (cols & COL_STATUS ? 13 : 0);
+				name_w = width - 2 - fixed;
+				if (name_w >= MIN_NAME || d == ARRAY_SIZE(drop))
+					break;
+				cols &= ~drop[d];
+			}
+			/* A wide terminal shows long names whole, up to 80
+			 * columns, instead of cutting them at 40. */
+			int longest = NAME;
+			for (size_t k = 0; k < n && k < 5; k++) {
+				char *c = term_clean(jstr(ran_jobs[k], "name"),
+						     strlen(jstr(ran_jobs[k], "name")));
+				int w = (int)columns_of(c, strlen(c));
+				longest = w > longest ? w : longest;
+				free(c);
+			}
+			longest = longest > 2 * NAME ? 2 * NAME : longest;
+			name_w = name_w > longest ? longest : name_w < MIN_NAME ? MIN_NAME : name_w;
+		}
+		fprintf(out, "  %-*s", name_w, "slowest jobs");
+		if (cols & COL_KIND)
+			fprintf(out, " %-9s", "kind");
+		if (cols & COL_STATUS)
+			fprintf(out, " %-12s", "status");
+		fprintf(out, " %9s", "seconds");
+		if (cols & COL_CPU)
+			fprintf(out, " %9s", "cpu s");
+		fputc('\n', out);
 		for (size_t k = 0; k < n && k < 5; k++) {
 			fputs("  ", out);
-			put_cell(out, jstr(ran_jobs[k], "name"), 40, true);
-			fprintf(out, " %-9s %-12s %9.3f %9.3f\n", jstr(ran_jobs[k], "kind"),
-				jstr(ran_jobs[k], "status"),
-				json_real_value(json_object_get(ran_jobs[k], "duration_s")),
-				json_real_value(json_object_get(ran_jobs[k], "cpu_s")));
+			put_cell(out, jstr(ran_jobs[k], "name"), name_w, true);
+			if (cols & COL_KIND)
+				fprintf(out, " %-9s", jstr(ran_jobs[k], "kind"));
+			if (cols & COL_STATUS)
+				fprintf(out, " %-12s", jstr(ran_jobs[k], "status"));
+			fprintf(out, " %9.3f",
+				json_real_value(json_object_get(ran_jobs[k], "duration_s")));
+			if (cols & COL_CPU)
+				fprintf(out, " %9.3f",
+					json_real_value(json_object_get(ran_jobs[k], "cpu_s")));
+			fputc('\n', out);
 		}
 	}
 	json_t *cp = json_object_get(r, "critical_path");
 	if (json_array_size(cp)) {
-		fprintf(out, "  critical path:");
+		sb_reset(&sb);
+		sb_adds(&sb, "  critical path:");
 		json_array_foreach(cp, i, j)
 		{
-			fputs(i ? " -> " : " ", out);
-			put_cell(out, json_string_value(j), 60, false);
+			sb_adds(&sb, i ? " -> " : " ");
+			add_cell(&sb, json_string_value(j), 60, false);
 			if (i >= 7 && json_array_size(cp) > 9) {
-				fprintf(out, " -> ... (%zu more)", json_array_size(cp) - i - 1);
+				sb_addf(&sb, " -> ... (%zu more)", json_array_size(cp) - i - 1);
 				break;
 			}
 		}
-		fprintf(out, " (%.2f s)\n",
-			jnum(r, "critical_path_s"));
+		sb_addf(&sb, " (%.2f s)", jnum(r, "critical_path_s"));
+		put_wrapped(out, sb_str(&sb), width, 4);
 	}
 	json_t *ratio = json_object_get(r, "wall_over_bound");
 	if (json_is_number(ratio)) {
 		/* The least wall time this run could have taken: the critical
 		 * path, or the job seconds over the lanes, whichever is more. */
 		json_int_t lanes = json_integer_value(json_object_get(r, "lanes"));
-		fprintf(out,
+		sb_reset(&sb);
+		sb_addf(&sb,
 			"  lower bound %.2f s = max(critical path %.2f s, %.2f job s / %lld lane%s); "
-			"wall %.2fx the bound\n",
+			"wall %.2fx the bound",
 			jnum(r, "lower_bound_s"),
 			jnum(r, "critical_path_s"),
 			jnum(r, "job_s"), (long long)lanes,
 			lanes == 1 ? "" : "s", json_number_value(ratio));
+		put_wrapped(out, sb_str(&sb), width, 4);
 	}
 	free(ran_jobs);
-	print_failures(out, r);
+	sb_release(&sb);
+	report_print_failures(out, r, width);
 }

@@ -38,9 +38,18 @@ int report_write_graph(const struct graph *g, const struct run_summary *sum,
 /* Writes a JSON value to path atomically. 0, or -1 with err. */
 int report_write(json_t *report, const char *path, struct strbuf *err);
 /* Prints counts, wall time, the slowest jobs and the critical path, then
- * each failed job with its exit code or signal and its log's last lines
- * (last, so a long table does not push them out of sight). */
-void report_print_summary(FILE *out, json_t *report);
+ * report_print_failures() (last, so a long table does not push them out
+ * of sight). width: the terminal's columns, which every line but a log's
+ * fits (the table drops its cpu, kind and status columns, in that order,
+ * before the job name gets narrow; long lines break at spaces); 0: no
+ * limit. */
+void report_print_summary(FILE *out, json_t *report, int width);
+/* Under "failed jobs:", each failed job with its exit code or signal, its
+ * error, its log's last REPORT_SHOWN_TAIL_LINES lines and its path; then
+ * under "interrupted jobs:" the same for the jobs a signal stopped. This
+ * is the one place a run prints a log's tail. Nothing when none. */
+void report_print_failures(FILE *out, json_t *report, int width);
+#define REPORT_SHOWN_TAIL_LINES 10
 
 /* The report as text, each format from the same tree. The caller frees
  * the text; *len gets its length. JSON never fails; HTML, trace and JUnit

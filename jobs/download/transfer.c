@@ -365,10 +365,10 @@ int download_finish(struct download *d, CURLcode cc)
 
 	double total = 0;
 	curl_easy_getinfo(d->easy, CURLINFO_TOTAL_TIME, &total);
-	sb_addf(&d->trace, "%s: %lld bytes in %.3f s, %ld new connection%s%s%s\n",
+	/* The error itself is the line the attempt ends a failed log with. */
+	sb_addf(&d->trace, "%s: %lld bytes in %.3f s, %ld new connection%s\n",
 		rc == 0 ? (res->unchanged ? "unchanged" : "ok") : "failed", (long long)d->bytes,
-		total, conns, conns == 1 ? "" : "s", rc == 0 ? "" : ": ",
-		rc == 0 ? "" : res->error);
+		total, conns, conns == 1 ? "" : "s");
 	log_text(a, sb_str(&d->trace));
 	download_release(d); /* removes the temporary file unless it was renamed */
 	return rc;

@@ -104,15 +104,15 @@ def test_processes_worker_killed_fails_its_job_and_run_goes_on(t):
     v = [j for j in rep["jobs"] if j["name"] == "victim"][0]
     assert v["status"] == "failed"
     assert v["signal"] == "SIGKILL", v
-    assert v["error"] == "worker process %d was killed by signal 9 (SIGKILL)" % worker, v
+    assert v["error"] == "worker process %d was killed by SIGKILL" % worker, v
     assert not os.path.exists("victim.txt"), "a dead worker's partial output was kept"
-    assert "killed by signal 9" in t.read(v["log"])
+    assert "killed by SIGKILL" in t.read(v["log"])
     for i in (1, 2, 3):
         o = [j for j in rep["jobs"] if j["name"] == "other[%d]" % i][0]
         assert o["status"] == "ok" and o["worker"] == 0, o
         # a fresh worker carried them
         assert int(t.read("other/%d" % i)) != worker
-    assert "killed by signal 9" in out + err
+    assert "killed by SIGKILL" in out + err
 
 
 @backends

@@ -364,8 +364,10 @@ def test_status_line_on_a_terminal(t):
             assert len(seg) <= 59, repr(seg)
     # ninja's format, with the long name shortened in its middle.
     lines = [ANSI.sub("", s) for s in out.split("\r")]
-    running = [s for s in lines if re.match(r"\[0/3\] 1 running  a-job-whose.*\.\.\..*-columns"
-                                            r"  \d+:\d\d elapsed", s)]
+    # A name too long for the line even alone keeps every column of it:
+    # the decorations give way first.
+    running = [s for s in lines if re.fullmatch(r"\[0/3\] a-job-whose.*\.\.\..*-columns"
+                                                r"(\x1b\[K)?", s)]
     assert running, lines
     assert "this goes to the log" not in out
     # A message printed above the line, whole, on a cleared line.
@@ -503,8 +505,11 @@ def test_archives_reproducible_in_every_format(t):
             for f in files:
                 os.utime(os.path.join(root, f), (1234567, 1234567))
         t.juggle("-C", "two", "-k", "--archive", name, env=env, rc=1)
-        a = members(os.path.join("one", name))
-        b = members(os.path.join("two", name))
+        # 'broken' fails, so each run's archive is the partial one.
+        written = "nightly.partial" + ext
+        assert not os.path.exists(os.path.join("one", name))
+        a = members(os.path.join("one", written))
+        b = members(os.path.join("two", written))
         names = check_names(a)
         assert check_names(b) == names
         assert "out/a.txt" in names and "bin/tool.sh" in names
@@ -540,7 +545,7 @@ def test_archive_verifies_with_sha256sum(t):
     t.ini(ARCHIVE_GRAPH)
     t.juggle("-k", "--archive", "a.tar", rc=1)
     os.mkdir("x")
-    with tarfile.open("a.tar") as tf:
+    with tarfile.open("a.partial.tar") as tf:
         tf.extractall("x")
     p = subprocess.run(["sha256sum", "-c", "MANIFEST.sha256"], cwd="x", capture_output=True,
                        text=True)

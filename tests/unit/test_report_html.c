@@ -184,14 +184,16 @@ static void test_html_and_summary_list_the_same_failures(void **state)
 	size_t text_len = 0;
 	FILE *out = open_memstream(&text, &text_len);
 	assert_non_null(out);
-	report_print_summary(out, r);
+	report_print_summary(out, r, 0);
 	fclose(out);
 	/* Both show each failure with how it failed, and nothing else. */
 	assert_int_equal(count(html, "<div class=\"fail\">"), 2);
 	assert_non_null(strstr(html, "exit code 3: boom &amp; &lt;b&gt;bust&lt;/b&gt;"));
 	assert_non_null(strstr(html, "killed by SIGINT: interrupted"));
 	assert_non_null(strstr(text, "second (exit code 3): boom & <b>bust</b>"));
-	assert_non_null(strstr(text, "stopped (interrupted) (killed by SIGINT): interrupted"));
+	/* The interrupted job under its own heading, after the failures. */
+	assert_non_null(strstr(text, "failed jobs:\n  second (exit code 3): boom & <b>bust</b>\n"));
+	assert_non_null(strstr(text, "interrupted jobs:\n  stopped (killed by SIGINT): interrupted\n"));
 	assert_null(strstr(text, "waiting"));
 	assert_null(strstr(html, "<h3 class=\"mono\">waiting"));
 	report_failures_release(&fl);
