@@ -485,6 +485,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	struct sched s = {.g = g, .st = st, .o = o, .sum = sum};
 	memset(sum, 0, sizeof(*sum));
 	sum->t0 = mono_now();
+	process_cpu_s(&sum->cpu_user0, &sum->cpu_sys0);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	sum->wall_start = (double)now.tv_sec + (double)now.tv_nsec / 1e9;

@@ -30,6 +30,9 @@ struct run_summary {
 	double t0;         /* monotonic start */
 	double wall_start; /* epoch seconds */
 	double wall_s;
+	/* process_cpu_s() when the run started: the report counts the CPU
+	 * the run used, not the loading of the graph before it. */
+	double cpu_user0, cpu_sys0;
 	int counts[JS__COUNT];
 	bool interrupted;
 	int signal;        /* the signal that interrupted the run */

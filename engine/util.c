@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <openssl/evp.h>
@@ -302,6 +303,17 @@ bool strmap_next(const struct strmap *m, size_t *i, const char **key, void **val
 		}
 	}
 	return false;
+}
+
+void process_cpu_s(double *user, double *sys)
+{
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	*user = (double)self.ru_utime.tv_sec + (double)self.ru_utime.tv_usec / 1e6 +
+		(double)kids.ru_utime.tv_sec + (double)kids.ru_utime.tv_usec / 1e6;
+	*sys = (double)self.ru_stime.tv_sec + (double)self.ru_stime.tv_usec / 1e6 +
+	       (double)kids.ru_stime.tv_sec + (double)kids.ru_stime.tv_usec / 1e6;
 }
 
 double mono_now(void)

@@ -106,6 +106,9 @@ uint64_t hash_str(const char *s);
 
 /* Seconds on the monotonic clock. */
 double mono_now(void);
+/* User and system CPU seconds of this process and the children it has
+ * waited for, since it started (getrusage). */
+void process_cpu_s(double *user, double *sys);
 /* Formats a wall-clock time as ISO 8601 UTC ("2026-11-25T02:00:00Z"). */
 void iso8601_utc(char out[32], double epoch_s);
 

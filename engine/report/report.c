@@ -93,11 +93,6 @@ struct job **critical_path(const struct graph *g, size_t *n, double *seconds)
 	return chain.v;
 }
 
-static double tv(struct timeval t)
-{
-	return (double)t.tv_sec + (double)t.tv_usec / 1e6;
-}
-
 static json_t *opt_str(const char *s)
 {
 	return s ? json_text(s) : json_null();
@@ -188,8 +183,14 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "host", json_text(host));
 	json_object_set_new(o, "started", json_string(started));
 	json_object_set_new(o, "wall_s", json_real(sum->wall_s));
-	json_object_set_new(o, "cpu_user_s", json_real(tv(self.ru_utime) + tv(kids.ru_utime)));
-	json_object_set_new(o, "cpu_sys_s", json_real(tv(self.ru_stime) + tv(kids.ru_stime)));
+	/* The CPU the run used: juggle's and its jobs', from the start of
+	 * the run (not of the process: loading a big graph is not the run). */
+	double cpu_user, cpu_sys;
+	process_cpu_s(&cpu_user, &cpu_sys);
+	cpu_user -= sum->cpu_user0;
+	cpu_sys -= sum->cpu_sys0;
+	json_object_set_new(o, "cpu_user_s", json_real(cpu_user));
+	json_object_set_new(o, "cpu_sys_s", json_real(cpu_sys));
 	json_object_set_new(o, "peak_rss_kib", json_integer(self.ru_maxrss));
 	json_object_set_new(o, "peak_rss_children_kib", json_integer(kids.ru_maxrss));
 	/* Every kind's counts, totalled over the jobs that ran. */
@@ -225,7 +226,7 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	if (cores < 1)
 		cores = 1;
-	double cpu = tv(self.ru_utime) + tv(kids.ru_utime) + tv(self.ru_stime) + tv(kids.ru_stime);
+	double cpu = cpu_user + cpu_sys;
 	json_object_set_new(o, "cores", json_integer(cores));
 	json_object_set_new(o, "cpu_use",
 			    json_real(sum->wall_s > 0 ? cpu / (sum->wall_s * (double)cores) : 0));

@@ -80,14 +80,14 @@ def params(*names):
 @params("serial", "auto")
 @NOT_UNDER_VALGRIND
 @timeout(300)
-def test_load_100k_cpu_jobs_run_once_in_bounded_memory(t):
+def test_scale_100k_cpu_jobs_run_once_in_bounded_memory(t):
     big_graph(t, 10000 if ASAN else 100000)
 
 
 @params("threads", "processes", "eventloop")
 @NOT_UNDER_VALGRIND
 @timeout(300)
-def test_load_20k_cpu_jobs_run_once_in_bounded_memory(t):
+def test_scale_20k_cpu_jobs_run_once_in_bounded_memory(t):
     big_graph(t, 5000 if ASAN else 20000)
 
 
@@ -165,7 +165,7 @@ def check_downloads(t, rc, out, err):
 
 @NOT_UNDER_VALGRIND
 @timeout(300)
-def test_load_5000_downloads_in_flight_on_the_event_loop(t):
+def test_scale_5000_downloads_in_flight_on_the_event_loop(t):
     for backend in ("eventloop", "auto"):
         web = nginx(t)
         download_graph(t, web, "/hold")
@@ -182,7 +182,7 @@ def test_load_5000_downloads_in_flight_on_the_event_loop(t):
 
 @NOT_UNDER_VALGRIND
 @timeout(300)
-def test_load_5000_downloads_under_a_low_descriptor_limit(t):
+def test_scale_5000_downloads_under_a_low_descriptor_limit(t):
     web = nginx(t)
     download_graph(t, web, "")
 
@@ -232,7 +232,7 @@ def logs_done():
 
 @NOT_UNDER_VALGRIND
 @timeout(300)
-def test_load_processes_workers_killed_at_random(t):
+def test_scale_processes_workers_killed_at_random(t):
     n, size = 150, 50000000 if not ASAN else 20000000
     t.ini("""
         [cpu s]
@@ -306,7 +306,7 @@ def holder_of(pids, path):
 
 @NOT_UNDER_VALGRIND
 @timeout(200)
-def test_load_processes_worker_killed_mid_write_leaves_no_temporary_file(t):
+def test_scale_processes_worker_killed_mid_write_leaves_no_temporary_file(t):
     # A worker killed between creating an output's temporary file and
     # renaming it into place: the run removes that file, so the folder
     # holds nothing of the failed job once juggle has exited.

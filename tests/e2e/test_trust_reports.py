@@ -179,6 +179,23 @@ def test_jobs_in_flight_and_cpu_use_are_named_for_what_they_are(t):
     m = re.search(r"dependencies, (%s) s: the wall time with unlimited workers" % NUM, page)
     assert m and shown_as(m.group(1), rep["critical_path_s"])
 
+
+def test_cpu_seconds_are_those_of_the_run_not_of_loading_the_graph(t):
+    """The report's CPU seconds cover the run that the wall time covers: a
+    big graph's loading, before the run, is in neither. CPU spent within
+    a wall interval cannot exceed the wall time times the cores."""
+    with open("juggle.ini", "w") as f:
+        f.write("[command one]\ncommand = true\n\n")
+        f.write("[command many]\nforeach = range:1..30000\noutput = out/{item}\n"
+                "command = touch out/{item}\n")
+    r = t.juggle("-j", "1", "one", rc=0)
+    rep = r.report
+    cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
+    # 10 ms for the getrusage and clock reads around the run's edges.
+    assert cpu <= rep["wall_s"] * rep["cores"] + 0.01, rep
+    assert rep["cpu_use"] <= 1.0 + 0.01 / (rep["wall_s"] * rep["cores"]), rep
+
+
 # ---- compare ----
 
 SLURM_TOOLS = {"srun", "squeue", "scancel", "scontrol", "sbatch", "salloc"}
