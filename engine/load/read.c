@@ -111,16 +111,23 @@ void end_section(struct loader *L)
 	L->job_kvs.n = 0;
 }
 
-/* Parses a "[...]" line (p at the '['), starting a new section. */
-static void section_header(struct loader *L, const char *p)
+/* Ends the section being read; what follows belongs to none until a
+ * header is accepted. */
+static void leave_section(struct loader *L)
 {
-	struct graph *g = L->g;
 	end_section(L);
 	L->sec_type = SEC_BAD;
 	L->sec = NULL;
 	L->pool = NULL;
 	L->last = NULL;
 	L->kvs = NULL;
+}
+
+/* Parses a "[...]" line (p at the '['), starting a new section. */
+static void section_header(struct loader *L, const char *p)
+{
+	struct graph *g = L->g;
+	leave_section(L);
 	const char *close = strchr(p, ']');
 	const char *comment = inline_comment(p);
 	if (!close || (comment && comment < close)) {
@@ -260,12 +267,7 @@ static void rejected_line(struct loader *L)
 	if (first > L->buf && L->have_key) {
 		L->cont = true;
 	} else if (*first == '[') {
-		end_section(L);
-		L->sec_type = SEC_BAD;
-		L->sec = NULL;
-		L->pool = NULL;
-		L->kvs = NULL;
-		L->last = NULL;
+		leave_section(L);
 		L->have_key = false;
 		return;
 	} else {

@@ -10,6 +10,7 @@ import subprocess
 
 import harness
 from harness import ROOT
+from test_man import MAN1, MAN5, read
 
 DEPS = os.path.join(ROOT, "tools", "deps")
 
@@ -132,14 +133,6 @@ def test_make_demo_and_test_install_their_sets(t):
 
 
 # ---- what the docs say ----
-
-MAN1 = os.path.join(ROOT, "man", "juggle.1")
-MAN5 = os.path.join(ROOT, "man", "juggle.ini.5")
-
-
-def read(path):
-    with open(path, encoding="utf-8") as f:
-        return f.read()
 
 
 def rendered(page):
