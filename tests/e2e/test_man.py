@@ -78,9 +78,17 @@ def test_man_pages_document_everything(t):
     text5 = read(MAN5)
     for k in keys:
         assert k in words5, "key %s is not documented in juggle.ini(5)" % k
-    # Placeholders and built-in variables.
-    for ph in ("item", "input", "dir", "name", "stem", "rel", "relstem", "output"):
-        assert ".It Li {%s}" % ph in text5, ph
+    # Placeholders, both ways: every one the code takes is documented, and
+    # every one the page shows is taken.
+    src = read(os.path.join(ROOT, "engine", "expand.c"))
+    table = re.search(r"\bplaceholders\[\]\s*=\s*\{(.*?)\};", src, re.S)
+    taken = set(re.findall(r'\{"([a-z]+)",', table.group(1)))
+    assert {"item", "input", "inputs", "output", "outputs"} <= taken, taken
+    for ph in taken:
+        assert re.search(r"^\.(It )?Li \{%s\}" % ph, text5, re.M), \
+            "placeholder {%s} is not documented" % ph
+    shown = set(re.findall(r"^\.(?:It )?Li \{([a-z]+)\}", text5, re.M))
+    assert shown <= taken, "documented but not taken: %s" % sorted(shown - taken)
     for b in c_list("engine/expand.c", "builtin_names") + ["env:NAME"]:
         assert "${%s}" % b in text5, b
     # Exit statuses.
