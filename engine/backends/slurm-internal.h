@@ -1,10 +1,10 @@
 /* slurm-internal.h - what the slurm backend's two files share; only
- * engine/backends/slurm.c and engine/backends/slurm_result.c include it
+ * engine/backends/slurm.c and engine/backends/slurm-result.c include it
  * (slurmctl, the Slurm client, knows nothing of steps).
  *
  * slurm.c is the backend: it starts each step's srun, watches it, stops
  * it on a timeout or an interrupt, and asks the controller for the job's
- * final state. slurm_result.c decides, once that state is known (or
+ * final state. slurm-result.c decides, once that state is known (or
  * cannot be), what the attempt's result is: for an exec-job step, from
  * the sealed result file the node left and the outputs seen on this host.
  *

@@ -21,7 +21,7 @@
  * same lookup gives the ids that timeouts and interrupts cancel with
  * scancel. Running srun, squeue and scancel is slurmctl.h's; watching
  * the steps and stopping them is this file's; what their answers mean for
- * an attempt is slurm_result.c's (slurm-internal.h holds what they share).
+ * an attempt is slurm-result.c's (slurm-internal.h holds what they share).
  */
 #define _GNU_SOURCE
 #include <errno.h>

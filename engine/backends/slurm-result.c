@@ -1,4 +1,4 @@
-/* slurm_result.c - how a slurm step ended: the attempt's result, from
+/* slurm-result.c - how a slurm step ended: the attempt's result, from
  * srun's status, the job's final state as the controller gives it, and,
  * for an exec-job step, the result file the node left and the outputs as
  * this host sees them (see slurm-internal.h, and slurm.c's top comment for
