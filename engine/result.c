@@ -66,10 +66,29 @@ void result_fact_str(struct result *r, const char *name, const char *v)
 	json_object_set_new(facts_of(&r->facts), name, json_string(v));
 }
 
+void counts_add(json_t **counts, const char *name, long long v)
+{
+	json_t *c = facts_of(counts);
+	json_object_set_new(c, name, json_integer(json_integer_value(json_object_get(c, name)) + v));
+}
+
+void counts_add_all(json_t **counts, json_t *more)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(more, k, v)
+		counts_add(counts, k, json_integer_value(v));
+}
+
+void facts_update(json_t **facts, json_t *newer)
+{
+	if (newer)
+		json_object_update(facts_of(facts), newer);
+}
+
 void result_count(struct result *r, const char *name, long long v)
 {
-	json_t *c = facts_of(&r->counts);
-	json_object_set_new(c, name, json_integer(json_integer_value(json_object_get(c, name)) + v));
+	counts_add(&r->counts, name, v);
 }
 
 long long result_fact_get(const struct result *r, const char *name)

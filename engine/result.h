@@ -50,6 +50,12 @@ void result_fact_int(struct result *r, const char *name, long long v);
 void result_fact_str(struct result *r, const char *name, const char *v);
 /* Adds v to the count name. */
 void result_count(struct result *r, const char *name, long long v);
+/* The same on a job's own objects (made when NULL): facts_update()
+ * replaces facts by newer ones, counts_add() adds v to one count and
+ * counts_add_all() adds every count of more. */
+void facts_update(json_t **facts, json_t *newer);
+void counts_add(json_t **counts, const char *name, long long v);
+void counts_add_all(json_t **counts, json_t *more);
 /* The integer fact or count name of r; 0 when it has none. */
 long long result_fact_get(const struct result *r, const char *name);
 long long result_count_get(const struct result *r, const char *name);

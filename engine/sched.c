@@ -163,19 +163,8 @@ static void fail_now(struct sched *s, struct job *job, char *error)
  * counts on the job. */
 static void take_facts(struct job_run *r, const struct result *res)
 {
-	const char *k;
-	json_t *v;
-	if (res->facts) {
-		if (!r->facts)
-			r->facts = json_object();
-		json_object_update(r->facts, res->facts);
-	}
-	json_object_foreach(res->counts, k, v) {
-		if (!r->counts)
-			r->counts = json_object();
-		json_int_t had = json_integer_value(json_object_get(r->counts, k));
-		json_object_set_new(r->counts, k, json_integer(had + json_integer_value(v)));
-	}
+	facts_update(&r->facts, res->facts);
+	counts_add_all(&r->counts, res->counts);
 }
 
 static void free_inflight(struct inflight *f)
