@@ -13,6 +13,7 @@
 #include "engine/backends/backend.h"
 #include "engine/load/load.h"
 #include "engine/owndir.h"
+#include "engine/priority.h"
 #include "engine/report/archive.h"
 #include "engine/state.h"
 #include "engine/term.h"
@@ -223,6 +224,11 @@ int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
 		o->progress = PROGRESS_NONE;
 	else {
 		error("progress: '%s' is not auto, tty, plain or none", p);
+		return EXIT_USAGE;
+	}
+	o->order = ORDER_CRITICAL;
+	if (g->settings.order && run_order_parse(g->settings.order, &o->order) < 0) {
+		error("--order: '%s' is not critical or file", g->settings.order);
 		return EXIT_USAGE;
 	}
 	/* The archive's format and SOURCE_DATE_EPOCH are usage errors, found

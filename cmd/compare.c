@@ -163,6 +163,10 @@ static int run_once(const struct cli *c, const char *exe, const char *base, cons
 	}
 	if (c->set.keep_going > 0)
 		ARG("-k");
+	if (c->set.order) {
+		ARG("--order");
+		ARG(c->set.order);
+	}
 	for (size_t i = 0; c->vars.v && c->vars.v[i]; i++) {
 		ARG("-s");
 		ARG(c->vars.v[i]);

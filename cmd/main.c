@@ -74,6 +74,7 @@ enum long_only {
 	OPT_JUNIT,
 	OPT_ARCHIVE,
 	OPT_PROGRESS,
+	OPT_ORDER,
 	OPT_BACKENDS,
 	OPT_REPEAT,
 	OPT_LIST_BACKENDS,
@@ -118,6 +119,8 @@ static const struct option_doc {
 	{"junit", 0, NEEDS_ARG, OPT_JUNIT, CMD_RUN, "FILE", "JUnit XML, a test case per job"},
 	{"archive", 0, NEEDS_ARG, OPT_ARCHIVE, CMD_RUN, "FILE", "archive outputs, logs and reports"},
 	{"progress", 0, NEEDS_ARG, OPT_PROGRESS, 0, "MODE", "status display: auto, tty, plain, none"},
+	{"order", 0, NEEDS_ARG, OPT_ORDER, 0, "ORDER",
+	 "ready jobs start: critical (longest chain first, default), file"},
 	{"backends", 0, NEEDS_ARG, OPT_BACKENDS, CMD_COMPARE, "LIST",
 	 "compare: backends to run (comma-separated)"},
 	{"repeat", 0, NEEDS_ARG, OPT_REPEAT, CMD_COMPARE, "N",
@@ -324,6 +327,7 @@ static int take_option(struct cli *c, struct parse_state *ps, const struct optio
 	case OPT_JUNIT: c->set.junit = value; break;
 	case OPT_ARCHIVE: c->set.archive = value; break;
 	case OPT_PROGRESS: c->set.progress = value; break;
+	case OPT_ORDER: c->set.order = value; break;
 	case OPT_BACKENDS: c->backends = value; break;
 	case OPT_REPEAT: return parse_count("--repeat", value, &c->repeat);
 	case 'h': ps->help = true; break;

@@ -261,7 +261,7 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	struct report_meta meta = {c->file, o.backend->name, o.jobs, o.backend->notes,
-				   o.backend->max_lanes};
+				   o.backend->max_lanes, run_order_name(o.order)};
 	bool worked = sum.counts[JS_OK] || sum.counts[JS_FAILED] || sum.counts[JS_NOT_RUN] ||
 		      sum.counts[JS_INTERRUPTED];
 	/* The report as a tree only when something reads it: a no-op run of a

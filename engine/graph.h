@@ -135,6 +135,7 @@ struct settings {
 	int keep_going;
 	const char *report, *html, *trace, *junit, *archive, *progress;
 	const char *slurm_partition, *slurm_args;
+	const char *order;   /* "critical" or "file" (engine/priority.h) */
 	/* What a run that did not succeed archives: false (the default) its
 	 * partial archive beside the archive, true nothing at all. */
 	bool archive_on_failure_none;

@@ -16,7 +16,7 @@
 #include "engine/sig.h"
 #include "engine/uptodate.h"
 
-/* Ready jobs, in file order (engine/heap.h), with a count of each kind
+/* Ready jobs, in the run's order (engine/heap.h), with a count of each kind
  * they hold so start_from() can tell when the backend has refused all. */
 struct heap {
 	struct job_heap q;
@@ -492,6 +492,12 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	s.pool_wait = xcalloc(g->pools.n + 1, sizeof(*s.pool_wait));
 	s.prog = progress_new(stdout, o->progress, o->verbose, o->quiet, wanted, sum->t0);
 	set_estimate(&s);
+	/* Every ready heap takes the run's order: -j's, the backend's own,
+	 * and each pool's. */
+	double *prio = o->order == ORDER_CRITICAL ? priority_compute(g, st) : NULL;
+	s.ready.q.prio = s.ready_free.q.prio = prio;
+	for (size_t i = 0; i < g->pools.n; i++)
+		s.pool_wait[i].q.prio = prio;
 
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		struct job *j = g->jobs.v[i];
@@ -556,6 +562,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	for (size_t i = 0; i < g->pools.n; i++)
 		job_heap_release(&s.pool_wait[i].q);
 	free(s.pool_wait);
+	free(prio);
 	free(s.delayed.v);
 	sum->wall_s = mono_now() - sum->t0;
 	if (sum->interrupted)

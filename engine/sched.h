@@ -10,6 +10,7 @@
 
 #include "engine/backends/backend.h"
 #include "engine/graph.h"
+#include "engine/priority.h"
 #include "engine/state.h"
 
 enum progress_mode { PROGRESS_AUTO, PROGRESS_TTY, PROGRESS_PLAIN, PROGRESS_NONE };
@@ -19,6 +20,7 @@ struct run_opts {
 	int jobs;         /* most attempts in flight */
 	int net_jobs;     /* downloads in flight on top of jobs (eventloop, auto) */
 	bool keep_going;
+	enum run_order order; /* which ready job starts first (engine/priority.h) */
 	bool always_make; /* -B */
 	bool verbose;
 	bool quiet;

@@ -10,6 +10,7 @@
 #include "engine/expand.h"
 #include "engine/graph.h"
 #include "engine/load/load-internal.h"
+#include "engine/priority.h"
 #include "engine/report/archive.h"
 
 static const char *const progress_names[] = {"auto", "tty", "plain", "none", NULL};
@@ -207,6 +208,7 @@ void load_settings(struct loader *L)
 	STR_SETTING(junit);
 	STR_SETTING(archive);
 	STR_SETTING(progress);
+	STR_SETTING(order);
 	STR_SETTING(slurm_partition);
 	STR_SETTING(slurm_args);
 #undef STR_SETTING
@@ -216,6 +218,10 @@ void load_settings(struct loader *L)
 	if (kv && s->progress == kv->val && !in_list(progress_names, kv->val))
 		diag_add(L->d, L->file, kv->line, "progress: '%s' is not auto, tty, plain or none",
 			 kv->val);
+	kv = find_kv(rest, nrest, "order");
+	enum run_order order;
+	if (kv && s->order == kv->val && run_order_parse(kv->val, &order) < 0)
+		diag_add(L->d, L->file, kv->line, "order: '%s' is not critical or file", kv->val);
 	kv = find_kv(rest, nrest, "archive");
 	if (kv && s->archive == kv->val) {
 		enum run_archive_format fmt;

@@ -74,6 +74,7 @@ static void facts(struct strbuf *sb, json_t *r)
 	fact(sb, "backend", jstr(r, "backend"));
 	factf(sb, "jobs limit (-j)", "%lld",
 	      (long long)json_integer_value(json_object_get(r, "jobs_limit")));
+	fact(sb, "order", jstr(r, "order"));
 	fact(sb, "host", jstr(r, "host"));
 	fact(sb, "started", jstr(r, "started"));
 	fact(sb, "juggle", jstr(r, "juggle"));

@@ -176,6 +176,7 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	json_object_set_new(o, "graph", json_text(m->graph));
 	json_object_set_new(o, "backend", json_string(m->backend));
 	json_object_set_new(o, "jobs_limit", json_integer(m->jobs));
+	json_object_set_new(o, "order", json_string(m->order ? m->order : "file"));
 	/* -n writes no report; the key stays for the readers of older ones. */
 	json_object_set_new(o, "dry_run", json_false());
 	if (m->notes)
@@ -649,10 +650,10 @@ void report_print_summary(FILE *out, json_t *r, int width)
 		first = false;
 	}
 	double wall = jnum(r, "wall_s");
-	sb_addf(&sb, " in %.2f s (%s, -j %lld, %.2f jobs in flight on average, cpu %.2f s = %.0f%% of "
-		     "%lld cores)",
+	sb_addf(&sb, " in %.2f s (%s, -j %lld, %s order, %.2f jobs in flight on average, cpu %.2f s = "
+		     "%.0f%% of %lld cores)",
 		wall, jstr(r, "backend"),
-		(long long)json_integer_value(json_object_get(r, "jobs_limit")),
+		(long long)json_integer_value(json_object_get(r, "jobs_limit")), jstr(r, "order"),
 		jnum(r, "jobs_in_flight_avg"),
 		jnum(r, "cpu_user_s") + jnum(r, "cpu_sys_s"),
 		100 * jnum(r, "cpu_use"),

@@ -20,6 +20,7 @@ struct report_meta {
 	int jobs;
 	const char *notes;   /* what a reader of the numbers must know, or NULL */
 	int max_lanes;       /* the backend's cap on attempts at once; 0: -j */
+	const char *order;   /* the order ready jobs started in (engine/priority.h) */
 };
 
 /* Builds the report of a finished run. The caller owns the result. */

@@ -169,7 +169,7 @@ def test_report_fields(t):
         """)
     t.juggle("--report", "out/report.json", rc=0)
     rep = json.load(open("out/report.json"))
-    for key in ["juggle", "graph", "backend", "jobs_limit", "host", "started", "wall_s",
+    for key in ["juggle", "graph", "backend", "jobs_limit", "order", "host", "started", "wall_s",
                 "cpu_user_s", "cpu_sys_s", "peak_rss_kib", "connections", "jobs_in_flight_avg",
                 "counts", "critical_path", "jobs", "cores", "cpu_use", "job_s", "lanes",
                 "critical_path_s", "lower_bound_s", "wall_over_bound"]:

@@ -96,11 +96,12 @@ static void test_critical_path_and_lower_bound(void **state)
 
 	struct run_summary sum = {.wall_s = 11.5};
 	for (int lanes = 1; lanes <= 4; lanes += 3) {
-		struct report_meta m = {"g.ini", "threads", lanes, NULL, 0};
+		struct report_meta m = {"g.ini", "threads", lanes, NULL, 0, "critical"};
 		json_t *r = report_build(&g, &sum, &m);
 		assert_true(fabs(num(r, "critical_path_s") - 6) < 1e-9);
 		assert_true(fabs(num(r, "job_s") - 11) < 1e-9);
 		assert_int_equal(json_integer_value(json_object_get(r, "lanes")), lanes);
+		assert_string_equal(json_string_value(json_object_get(r, "order")), "critical");
 		/* 11 job seconds on one lane; on four, the chain of 6 s. */
 		double bound = lanes == 1 ? 11 : 6;
 		assert_true(fabs(num(r, "lower_bound_s") - bound) < 1e-9);
@@ -113,7 +114,7 @@ static void test_critical_path_and_lower_bound(void **state)
 	}
 	/* The serial backend has one lane whatever -j says. */
 	struct report_meta m = {"g.ini", backend_serial.name, 4, NULL,
-				backend_serial.max_lanes};
+				backend_serial.max_lanes, "file"};
 	json_t *r = report_build(&g, &sum, &m);
 	assert_int_equal(json_integer_value(json_object_get(r, "lanes")), 1);
 	json_decref(r);

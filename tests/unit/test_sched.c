@@ -29,6 +29,8 @@ static struct {
 	int capacity;       /* how many it runs at once (run_fake sets 1000) */
 	int next_capacity;  /* if set, run_fake uses it instead */
 	long can_start_calls;
+	enum run_order run_order; /* of the next run_fake */
+	bool always_make;     /* of the next run_fake: -B */
 } fake;
 
 static int fake_init(struct backend *b, struct strbuf *err)
@@ -115,6 +117,8 @@ static const struct backend_ops fake_backend = {
 static int reset_fake(void **state)
 {
 	fake.fail_first = fake.fail_always = NULL;
+	fake.run_order = ORDER_FILE;
+	fake.always_make = false;
 	return in_tmp(state);
 }
 
@@ -137,6 +141,8 @@ static int run_fake(const char *text, int jobs, bool keep_going, struct run_summ
 	struct run_opts o = {.backend = &fake_backend,
 			     .jobs = jobs,
 			     .keep_going = keep_going,
+			     .order = fake.run_order,
+			     .always_make = fake.always_make,
 			     .progress = PROGRESS_NONE,
 			     .quiet = true};
 	int rc = sched_run(g, st, &o, sum, &err);
@@ -267,6 +273,88 @@ static void test_sched_up_to_date_second_time(void **state)
 	graph_release(&g);
 }
 
+/* Writes a history in which each job of text named in names last took
+ * secs seconds. Runs after it need -B (fake.always_make) to run at all. */
+static void write_history(const char *text, const char *const *names, const double *secs)
+{
+	struct graph g;
+	struct diag d = {0};
+	assert_int_equal(load_ini(&g, text, &d, NULL), 0);
+	diag_release(&d);
+	struct strbuf err = {0}, warn = {0};
+	struct state *st;
+	assert_int_equal(state_open(&st, ".juggle", false, &warn, &err), 0);
+	for (size_t i = 0; names[i]; i++)
+		assert_int_equal(state_record_ok(st, graph_job(&g, names[i]), NULL, 0, NULL, 0, 1,
+						 secs[i], "", true),
+				 0);
+	state_close(st);
+	sb_release(&err);
+	sb_release(&warn);
+	graph_release(&g);
+}
+
+/* Short jobs written first, a long chain (fetch, then report) last. */
+static const char *nightly = "[command short]\ncommand = true\nforeach = range:1..3\n"
+			     "[command fetch]\ncommand = true\n"
+			     "[command report]\ncommand = true\nafter = fetch\n";
+static const char *const nightly_names[] = {"short[1]", "short[2]", "short[3]", "fetch",
+					    "report", NULL};
+static const double nightly_secs[] = {0.5, 0.5, 0.5, 6, 3};
+
+static void test_sched_critical_order_starts_the_long_chain_first(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct run_summary sum;
+	write_history(nightly, nightly_names, nightly_secs);
+	fake.always_make = true;
+	fake.run_order = ORDER_CRITICAL;
+	assert_int_equal(run_fake(nightly, 1, false, &sum, &g), 0);
+	assert_string_equal(sb_str(&fake.order),
+			    "fetch#1 report#1 short[1]#1 short[2]#1 short[3]#1 ");
+	graph_release(&g);
+	/* Two at once: fetch and the first short job; when fetch ends,
+	 * report goes before the short jobs still waiting. (The fake's runs
+	 * take no time: the history is written again.) */
+	write_history(nightly, nightly_names, nightly_secs);
+	fake.always_make = true;
+	fake.run_order = ORDER_CRITICAL;
+	assert_int_equal(run_fake(nightly, 2, false, &sum, &g), 0);
+	assert_string_equal(sb_str(&fake.order),
+			    "fetch#1 short[1]#1 report#1 short[2]#1 short[3]#1 ");
+	graph_release(&g);
+	/* --order file: as written. */
+	write_history(nightly, nightly_names, nightly_secs);
+	fake.always_make = true;
+	fake.run_order = ORDER_FILE;
+	assert_int_equal(run_fake(nightly, 1, false, &sum, &g), 0);
+	assert_string_equal(sb_str(&fake.order),
+			    "short[1]#1 short[2]#1 short[3]#1 fetch#1 report#1 ");
+	graph_release(&g);
+}
+
+static void test_sched_critical_order_in_a_pool(void **state)
+{
+	(void)state;
+	/* Jobs waiting for a pool come out of it longest chain first too. */
+	static const char *text = "[pool one]\ndepth = 1\n"
+				  "[command a]\ncommand = true\npool = one\n"
+				  "[command b]\ncommand = true\npool = one\n"
+				  "[command c]\ncommand = true\npool = one\n";
+	static const char *const names[] = {"a", "b", "c", NULL};
+	static const double secs[] = {1, 2, 3};
+	struct graph g;
+	struct run_summary sum;
+	write_history(text, names, secs);
+	fake.always_make = true;
+	fake.run_order = ORDER_CRITICAL;
+	assert_int_equal(run_fake(text, 4, false, &sum, &g), 0);
+	assert_string_equal(sb_str(&fake.order), "c#1 b#1 a#1 ");
+	assert_int_equal(fake.max_running, 1);
+	graph_release(&g);
+}
+
 /* The fake's log of starts lives across the tests; freed once at the end. */
 static int release_fake(void **state)
 {
@@ -283,5 +371,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_sched_full_backend_is_asked_once_per_round, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_long_pool_queue_keeps_order, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_up_to_date_second_time, reset_fake, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_sched_critical_order_starts_the_long_chain_first, reset_fake, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_sched_critical_order_in_a_pool, reset_fake, out_of_tmp),
 };
 UNIT_GROUP(sched, tests, NULL, release_fake);
