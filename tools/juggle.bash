@@ -1,13 +1,13 @@
 # bash completion for juggle(1): subcommands, options (also as
 # --option=value), backends (from `juggle --list-backends`), progress modes,
-# files, and targets: job names, a foreach section's bare name and output
+# orders, files, and targets: job names, a foreach section's bare name and output
 # paths, from `juggle -v list` reading the graph that the -f, -C and -s on
 # the line name. Installed by `make install` as
 # share/bash-completion/completions/juggle.
 
 # The options that take a value, as a case pattern and as a word list.
 _juggle_value_opts="-f --file -C --directory -b --backend -j --jobs --net-jobs -s --set
-	--report --html --trace --junit --archive --progress --backends --repeat"
+	--report --html --trace --junit --archive --progress --order --backends --repeat"
 
 # Is $1 an option that takes its value in the next word?
 _juggle_takes_value()
@@ -142,7 +142,7 @@ _juggle()
 	local commands="run compare list graph explain check clean exec-job help"
 	local opts="-f --file -C --directory -b --backend -j --jobs --net-jobs
 		-k --keep-going -n --dry-run -B --always-make -s --set -v --verbose
-		-q --quiet --report --html --trace --junit --archive --progress
+		-q --quiet --report --html --trace --junit --archive --progress --order
 		--backends --repeat -h --help -V --version --"
 
 	case $prev in
@@ -169,6 +169,10 @@ _juggle()
 		;;
 	--progress)
 		mapfile -t COMPREPLY < <(compgen -P "$pre" -W "auto tty plain none" -- "$cur")
+		return
+		;;
+	--order)
+		mapfile -t COMPREPLY < <(compgen -P "$pre" -W "critical file" -- "$cur")
 		return
 		;;
 	-j | --jobs | --net-jobs | --repeat | -s | --set)

@@ -309,6 +309,7 @@ def test_bash_completion(t):
                                      "slurm"]
     assert complete(t, "--backends", "serial,th") == ["serial,threads"]
     assert complete(t, "--progress", "p") == ["plain"]
+    assert complete(t, "--order", "") == ["critical", "file"]
     assert complete(t, "check", "") == []
     # The graph named with -f (and -C) is the one listed.
     t.write("sub/other.ini", "[command zeta]\ncommand = true\n")
@@ -329,7 +330,7 @@ def test_documented_keys_and_options_are_accepted(t):
         assert "nosuchkey" in said, "[%s]: no unknown key found in\n%s" % (section, err)
         unknown &= said
     assert not unknown, "documented but taken by no section: %s" % sorted(unknown)
-    values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain",
+    values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain", "order": "file",
               "list": "serial"}
     opts = re.findall(r"^\.It Fl (?:\S+ , )?-([a-z-]+)(?: Ar (\w+))?", read(MAN1), re.M)
     assert len(opts) >= 20, opts
