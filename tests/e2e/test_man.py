@@ -330,8 +330,8 @@ def test_documented_keys_and_options_are_accepted(t):
         assert "nosuchkey" in said, "[%s]: no unknown key found in\n%s" % (section, err)
         unknown &= said
     assert not unknown, "documented but taken by no section: %s" % sorted(unknown)
-    values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain", "order": "file",
-              "list": "serial"}
+    values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain",
+              "order": "file", "list": "serial"}
     opts = re.findall(r"^\.It Fl (?:\S+ , )?-([a-z-]+)(?: Ar (\w+))?", read(MAN1), re.M)
     assert len(opts) >= 20, opts
     for opt, arg in opts:

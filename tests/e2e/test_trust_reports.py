@@ -161,8 +161,9 @@ def test_jobs_in_flight_and_cpu_use_are_named_for_what_they_are(t):
     cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
     assert close(rep["cpu_use"], cpu / (rep["wall_s"] * cores)), rep
     assert close(rep["jobs_in_flight_avg"], rep["job_s"] / rep["wall_s"]), rep
-    m = re.search(r"^juggle: .* \(%s, -j 4, critical order, (%s) jobs in flight on average, cpu (%s) s = "
-                  r"(%s)%% of (\d+) cores\)$" % (t.backend, NUM, NUM, NUM), r.out, re.M)
+    m = re.search(r"^juggle: .* \(%s, -j 4, critical order, (%s) jobs in flight on average, "
+                  r"cpu (%s) s = (%s)%% of (\d+) cores\)$" % (t.backend, NUM, NUM, NUM),
+                  r.out, re.M)
     assert m, r.out
     assert shown_as(m.group(1), rep["jobs_in_flight_avg"]), (m.group(1), rep)
     assert shown_as(m.group(2), cpu), (m.group(2), cpu)
