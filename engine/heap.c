@@ -7,13 +7,10 @@
 #include "engine/util.h"
 
 /* Whether a comes out before b. */
-static bool before(const struct job_heap *h, const struct job *a, const struct job *b)
+static bool before(const struct job_heap_entry *a, const struct job_heap_entry *b)
 {
-	if (h->prio) {
-		double pa = h->prio[a->index], pb = h->prio[b->index];
-		if (pa != pb)
-			return pa > pb;
-	}
+	if (a->prio != b->prio)
+		return a->prio > b->prio;
 	return a->index < b->index;
 }
 
@@ -21,34 +18,34 @@ void job_heap_push(struct job_heap *h, struct job *j)
 {
 	VEC_GROW(h, 1);
 	size_t i = h->n++;
-	h->v[i] = j;
-	while (i && before(h, h->v[i], h->v[(i - 1) / 2])) {
-		struct job *t = h->v[i];
+	struct job_heap_entry e = {h->prio ? h->prio[j->index] : 0, j->index, j};
+	while (i && before(&e, &h->v[(i - 1) / 2])) {
 		h->v[i] = h->v[(i - 1) / 2];
-		h->v[(i - 1) / 2] = t;
 		i = (i - 1) / 2;
 	}
+	h->v[i] = e;
 }
 
 struct job *job_heap_pop(struct job_heap *h)
 {
 	if (!h->n)
 		return NULL;
-	struct job *top = h->v[0];
-	h->v[0] = h->v[--h->n];
-	for (size_t i = 0;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < h->n && before(h, h->v[l], h->v[m]))
-			m = l;
-		if (r < h->n && before(h, h->v[r], h->v[m]))
-			m = r;
-		if (m == i)
+	struct job *top = h->v[0].job;
+	struct job_heap_entry e = h->v[--h->n];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = l;
+		if (l >= h->n)
 			break;
-		struct job *t = h->v[i];
+		if (r < h->n && before(&h->v[r], &h->v[l]))
+			m = r;
+		if (!before(&h->v[m], &e))
+			break;
 		h->v[i] = h->v[m];
-		h->v[m] = t;
 		i = m;
 	}
+	if (h->n)
+		h->v[i] = e;
 	return top;
 }
 

@@ -16,11 +16,20 @@
 #define JUGGLE_HEAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct job;
 
+/* An entry carries its keys, so ordering reads no job: a heap of 100,000
+ * ready jobs is sifted without a cache miss per comparison. */
+struct job_heap_entry {
+	double prio;
+	uint32_t index;
+	struct job *job;
+};
+
 struct job_heap {
-	struct job **v;
+	struct job_heap_entry *v;
 	size_t n, cap;
 	const double *prio; /* by job index, higher first; NULL: file order.
 			     * Set only while the heap is empty. */
