@@ -263,8 +263,9 @@ def test_wide_terminal_keeps_the_whole_line(t):
     assert all(any(re.fullmatch(p, s) for s in shown) for p in patterns), shown
     summary = [s for s in lines[lines.index(next(s for s in lines
                                                    if s.startswith("juggle: 2 ok"))):] if s]
-    assert re.fullmatch(r"juggle: 2 ok in \d+\.\d\d s \([a-z]+, -j \d+, \d+\.\d\d jobs in flight "
-                        r"on average, cpu \d+\.\d\d s = \d+% of \d+ cores\)",
+    assert re.fullmatch(r"juggle: 2 ok in \d+\.\d\d s \([a-z]+, -j \d+, critical order, "
+                        r"\d+\.\d\d jobs in flight on average, cpu \d+\.\d\d s = "
+                        r"\d+% of \d+ cores\)",
                         summary[0]), summary
     # The name column is as wide as the longest name: nothing is cut.
     assert summary[1] == "  %-52s %-9s %-12s %9s %9s" % ("slowest jobs", "kind", "status",
