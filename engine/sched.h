@@ -18,6 +18,9 @@ struct run_opts {
 	const struct backend_ops *backend;
 	int jobs;         /* most attempts in flight */
 	int net_jobs;     /* downloads in flight on top of jobs (eventloop, auto) */
+	double max_load;  /* -l: no new start while another runs and the load
+			   * average is above it; 0: no limit */
+	const char *load_file; /* read the load from here, not getloadavg() (tests) */
 	bool keep_going;
 	bool always_make; /* -B */
 	bool verbose;
