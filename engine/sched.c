@@ -359,8 +359,10 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 	 * interrupted. */
 	while (!s->stopping && !cancel_requested() && (job = heap_pop(h))) {
 		struct job_run *r = &job->run;
-		if (r->status != JS_PENDING)
+		if (r->status != JS_PENDING) {
+			unpromise(s, job);
 			continue;
+		}
 		if (!r->reason && !r->started) {
 			r->reason = job_out_of_date(job, s->st, s->o->always_make);
 			if (!r->reason) {
