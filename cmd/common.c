@@ -210,6 +210,9 @@ int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
 	o->jobs = g->settings.jobs;
 	o->net_jobs = g->settings.net_jobs;
 	o->keep_going = g->settings.keep_going > 0;
+	o->max_load = g->settings.load;
+	/* For tests only: the load average read from this file. */
+	o->load_file = getenv("JUGGLE_TEST_LOADAVG");
 	o->always_make = c->always_make;
 	o->verbose = c->verbose;
 	o->quiet = c->quiet;

@@ -167,6 +167,11 @@ static int run_once(const struct cli *c, const char *exe, const char *base, cons
 		ARG("--order");
 		ARG(c->set.order);
 	}
+	if (c->set.load > 0) {
+		snprintf(num, sizeof(num), "%.17g", c->set.load);
+		ARG("-l");
+		ARG(num);
+	}
 	for (size_t i = 0; c->vars.v && c->vars.v[i]; i++) {
 		ARG("-s");
 		ARG(c->vars.v[i]);

@@ -14,6 +14,7 @@
 #include "engine/backends/backend.h"
 #include "engine/backends/tpool.h"
 #include "engine/kind.h"
+#include "engine/load/load.h"
 #include "engine/report/report.h"
 #include "engine/term.h"
 #include "engine/version.h"
@@ -106,6 +107,8 @@ static const struct option_doc {
 	 "downloads in flight on top of -j (eventloop, auto; default 32)"},
 	{"keep-going", 'k', NO_ARG, 'k', 0, NULL,
 	 "after a failure, run every job that does not depend on it"},
+	{"load-average", 'l', NEEDS_ARG, 'l', 0, "LOAD",
+	 "start no job while others run and the load average is above LOAD"},
 	{"dry-run", 'n', NO_ARG, 'n', 0, NULL, "print what would run, run nothing"},
 	{"always-make", 'B', NO_ARG, 'B', CMD_RUN | CMD_LIST | CMD_EXPLAIN, NULL,
 	 "treat every job as out of date"},
@@ -310,6 +313,14 @@ static int take_option(struct cli *c, struct parse_state *ps, const struct optio
 	case 'j': return parse_count("-j", value, &c->set.jobs);
 	case OPT_NET_JOBS: return parse_count("--net-jobs", value, &c->set.net_jobs);
 	case 'k': c->set.keep_going = 1; break;
+	case 'l':
+		if (parse_load(value, &c->set.load) < 0) {
+			error("-l: '%s' is not a load average (a number from 0 to 100000; 0: no "
+			      "limit)",
+			      value);
+			return -1;
+		}
+		break;
 	case 'n': c->dry_run = true; break;
 	case 'B': c->always_make = true; break;
 	case 's':
@@ -500,7 +511,7 @@ int main(int argc, char **argv)
 	hold_std_fds();
 	struct cli c = {
 		.file = "juggle.ini",
-		.set = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+		.set = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 		.repeat = 1,
 		.argv0 = argv[0],
 	};

@@ -37,10 +37,16 @@ struct kvvec {
 
 struct pool {
 	const char *name;
-	int depth;   /* at most this many jobs of the pool at once */
+	int depth;   /* at most this much weight of the pool's jobs at once */
 	int line;
-	int running; /* scheduler's count */
+	int running; /* scheduler's count: the weight of its jobs in flight */
 	int index;   /* in graph.pools */
+};
+
+/* A pool a job takes, and how much of its depth (pools = NAME:WEIGHT). */
+struct pool_use {
+	struct pool *pool;
+	int weight;
 };
 
 /* What a foreach key expands over. */
@@ -61,7 +67,8 @@ struct section {
 	double retry_delay;       /* seconds */
 	double timeout;           /* seconds, 0 = none */
 	bool always;
-	struct pool *pool;
+	struct pool_use *pools;   /* what pool and pools say, in the arena; n_pools of them */
+	int n_pools;
 	const char *description;  /* NULL = the job's name */
 	int batch;                /* foreach items per job (batch = N); 0 = no batch key */
 
@@ -133,6 +140,7 @@ struct settings {
 	int jobs;
 	int net_jobs;
 	int keep_going;
+	double load; /* -l: hold new starts above this load average; 0: no limit */
 	const char *report, *html, *trace, *junit, *archive, *progress;
 	const char *slurm_partition, *slurm_args;
 	const char *order;   /* "critical" or "file" (engine/priority.h) */

@@ -43,6 +43,8 @@ struct inflight {
 	uint32_t n_ins;
 	double wall_start;    /* epoch seconds of the first attempt */
 	double attempt_at;    /* when the running attempt started, from the run's start */
+	bool waited;          /* came out of a pool's wait heap: may pass its waiters */
+	int woken_from;       /* 1 + the pool that woke it and holds room for it, or 0 */
 };
 
 struct sched {
@@ -57,6 +59,9 @@ struct sched {
 	bool pushed_free;          /* ready_free grew since start_ready looked */
 	VEC(struct job *) blocked; /* ready, waiting for the backend */
 	struct heap *pool_wait;    /* by pool index: ready, waiting for the pool */
+	int *promised;             /* by pool index: weight of woken jobs not yet started */
+	bool load_high;            /* -l: the load average is above it this round */
+	bool load_held;            /* a start was held for it: look again soon */
 	VEC(struct job *) delayed; /* waiting out a retry delay */
 	struct inflight *fl;       /* by job index */
 	int running;
@@ -65,6 +70,10 @@ struct sched {
 	bool aborted;
 	bool failed;
 };
+
+/* How often a start held by -l looks at the load again while nothing ends
+ * (the kernel updates it every 5 seconds). */
+#define LOAD_RECHECK_S 1.0
 
 static double rel(const struct sched *s, double mono)
 {
@@ -219,10 +228,84 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 	return 0;
 }
 
-static bool pool_full(const struct job *job)
+/* The first of a job's pools that cannot take it now, or NULL when all
+ * can: one without room for its weight, or one that others wait for. A
+ * job never passes a pool's waiters unless it waited itself, so a heavy
+ * job waiting for room is not overtaken forever by light ones that keep
+ * fitting in what is left. */
+static struct pool *pool_refusing(struct sched *s, const struct job *job)
 {
-	const struct pool *p = job->sec->pool;
-	return p && p->running >= p->depth;
+	const struct section *sec = job->sec;
+	for (int i = 0; i < sec->n_pools; i++) {
+		struct pool *p = sec->pools[i].pool;
+		if (p->running + sec->pools[i].weight > p->depth ||
+		    (s->pool_wait[p->index].q.n && !s->fl[job->index].waited))
+			return p;
+	}
+	return NULL;
+}
+
+static int weight_in(const struct job *job, const struct pool *p)
+{
+	for (int i = 0; i < job->sec->n_pools; i++)
+		if (job->sec->pools[i].pool == p)
+			return job->sec->pools[i].weight;
+	return 0;
+}
+
+/* A woken job started, failed or waits again: the room its pool held for
+ * it may go to the next waiter. */
+static void unpromise(struct sched *s, struct job *job)
+{
+	struct inflight *f = &s->fl[job->index];
+	if (f->woken_from) {
+		const struct pool *p = s->g->pools.v[f->woken_from - 1];
+		s->promised[p->index] -= weight_in(job, p);
+		f->woken_from = 0;
+	}
+}
+
+/* Hands back to the ready heaps, in their order, the waiters of each pool
+ * that fit in its room, stopping at the first that does not. The room
+ * stays promised to them until they start or wait again, so waiters held
+ * back by -j or the backend are not woken over and over. Returns true
+ * when it moved any. */
+static bool wake_pools(struct sched *s)
+{
+	bool moved = false;
+	for (size_t i = 0; i < s->g->pools.n; i++) {
+		const struct pool *p = s->g->pools.v[i];
+		struct job_heap *q = &s->pool_wait[i].q;
+		while (q->n && weight_in(q->v[0], p) <= p->depth - p->running - s->promised[i]) {
+			struct job *j = heap_pop(&s->pool_wait[i]);
+			s->promised[i] += weight_in(j, p);
+			s->fl[j->index].waited = true;
+			s->fl[j->index].woken_from = (int)i + 1;
+			make_ready(s, j);
+			moved = true;
+		}
+	}
+	return moved;
+}
+
+/* The one-minute load average, from getloadavg(), or from the first
+ * number in o->load_file when it is set (for tests); -1 when it cannot be
+ * read, which holds nothing. */
+static double load_now(const struct run_opts *o)
+{
+	double v = -1;
+	if (!o->load_file) {
+		if (getloadavg(&v, 1) < 1)
+			v = -1;
+		return v;
+	}
+	FILE *f = fopen(o->load_file, "r");
+	if (f) {
+		if (fscanf(f, "%lf", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
 }
 
 static void start_attempt(struct sched *s, struct job *job)
@@ -238,6 +321,8 @@ static void start_attempt(struct sched *s, struct job *job)
 		s->fl[job->index].wall_start = (double)time(NULL);
 	}
 	s->fl[job->index].attempt_at = now;
+	s->fl[job->index].waited = false;
+	unpromise(s, job);
 	char *cmd = describe(job);
 	progress_started(s->prog, job, cmd);
 	free(cmd);
@@ -251,8 +336,8 @@ static void start_attempt(struct sched *s, struct job *job)
 	r->attempts = number;
 	s->running++;
 	s->running_slots += takes_slot(s, job);
-	if (job->sec->pool)
-		job->sec->pool->running++;
+	for (int i = 0; i < job->sec->n_pools; i++)
+		job->sec->pools[i].pool->running += job->sec->pools[i].weight;
 	sb_release(&err);
 }
 
@@ -274,8 +359,10 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 	 * interrupted. */
 	while (!s->stopping && !cancel_requested() && (job = heap_pop(h))) {
 		struct job_run *r = &job->run;
-		if (r->status != JS_PENDING)
+		if (r->status != JS_PENDING) {
+			unpromise(s, job);
 			continue;
+		}
 		if (!r->reason && !r->started) {
 			r->reason = job_out_of_date(job, s->st, s->o->always_make);
 			if (!r->reason) {
@@ -290,11 +377,19 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 			 * and they wait for the next round. */
 			break;
 		}
-		if (pool_full(job)) {
-			/* Out of the way until one of the pool's jobs ends: a
-			 * pool of depth 1 in front of 100,000 jobs must not
-			 * have them all looked at after each one. */
-			heap_push(&s->pool_wait[job->sec->pool->index], job);
+		if (s->load_high && s->running > 0) {
+			/* -l, as make and ninja: never holds the first job. */
+			VEC_PUSH(&s->blocked, job);
+			s->load_held = true;
+			break;
+		}
+		struct pool *full = pool_refusing(s, job);
+		if (full) {
+			/* Out of the way until the pool has room: a pool of
+			 * depth 1 in front of 100,000 jobs must not have them
+			 * all looked at after each one. */
+			unpromise(s, job);
+			heap_push(&s->pool_wait[full->index], job);
 			continue;
 		}
 		int slot = kind_slot(job->sec->kind);
@@ -308,8 +403,10 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 				break;
 			continue;
 		}
-		if (r->attempts == 0 && snapshot_inputs(s, job) < 0)
+		if (r->attempts == 0 && snapshot_inputs(s, job) < 0) {
+			unpromise(s, job);
 			continue;
+		}
 		start_attempt(s, job);
 	}
 }
@@ -321,12 +418,17 @@ static void start_ready(struct sched *s)
 	for (size_t i = 0; i < s->blocked.n; i++)
 		make_ready(s, s->blocked.v[i]);
 	s->blocked.n = 0;
-	/* A job settled from one heap can make jobs of the other ready. */
+	s->load_held = false;
+	s->load_high = s->o->max_load > 0 && load_now(s->o) > s->o->max_load;
+	/* A job settled from one heap can make jobs of the other ready, and
+	 * a job sent to wait for a pool that has room is woken at once. */
+	bool woke;
 	do {
 		s->pushed_free = false;
+		woke = wake_pools(s);
 		start_from(s, &s->ready_free, false);
 		start_from(s, &s->ready, true);
-	} while (s->pushed_free && !s->stopping);
+	} while ((s->pushed_free || woke) && !s->stopping);
 }
 
 static double retry_delay(const struct job *job, const struct result *res)
@@ -344,13 +446,8 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	struct inflight *f = &s->fl[job->index];
 	s->running--;
 	s->running_slots -= takes_slot(s, job);
-	if (job->sec->pool) {
-		struct pool *p = job->sec->pool;
-		p->running--;
-		struct job *next = heap_pop(&s->pool_wait[p->index]);
-		if (next)
-			VEC_PUSH(&s->blocked, next);
-	}
+	for (int i = 0; i < job->sec->n_pools; i++)
+		job->sec->pools[i].pool->running -= job->sec->pools[i].weight;
 	r->worker = res->worker;
 	r->exit_code = res->exit_code;
 	r->signal = res->signal;
@@ -490,6 +587,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		return -1;
 	s.fl = xcalloc(g->jobs.n + 1, sizeof(*s.fl));
 	s.pool_wait = xcalloc(g->pools.n + 1, sizeof(*s.pool_wait));
+	s.promised = xcalloc(g->pools.n + 1, sizeof(*s.promised));
 	s.prog = progress_new(stdout, o->progress, o->verbose, o->quiet, wanted, sum->t0);
 	set_estimate(&s);
 	/* Every ready heap takes the run's order: -j's, the backend's own,
@@ -527,6 +625,8 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		struct job *job = NULL;
 		struct result res;
 		result_init(&res);
+		if (s.load_held && (next < 0 || next > LOAD_RECHECK_S))
+			next = LOAD_RECHECK_S;
 		int got = s.be.ops->wait(&s.be, &job, &res, next);
 		if (got == 1)
 			handle_result(&s, job, &res);
@@ -536,9 +636,11 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		    got == 0) {
 			/* Blocked with nothing running cannot happen with sane
 			 * pools; guard against a backend that never frees a slot. */
-			for (size_t i = 0; i < s.blocked.n; i++)
+			for (size_t i = 0; i < s.blocked.n; i++) {
+				unpromise(&s, s.blocked.v[i]);
 				fail_now(&s, s.blocked.v[i],
 					 xstrdup("the backend could not start it"));
+			}
 			s.blocked.n = 0;
 		}
 	}
@@ -563,6 +665,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		job_heap_release(&s.pool_wait[i].q);
 	free(s.pool_wait);
 	free(prio);
+	free(s.promised);
 	free(s.delayed.v);
 	sum->wall_s = mono_now() - sum->t0;
 	if (sum->interrupted)

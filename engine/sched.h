@@ -19,6 +19,9 @@ struct run_opts {
 	const struct backend_ops *backend;
 	int jobs;         /* most attempts in flight */
 	int net_jobs;     /* downloads in flight on top of jobs (eventloop, auto) */
+	double max_load;  /* -l: no new start while another runs and the load
+			   * average is above it; 0: no limit */
+	const char *load_file; /* read the load from here, not getloadavg() (tests) */
 	bool keep_going;
 	enum run_order order; /* which ready job starts first (engine/priority.h) */
 	bool always_make; /* -B */

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *set[] = {"over=ridden", NULL};
 	struct load_opts o = {
 		.file = "fuzz.ini",
-		.cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+		.cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 		.set = set,
 		.default_jobs = 2,
 		.mem_fs = true,

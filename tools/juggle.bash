@@ -6,7 +6,7 @@
 # share/bash-completion/completions/juggle.
 
 # The options that take a value, as a case pattern and as a word list.
-_juggle_value_opts="-f --file -C --directory -b --backend -j --jobs --net-jobs -s --set
+_juggle_value_opts="-f --file -C --directory -b --backend -j --jobs --net-jobs -l --load-average -s --set
 	--report --html --trace --junit --archive --progress --order --backends --repeat"
 
 # Is $1 an option that takes its value in the next word?
@@ -141,7 +141,7 @@ _juggle()
 
 	local commands="run compare list graph explain check clean exec-job help"
 	local opts="-f --file -C --directory -b --backend -j --jobs --net-jobs
-		-k --keep-going -n --dry-run -B --always-make -s --set -v --verbose
+		-l --load-average -k --keep-going -n --dry-run -B --always-make -s --set -v --verbose
 		-q --quiet --report --html --trace --junit --archive --progress --order
 		--backends --repeat -h --help -V --version --"
 
@@ -175,7 +175,7 @@ _juggle()
 		mapfile -t COMPREPLY < <(compgen -P "$pre" -W "critical file" -- "$cur")
 		return
 		;;
-	-j | --jobs | --net-jobs | --repeat | -s | --set)
+	-j | --jobs | --net-jobs | -l | --load-average | --repeat | -s | --set)
 		# A number or NAME=VALUE: nothing to offer.
 		COMPREPLY=()
 		return

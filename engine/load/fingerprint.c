@@ -12,7 +12,7 @@
 /* Keys that change how a job is scheduled or shown, not what it makes;
  * they stay out of the fingerprint so editing them re-runs nothing. */
 static const char *const unfingerprinted[] = {
-	"description", "pool", "retries", "retry_delay", "timeout", NULL,
+	"description", "pool", "pools", "retries", "retry_delay", "timeout", NULL,
 };
 
 static int cmp_kv(const void *a, const void *b)

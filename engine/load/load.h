@@ -40,6 +40,7 @@ int graph_load(struct graph *g, const struct load_opts *o, struct diag *d);
 /* Values as keys take them; each returns 0, or -1 when s is malformed. */
 int parse_yes_no(const char *s, bool *out);         /* yes/no, true/false, on/off, 1/0 */
 int parse_bytes(const char *s, int64_t *out);       /* 1024, 10K, 5M, 1G */
+int parse_load(const char *s, double *out);         /* a load average, 0 to 100000 */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 #endif

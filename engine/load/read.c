@@ -19,12 +19,13 @@
 
 const char *const common_keys[] = {
 	"input", "output", "after",  "foreach", "retries",     "retry_delay",
-	"timeout", "always", "pool", "description", "batch", NULL,
+	"timeout", "always", "pool", "pools", "description", "batch", NULL,
 };
 
 const char *const settings_keys[] = {
-	"backend", "jobs", "net_jobs", "keep_going", "report", "html", "trace", "junit",
-	"archive", "archive_on_failure", "progress", "order", "slurm_partition", "slurm_args", NULL,
+	"backend", "jobs", "net_jobs", "keep_going", "load", "report", "html", "trace", "junit",
+	"archive", "archive_on_failure", "progress", "order", "slurm_partition", "slurm_args",
+	NULL,
 };
 
 static const char *arena_join(struct arena *a, const char *x, const char *y)
@@ -508,6 +509,9 @@ int load_handler(void *user, const char *section, const char *name, const char *
 	}
 	/* A repeated key is a mistake, except the ones meant to repeat. */
 	for (size_t i = 0; i < L->kvs->n; i++) {
+		/* Every [pool]'s keys share one list: only this pool's count. */
+		if (L->sec_type == SEC_POOL && L->kvs->v[i].line < L->pool->line)
+			continue;
 		if (strcmp(L->kvs->v[i].key, key) == 0 && strcmp(key, "header") != 0) {
 			const char *what = L->sec_type == SEC_VARS ? "variable" : "key";
 			if (L->sec_type == SEC_JOB)

@@ -68,6 +68,80 @@ static void check_placeholders(struct loader *L, struct section *sec)
 	}
 }
 
+/* One NAME[:WEIGHT] of pool or pools; 0, or -1 after reporting it. */
+static int pool_word(struct loader *L, struct section *sec, const struct kv *kv, const char *word,
+		     struct pool_use *use)
+{
+	const char *colon = strchr(word, ':');
+	size_t len = colon ? (size_t)(colon - word) : strlen(word);
+	long weight = 1;
+	if (colon && parse_long(colon + 1, 1, 100000, &weight) < 0) {
+		jerr(L, kv->line, sec->name,
+		     "%s: weight '%s' of pool '%.*s' is not a whole number from 1 to 100000",
+		     kv->key, colon + 1, (int)len, word);
+		return -1;
+	}
+	struct pool *pool = NULL;
+	for (size_t p = 0; p < L->g->pools.n && !pool; p++)
+		if (strlen(L->g->pools.v[p]->name) == len &&
+		    strncmp(L->g->pools.v[p]->name, word, len) == 0)
+			pool = L->g->pools.v[p];
+	if (!pool) {
+		jerr(L, kv->line, sec->name,
+		     "pool '%.*s' is not defined (add a [pool %.*s] section with a depth)",
+		     (int)len, word, (int)len, word);
+		return -1;
+	}
+	for (int i = 0; i < sec->n_pools; i++) {
+		if (sec->pools[i].pool == pool) {
+			jerr(L, kv->line, sec->name,
+			     "%s: pool '%s' is named twice (give it once, with the sum of the "
+			     "weights)",
+			     kv->key, pool->name);
+			return -1;
+		}
+	}
+	/* depth 0: its own line was reported already. */
+	if (pool->depth > 0 && weight > pool->depth) {
+		jerr(L, kv->line, sec->name,
+		     "%s: weight %ld in pool '%s' is above its depth %d (line %d), so the job "
+		     "could never start; lower the weight or raise the depth",
+		     kv->key, weight, pool->name, pool->depth, pool->line);
+		return -1;
+	}
+	use->pool = pool;
+	use->weight = (int)weight;
+	return 0;
+}
+
+/* pool = NAME[:WEIGHT], pools = NAME[:WEIGHT] ...: the pools the section's
+ * jobs take, added to sec->pools (both keys may be given). */
+static void take_pools(struct loader *L, struct section *sec, const struct kv *kv)
+{
+	struct strbuf err = {0};
+	char **w = split_words(kv->val, &err);
+	size_t n = w ? count_words(w) : 0;
+	if (!w)
+		jerr(L, kv->line, sec->name, "%s: %s", kv->key, sb_str(&err));
+	else if (n == 0)
+		jerr(L, kv->line, sec->name, "%s is empty: name a [pool NAME]", kv->key);
+	else if (n > 1 && strcmp(kv->key, "pool") == 0)
+		jerr(L, kv->line, sec->name,
+		     "pool names one pool; for several, write pools = %s", kv->val);
+	if (w && n && !(n > 1 && strcmp(kv->key, "pool") == 0)) {
+		struct pool_use *all =
+			arena_alloc(&L->g->arena, sizeof(*all) * ((size_t)sec->n_pools + n));
+		if (sec->n_pools)
+			memcpy(all, sec->pools, sizeof(*all) * (size_t)sec->n_pools);
+		sec->pools = all;
+		for (size_t i = 0; i < n; i++)
+			if (pool_word(L, sec, kv, w[i], &sec->pools[sec->n_pools]) == 0)
+				sec->n_pools++;
+	}
+	free_words(w);
+	sb_release(&err);
+}
+
 void load_section(struct loader *L, struct section *sec)
 {
 	char where[200];
@@ -114,14 +188,8 @@ void load_section(struct loader *L, struct section *sec)
 				     "batch: '%s' is not a number of items from 1 to 100000", v);
 			else
 				sec->batch = (int)n;
-		} else if (strcmp(k, "pool") == 0) {
-			for (size_t p = 0; p < L->g->pools.n; p++)
-				if (strcmp(L->g->pools.v[p]->name, v) == 0)
-					sec->pool = L->g->pools.v[p];
-			if (!sec->pool)
-				jerr(L, kv->line, sec->name,
-				     "pool '%s' is not defined (add a [pool %s] section with a depth)",
-				     v, v);
+		} else if (strcmp(k, "pool") == 0 || strcmp(k, "pools") == 0) {
+			take_pools(L, sec, kv);
 		} else if (strcmp(k, "foreach") == 0) {
 			if (!*v) {
 				jerr(L, kv->line, sec->name, "foreach is empty");

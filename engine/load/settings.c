@@ -4,7 +4,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
 
 #include "engine/backends/backend.h"
 #include "engine/expand.h"
@@ -32,6 +35,17 @@ int parse_seconds(const char *s, double *out)
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || *end || !(v >= 0) || v > 1e7)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_load(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0) || v > 100000)
 		return -1;
 	*out = v;
 	return 0;
@@ -258,8 +272,48 @@ void load_settings(struct loader *L)
 	}
 	if (s->keep_going < 0)
 		s->keep_going = 0;
+	s->load = cli->load;
+	kv = find_kv(rest, nrest, "load");
+	if (s->load < 0 && kv) {
+		double v;
+		if (parse_load(kv->val, &v) < 0)
+			diag_add(L->d, L->file, kv->line,
+				 "load: '%s' is not a load average (a number from 0 to 100000; 0: "
+				 "no limit)",
+				 kv->val);
+		else
+			s->load = v;
+	}
+	if (s->load < 0)
+		s->load = 0;
 	sb_release(&out);
 	sb_release(&err);
+}
+
+/* The CPUs juggle may run on: sched_getaffinity()'s set, as nproc(1)
+ * counts them, so taskset and cpusets shrink it; the online CPUs when the
+ * set cannot be read. */
+static long cpus_here(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+/* The machine's memory (MemTotal, through sysinfo()) in whole GiB, at
+ * least 1. MemTotal rather than MemAvailable: a depth is fixed when the
+ * graph loads, and what is available then says little about the rest of
+ * the run, while a depth that moved with it would make the same graph
+ * load or fail by the moment. */
+static long memory_gib_here(void)
+{
+	struct sysinfo si;
+	if (sysinfo(&si) < 0)
+		return 1;
+	unsigned long long gib = (unsigned long long)si.totalram * si.mem_unit >> 30;
+	return gib < 1 ? 1 : gib > 100000 ? 100000 : (long)gib;
 }
 
 void load_pools(struct loader *L)
@@ -286,9 +340,14 @@ void load_pools(struct loader *L)
 			if (err.len)
 				diag_add(L->d, L->file, depth->line, "pool '%s': depth: %s",
 					 pool->name, sb_str(&err));
-		} else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
+		} else if (strcmp(sb_str(&out), "cpus") == 0)
+			pool->depth = (int)cpus_here();
+		else if (strcmp(sb_str(&out), "memory_gib") == 0)
+			pool->depth = (int)memory_gib_here();
+		else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
 			diag_add(L->d, L->file, depth->line,
-				 "pool '%s': depth '%s' is not a number from 1 to 100000",
+				 "pool '%s': depth '%s' is not a number from 1 to 100000, cpus or "
+				 "memory_gib",
 				 pool->name, sb_str(&out));
 		else
 			pool->depth = (int)v;

@@ -64,7 +64,8 @@ BAD = [
     ("[pool java]\n[command a]\ncommand = true\n",
      "juggle.ini:1: pool 'java': missing key 'depth'"),
     ("[pool java]\ndepth = 0\n",
-     "juggle.ini:2: pool 'java': depth '0' is not a number from 1 to 100000"),
+     "juggle.ini:2: pool 'java': depth '0' is not a number from 1 to 100000, cpus or "
+     "memory_gib"),
     ("[command a]\ncommand = true\nforeach = range:5..1\n",
      "juggle.ini:3: job 'a': foreach: range 5..1 is empty (LAST < FIRST)"),
     ("[command a]\ncommand = true\nforeach = range:1-5\n",

@@ -331,7 +331,7 @@ def test_documented_keys_and_options_are_accepted(t):
         unknown &= said
     assert not unknown, "documented but taken by no section: %s" % sorted(unknown)
     values = {"file": "x", "dir": ".", "name": "serial", "n": "1", "mode": "plain",
-              "order": "file", "list": "serial"}
+              "order": "file", "list": "serial", "load": "2"}
     opts = re.findall(r"^\.It Fl (?:\S+ , )?-([a-z-]+)(?: Ar (\w+))?", read(MAN1), re.M)
     assert len(opts) >= 20, opts
     for opt, arg in opts:

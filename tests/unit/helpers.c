@@ -49,7 +49,7 @@ int load_ini(struct graph *g, const char *text, struct diag *d, const char *cons
 {
 	write_text("g.ini", text);
 	struct load_opts o = {.file = "g.ini",
-			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 			      .set = set,
 			      .default_jobs = 2};
 	return graph_load(g, &o, d);

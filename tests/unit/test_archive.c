@@ -66,7 +66,7 @@ static void test_archive_same_bytes_every_format(void **state)
 	struct graph g;
 	struct diag d = {0};
 	struct load_opts o = {.file = "g.ini",
-	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 	                      .default_jobs = 2};
 	assert_int_equal(graph_load(&g, &o, &d), 0);
 	struct strbuf err = {0}, warn = {0};

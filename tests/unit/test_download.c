@@ -110,7 +110,7 @@ static void load_graph(struct graph *g, const char *fmt, ...)
 	assert_int_equal(write_file_atomic("g.ini", sb_str(&sb), sb.len), 0);
 	sb_release(&sb);
 	struct load_opts o = {.file = "g.ini",
-			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+			      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 			      .default_jobs = 2};
 	struct diag d = {0};
 	int rc = graph_load(g, &o, &d);

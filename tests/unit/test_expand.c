@@ -122,7 +122,7 @@ static void test_dash_paths_are_not_options(void **state)
 	struct graph g;
 	struct diag d = {0};
 	struct load_opts o = {.file = "g.ini",
-	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 	                      .default_jobs = 2};
 	write_text("g.ini", "[command c]\n"
 	                    "foreach = *.txt\n"

@@ -69,7 +69,7 @@ static void test_critical_path_and_lower_bound(void **state)
 	struct graph g;
 	struct diag d = {0};
 	struct load_opts o = {.file = "g.ini",
-	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1},
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
 	                      .default_jobs = 1};
 	assert_int_equal(graph_load(&g, &o, &d), 0);
 	struct strbuf err = {0};

@@ -31,6 +31,9 @@ static struct {
 	long can_start_calls;
 	enum run_order run_order; /* of the next run_fake */
 	bool always_make;     /* of the next run_fake: -B */
+	int max_weight[4];  /* the most weight each of the graph's first pools held */
+	double max_load;    /* run_opts' -l and load file for the next run */
+	const char *load_file;
 } fake;
 
 static int fake_init(struct backend *b, struct strbuf *err)
@@ -58,6 +61,16 @@ static int fake_start(struct backend *b, struct job *job, int number, const char
 	VEC_PUSH(&fake.running, job);
 	if ((int)fake.running.n > fake.max_running)
 		fake.max_running = (int)fake.running.n;
+	int held[4] = {0};
+	for (size_t i = 0; i < fake.running.n; i++) {
+		const struct section *sec = fake.running.v[i]->sec;
+		for (int k = 0; k < sec->n_pools; k++)
+			if (sec->pools[k].pool->index < 4)
+				held[sec->pools[k].pool->index] += sec->pools[k].weight;
+	}
+	for (int k = 0; k < 4; k++)
+		if (held[k] > fake.max_weight[k])
+			fake.max_weight[k] = held[k];
 	return 0;
 }
 
@@ -119,6 +132,8 @@ static int reset_fake(void **state)
 	fake.fail_first = fake.fail_always = NULL;
 	fake.run_order = ORDER_FILE;
 	fake.always_make = false;
+	fake.max_load = 0;
+	fake.load_file = NULL;
 	return in_tmp(state);
 }
 
@@ -130,6 +145,7 @@ static int run_fake(const char *text, int jobs, bool keep_going, struct run_summ
 	fake.capacity = fake.next_capacity ? fake.next_capacity : 1000;
 	fake.next_capacity = 0;
 	fake.can_start_calls = 0;
+	memset(fake.max_weight, 0, sizeof(fake.max_weight));
 	struct diag d = {0};
 	assert_int_equal(load_ini(g, text, &d, NULL), 0);
 	diag_release(&d);
@@ -144,6 +160,8 @@ static int run_fake(const char *text, int jobs, bool keep_going, struct run_summ
 			     .order = fake.run_order,
 			     .always_make = fake.always_make,
 			     .progress = PROGRESS_NONE,
+			     .max_load = fake.max_load,
+			     .load_file = fake.load_file,
 			     .quiet = true};
 	int rc = sched_run(g, st, &o, sum, &err);
 	state_close(st);
@@ -260,6 +278,74 @@ static void test_sched_long_pool_queue_keeps_order(void **state)
 	graph_release(&g);
 }
 
+/* Weights in several pools: java (depth 1) and mem (depth 6) are never
+ * overdrawn, and mem is filled when the jobs allow it. */
+static void test_sched_pool_weights(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct run_summary sum;
+	assert_int_equal(run_fake("[pool java]\ndepth = 1\n[pool mem]\ndepth = 6\n"
+				  "[command m]\nforeach = range:1..40\npools = mem:2\n"
+				  "command = true\n"
+				  "[command j]\nforeach = range:1..20\npools = java mem:4\n"
+				  "command = true\n",
+				  8, false, &sum, &g),
+			 0);
+	assert_int_equal(sum.counts[JS_OK], 60);
+	assert_int_equal(fake.max_weight[0], 1);
+	assert_int_equal(fake.max_weight[1], 6);
+	graph_release(&g);
+}
+
+/* A job waiting for room is not passed by later jobs of the same pool
+ * that would fit beside the running one. */
+static void test_sched_heavy_job_keeps_its_turn(void **state)
+{
+	(void)state;
+	struct graph g;
+	struct run_summary sum;
+	assert_int_equal(run_fake("[pool mem]\ndepth = 2\n"
+				  "[command l1]\npools = mem:1\ncommand = true\n"
+				  "[command h]\npools = mem:2\ncommand = true\n"
+				  "[command l2]\npool = mem\ncommand = true\n"
+				  "[command l3]\npool = mem\ncommand = true\n",
+				  8, false, &sum, &g),
+			 0);
+	assert_string_equal(sb_str(&fake.order), "l1#1 h#1 l2#1 l3#1 ");
+	assert_int_equal(fake.max_weight[0], 2);
+	graph_release(&g);
+}
+
+/* -l: above the limit, one job at a time (the first is never held);
+ * below it, as many as -j. */
+static void test_sched_load_limit(void **state)
+{
+	(void)state;
+	const char *three = "[command a]\ncommand = true\n[command b]\ncommand = true\n"
+			    "[command c]\ncommand = true\n";
+	struct graph g;
+	struct run_summary sum;
+	FILE *f = fopen("loadavg", "w");
+	assert_non_null(f);
+	fputs("50.00 40.00 30.00 1/100 1\n", f);
+	fclose(f);
+	fake.max_load = 4;
+	fake.load_file = "loadavg";
+	assert_int_equal(run_fake(three, 8, false, &sum, &g), 0);
+	assert_int_equal(sum.counts[JS_OK], 3);
+	assert_int_equal(fake.max_running, 1);
+	graph_release(&g);
+	fake.max_load = 60;
+	assert_int_equal(run_fake("[command x]\ncommand = true\n[command y]\ncommand = true\n"
+				  "[command z]\ncommand = true\n",
+				  8, false, &sum, &g),
+			 0);
+	assert_int_equal(sum.counts[JS_OK], 3);
+	assert_int_equal(fake.max_running, 3);
+	graph_release(&g);
+}
+
 static void test_sched_up_to_date_second_time(void **state)
 {
 	(void)state;
@@ -370,6 +456,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test_setup_teardown(test_sched_retry_and_pool, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_full_backend_is_asked_once_per_round, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_long_pool_queue_keeps_order, reset_fake, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_sched_pool_weights, reset_fake, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_sched_heavy_job_keeps_its_turn, reset_fake, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_sched_load_limit, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_up_to_date_second_time, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_critical_order_starts_the_long_chain_first, reset_fake, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_sched_critical_order_in_a_pool, reset_fake, out_of_tmp),
