@@ -24,7 +24,8 @@ const char *const common_keys[] = {
 
 const char *const settings_keys[] = {
 	"backend", "jobs", "net_jobs", "keep_going", "report", "html", "trace", "junit",
-	"archive", "archive_on_failure", "progress", "slurm_partition", "slurm_args", NULL,
+	"archive", "archive_on_failure", "progress", "slurm_partition", "slurm_args", "jobserver",
+	NULL,
 };
 
 static const char *arena_join(struct arena *a, const char *x, const char *y)
