@@ -205,3 +205,58 @@ def test_jobserver_setting_must_be_yes_or_no(t):
     """)
     r = t.juggle("run", rc=2)
     assert "juggle.ini:3: jobserver: 'maybe' is not yes or no" in r.err, r
+
+
+@backends
+def test_under_make_tokens_come_back_after_crashes_and_timeouts(t):
+    """Jobs that crash (SIGKILL) and jobs killed by their timeout, under
+    `make -j2` with -k: every token juggle took goes back to make, which
+    counts them when it ends (it says "INTERNAL: Exiting with N jobserver
+    tokens" when one is missing)."""
+    t.ini("""
+        [command crash]
+        foreach = range:1..3
+        command = sh -c 'kill -9 $$$$'
+
+        [command stuck]
+        foreach = range:1..3
+        timeout = 1
+        command = sleep 600
+    """)
+    p = juggle_under_make(t, juggle_args="-k")
+    assert p.returncode == 2, p.stdout + p.stderr  # juggle failed
+    out = p.stdout + p.stderr
+    assert out.count("killed by SIGKILL\n") >= 3 and out.count("timed out after 1 s") >= 3, out
+    assert "INTERNAL" not in p.stderr, p.stderr
+    assert "did not come back" not in p.stderr, p.stderr
+
+
+@backends
+def test_under_make_an_interrupted_run_gives_its_tokens_back(t):
+    """SIGTERM to juggle while it runs two jobs under `make -j2`, the
+    second on make's token: it stops them, and make finds every token
+    back."""
+    import signal
+    import time
+    from test_trust_signals import wait_for
+    t.ini("""
+        [command j]
+        foreach = range:1..4
+        command = sh -c 'echo "s $(date +%s%N) $$$$" >> log; exec sleep 600'
+    """)
+    # The shell's pid is juggle's: it execs it.
+    t.write("Makefile", "all:\n\t+echo $$$$ > juggle.pid; exec $(JUGGLE) -b %s run -q\n"
+            % t.backend)
+    e = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    m = subprocess.Popen(["make", "--no-print-directory", "-j2", "JUGGLE=" + t.exe],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e,
+                         cwd=t.dir)
+    t.cleanups.append(lambda: m.poll() is None and m.kill())
+    want = 1 if t.backend == "serial" else 2
+    wait_for(t, lambda: os.path.exists("log") and t.read("log").count("\n") >= want,
+             "%d jobs starting" % want)
+    os.kill(int(t.read("juggle.pid")), signal.SIGTERM)
+    out, err = m.communicate(timeout=60 * TIMEOUT_SCALE)
+    assert "Error 130" in err, out + err
+    assert "INTERNAL" not in err, err
+    assert t.read("log").count("\n") == want, t.read("log")
