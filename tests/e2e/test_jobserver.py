@@ -260,3 +260,45 @@ def test_under_make_an_interrupted_run_gives_its_tokens_back(t):
     assert "Error 130" in err, out + err
     assert "INTERNAL" not in err, err
     assert t.read("log").count("\n") == want, t.read("log")
+
+
+def run_with_jobserver(t, makeflags_auth, rfd, wfd, fds=()):
+    """juggle (no -j) with MAKEFLAGS naming a jobserver the test holds,
+    of one token (make -j2), on four jobs."""
+    job = write_job(t)
+    t.ini("""
+        [command j]
+        foreach = range:1..4
+        command = %s log
+    """ % job)
+    os.write(wfd, b"+")
+    e = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS")}
+    e["MAKEFLAGS"] = " -j2 " + makeflags_auth
+    p = subprocess.run([t.exe, "-b", "threads", "run", "-q"], capture_output=True, text=True,
+                       env=e, cwd=t.dir, pass_fds=fds, timeout=120 * TIMEOUT_SCALE)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stderr == "", p.stderr
+    assert most_at_once(t, expect=4) == 2
+    os.set_blocking(rfd, False)
+    assert os.read(rfd, 16) == b"+"  # its one token, back
+
+
+def test_make_4_4_fifo_jobserver(t):
+    """make 4.4's form, --jobserver-auth=fifo:PATH (not GNU make here: a
+    FIFO the test holds, as make would)."""
+    os.mkfifo("js.fifo")
+    fd = os.open("js.fifo", os.O_RDWR)
+    try:
+        run_with_jobserver(t, "--jobserver-auth=fifo:" + os.path.abspath("js.fifo"), fd, fd)
+    finally:
+        os.close(fd)
+
+
+def test_old_make_jobserver_fds(t):
+    """make 4.1's form, --jobserver-fds=R,W, with the pipe's fds inherited."""
+    r, w = os.pipe()
+    try:
+        run_with_jobserver(t, "--jobserver-fds=%d,%d" % (r, w), r, w, fds=(r, w))
+    finally:
+        os.close(r)
+        os.close(w)
