@@ -119,11 +119,12 @@ test-fast: all
 	@tests/run --build build
 
 # The demo needs juggle's build and its own example's tools, not the test
-# tools (Slurm, nginx, a JDK, clang, valgrind).
+# tools (Slurm, nginx, a JDK, clang, valgrind). Its juggle takes its jobs
+# from `make -jN`'s jobserver ('+' hands it over).
 demo:
 	@tools/deps demo
 	@$(MAKE) --no-print-directory $(BUILD)/juggle
-	@examples/demo.sh $(BUILD)/juggle
+	+@examples/demo.sh $(BUILD)/juggle
 
 install: $(BUILD)/juggle
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -13,6 +13,7 @@
 #include "cmd/cmd.h"
 #include "engine/backends/backend.h"
 #include "engine/backends/tpool.h"
+#include "engine/jobserver.h"
 #include "engine/kind.h"
 #include "engine/load/load.h"
 #include "engine/report/report.h"
@@ -79,6 +80,7 @@ enum long_only {
 	OPT_BACKENDS,
 	OPT_REPEAT,
 	OPT_LIST_BACKENDS,
+	OPT_NO_JOBSERVER,
 };
 
 enum has_arg { NO_ARG, NEEDS_ARG, OPTIONAL_ARG /* only as --name=VALUE */ };
@@ -105,6 +107,8 @@ static const struct option_doc {
 	{"jobs", 'j', NEEDS_ARG, 'j', 0, "N", "most jobs in flight (default: CPUs + 2)"},
 	{"net-jobs", 0, NEEDS_ARG, OPT_NET_JOBS, 0, "N",
 	 "downloads in flight on top of -j (eventloop, auto; default 32)"},
+	{"no-jobserver", 0, NO_ARG, OPT_NO_JOBSERVER, CMD_RUN, NULL,
+	 "neither use make's jobserver nor serve one to commands"},
 	{"keep-going", 'k', NO_ARG, 'k', 0, NULL,
 	 "after a failure, run every job that does not depend on it"},
 	{"load-average", 'l', NEEDS_ARG, 'l', 0, "LOAD",
@@ -321,6 +325,7 @@ static int take_option(struct cli *c, struct parse_state *ps, const struct optio
 			return -1;
 		}
 		break;
+	case OPT_NO_JOBSERVER: c->set.no_jobserver = true; break;
 	case 'n': c->dry_run = true; break;
 	case 'B': c->always_make = true; break;
 	case 's':
@@ -509,6 +514,8 @@ static void hold_std_fds(void)
 int main(int argc, char **argv)
 {
 	hold_std_fds();
+	/* Before juggle opens anything: see jobserver_probe(). */
+	jobserver_probe();
 	struct cli c = {
 		.file = "juggle.ini",
 		.set = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},

@@ -8,6 +8,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/predict.h"
+#include "engine/jobserver.h"
 #include "engine/kind.h"
 #include "engine/lock.h"
 #include "engine/owndir.h"
@@ -204,6 +205,19 @@ static int dry_run(struct cli *c, struct graph *g)
 	return 0;
 }
 
+/* Each line of w as a warning; empties w. */
+static void warn_lines(struct strbuf *w)
+{
+	const char *p = sb_str(w);
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+		warning("%.*s", n, p);
+		p += n + (nl != NULL);
+	}
+	sb_reset(w);
+}
+
 int cmd_run(struct cli *c)
 {
 	/* Signals first: a ^C while a big graph loads still ends in an orderly
@@ -228,10 +242,22 @@ int cmd_run(struct cli *c)
 		graph_release(&g);
 		return rc;
 	}
-	fd_budget(&g, &o);
 	struct strbuf err = {0}, warn = {0};
 	struct state *st = NULL;
 	int lock_fd = -1;
+	/* make's jobserver (or one of juggle's own for the commands), on this
+	 * machine only: a Slurm step runs elsewhere. */
+	if (g.settings.jobserver && o.backend->local) {
+		int mode = jobserver_start(&o.jobs, !g.settings.jobs_given, &warn, &err);
+		warn_lines(&warn);
+		if (mode < 0) {
+			error("%s; not starting", sb_str(&err));
+			rc = EXIT_CANNOT_START;
+			goto out;
+		}
+		o.jobserver = true;
+	}
+	fd_budget(&g, &o);
 	if (own_dir_prepare(STATE_DIR, OWN_CREATE, &err) < 0) {
 		error("%s; not starting", sb_str(&err));
 		rc = EXIT_CANNOT_START;
@@ -255,6 +281,8 @@ int cmd_run(struct cli *c)
 	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum;
 	rc = sched_run(&g, st, &o, &sum, &err);
+	jobserver_stop(&warn);
+	warn_lines(&warn);
 	if (rc < 0) {
 		error("%s", sb_str(&err));
 		rc = EXIT_CANNOT_START;
@@ -300,6 +328,7 @@ int cmd_run(struct cli *c)
 	}
 	json_decref(report);
 out:
+	jobserver_stop(NULL);
 	state_close(st);
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -138,9 +138,13 @@ struct job {
 struct settings {
 	const char *backend;
 	int jobs;
+	bool jobs_given;   /* -j or [settings] jobs said it, not the default */
 	int net_jobs;
 	int keep_going;
 	double load; /* -l: hold new starts above this load average; 0: no limit */
+	/* GNU make's jobserver (engine/jobserver.h): on unless [settings]
+	 * jobserver = no; the command line's --no-jobserver sets no_jobserver. */
+	bool jobserver, no_jobserver;
 	const char *report, *html, *trace, *junit, *archive, *progress;
 	const char *slurm_partition, *slurm_args;
 	const char *order;   /* "critical" or "file" (engine/priority.h) */

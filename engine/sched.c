@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine/heap.h"
+#include "engine/jobserver.h"
 #include "engine/kind.h"
 #include "engine/report/progress.h"
 #include "engine/sig.h"
@@ -66,6 +67,7 @@ struct sched {
 	struct inflight *fl;       /* by job index */
 	int running;
 	int running_slots; /* attempts that count against -j */
+	bool token_wait;   /* a job waits for a jobserver token */
 	bool stopping;   /* no new starts: a failure without -k, or a signal */
 	bool aborted;
 	bool failed;
@@ -403,12 +405,27 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 				break;
 			continue;
 		}
+		/* Every job beyond the first needs a jobserver token. */
+		if (slots && s->o->jobserver && s->running_slots > jobserver_held() &&
+		    !jobserver_take()) {
+			VEC_PUSH(&s->blocked, job);
+			s->token_wait = true;
+			break;
+		}
 		if (r->attempts == 0 && snapshot_inputs(s, job) < 0) {
 			unpromise(s, job);
 			continue;
 		}
 		start_attempt(s, job);
 	}
+}
+
+/* One jobserver token for each attempt in flight beyond the first: the
+ * rest go back (an attempt that ended, or one that failed to start). */
+static void keep_tokens(struct sched *s)
+{
+	if (s->o->jobserver)
+		jobserver_keep(s->running_slots - 1);
 }
 
 /* Phase one: start what can start. */
@@ -423,12 +440,14 @@ static void start_ready(struct sched *s)
 	/* A job settled from one heap can make jobs of the other ready, and
 	 * a job sent to wait for a pool that has room is woken at once. */
 	bool woke;
+	s->token_wait = false;
 	do {
 		s->pushed_free = false;
 		woke = wake_pools(s);
 		start_from(s, &s->ready_free, false);
 		start_from(s, &s->ready, true);
 	} while ((s->pushed_free || woke) && !s->stopping);
+	keep_tokens(s);
 }
 
 static double retry_delay(const struct job *job, const struct result *res)
@@ -582,6 +601,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	s.be.cfg.jobs = o->jobs > 0 ? o->jobs : 1;
 	s.be.cfg.net_jobs = o->net_jobs > 0 ? o->net_jobs : 1;
 	s.be.graph = g;
+	s.be.wake_fd = -1;
 	kinds_global_init(g); /* before the backend starts any worker */
 	if (s.be.ops->init(&s.be, err) < 0)
 		return -1;
@@ -627,9 +647,12 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		result_init(&res);
 		if (s.load_held && (next < 0 || next > LOAD_RECHECK_S))
 			next = LOAD_RECHECK_S;
+		s.be.wake_fd = s.token_wait && !s.stopping ? jobserver_fd() : -1;
 		int got = s.be.ops->wait(&s.be, &job, &res, next);
-		if (got == 1)
+		if (got == 1) {
 			handle_result(&s, job, &res);
+			keep_tokens(&s);
+		}
 		result_release(&res);
 		if (s.running == 0 && s.delayed.n == 0 && !s.ready.q.n && !s.ready_free.q.n &&
 		    s.blocked.n && !s.stopping &&
@@ -655,6 +678,8 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	progress_done(s.prog);
 	progress_free(s.prog);
 	s.be.ops->release(&s.be);
+	if (o->jobserver)
+		jobserver_keep(0);
 	for (size_t i = 0; i < g->jobs.n; i++)
 		free_inflight(&s.fl[i]);
 	free(s.fl);

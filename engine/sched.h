@@ -27,6 +27,8 @@ struct run_opts {
 	bool always_make; /* -B */
 	bool verbose;
 	bool quiet;
+	bool jobserver;   /* every attempt beyond the first takes a token
+			   * (engine/jobserver.h, started by the caller) */
 	enum progress_mode progress;
 };
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/attempt.h"
+#include "engine/jobserver.h"
 #include "engine/sig.h"
 
 extern char **environ;
@@ -62,7 +63,15 @@ pid_t spawn_start(const struct spawn_opts *o, struct strbuf *err)
 		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 		posix_spawn_file_actions_adddup2(&fa, 1, 2);
 	}
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	/* The jobserver, if one runs, as 3 and 4, where MAKEFLAGS says. */
+	int jr, jw;
+	if (jobserver_child_fds(&jr, &jw)) {
+		posix_spawn_file_actions_adddup2(&fa, jr, 3);
+		posix_spawn_file_actions_adddup2(&fa, jw, 4);
+		posix_spawn_file_actions_addclosefrom_np(&fa, 5);
+	} else {
+		posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	}
 	if (o->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, o->cwd);
 

@@ -25,6 +25,11 @@ struct backend {
 	const struct backend_ops *ops;
 	struct backend_config cfg;
 	struct graph *graph;
+	/* When >= 0, wait() also returns 0 once this fd is readable (the
+	 * jobserver's, while a job waits for a token: engine/jobserver.h).
+	 * The scheduler sets it before each wait(); a backend that never
+	 * runs two attempts at once may ignore it. */
+	int wake_fd;
 	void *priv; /* the backend's own state */
 };
 

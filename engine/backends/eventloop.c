@@ -54,6 +54,8 @@ struct done {
 struct el {
 	uv_loop_t loop;
 	uv_poll_t cancel_watch, kill_watch, pool_watch;
+	uv_poll_t wake_watch;   /* b->wake_fd, while wait() runs */
+	int wake_fd;            /* the fd wake_watch was set up on; -1: none */
 	uv_timer_t timer;
 	bool cancel_watching, kill_watching, kill_seen;
 	bool timer_fired, signalled;
@@ -116,6 +118,7 @@ static int el_init_common(struct backend *b, bool with_pool, struct strbuf *err)
 	struct el *el = xcalloc(1, sizeof(*el));
 	el->jobs = b->cfg.jobs;
 	el->net_jobs = b->cfg.net_jobs;
+	el->wake_fd = -1;
 	int rc = uv_loop_init(&el->loop);
 	if (rc < 0) {
 		sb_addf(err, "cannot start an event loop: %s", uv_strerror(rc));
@@ -253,7 +256,7 @@ static int run_inline(struct el *el, struct job *job, int lane, int number,
 	struct job *done_job;
 	int l;
 	struct result res;
-	while (!tpool_wait(el->inline_pool, -1, &done_job, &l, &res)) {
+	while (!tpool_wait(el->inline_pool, -1, -1, &done_job, &l, &res)) {
 		/* A first signal: the attempt sees it too; wait on. */
 	}
 	res.worker = lane;
@@ -326,6 +329,12 @@ static void on_cancel(uv_poll_t *h, int status, int events)
 	el->signalled = true;
 }
 
+static void on_wake(uv_poll_t *h, int status, int events)
+{
+	struct el *el = h->data;
+	el->signalled = true; /* back to the scheduler, which takes a token */
+}
+
 static void cancel_all(struct el *el)
 {
 	for (int i = 0; i < el->jobs + el->net_jobs; i++) {
@@ -370,6 +379,14 @@ static int el_wait(struct backend *b, struct job **job, struct result *res, doub
 	else if (!el->kill_seen)
 		watch(el, &el->kill_watch, &el->kill_watching, sig_kill_fd(), on_kill);
 	el->timer_fired = el->signalled = false;
+	if (b->wake_fd >= 0 && el->wake_fd < 0) {
+		/* One fd for the whole run: set up once. */
+		uv_poll_init(&el->loop, &el->wake_watch, b->wake_fd);
+		el->wake_watch.data = el;
+		el->wake_fd = b->wake_fd;
+	}
+	if (b->wake_fd >= 0)
+		uv_poll_start(&el->wake_watch, UV_READABLE, on_wake);
 	/* The pool's attempts that do not stop by their time are given up on. */
 	double give_up = el->pool ? tpool_time_left(el->pool) : -1;
 	if (give_up >= 0 && (timeout < 0 || give_up < timeout))
@@ -379,6 +396,8 @@ static int el_wait(struct backend *b, struct job **job, struct result *res, doub
 	while (el->head == el->done.n && !el->timer_fired && !el->signalled)
 		uv_run(&el->loop, UV_RUN_ONCE);
 	uv_timer_stop(&el->timer);
+	if (el->wake_fd >= 0)
+		uv_poll_stop(&el->wake_watch);
 	struct job *gone;
 	int lane;
 	struct result r;
@@ -424,6 +443,7 @@ static void el_release(struct backend *b)
 	close_if((uv_handle_t *)&el->cancel_watch, el->cancel_watching);
 	close_if((uv_handle_t *)&el->kill_watch, el->kill_watching);
 	close_if((uv_handle_t *)&el->pool_watch, el->pool != NULL);
+	close_if((uv_handle_t *)&el->wake_watch, el->wake_fd >= 0);
 	close_if((uv_handle_t *)&el->timer, true);
 	uv_run(&el->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&el->loop);

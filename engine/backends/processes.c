@@ -408,8 +408,8 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 				give_up = w->give_up - now;
 			}
 		}
-		struct pollfd *fds = xcalloc((size_t)p->n + 2, sizeof(*fds));
-		int *lane = xcalloc((size_t)p->n + 2, sizeof(*lane));
+		struct pollfd *fds = xcalloc((size_t)p->n + 3, sizeof(*fds));
+		int *lane = xcalloc((size_t)p->n + 3, sizeof(*lane));
 		nfds_t nf = 0;
 		for (int i = 0; i < p->n; i++) {
 			if (p->w[i].job) {
@@ -422,6 +422,9 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 			fds[nf++] = (struct pollfd){sig_cancel_fd(), POLLIN, 0};
 		else if (!p->kill_forwarded)
 			fds[nf++] = (struct pollfd){sig_kill_fd(), POLLIN, 0};
+		nfds_t nwake = nf;
+		if (b->wake_fd >= 0)
+			fds[nf++] = (struct pollfd){b->wake_fd, POLLIN, 0};
 		double left = until < 0 ? -1 : until - mono_now();
 		bool by_give_up = give_up >= 0 && (left < 0 || give_up < left);
 		int ms = left < 0 ? -1 : (int)(left * 1000) + 1;
@@ -430,12 +433,14 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 		if (by_give_up)
 			ms = (int)(give_up * 1000) + 1;
 		int r = poll(fds, nf, ms);
-		bool sig = false;
+		bool sig = false, wake = false;
 		for (nfds_t k = 0; r > 0 && k < nf; k++) {
 			if (!fds[k].revents)
 				continue;
 			if (k < nw)
 				drain(p, lane[k]);
+			else if (k == nwake)
+				wake = true;
 			else
 				sig = true;
 		}
@@ -447,7 +452,7 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 		 * then aborts; so does the end of the timeout. */
 		if (r == 0 && by_give_up)
 			continue;
-		if (r <= 0 || (sig && !kill_requested()))
+		if (r <= 0 || (sig && !kill_requested()) || wake)
 			return 0;
 	}
 }

@@ -48,7 +48,7 @@ static int serial_wait(struct backend *b, struct job **job, struct result *res, 
 		backend_idle_wait(timeout);
 		return 0;
 	}
-	if (!tpool_wait(s->pool, timeout, job, &lane, res))
+	if (!tpool_wait(s->pool, timeout, b->wake_fd, job, &lane, res))
 		return 0;
 	s->job = NULL;
 	return 1;

@@ -62,7 +62,7 @@ static int threads_wait(struct backend *b, struct job **job, struct result *res,
 		backend_idle_wait(timeout);
 		return 0;
 	}
-	if (!tpool_wait(t->pool, timeout, job, &lane, res))
+	if (!tpool_wait(t->pool, timeout, b->wake_fd, job, &lane, res))
 		return 0;
 	lanes_put(&t->lanes, lane);
 	return 1;

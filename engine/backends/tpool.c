@@ -316,7 +316,8 @@ void tpool_free(struct tpool *p)
 	free(p);
 }
 
-int tpool_wait(struct tpool *p, double timeout, struct job **job, int *lane, struct result *res)
+int tpool_wait(struct tpool *p, double timeout, int wake_fd, struct job **job, int *lane,
+	       struct result *res)
 {
 	double until = timeout < 0 ? -1 : mono_now() + timeout;
 	for (;;) {
@@ -331,17 +332,19 @@ int tpool_wait(struct tpool *p, double timeout, struct job **job, int *lane, str
 		bool by_give_up = give_up >= 0 && (left < 0 || give_up < left);
 		if (by_give_up)
 			left = give_up;
-		struct pollfd fds[2] = {{p->efd, POLLIN, 0}, {-1, POLLIN, 0}};
+		struct pollfd fds[3] = {{p->efd, POLLIN, 0}, {-1, POLLIN, 0}, {wake_fd, POLLIN, 0}};
 		if (!cancel_requested())
 			fds[1].fd = sig_cancel_fd();
 		else if (!p->killing)
 			fds[1].fd = sig_kill_fd();
 		int ms = left < 0 ? -1 : (int)(left * 1000) + 1;
 		int r;
-		while ((r = poll(fds, 2, ms)) < 0 && errno == EINTR) {
+		while ((r = poll(fds, 3, ms)) < 0 && errno == EINTR) {
 		}
 		if (r > 0 && fds[1].revents && fds[1].fd == sig_cancel_fd())
 			return 0; /* the scheduler aborts, then waits again */
+		if (r > 0 && fds[2].revents && !fds[0].revents)
+			return 0; /* a token may be free: the scheduler looks */
 		if (r == 0 && !by_give_up)
 			return 0;
 	}

@@ -56,9 +56,10 @@ void tpool_kill(struct tpool *p);
 int tpool_abandon_overdue(struct tpool *p, struct job **job, int *lane, struct result *res);
 /* Waits up to timeout seconds (< 0: no limit) for an attempt to end or be
  * given up on, as tpool_collect() and tpool_abandon_overdue() return them;
- * 0 when the time ran out or a first signal arrived. A second signal
- * starts tpool_kill() itself. */
-int tpool_wait(struct tpool *p, double timeout, struct job **job, int *lane, struct result *res);
+ * 0 when the time ran out, a first signal arrived or wake_fd (when >= 0)
+ * became readable. A second signal starts tpool_kill() itself. */
+int tpool_wait(struct tpool *p, double timeout, int wake_fd, struct job **job, int *lane,
+	       struct result *res);
 /* Abandoned threads of any pool still running (for exit: see cmd/). */
 int tpool_abandoned(void);
 

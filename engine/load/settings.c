@@ -197,6 +197,7 @@ void load_settings(struct loader *L)
 		else
 			s->jobs = (int)v;
 	}
+	s->jobs_given = s->jobs > 0;
 	if (s->jobs <= 0)
 		s->jobs = L->o->default_jobs > 0 ? L->o->default_jobs : 1;
 
@@ -286,6 +287,15 @@ void load_settings(struct loader *L)
 	}
 	if (s->load < 0)
 		s->load = 0;
+	s->jobserver = !cli->no_jobserver;
+	kv = find_kv(rest, nrest, "jobserver");
+	if (kv) {
+		bool b;
+		if (parse_yes_no(kv->val, &b) < 0)
+			diag_add(L->d, L->file, kv->line, "jobserver: '%s' is not yes or no", kv->val);
+		else if (!b)
+			s->jobserver = false;
+	}
 	sb_release(&out);
 	sb_release(&err);
 }
