@@ -278,7 +278,7 @@ static bool wake_pools(struct sched *s)
 	for (size_t i = 0; i < s->g->pools.n; i++) {
 		const struct pool *p = s->g->pools.v[i];
 		struct job_heap *q = &s->pool_wait[i].q;
-		while (q->n && weight_in(q->v[0], p) <= p->depth - p->running - s->promised[i]) {
+		while (q->n && weight_in(q->v[0].job, p) <= p->depth - p->running - s->promised[i]) {
 			struct job *j = heap_pop(&s->pool_wait[i]);
 			s->promised[i] += weight_in(j, p);
 			s->fl[j->index].waited = true;
