@@ -118,6 +118,12 @@ valgrind: deps
 test-fast: all
 	@tests/run --build build
 
+# Every benchmark in bench/, one after the other, then one table of juggle's
+# figures next to its peers' and its goals (bench/all; about ten minutes, on
+# a quiet machine). Never part of `make test`: timings are not tests.
+bench: deps all
+	@bench/all --juggle $(BUILD)/juggle
+
 # The demo needs juggle's build and its own example's tools, not the test
 # tools (Slurm, nginx, a JDK, clang, valgrind). Its juggle takes its jobs
 # from `make -jN`'s jobserver ('+' hands it over).

@@ -1,8 +1,8 @@
-"""Shared by bench/io, bench/cpu and bench/commands: timing a command in a
-fresh folder, medians, and the table they print.
+"""Shared by the benchmarks in bench/: timing a command in a fresh folder,
+medians, the table they print, and the record bench/all reads.
 
 Every tool, juggle's backends and the peers alike, is measured the same
-way: /usr/bin/time around the whole process, each run in a fresh folder
+way: the monotonic clock, wait4 and /usr/bin/time around the whole process, each run in a fresh folder
 holding the same fixtures, the tools taking turns, so the numbers compare. The folders are removed
 only at the end: ext4 makes creating files slow for a minute after many
 were deleted nearby ("recently deleted" inodes), which would tax whichever
@@ -13,22 +13,50 @@ import shutil
 import statistics
 import subprocess
 import sys
+import json
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = ["serial", "threads", "processes", "eventloop", "auto"]
 SCRATCH = None
 
 
+def run_timed(cmd, cwd, env=None):
+    """Runs cmd in cwd with its output thrown away; returns (exit status, wall
+    s, CPU s, peak RSS KiB, stderr's text).
+    - Wall: the monotonic clock around the whole process, here rather than
+      /usr/bin/time's, whose resolution is 10 ms (a no-op of 10,000 jobs
+      takes a few of those). It includes starting /usr/bin/time (below),
+      well under a millisecond, the same for every tool.
+    - CPU: user + system seconds from wait4, which counts the command (a
+      child /usr/bin/time has reaped) in microseconds.
+    - Peak RSS: /usr/bin/time's %M. A child forked from this Python would
+      report Python's own 15 MiB as its peak: Linux keeps the largest RSS a
+      process had, also before it exec'd. /usr/bin/time is small.
+    """
+    with tempfile.TemporaryFile() as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(["/usr/bin/time", "-f", "juggle-bench-rss %M"] + cmd, cwd=cwd,
+                             env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    lines = text.rstrip("\n").split("\n")
+    rss = int(lines[-1].split()[-1]) if lines[-1].startswith("juggle-bench-rss ") else 0
+    text = "\n".join(lines[:-1])
+    return p.returncode, wall, ru.ru_utime + ru.ru_stime, rss, text
+
+
 def timed(cmd, cwd, env=None, ok=(0,)):
-    """Runs cmd in cwd; returns (wall s, cpu s, peak RSS KiB)."""
-    p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M"] + cmd, cwd=cwd,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                       env=env)
-    if p.returncode not in ok:
-        sys.exit("failed (%d): %s\n%s" % (p.returncode, " ".join(cmd), p.stderr[-3000:]))
-    wall, user, sys_, rss = p.stderr.strip().splitlines()[-1].split()
-    return float(wall), float(user) + float(sys_), int(rss)
+    """Runs cmd in cwd; returns (wall s, cpu s, peak RSS KiB). Exits the
+    bench, with the tool's stderr, if cmd ends with a status not in ok."""
+    rc, wall, cpu, rss, err = run_timed(cmd, cwd, env)
+    if rc not in ok:
+        sys.exit("failed (%d): %s\n%s" % (rc, " ".join(cmd), err[-3000:]))
+    return wall, cpu, rss
 
 
 def tool(name, cmd, out_dir=False):
@@ -71,7 +99,23 @@ def cleanup():
         shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
+def record(**fields):
+    """Appends one measured figure, as a JSON line, to the file named by
+    $JUGGLE_BENCH_RECORD (bench/all sets it to gather every bench's figures
+    into one table); does nothing when it is unset. fields name the bench
+    (defaults to the script's name) and the figures, in seconds and KiB."""
+    path = os.environ.get("JUGGLE_BENCH_RECORD")
+    if not path:
+        return
+    fields.setdefault("bench", os.path.basename(sys.argv[0]))
+    with open(path, "a") as f:
+        f.write(json.dumps(fields) + "\n")
+
+
 def table(title, rows, base_name, extra=None):
+    for r in rows:
+        record(title=title, name=r["name"], wall_s=r["wall_s"], cpu_s=r["cpu_s"],
+               rss_kib=r["rss_kib"])
     base = [r for r in rows if r["name"] == base_name]
     base = base[0]["wall_s"] if base else None
     print(title)
