@@ -82,6 +82,7 @@ def measure_all(tools, fixtures, repeat, env=None):
             if t["out_dir"]:
                 os.mkdir(os.path.join(d, "out"))
             t["runs"].append(timed(t["cmd"], d, env))
+            t["last_dir"] = d  # for what its run left there (a report)
             print("  round %d  %-28s %8.2f s" % (rnd + 1, t["name"], t["runs"][-1][0]),
                   file=sys.stderr, flush=True)
     rows = []

@@ -43,6 +43,15 @@ const struct kv *section_key(const struct section *sec, const char *key)
 	return NULL;
 }
 
+const struct kv *graph_kind_setting(const struct graph *g, const char *key)
+{
+	const struct kvvec *kv = &g->settings.kind;
+	for (size_t i = kv->n; i-- > 0;)
+		if (strcmp(kv->v[i].key, key) == 0)
+			return kv->v[i].failed ? NULL : &kv->v[i];
+	return NULL;
+}
+
 char *path_normalize(const char *p)
 {
 	struct strbuf sb = {0};
@@ -233,6 +242,7 @@ void graph_release(struct graph *g)
 	free(g->jobs.v);
 	free(g->pools.v);
 	free(g->vars.v);
+	free(g->settings.kind.v);
 	strmap_release(&g->job_by_name);
 	strmap_release(&g->section_by_name);
 	strmap_release(&g->producer);

@@ -151,6 +151,9 @@ struct settings {
 	/* What a run that did not succeed archives: false (the default) its
 	 * partial archive beside the archive, true nothing at all. */
 	bool archive_on_failure_none;
+	/* The keys kinds take in [settings] (job_kind.settings_keys), in
+	 * file order, ${} expanded. */
+	struct kvvec kind;
 };
 
 struct graph {
@@ -185,6 +188,11 @@ struct job **graph_order(const struct graph *g, size_t *n);
 
 /* Value of key in a section, NULL if absent (the last one if repeated). */
 const struct kv *section_key(const struct section *sec, const char *key);
+
+/* The value [settings] gives a key some kind takes there (see
+ * job_kind.settings_keys), NULL if absent or reported as an error (the
+ * last one if repeated). */
+const struct kv *graph_kind_setting(const struct graph *g, const char *key);
 
 /* True if s is a valid job name: 1-128 of A-Z a-z 0-9 . _ - */
 bool valid_job_name(const char *s);

@@ -51,6 +51,13 @@ struct job_kind {
 				  * report's timeline ("#4e79a7"); NULL: the
 				  * color of a kind the report does not know */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
+	/* Keys of its own that [settings] may also set, as the default for
+	 * every section of the kind (each also in keys), NULL-terminated, or
+	 * NULL. They say how a job runs (whom a download trusts), never what
+	 * it makes, so they stay out of the fingerprint, in a section as in
+	 * [settings]: the kind reads one with graph_kind_setting() when the
+	 * section does not set it. */
+	const char *const *settings_keys;
 	bool env_keys;           /* accepts "env.NAME" keys */
 	bool network;            /* mostly waits on the network: on the
 				  * eventloop and auto backends an attempt takes

@@ -23,7 +23,8 @@ static int cmp_kv(const void *a, const void *b)
 }
 
 /* The definition's fingerprint: kind, keys after ${} expansion (sorted,
- * minus the scheduling-only ones), item and match. */
+ * minus the scheduling-only ones and those the kind also takes in
+ * [settings], which say how it runs), item and match. */
 void fingerprints(struct graph *g)
 {
 	EVP_MD_CTX *base = EVP_MD_CTX_new(), *ctx = EVP_MD_CTX_new();
@@ -36,7 +37,8 @@ void fingerprints(struct graph *g)
 		EVP_DigestInit_ex(base, md_sha256(), NULL);
 		EVP_DigestUpdate(base, sec->kind->name, strlen(sec->kind->name) + 1);
 		for (size_t i = 0; i < sec->keys.n; i++) {
-			if (in_list(unfingerprinted, sorted[i]->key))
+			if (in_list(unfingerprinted, sorted[i]->key) ||
+			    in_list(sec->kind->settings_keys, sorted[i]->key))
 				continue;
 			EVP_DigestUpdate(base, sorted[i]->key, strlen(sorted[i]->key) + 1);
 			EVP_DigestUpdate(base, sorted[i]->val, strlen(sorted[i]->val) + 1);

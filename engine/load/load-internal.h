@@ -99,6 +99,9 @@ size_t max_items(const struct loader *L);
 /* The keys every job section takes, and those of [settings]. */
 extern const char *const common_keys[];
 extern const char *const settings_keys[];
+/* The interned name of key when [settings] takes it (settings_keys, or a
+ * kind's settings_keys), else NULL. */
+const char *setting_key(const char *key);
 /* inih's reader and handler (ini_parse_stream()); the stream is the loader. */
 char *load_reader(char *str, int num, void *stream);
 int load_handler(void *user, const char *section, const char *name, const char *value);

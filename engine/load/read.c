@@ -29,6 +29,20 @@ const char *const settings_keys[] = {
 	NULL,
 };
 
+/* A key [settings] takes: one of settings_keys, or one a kind takes
+ * there as the default for its sections (job_kind.settings_keys). */
+const char *setting_key(const char *key)
+{
+	for (const char *const *k = settings_keys; *k; k++)
+		if (strcmp(*k, key) == 0)
+			return *k;
+	for (int i = 0; job_kinds[i]; i++)
+		for (const char *const *k = job_kinds[i]->settings_keys; k && *k; k++)
+			if (strcmp(*k, key) == 0)
+				return *k;
+	return NULL;
+}
+
 static const char *arena_join(struct arena *a, const char *x, const char *y)
 {
 	size_t nx = strlen(x), ny = strlen(y);
@@ -250,7 +264,7 @@ static void keep_failed_key(struct loader *L)
 	const char *key = L->raw_key;
 	if (!key || !L->kvs)
 		return;
-	if ((L->sec_type == SEC_SETTINGS && !in_list(settings_keys, key)) ||
+	if ((L->sec_type == SEC_SETTINGS && !setting_key(key)) ||
 	    (L->sec_type == SEC_JOB && !job_key_known(L->sec, key)) ||
 	    (L->sec_type == SEC_POOL && strcmp(key, "depth") != 0))
 		return;
@@ -408,7 +422,10 @@ static const char *job_key_suggest(const struct section *sec, const char *key, b
 /* Known key names point at the tables' strings rather than a copy each. */
 static const char *intern_key(struct loader *L, const char *key)
 {
-	const char *const *lists[] = {common_keys, settings_keys,
+	const char *known = setting_key(key);
+	if (known)
+		return known;
+	const char *const *lists[] = {common_keys,
 				      L->sec_type == SEC_JOB ? L->sec->kind->keys : NULL};
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++)
 		for (const char *const *k = lists[i]; k && *k; k++)
@@ -462,7 +479,7 @@ int load_handler(void *user, const char *section, const char *name, const char *
 	case SEC_BAD:
 		return 1;
 	case SEC_SETTINGS:
-		if (!in_list(settings_keys, key)) {
+		if (!setting_key(key)) {
 			const char *near =
 				closest_word(key, settings_keys, ARRAY_SIZE(settings_keys) - 1);
 			lerr(L, L->lineno, "unknown setting '%s'%s%s%s", key,

@@ -208,6 +208,9 @@ void load_settings(struct loader *L)
 		if (strcmp(kvs[i].key, "backend") != 0 && strcmp(kvs[i].key, "jobs") != 0)
 			rest[nrest++] = kvs[i];
 	expand_kvs(L, rest, nrest, "");
+	for (size_t i = 0; i < nrest; i++)
+		if (!in_list(settings_keys, rest[i].key))
+			VEC_PUSH(&s->kind, rest[i]);
 	s->net_jobs = cli->net_jobs;
 	s->keep_going = cli->keep_going;
 #define STR_SETTING(f)                                                                             \

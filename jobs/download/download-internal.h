@@ -70,6 +70,7 @@ struct download_def {
 	VEC(const char *) headers; /* "Name: value", placeholders still in */
 	int64_t max_size;
 	enum refresh refresh;
+	char *ca_file;             /* absolute; NULL: the system's CAs only */
 };
 
 /* The schemes a url may name, NULL-terminated; the index of each is what

@@ -4,9 +4,13 @@
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <errno.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "engine/expand.h"
 #include "engine/kind.h"
@@ -17,8 +21,11 @@
 
 static const char *const refresh_names[] = {"conditional", "always", "once", NULL};
 
-static const char *const download_keys[] = {"url", "sha256", "header", "max_size", "refresh",
-					    NULL};
+static const char *const download_keys[] = {"url",     "sha256",  "header", "max_size",
+					    "refresh", "ca_file", NULL};
+/* Whom a download trusts is a default [settings] may give every download;
+ * it says how the job runs, not what it fetches (see job_kind). */
+static const char *const download_settings_keys[] = {"ca_file", NULL};
 
 /* ---- checking the graph ---- */
 
@@ -114,6 +121,39 @@ int download_instance_header(const struct job *job, const char *tmpl, struct str
 	return -1;
 }
 
+/* ca_file, checked now rather than at the first download: a readable
+ * file holding a PEM certificate. Returns its absolute path (the caller
+ * frees it), or NULL with the problem in why. */
+static char *ca_file_check(const char *path, struct strbuf *why)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		sb_addf(why, "cannot read ca_file '%s': %s; name a PEM file of CA certificates, "
+			     "relative to the graph's folder", path, strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sb_addf(why, "ca_file '%s' is not a file; name a PEM file of CA certificates", path);
+		return NULL;
+	}
+	BIO *bio = BIO_new_file(path, "r");
+	X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	int saved = errno;
+	BIO_free(bio);
+	X509_free(cert);
+	if (!bio) {
+		sb_addf(why, "cannot read ca_file '%s': %s", path, strerror(saved));
+		return NULL;
+	}
+	if (!cert) {
+		sb_addf(why, "ca_file '%s' holds no PEM certificate (-----BEGIN CERTIFICATE-----); "
+			     "name the CA's certificate in PEM form", path);
+		return NULL;
+	}
+	char *abs = realpath(path, NULL);
+	return abs ? abs : xstrdup(path);
+}
+
 static int download_check(const struct graph *g, struct section *sec, struct diag *d)
 {
 	const struct kv *url = section_key(sec, "url");
@@ -172,6 +212,20 @@ static int download_check(const struct graph *g, struct section *sec, struct dia
 		} else {
 			def->refresh = (enum refresh)r;
 		}
+	}
+	/* The section's ca_file, else [settings]'; an empty one trusts the
+	 * system's CAs only. */
+	const struct kv *ca = section_key(sec, "ca_file");
+	if (!ca)
+		ca = graph_kind_setting(g, "ca_file");
+	if (ca && *ca->val) {
+		struct strbuf why = {0};
+		def->ca_file = ca_file_check(ca->val, &why);
+		if (!def->ca_file) {
+			diag_add(d, g->file, ca->line, "job '%s': %s", sec->name, sb_str(&why));
+			errors++;
+		}
+		sb_release(&why);
 	}
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
@@ -246,6 +300,7 @@ static void download_def_release(struct section *sec)
 	if (!def)
 		return;
 	free(def->headers.v);
+	free(def->ca_file);
 	free(def);
 	sec->kpriv = NULL;
 }
@@ -291,6 +346,7 @@ const struct job_kind kind_download = {
 	.color = "#59a14f",
 	.network = true,
 	.keys = download_keys,
+	.settings_keys = download_settings_keys,
 	.atomic_outputs = true,
 	.facts = download_facts,
 	.counts = download_counts,

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/x509_vfy.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +192,24 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	curl_easy_setopt(easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (def->ca_file) {
+		/* The private CA joins the system's CAs rather than replacing
+		 * them: CAINFO replaces only curl's bundle, and the system's
+		 * folder of CAs (curl's built-in CAPATH) is kept, named here so
+		 * that it does not depend on the reset above. */
+		const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+		curl_easy_setopt(easy, CURLOPT_CAINFO, def->ca_file);
+		if (vi->capath)
+			curl_easy_setopt(easy, CURLOPT_CAPATH, vi->capath);
+	}
+	/* HTTP/2 when the server offers it (ALPN), and on a multi handle
+	 * (uv-curl.c) a transfer to a host that a connection is being opened
+	 * to waits for it and shares it as one more stream, instead of opening
+	 * its own. Over https only: plain http stays HTTP/1.1, where waiting
+	 * would only delay the first transfers. */
+	curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	if (!strncasecmp(d->url, "https://", 8))
+		curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
 	curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_LIMIT);
@@ -274,6 +293,65 @@ static const char *curl_text(struct download *d, CURLcode cc)
 	return d->errbuf[0] ? d->errbuf : curl_easy_strerror(cc);
 }
 
+/* A server certificate that does not verify, said in words a user can act
+ * on, with curl's own text after: never worth a retry (the certificate
+ * will be the same), so permanent. */
+static void tls_failure(struct download *d, CURLcode cc)
+{
+	long vr = X509_V_OK;
+	char *host = NULL, *eff = NULL;
+	curl_easy_getinfo(d->easy, CURLINFO_SSL_VERIFYRESULT, &vr);
+	curl_easy_getinfo(d->easy, CURLINFO_EFFECTIVE_URL, &eff);
+	CURLU *u = curl_url();
+	if (u && curl_url_set(u, CURLUPART_URL, eff ? eff : d->url, 0) != CURLUE_OK)
+		host = NULL;
+	else if (u)
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+	const char *h = host ? host : "the server";
+	const char *why = curl_text(d, cc);
+	const char *ca = d->def->ca_file;
+	if (cc == CURLE_SSL_CACERT_BADFILE) {
+		download_fail(d, false, "cannot use the CA certificates of ca_file '%s' (%s)",
+			      ca ? ca : "(the system's)", why);
+	} else if (vr == X509_V_ERR_CERT_HAS_EXPIRED) {
+		download_fail(d, false,
+			      "the TLS certificate of %s has expired: its administrator must renew "
+			      "it (%s)", h, why);
+	} else if (vr == X509_V_ERR_CERT_NOT_YET_VALID) {
+		download_fail(d, false,
+			      "the TLS certificate of %s is not valid yet: check this machine's "
+			      "clock (%s)", h, why);
+	} else if (vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+		   vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+		   vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+		   vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+		   vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE || vr == X509_V_ERR_CERT_UNTRUSTED) {
+		bool self = vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT;
+		download_fail(d, false,
+			      "the TLS certificate of %s is %s, which this machine does not trust%s%s%s: "
+			      "if you trust it, set ca_file = PATH (in the job or in [settings]) to %s "
+			      "(%s)",
+			      h, self ? "self-signed" : "signed by an unknown CA",
+			      ca ? " (nor does ca_file '" : "", ca ? ca : "", ca ? "')" : "",
+			      self ? "that certificate, in PEM form"
+				   : "the PEM certificate of the CA that signed it",
+			      why);
+	} else if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH ||
+		   ((vr == X509_V_OK || vr == X509_V_ERR_UNSPECIFIED) &&
+		    strstr(why, "host name"))) {
+		/* The chain verified; curl's own check of the name failed
+		 * ("... does not match target host name ..."). */
+		download_fail(d, false,
+			      "the TLS certificate of %s is for another host name: use in the url a "
+			      "name the certificate is for (%s)", h, why);
+	} else {
+		download_fail(d, false, "the TLS certificate of %s does not verify: %s (%s)", h,
+			      X509_verify_cert_error_string(vr), why);
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+}
+
 int download_finish(struct download *d, CURLcode cc)
 {
 	struct attempt *a = d->a;
@@ -318,6 +396,8 @@ int download_finish(struct download *d, CURLcode cc)
 		download_fail(d, false,
 			      "refused to follow a redirect to %.300s (only http and https)",
 			      d->location ? d->location : "another protocol");
+	} else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE) {
+		tls_failure(d, cc);
 	} else if (cc != CURLE_OK) {
 		download_fail(d, curl_transient(cc), "%s", curl_text(d, cc));
 	} else if (http && code == 304) {

@@ -234,6 +234,9 @@ static struct dl_loop *loop_get(struct async_attempt *aa)
 	curl_multi_setopt(L->multi, CURLMOPT_SOCKETDATA, L);
 	curl_multi_setopt(L->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(L->multi, CURLMOPT_TIMERDATA, L);
+	/* HTTP/2 streams of one host share its connection (curl's default,
+	 * said here because the report's connection count relies on it). */
+	curl_multi_setopt(L->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	*aa->loop_cache = L;
 	return L;
 }

@@ -335,6 +335,116 @@ def scripted(t):
     return s
 
 
+
+# ---- TLS: a private CA, certificates, nginx over https, a forward proxy ----
+
+def _openssl(dir, *args, fake=None):
+    cmd = ["openssl"] + list(args)
+    if fake:
+        # faketime: an "openssl x509" run in the past makes a certificate
+        # that expired long ago (Debian 12's OpenSSL has no -not_before).
+        cmd = ["faketime", "-f", fake] + cmd
+    p = subprocess.run(cmd, cwd=dir, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr[-2000:]))
+
+
+class Pki:
+    """A private CA and server certificates made by the openssl command in
+    dir, all with P-256 keys (quick to make). Attributes: ca (the CA's
+    certificate, PEM), and for each of good (127.0.0.1 and localhost,
+    signed by the CA), other_host (signed by the CA, for other.example
+    only), expired (127.0.0.1, signed by the CA, expired a year ago) and
+    self_signed (127.0.0.1, its own issuer) a (certificate, key) pair."""
+
+    EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+    def __init__(self, dir):
+        self.dir = os.path.abspath(dir)
+        os.makedirs(self.dir, exist_ok=True)
+        _world_readable(self.dir)
+        d = self.dir
+        _openssl(d, "req", "-x509", *self.EC, "-keyout", "ca.key", "-out", "ca.pem",
+                 "-days", "3650", "-subj", "/CN=juggle test CA")
+        self.ca = os.path.join(d, "ca.pem")
+        self.good = self._leaf("good", "IP:127.0.0.1,DNS:localhost")
+        self.other_host = self._leaf("other-host", "DNS:other.example")
+        self.expired = self._leaf("expired", "IP:127.0.0.1,DNS:localhost", days="30",
+                                  fake="-400d")
+        _openssl(d, "req", "-x509", *self.EC, "-keyout", "self-signed.key", "-out",
+                 "self-signed.pem", "-days", "30", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
+        self.self_signed = (os.path.join(d, "self-signed.pem"), os.path.join(d, "self-signed.key"))
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)  # nginx's workers run as nobody
+
+    def _leaf(self, name, san, days="30", fake=None):
+        d = self.dir
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                    "extendedKeyUsage=serverAuth\n" % san)
+        _openssl(d, "req", "-new", *self.EC, "-keyout", name + ".key", "-out", name + ".csr",
+                 "-subj", "/CN=" + san.split(",")[0].split(":", 1)[1])
+        _openssl(d, "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                 "-set_serial", str(int.from_bytes(os.urandom(8), "big")), "-days", days,
+                 "-extfile", name + ".ext", "-out", name + ".pem", fake=fake)
+        return (os.path.join(d, name + ".pem"), os.path.join(d, name + ".key"))
+
+
+class TlsNginx(Nginx):
+    """The test bed's nginx over https on 127.0.0.1, with the same
+    locations, serving cert (a (certificate, key) pair); HTTP/2 as well as
+    HTTP/1.1 (ALPN) when http2, else HTTP/1.1 only."""
+
+    def __init__(self, dir, cert, www=None, http2=True):
+        super().__init__(dir, www)
+        self.cert, self.http2 = cert, http2
+
+    def conf_text(self, port):
+        text = super().conf_text(port)
+        listen = "listen 127.0.0.1:%d;" % port
+        assert listen in text
+        return text.replace(listen, "listen 127.0.0.1:%d ssl%s;\n        ssl_certificate %s;\n"
+                            "        ssl_certificate_key %s;"
+                            % (port, " http2" if self.http2 else "", self.cert[0], self.cert[1]))
+
+    @property
+    def base(self):
+        return "https://127.0.0.1:%d" % self.port
+
+
+class ProxyNginx(Nginx):
+    """nginx as a plain HTTP forward proxy (http:// URLs only, no CONNECT):
+    what it forwards is in its access_log(), the request's path being the
+    whole URL asked for."""
+
+    def conf_text(self, port):
+        text = super().conf_text(port)
+        start = text.index("        # Static files")
+        end = text.index("    }\n}\n")
+        return text[:start] + "        location / { proxy_pass http://$http_host; }\n" + text[end:]
+
+
+def pki(t):
+    """A private CA and certificates for test t (see Pki)."""
+    return Pki(os.path.join(t.dir, "tb-pki"))
+
+
+def tls_nginx(t, cert, www=None, http2=True, name="tb-tls"):
+    """Starts nginx over https for test t with cert (a Pki pair), stopped by
+    t.cleanups; serves t.dir/NAME/www unless told another folder."""
+    n = TlsNginx(os.path.join(t.dir, name), cert, www, http2)
+    t.cleanups.append(n.stop)
+    return n.start()
+
+
+def proxy_nginx(t):
+    """Starts a forward proxy (ProxyNginx) for test t, stopped by t.cleanups."""
+    n = ProxyNginx(os.path.join(t.dir, "tb-proxy"))
+    t.cleanups.append(n.stop)
+    return n.start()
+
+
 # ---- the scripted server itself ----
 
 def _serve_scripted(dir):

@@ -202,7 +202,45 @@ static void test_unused_override_warns(void **state)
 	diag_release(&d);
 }
 
+/* A key a kind takes in [settings] (the download kind's ca_file) reaches
+ * the kind expanded and with its line, is refused by the other kinds'
+ * sections, and stays out of the fingerprint. */
+static void test_kind_setting(void **state)
+{
+	(void)state;
+	struct graph g, h;
+	struct diag d = {0};
+	assert_int_equal(load_ini(&g,
+				  "[vars]\nnone =\n"
+				  "[settings]\nca_file = ${none}\n"
+				  "[download a]\nurl = https://127.0.0.1:1/a\noutput = a\n"
+				  "ca_file =\n",
+				  &d, NULL),
+			 0);
+	const struct kv *kv = graph_kind_setting(&g, "ca_file");
+	assert_non_null(kv);
+	assert_string_equal(kv->val, "");
+	assert_int_equal(kv->line, 4);
+	assert_null(graph_kind_setting(&g, "url"));
+	assert_int_equal(load_ini(&h, "[download a]\nurl = https://127.0.0.1:1/a\noutput = a\n",
+				  &d, NULL),
+			 0);
+	assert_memory_equal(g.jobs.v[0]->fp, h.jobs.v[0]->fp, sizeof(g.jobs.v[0]->fp));
+	assert_null(graph_kind_setting(&h, "ca_file"));
+	graph_release(&g);
+	graph_release(&h);
+	diag_release(&d);
+	assert_int_equal(load_ini(&g, "[settings]\nca_fil = x\n[command c]\ncommand = true\n"
+				  "ca_file = x\n",
+				  &d, NULL),
+			 -1);
+	assert_int_equal(d.msgs.n, 2);
+	graph_release(&g);
+	diag_release(&d);
+}
+
 static const struct CMUnitTest tests[] = {
+	cmocka_unit_test_setup_teardown(test_kind_setting, in_tmp, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_failed_key_is_present, in_tmp, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_unused_override_warns, in_tmp, out_of_tmp),
 	cmocka_unit_test_setup_teardown(test_cycle_is_reported_with_its_jobs, in_tmp, out_of_tmp),
