@@ -51,6 +51,11 @@ struct job_kind {
 				  * report's timeline ("#4e79a7"); NULL: the
 				  * color of a kind the report does not know */
 	const char *const *keys; /* keys besides the common ones, NULL-terminated */
+	const char *const *secret_keys; /* those of keys whose values are
+				  * secrets (a token): they stay out of the
+				  * job's fingerprint, where only the key's
+				  * presence counts, so a rotated secret
+				  * re-runs nothing; NULL-terminated, or NULL */
 	bool env_keys;           /* accepts "env.NAME" keys */
 	bool network;            /* mostly waits on the network: on the
 				  * eventloop and auto backends an attempt takes

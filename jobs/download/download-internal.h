@@ -63,11 +63,18 @@ extern const struct job_kind kind_download;
 
 enum refresh { REFRESH_CONDITIONAL, REFRESH_ALWAYS, REFRESH_ONCE };
 
+/* A header key of a download section: header or secret_header. */
+struct download_header {
+	const char *tmpl; /* "Name: value", placeholders still in */
+	int line;         /* of the key in the graph file */
+	bool secret;      /* secret_header: its value is never shown */
+};
+
 /* A download section's keys, parsed by check() into sec->kpriv. */
 struct download_def {
 	const char *url;           /* placeholders still in */
 	const char *sha256;        /* NULL, or hex with placeholders still in */
-	VEC(const char *) headers; /* "Name: value", placeholders still in */
+	VEC(struct download_header) headers; /* in the order of the graph */
 	int64_t max_size;
 	enum refresh refresh;
 };
@@ -85,9 +92,14 @@ int download_url_scheme(const char *url);
 int download_instance_url(const struct job *job, const char *tmpl, struct strbuf *out,
 			  struct strbuf *err);
 
-/* A header of a job, substituted, into out; 0, or -1 with why in err. */
-int download_instance_header(const struct job *job, const char *tmpl, struct strbuf *out,
-			     struct strbuf *err);
+/* Header h of a job, substituted, into out; 0, or -1 with why in err
+ * (which shows no value of a secret header). */
+int download_instance_header(const struct job *job, const struct download_header *h,
+			     struct strbuf *out, struct strbuf *err);
+
+/* Adds header line s (n bytes) to the trace sb as "> s", or, when secret,
+ * with only its name: "> Name: (secret, not shown)". */
+void download_trace_header(struct strbuf *sb, const char *s, size_t n, bool secret);
 
 /* ---- what a download remembers between runs (validators.c) ---- */
 

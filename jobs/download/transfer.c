@@ -126,7 +126,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	bool bad = download_instance_url(job, def->url, &sb, &why) < 0;
 	for (size_t i = 0; !bad && i < def->headers.n; i++) {
 		sb_reset(&sb);
-		bad = download_instance_header(job, def->headers.v[i], &sb, &why) < 0;
+		bad = download_instance_header(job, &def->headers.v[i], &sb, &why) < 0;
 	}
 	sb_reset(&sb);
 	if (bad) {
@@ -174,7 +174,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
 	}
 	for (size_t i = 0; i < def->headers.n; i++) {
-		subst_placeholders(job, def->headers.v[i], SUBST_TEXT, &sb);
+		subst_placeholders(job, def->headers.v[i].tmpl, SUBST_TEXT, &sb);
 		d->headers = curl_slist_append(d->headers, sb_str(&sb));
 		sb_reset(&sb);
 	}
@@ -214,8 +214,11 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, d);
 	sb_addf(&d->trace, "GET %s -> %s%s\n", d->url, d->output,
 		d->conditional ? " (conditional)" : "");
-	for (struct curl_slist *h = d->headers; h; h = h->next)
-		download_trace_line(d, "> ", h->data, strlen(h->data));
+	/* The graph's headers come first in d->headers, in their order. */
+	size_t i = 0;
+	for (struct curl_slist *h = d->headers; h; h = h->next, i++)
+		download_trace_header(&d->trace, h->data, strlen(h->data),
+				      i < def->headers.n && def->headers.v[i].secret);
 	return 1;
 }
 
