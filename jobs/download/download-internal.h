@@ -109,6 +109,8 @@ struct validators {
 	char *etag;
 	char *last_modified;
 	int64_t mtime_ns, size; /* of the output they describe; -1 unknown */
+	int64_t filetime;       /* ftp: the file's time on the server (MDTM),
+				 * seconds since the epoch; -1 unknown */
 };
 
 /* Frees v's strings and zeroes it. */
@@ -122,9 +124,9 @@ void download_validators_parse(const char *s, struct validators *v);
 char *download_validators_format(const struct validators *v);
 
 /* The memo for job's output as st describes it, with its validators
- * (either may be NULL); the caller frees it. */
+ * (etag and last_modified may be NULL, filetime -1); the caller frees it. */
 char *download_memo(const struct job *job, const struct stat *st, const char *etag,
-		    const char *last_modified);
+		    const char *last_modified, int64_t filetime);
 
 /* The job's fingerprint in hex. */
 void download_fp_hex(const struct job *job, char out[33]);
@@ -147,7 +149,8 @@ struct download {
 	bool too_big, write_failed, cancelled;
 	int write_errno;
 	struct validators prev;  /* from the last run */
-	bool conditional;        /* If-None-Match / If-Modified-Since sent */
+	bool conditional;        /* If-None-Match / If-Modified-Since sent, or
+				  * for ftp the time condition on MDTM */
 	char *etag, *last_modified; /* of the final response */
 	char *location;          /* its Location header */
 	char reason[96];         /* its status line's reason phrase */
@@ -161,13 +164,18 @@ struct download {
  * ETag, Last-Modified and Location. Returns size * n, as curl expects. */
 size_t download_on_header(char *buf, size_t size, size_t n, void *d);
 
-/* Adds If-None-Match / If-Modified-Since from d->prev to d->headers, and
- * sets d->conditional, when refresh = conditional allows it and the output
- * on disk is the copy d->prev describes (same_copy) (validators.c). */
+/* Adds If-None-Match / If-Modified-Since from d->prev to d->headers (for
+ * ftp, the time condition on the file's MDTM is set on d->easy later, by
+ * download_begin), and sets d->conditional, when refresh = conditional
+ * allows it and the output on disk is the copy d->prev describes
+ * (same_copy) (validators.c). */
 void download_conditional(struct download *d, bool same_copy);
 
 /* True for an http:// or https:// URL. */
 bool download_is_http(const char *url);
+
+/* True for an ftp:// or ftps:// URL. */
+bool download_is_ftp(const char *url);
 
 /* Adds prefix, then s (n bytes, its line end dropped) as one line to
  * d->trace, until the trace is long enough. */
