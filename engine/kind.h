@@ -58,6 +58,11 @@ struct job_kind {
 	 * [settings]: the kind reads one with graph_kind_setting() when the
 	 * section does not set it. */
 	const char *const *settings_keys;
+	const char *const *secret_keys; /* those of keys whose values are
+				  * secrets (a token): they stay out of the
+				  * job's fingerprint, where only the key's
+				  * presence counts, so a rotated secret
+				  * re-runs nothing; NULL-terminated, or NULL */
 	bool env_keys;           /* accepts "env.NAME" keys */
 	bool network;            /* mostly waits on the network: on the
 				  * eventloop and auto backends an attempt takes

@@ -24,7 +24,8 @@ static int cmp_kv(const void *a, const void *b)
 
 /* The definition's fingerprint: kind, keys after ${} expansion (sorted,
  * minus the scheduling-only ones and those the kind also takes in
- * [settings], which say how it runs), item and match. */
+ * [settings], which say how it runs; of the kind's secret keys only the
+ * name), item and match. */
 void fingerprints(struct graph *g)
 {
 	EVP_MD_CTX *base = EVP_MD_CTX_new(), *ctx = EVP_MD_CTX_new();
@@ -41,6 +42,8 @@ void fingerprints(struct graph *g)
 			    in_list(sec->kind->settings_keys, sorted[i]->key))
 				continue;
 			EVP_DigestUpdate(base, sorted[i]->key, strlen(sorted[i]->key) + 1);
+			if (sec->kind->secret_keys && in_list(sec->kind->secret_keys, sorted[i]->key))
+				continue; /* a rotated token is the same definition */
 			EVP_DigestUpdate(base, sorted[i]->val, strlen(sorted[i]->val) + 1);
 		}
 		free(sorted);

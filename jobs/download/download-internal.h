@@ -63,11 +63,18 @@ extern const struct job_kind kind_download;
 
 enum refresh { REFRESH_CONDITIONAL, REFRESH_ALWAYS, REFRESH_ONCE };
 
+/* A header key of a download section: header or secret_header. */
+struct download_header {
+	const char *tmpl; /* "Name: value", placeholders still in */
+	int line;         /* of the key in the graph file */
+	bool secret;      /* secret_header: its value is never shown */
+};
+
 /* A download section's keys, parsed by check() into sec->kpriv. */
 struct download_def {
 	const char *url;           /* placeholders still in */
 	const char *sha256;        /* NULL, or hex with placeholders still in */
-	VEC(const char *) headers; /* "Name: value", placeholders still in */
+	VEC(struct download_header) headers; /* in the order of the graph */
 	int64_t max_size;
 	enum refresh refresh;
 	char *ca_file;             /* absolute; NULL: the system's CAs only */
@@ -86,9 +93,14 @@ int download_url_scheme(const char *url);
 int download_instance_url(const struct job *job, const char *tmpl, struct strbuf *out,
 			  struct strbuf *err);
 
-/* A header of a job, substituted, into out; 0, or -1 with why in err. */
-int download_instance_header(const struct job *job, const char *tmpl, struct strbuf *out,
-			     struct strbuf *err);
+/* Header h of a job, substituted, into out; 0, or -1 with why in err
+ * (which shows no value of a secret header). */
+int download_instance_header(const struct job *job, const struct download_header *h,
+			     struct strbuf *out, struct strbuf *err);
+
+/* Adds header line s (n bytes) to the trace sb as "> s", or, when secret,
+ * with only its name: "> Name: (secret, not shown)". */
+void download_trace_header(struct strbuf *sb, const char *s, size_t n, bool secret);
 
 /* ---- what a download remembers between runs (validators.c) ---- */
 
@@ -98,6 +110,8 @@ struct validators {
 	char *etag;
 	char *last_modified;
 	int64_t mtime_ns, size; /* of the output they describe; -1 unknown */
+	int64_t filetime;       /* ftp: the file's time on the server (MDTM),
+				 * seconds since the epoch; -1 unknown */
 };
 
 /* Frees v's strings and zeroes it. */
@@ -111,9 +125,9 @@ void download_validators_parse(const char *s, struct validators *v);
 char *download_validators_format(const struct validators *v);
 
 /* The memo for job's output as st describes it, with its validators
- * (either may be NULL); the caller frees it. */
+ * (etag and last_modified may be NULL, filetime -1); the caller frees it. */
 char *download_memo(const struct job *job, const struct stat *st, const char *etag,
-		    const char *last_modified);
+		    const char *last_modified, int64_t filetime);
 
 /* The job's fingerprint in hex. */
 void download_fp_hex(const struct job *job, char out[33]);
@@ -136,7 +150,8 @@ struct download {
 	bool too_big, write_failed, cancelled;
 	int write_errno;
 	struct validators prev;  /* from the last run */
-	bool conditional;        /* If-None-Match / If-Modified-Since sent */
+	bool conditional;        /* If-None-Match / If-Modified-Since sent, or
+				  * for ftp the time condition on MDTM */
 	char *etag, *last_modified; /* of the final response */
 	char *location;          /* its Location header */
 	char reason[96];         /* its status line's reason phrase */
@@ -150,13 +165,18 @@ struct download {
  * ETag, Last-Modified and Location. Returns size * n, as curl expects. */
 size_t download_on_header(char *buf, size_t size, size_t n, void *d);
 
-/* Adds If-None-Match / If-Modified-Since from d->prev to d->headers, and
- * sets d->conditional, when refresh = conditional allows it and the output
- * on disk is the copy d->prev describes (same_copy) (validators.c). */
+/* Adds If-None-Match / If-Modified-Since from d->prev to d->headers (for
+ * ftp, the time condition on the file's MDTM is set on d->easy later, by
+ * download_begin), and sets d->conditional, when refresh = conditional
+ * allows it and the output on disk is the copy d->prev describes
+ * (same_copy) (validators.c). */
 void download_conditional(struct download *d, bool same_copy);
 
 /* True for an http:// or https:// URL. */
 bool download_is_http(const char *url);
+
+/* True for an ftp:// or ftps:// URL. */
+bool download_is_ftp(const char *url);
 
 /* Adds prefix, then s (n bytes, its line end dropped) as one line to
  * d->trace, until the trace is long enough. */

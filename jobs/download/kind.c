@@ -21,11 +21,13 @@
 
 static const char *const refresh_names[] = {"conditional", "always", "once", NULL};
 
-static const char *const download_keys[] = {"url",     "sha256",  "header", "max_size",
-					    "refresh", "ca_file", NULL};
+static const char *const download_keys[] = {"url",      "sha256",  "header", "secret_header",
+					    "max_size", "refresh", "ca_file", NULL};
 /* Whom a download trusts is a default [settings] may give every download;
  * it says how the job runs, not what it fetches (see job_kind). */
 static const char *const download_settings_keys[] = {"ca_file", NULL};
+/* A token in a secret_header is never shown and never fingerprinted. */
+static const char *const download_secret_keys[] = {"secret_header", NULL};
 
 /* ---- checking the graph ---- */
 
@@ -108,16 +110,18 @@ static bool header_ok(const char *h)
 	return true;
 }
 
-/* Header i of an instance, substituted, into out; 0, or -1 with why in
- * err. Checked after substitution: a placeholder brings a file name. */
-int download_instance_header(const struct job *job, const char *tmpl, struct strbuf *out,
-			     struct strbuf *err)
+/* Checked after substitution: a placeholder brings a file name. */
+int download_instance_header(const struct job *job, const struct download_header *h,
+			     struct strbuf *out, struct strbuf *err)
 {
-	subst_placeholders(job, tmpl, SUBST_TEXT, out);
+	subst_placeholders(job, h->tmpl, SUBST_TEXT, out);
 	if (header_ok(sb_str(out)))
 		return 0;
-	sb_addf(err, "header: '%s' (from '%s') is not 'Name: value' on one line", sb_str(out),
-		tmpl);
+	if (h->secret)
+		sb_adds(err, "secret_header: the value (not shown) is not 'Name: value' on one line");
+	else
+		sb_addf(err, "header: '%s' (from '%s') is not 'Name: value' on one line",
+			sb_str(out), h->tmpl);
 	return -1;
 }
 
@@ -152,6 +156,21 @@ static char *ca_file_check(const char *path, struct strbuf *why)
 	}
 	char *abs = realpath(path, NULL);
 	return abs ? abs : xstrdup(path);
+}
+
+void download_trace_header(struct strbuf *sb, const char *s, size_t n, bool secret)
+{
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	const char *colon = secret ? memchr(s, ':', n) : NULL;
+	sb_adds(sb, "> ");
+	if (secret) {
+		sb_add(sb, s, colon ? (size_t)(colon - s) : 0);
+		sb_adds(sb, ": (secret, not shown)");
+	} else {
+		sb_add(sb, s, n);
+	}
+	sb_addc(sb, '\n');
 }
 
 static int download_check(const struct graph *g, struct section *sec, struct diag *d)
@@ -229,25 +248,25 @@ static int download_check(const struct graph *g, struct section *sec, struct dia
 	}
 	for (size_t i = 0; i < sec->keys.n; i++) {
 		const struct kv *kv = &sec->keys.v[i];
-		if (strcmp(kv->key, "header") != 0)
+		bool secret = strcmp(kv->key, "secret_header") == 0;
+		if (!secret && strcmp(kv->key, "header") != 0)
 			continue;
 		if (!header_ok(kv->val)) {
-			diag_add(d, g->file, kv->line,
-				 "job '%s': header: '%s' is not 'Name: value'", sec->name, kv->val);
+			if (secret)
+				diag_add(d, g->file, kv->line,
+					 "job '%s': secret_header: the value (not shown) is not "
+					 "'Name: value' on one line",
+					 sec->name);
+			else
+				diag_add(d, g->file, kv->line,
+					 "job '%s': header: '%s' is not 'Name: value'", sec->name,
+					 kv->val);
 			errors++;
 		}
-		VEC_PUSH(&def->headers, kv->val);
+		struct download_header h = {.tmpl = kv->val, .line = kv->line, .secret = secret};
+		VEC_PUSH(&def->headers, h);
 	}
 	return errors ? -1 : 0;
-}
-
-/* The line of the section's header key number i. */
-static int header_line(const struct section *sec, size_t i)
-{
-	for (size_t k = 0; k < sec->keys.n; k++)
-		if (strcmp(sec->keys.v[k].key, "header") == 0 && i-- == 0)
-			return sec->keys.v[k].line;
-	return sec->line;
 }
 
 static int download_check_job(const struct graph *g, struct job *job, struct diag *d)
@@ -272,9 +291,9 @@ static int download_check_job(const struct graph *g, struct job *job, struct dia
 	for (size_t i = 0; i < def->headers.n; i++) {
 		sb_reset(&sb);
 		sb_reset(&why);
-		if (strchr(def->headers.v[i], '{') &&
-		    download_instance_header(job, def->headers.v[i], &sb, &why) < 0) {
-			diag_add(d, g->file, header_line(job->sec, i), "job '%s': %s", job->name,
+		if (strchr(def->headers.v[i].tmpl, '{') &&
+		    download_instance_header(job, &def->headers.v[i], &sb, &why) < 0) {
+			diag_add(d, g->file, def->headers.v[i].line, "job '%s': %s", job->name,
 				 sb_str(&why));
 			errors++;
 		}
@@ -347,6 +366,7 @@ const struct job_kind kind_download = {
 	.network = true,
 	.keys = download_keys,
 	.settings_keys = download_settings_keys,
+	.secret_keys = download_secret_keys,
 	.atomic_outputs = true,
 	.facts = download_facts,
 	.counts = download_counts,

@@ -45,6 +45,11 @@ bool download_is_http(const char *url)
 	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
+bool download_is_ftp(const char *url)
+{
+	return strncasecmp(url, "ftp://", 6) == 0 || strncasecmp(url, "ftps://", 7) == 0;
+}
+
 void download_trace_line(struct download *d, const char *prefix, const char *s, size_t n)
 {
 	if (d->trace.len > 16384)
@@ -127,7 +132,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	bool bad = download_instance_url(job, def->url, &sb, &why) < 0;
 	for (size_t i = 0; !bad && i < def->headers.n; i++) {
 		sb_reset(&sb);
-		bad = download_instance_header(job, def->headers.v[i], &sb, &why) < 0;
+		bad = download_instance_header(job, &def->headers.v[i], &sb, &why) < 0;
 	}
 	sb_reset(&sb);
 	if (bad) {
@@ -159,7 +164,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		log_text(a, line);
 		free(line);
 		a->res->unchanged = true;
-		a->res->extra = download_memo(job, &st, NULL, NULL);
+		a->res->extra = download_memo(job, &st, NULL, NULL, -1);
 		download_release(d);
 		return 0;
 	}
@@ -175,7 +180,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
 	}
 	for (size_t i = 0; i < def->headers.n; i++) {
-		subst_placeholders(job, def->headers.v[i], SUBST_TEXT, &sb);
+		subst_placeholders(job, def->headers.v[i].tmpl, SUBST_TEXT, &sb);
 		d->headers = curl_slist_append(d->headers, sb_str(&sb));
 		sb_reset(&sb);
 	}
@@ -231,10 +236,22 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(easy, CURLOPT_XFERINFODATA, d);
+	if (download_is_ftp(d->url)) {
+		/* The file's time (MDTM) is ftp's validator: asked on every
+		 * transfer, and the next run fetches only a newer file. */
+		curl_easy_setopt(easy, CURLOPT_FILETIME, 1L);
+		if (d->conditional) {
+			curl_easy_setopt(easy, CURLOPT_TIMECONDITION, (long)CURL_TIMECOND_IFMODSINCE);
+			curl_easy_setopt(easy, CURLOPT_TIMEVALUE_LARGE, (curl_off_t)d->prev.filetime);
+		}
+	}
 	sb_addf(&d->trace, "GET %s -> %s%s\n", d->url, d->output,
 		d->conditional ? " (conditional)" : "");
-	for (struct curl_slist *h = d->headers; h; h = h->next)
-		download_trace_line(d, "> ", h->data, strlen(h->data));
+	/* The graph's headers come first in d->headers, in their order. */
+	size_t i = 0;
+	for (struct curl_slist *h = d->headers; h; h = h->next, i++)
+		download_trace_header(&d->trace, h->data, strlen(h->data),
+				      i < def->headers.n && def->headers.v[i].secret);
 	return 1;
 }
 
@@ -352,6 +369,24 @@ static void tls_failure(struct download *d, CURLcode cc)
 	curl_url_cleanup(u);
 }
 
+/* The transfer's time condition was not met: nothing newer to fetch. */
+static bool condition_unmet(struct download *d)
+{
+	long unmet = 0;
+	curl_easy_getinfo(d->easy, CURLINFO_CONDITION_UNMET, &unmet);
+	return unmet != 0;
+}
+
+/* The file's time on an ftp server, or -1. */
+static int64_t ftp_filetime(struct download *d)
+{
+	curl_off_t t = -1;
+	if (!download_is_ftp(d->url) ||
+	    curl_easy_getinfo(d->easy, CURLINFO_FILETIME_T, &t) != CURLE_OK)
+		return -1;
+	return t >= 0 ? (int64_t)t : -1;
+}
+
 int download_finish(struct download *d, CURLcode cc)
 {
 	struct attempt *a = d->a;
@@ -409,7 +444,18 @@ int download_finish(struct download *d, CURLcode cc)
 			res->unchanged = true;
 			res->extra = download_memo(
 				a->job, &st, d->etag ? d->etag : d->prev.etag,
-				d->last_modified ? d->last_modified : d->prev.last_modified);
+				d->last_modified ? d->last_modified : d->prev.last_modified, -1);
+			rc = 0;
+		}
+	} else if (!http && d->conditional && condition_unmet(d)) {
+		/* ftp: MDTM says the file is no newer than our copy; no RETR. */
+		struct stat st;
+		if (stat(d->output, &st) < 0) {
+			download_fail(d, false, "cannot read '%s': %s", d->output, strerror(errno));
+		} else {
+			log_text(a, "not modified on the server since the last download\n");
+			res->unchanged = true;
+			res->extra = download_memo(a->job, &st, NULL, NULL, d->prev.filetime);
 			rc = 0;
 		}
 	} else if (http && code >= 300) {
@@ -436,7 +482,8 @@ int download_finish(struct download *d, CURLcode cc)
 				download_fail(d, false, "cannot write '%s': %s", d->output,
 					      strerror(errno));
 			} else {
-				res->extra = download_memo(a->job, &st, d->etag, d->last_modified);
+				res->extra = download_memo(a->job, &st, d->etag, d->last_modified,
+							   ftp_filetime(d));
 				rc = 0;
 			}
 		}

@@ -2,7 +2,7 @@
  * the server whether its copy changed. After a run the memo (res->extra,
  * kept in the state log) holds lines "name value": fp (the job's
  * fingerprint), etag, last-modified, and the mtime and size of the output
- * they describe; the next run reads it back from a->prev_extra. The memo
+ * they describe, and for ftp the file's time on the server (filetime); the next run reads it back from a->prev_extra. The memo
  * is data from the last run and the headers come from a server, so the
  * parsers take any bytes (fuzz/fuzz_download.c feeds them).
  */
@@ -24,7 +24,7 @@ void download_validators_release(struct validators *v)
 void download_validators_parse(const char *s, struct validators *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->mtime_ns = v->size = -1;
+	v->mtime_ns = v->size = v->filetime = -1;
 	while (s && *s) {
 		size_t n = strcspn(s, "\n");
 		const char *sp = memchr(s, ' ', n);
@@ -41,6 +41,8 @@ void download_validators_parse(const char *s, struct validators *v)
 				v->mtime_ns = strtoll(val, NULL, 10);
 			else if (k == 4 && !memcmp(s, "size", 4))
 				v->size = strtoll(val, NULL, 10);
+			else if (k == 8 && !memcmp(s, "filetime", 8))
+				v->filetime = strtoll(val, NULL, 10);
 			free(val);
 		}
 		s += n + (s[n] == '\n');
@@ -56,13 +58,16 @@ char *download_validators_format(const struct validators *v)
 	if (v->last_modified)
 		sb_addf(&sb, "last-modified %s\n", v->last_modified);
 	sb_addf(&sb, "mtime %lld\nsize %lld\n", (long long)v->mtime_ns, (long long)v->size);
+	if (v->filetime >= 0)
+		sb_addf(&sb, "filetime %lld\n", (long long)v->filetime);
 	return sb_detach(&sb);
 }
 
 char *download_memo(const struct job *job, const struct stat *st, const char *etag,
-		    const char *last_modified)
+		    const char *last_modified, int64_t filetime)
 {
 	struct validators v = {0};
+	v.filetime = filetime;
 	download_fp_hex(job, v.fp);
 	v.etag = (char *)etag;
 	v.last_modified = (char *)last_modified;
@@ -132,8 +137,13 @@ size_t download_on_header(char *buf, size_t size, size_t n, void *userp)
 
 void download_conditional(struct download *d, bool same_copy)
 {
-	if (d->def->refresh != REFRESH_CONDITIONAL || !same_copy || !download_is_http(d->url) ||
-	    !(d->prev.etag || d->prev.last_modified))
+	if (d->def->refresh != REFRESH_CONDITIONAL || !same_copy)
+		return;
+	if (download_is_ftp(d->url)) {
+		d->conditional = d->prev.filetime >= 0;
+		return;
+	}
+	if (!download_is_http(d->url) || !(d->prev.etag || d->prev.last_modified))
 		return;
 	struct strbuf sb = {0};
 	if (d->prev.etag) {
