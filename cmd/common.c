@@ -124,13 +124,12 @@ int cli_load(struct cli *c, struct graph *g)
 		missing_graph(c, base);
 		return EXIT_USAGE;
 	}
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	struct load_opts o = {
 		.file = base,
 		.display = c->file,
 		.cli = c->set,
 		.set = c->vars.v,
-		.default_jobs = (int)(ncpu > 0 ? ncpu : 1) + 2,
+		.default_jobs = (int)cpus_usable() + 2,
 	};
 	struct diag d = {0};
 	int loaded = graph_load(g, &o, &d);

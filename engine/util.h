@@ -109,6 +109,11 @@ double mono_now(void);
 /* User and system CPU seconds of this process and the children it has
  * waited for, since it started (getrusage). */
 void process_cpu_s(double *user, double *sys);
+/* The CPUs this process may run on: sched_getaffinity()'s set, as
+ * nproc(1) counts them, so taskset, cpusets and container limits shrink
+ * it; the online CPUs when the set cannot be read; at least 1. The
+ * default -j, `depth = cpus` and the report's "cores" all use it. */
+long cpus_usable(void);
 /* Formats a wall-clock time as ISO 8601 UTC ("2026-11-25T02:00:00Z"). */
 void iso8601_utc(char out[32], double epoch_s);
 

@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -29,26 +28,26 @@ int parse_long(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-int parse_seconds(const char *s, double *out)
+/* A decimal number from 0 to hi; NaN and infinities are refused. */
+static int parse_bounded(const char *s, double hi, double *out)
 {
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0) || v > 1e7)
+	if (errno || end == s || *end || !(v >= 0) || v > hi)
 		return -1;
 	*out = v;
 	return 0;
 }
 
+int parse_seconds(const char *s, double *out)
+{
+	return parse_bounded(s, 1e7, out);
+}
+
 int parse_load(const char *s, double *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0) || v > 100000)
-		return -1;
-	*out = v;
-	return 0;
+	return parse_bounded(s, 100000, out);
 }
 
 int parse_bytes(const char *s, int64_t *out)
@@ -202,9 +201,9 @@ void load_settings(struct loader *L)
 		s->jobs = L->o->default_jobs > 0 ? L->o->default_jobs : 1;
 
 	/* The rest, expanded now that ${backend} and ${jobs} are known. */
-	struct kv rest[32];
+	struct kv *rest = xcalloc(n ? n : 1, sizeof(*rest));
 	size_t nrest = 0;
-	for (size_t i = 0; i < n && nrest < ARRAY_SIZE(rest); i++)
+	for (size_t i = 0; i < n; i++)
 		if (strcmp(kvs[i].key, "backend") != 0 && strcmp(kvs[i].key, "jobs") != 0)
 			rest[nrest++] = kvs[i];
 	expand_kvs(L, rest, nrest, "");
@@ -299,20 +298,9 @@ void load_settings(struct loader *L)
 		else if (!b)
 			s->jobserver = false;
 	}
+	free(rest);
 	sb_release(&out);
 	sb_release(&err);
-}
-
-/* The CPUs juggle may run on: sched_getaffinity()'s set, as nproc(1)
- * counts them, so taskset and cpusets shrink it; the online CPUs when the
- * set cannot be read. */
-static long cpus_here(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? n : 1;
 }
 
 /* The machine's memory (MemTotal, through sysinfo()) in whole GiB, at
@@ -354,7 +342,7 @@ void load_pools(struct loader *L)
 				diag_add(L->d, L->file, depth->line, "pool '%s': depth: %s",
 					 pool->name, sb_str(&err));
 		} else if (strcmp(sb_str(&out), "cpus") == 0)
-			pool->depth = (int)cpus_here();
+			pool->depth = (int)cpus_usable();
 		else if (strcmp(sb_str(&out), "memory_gib") == 0)
 			pool->depth = (int)memory_gib_here();
 		else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)

@@ -224,9 +224,7 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 	double cp_s;
 	struct job **path = critical_path(g, &n, &cp_s);
 	double bound = cp_s > busy / lanes ? cp_s : busy / lanes;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	if (cores < 1)
-		cores = 1;
+	long cores = cpus_usable();
 	double cpu = cpu_user + cpu_sys;
 	json_object_set_new(o, "cores", json_integer(cores));
 	json_object_set_new(o, "cpu_use",

@@ -143,7 +143,8 @@ def test_a_retry_delay_holds_no_lane(t):
 @backends
 def test_jobs_in_flight_and_cpu_use_are_named_for_what_they_are(t):
     """The average jobs in flight is the job seconds over the wall time (not
-    a speed-up), and CPU use is CPU seconds over wall times online cores."""
+    a speed-up), and CPU use is CPU seconds over wall times the cores juggle
+    may run on."""
     t.ini("""
         [command wait]
         foreach = range:1..4
@@ -156,7 +157,7 @@ def test_jobs_in_flight_and_cpu_use_are_named_for_what_they_are(t):
     r = t.juggle("-j", "4", "--html", "r.html", rc=0)
     rep = r.report
     assert "parallelism" not in rep and "parallelism" not in r.out.split("slowest jobs")[0], r.out
-    cores = os.sysconf("SC_NPROCESSORS_ONLN")
+    cores = len(os.sched_getaffinity(0))
     assert rep["cores"] == cores
     cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
     assert close(rep["cpu_use"], cpu / (rep["wall_s"] * cores)), rep
@@ -179,6 +180,25 @@ def test_jobs_in_flight_and_cpu_use_are_named_for_what_they_are(t):
     assert shown_as(m.group(2), rep["job_s"]) and int(m.group(3)) == rep["lanes"]
     m = re.search(r"dependencies, (%s) s: the wall time with unlimited workers" % NUM, page)
     assert m and shown_as(m.group(1), rep["critical_path_s"])
+
+
+@backends
+def test_cores_are_those_juggle_may_run_on(t):
+    """Under taskset or a cpuset juggle counts the CPUs it may run on, as
+    nproc does, not every CPU online: the report's cores, the CPU use and
+    the default -j (those CPUs plus 2) all follow them."""
+    t.ini("""
+        [command a]
+        command = true
+        """)
+    everything = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(everything)})
+    try:
+        r = t.juggle(rc=0, env={"MAKEFLAGS": ""})
+    finally:
+        os.sched_setaffinity(0, everything)
+    assert r.report["cores"] == 1, r.report
+    assert re.search(r"^juggle: .* \(%s, -j 3, .* of 1 cores\)$" % t.backend, r.out, re.M), r.out
 
 
 def test_cpu_seconds_are_those_of_the_run_not_of_loading_the_graph(t):
