@@ -419,6 +419,21 @@ static const char *job_key_suggest(const struct section *sec, const char *key, b
 	return near;
 }
 
+/* The [settings] key nearest to a mistyped one: juggle's own, or one a
+ * kind takes there as a default ("ca_fil" -> "ca_file"). */
+static const char *setting_suggest(const char *key)
+{
+	VEC(const char *) cands = {0};
+	for (const char *const *k = settings_keys; *k; k++)
+		VEC_PUSH(&cands, *k);
+	for (int i = 0; job_kinds[i]; i++)
+		for (const char *const *k = job_kinds[i]->settings_keys; k && *k; k++)
+			VEC_PUSH(&cands, *k);
+	const char *near = closest_word(key, cands.v, cands.n);
+	free(cands.v);
+	return near;
+}
+
 /* Known key names point at the tables' strings rather than a copy each. */
 static const char *intern_key(struct loader *L, const char *key)
 {
@@ -480,8 +495,7 @@ int load_handler(void *user, const char *section, const char *name, const char *
 		return 1;
 	case SEC_SETTINGS:
 		if (!setting_key(key)) {
-			const char *near =
-				closest_word(key, settings_keys, ARRAY_SIZE(settings_keys) - 1);
+			const char *near = setting_suggest(key);
 			lerr(L, L->lineno, "unknown setting '%s'%s%s%s", key,
 			     near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
 			return 1;

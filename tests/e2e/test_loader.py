@@ -96,6 +96,8 @@ BAD = [
      "juggle.ini:2: jobs: '0' is not a number of jobs (1 to 100000)"),
     ("[settings]\nbakend = serial\n",
      "juggle.ini:2: unknown setting 'bakend' (did you mean 'backend'?)"),
+    ("[settings]\nca_fil = ca.pem\n",
+     "juggle.ini:2: unknown setting 'ca_fil' (did you mean 'ca_file'?)"),
     ("command = true\n",
      "juggle.ini:1: 'command' comes before any section; put it under [settings], [vars] or "
      "a job"),
