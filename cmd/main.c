@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -511,6 +512,27 @@ static void hold_std_fds(void)
 	}
 }
 
+/* Whether what juggle printed was lost: `juggle list >/dev/full` must not
+ * end 0 as if the list had been written, as for cat(1). A reader that
+ * went away (a pipe or socket: `juggle list | head -1`) is not an error:
+ * it chose to stop reading (see main). */
+static bool stdout_lost(void)
+{
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return false;
+	int err = errno;
+	struct stat st;
+	if (err == EPIPE || (fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) ||
+								 S_ISSOCK(st.st_mode))))
+		return false;
+	if (err)
+		error("cannot write to standard output: %s", strerror(err));
+	else
+		error("cannot write to standard output");
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	hold_std_fds();
@@ -540,7 +562,8 @@ int main(int argc, char **argv)
 	free(c.args);
 	free(c.vars.v);
 	strvec_release(&c.owned);
-	fflush(stdout);
+	if (stdout_lost() && rc == EXIT_OK)
+		rc = EXIT_FAILED;
 	if (tpool_abandoned() > 0) {
 		/* A task given up on still runs in its thread: the libraries'
 		 * exit handlers must not free what it is using. */

@@ -189,3 +189,22 @@ def test_every_command_ends_quietly_with_its_status_when_its_reader_goes_away(t)
     for args in (["list"], ["-n"], ["graph"], ["explain"], ["help"]):
         rc, err = first_line_then_close(t, *args)
         assert (rc, err) == (0, ""), (args, rc, err)
+
+
+def test_output_that_cannot_be_written_is_an_error(t):
+    """`juggle list >/dev/full`: the list was lost, so juggle says so and
+    exits 1 rather than 0, as cat does; a run's own status is kept."""
+    t.ini("""
+        [command a]
+        command = true
+        """)
+    for args, want in ((["list"], 1), (["--version"], 1), ([], 1)):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([t.exe, "-b", t.backend] + args, stdout=full, stderr=subprocess.PIPE,
+                               text=True, env=dict(os.environ, NO_COLOR="1"), timeout=120)
+        assert p.returncode == want, (args, p.returncode, p.stderr)
+        assert p.stderr.endswith("juggle: cannot write to standard output: "
+                                 "No space left on device\n"), (args, p.stderr)
+    # The run itself happened and was recorded: nothing is left to do.
+    r = t.juggle("-n", rc=0)
+    assert "would run" not in r.out, r.out
