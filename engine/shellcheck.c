@@ -141,6 +141,188 @@ static void script_error(char *const *words, size_t n, size_t shell_at, size_t s
 	sb_release(&text);
 }
 
+/* Programs that take words of their own command line and hand them to a
+ * shell (a remote one for ssh): a placeholder in those words is code, as
+ * in the script of sh -c. Each is recognised where it is the program a
+ * command runs: its first word, past VAR=value words and past wrappers
+ * that run their arguments as a command with no shell (env, nice, sudo
+ * ...). Anywhere else the name is an argument ("grep ssh {input}"). */
+enum relay_code {
+	CODE_OPT_C,      /* the argument of -c or --command */
+	CODE_AFTER_HOST, /* every word after the first non-option (ssh) */
+	CODE_AFTER_ARG,  /* every word after the first non-option, -c or not (sg) */
+	CODE_REST,       /* every word after the options, unless -x (watch) */
+	CODE_BEFORE_SEP, /* every word before ::: or :::: (parallel) */
+};
+
+struct relay {
+	const char *name;
+	enum relay_code code;
+	const char *opt_args; /* its short options that take an argument */
+	const char *advice;
+	bool command_after_file; /* flock FILE PROGRAM ARGS: a command, no shell */
+};
+
+static const struct relay relays[] = {
+    {"ssh", CODE_AFTER_HOST, "BbcDEeFIiJLlmOoPpQRSWw",
+     "send the file on standard input instead (ssh HOST 'PROGRAM' < FILE), or copy it "
+     "with scp or rsync",
+     false},
+    {"su", CODE_OPT_C, "gGsw", "use sudo -u USER PROGRAM ARGS, which runs no shell", false},
+    {"runuser", CODE_OPT_C, "gGsuw", "write runuser -u USER -- PROGRAM ARGS, which runs no shell",
+     false},
+    {"flock", CODE_OPT_C, "wEn", "write flock FILE PROGRAM ARGS (without -c), which runs no shell",
+     true},
+    {"script", CODE_OPT_C, "EIOBTm", "run the program without script", false},
+    {"sg", CODE_AFTER_ARG, "", "use sudo -g GROUP PROGRAM ARGS, which runs no shell", false},
+    {"watch", CODE_REST, "ndq", "write watch -x PROGRAM ARGS, which runs no shell", false},
+    {"parallel", CODE_BEFORE_SEP, "aEIjJSdnNlLsP",
+     "give the value as an input after ::: (parallel PROGRAM ::: FILE), which parallel quotes",
+     false},
+};
+
+/* Wrappers that run the rest of their words as a command with no shell,
+ * with their short options that take an argument; timeout also takes a
+ * duration before the command. */
+static const struct {
+	const char *name, *opt_args;
+} wrappers[] = {
+    {"env", "uCS"},    {"nice", "n"},           {"nohup", ""},     {"exec", "a"},
+    {"command", ""},   {"time", "fo"},          {"setsid", ""},    {"stdbuf", "ioe"},
+    {"timeout", "ks"}, {"sudo", "ugCDhpRrtTU"}, {"ionice", "cnp"}, {"xargs", "adEILnPs"},
+};
+
+static const char *base_name(const char *w)
+{
+	const char *slash = strrchr(w, '/');
+	return slash ? slash + 1 : w;
+}
+
+static bool is_assignment(const char *w)
+{
+	size_t k = strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+	return k > 0 && w[k] == '=' && !(w[0] >= '0' && w[0] <= '9');
+}
+
+/* Past the options of a program at words[i], given which of its short
+ * options take an argument: the index of its first operand. A long option
+ * (--name=value) takes its value in the same word. */
+static size_t past_options(char *const *w, size_t n, size_t i, const char *opt_args)
+{
+	for (i++; i < n && w[i][0] == '-' && w[i][1]; i++) {
+		if (strcmp(w[i], "--") == 0)
+			return i + 1;
+		if (w[i][1] == '-')
+			continue;
+		/* -n 5 or -n5: the argument follows the last letter that takes one */
+		for (const char *o = w[i] + 1; *o; o++)
+			if (strchr(opt_args, *o)) {
+				if (!o[1])
+					i++;
+				break;
+			}
+	}
+	return i;
+}
+
+/* The index of the program a simple command runs: its first word past
+ * VAR=value words and the wrappers above; n if none. */
+static size_t program_at(char *const *w, size_t n)
+{
+	size_t i = 0;
+	for (;;) {
+		while (i < n && is_assignment(w[i]))
+			i++;
+		if (i >= n)
+			return n;
+		const char *b = base_name(w[i]);
+		size_t k = 0;
+		while (k < ARRAY_SIZE(wrappers) && strcmp(b, wrappers[k].name) != 0)
+			k++;
+		if (k == ARRAY_SIZE(wrappers))
+			return i;
+		i = past_options(w, n, i, wrappers[k].opt_args);
+		if (strcmp(b, "timeout") == 0 && i < n)
+			i++; /* the duration */
+	}
+}
+
+/* The first word with a placeholder that the relay at w[p] hands to a
+ * shell, or -1. */
+static long relay_code_word(const struct relay *r, char *const *w, size_t n, size_t p)
+{
+	size_t from = n, to = n;
+	if (r->code == CODE_OPT_C) {
+		/* flock FILE -c CMD, but flock FILE PROGRAM ARGS runs no shell:
+		 * its second operand starts a command, whose own -c is not flock's. */
+		size_t operands = 0;
+		for (size_t i = p + 1; i < n; i++) {
+			if (strcmp(w[i], "--") == 0)
+				break;
+			if (strncmp(w[i], "--command=", 10) == 0 ||
+			    (w[i][0] == '-' && w[i][1] == 'c' && w[i][2])) {
+				if (placeholders_used(w[i]))
+					return (long)i;
+			} else if (strcmp(w[i], "-c") == 0 || strcmp(w[i], "--command") == 0) {
+				if (i + 1 < n && placeholders_used(w[i + 1]))
+					return (long)i + 1;
+				i++;
+			} else if (w[i][0] == '-' && w[i][1] && w[i][1] != '-') {
+				if (strchr(r->opt_args, w[i][strlen(w[i]) - 1]))
+					i++; /* -w 10: the option's argument */
+			} else if (w[i][0] != '-' && ++operands > 1 && r->command_after_file) {
+				break;
+			}
+		}
+		return -1;
+	}
+	size_t ops = past_options(w, n, p, r->opt_args);
+	if (r->code == CODE_AFTER_HOST || r->code == CODE_AFTER_ARG) {
+		from = ops + 1;
+	} else if (r->code == CODE_REST) {
+		for (size_t i = p + 1; i < ops; i++)
+			if (strcmp(w[i], "-x") == 0 || strcmp(w[i], "--exec") == 0 ||
+			    (w[i][0] == '-' && w[i][1] != '-' && strchr(w[i], 'x')))
+				return -1;
+		from = ops;
+	} else { /* CODE_BEFORE_SEP */
+		from = ops;
+		for (to = from; to < n && strncmp(w[to], ":::", 3) != 0; to++)
+			;
+	}
+	for (size_t i = from; i < to; i++)
+		if (placeholders_used(w[i]))
+			return (long)i;
+	return -1;
+}
+
+/* A placeholder that a relay program would hand to a shell: adds the
+ * error to err and returns true. */
+static bool relay_error(char *const *w, size_t n, struct strbuf *err)
+{
+	size_t p = program_at(w, n);
+	if (p >= n)
+		return false;
+	const char *b = base_name(w[p]);
+	for (size_t k = 0; k < ARRAY_SIZE(relays); k++) {
+		if (strcmp(b, relays[k].name) != 0)
+			continue;
+		long at = relay_code_word(&relays[k], w, n, p);
+		if (at < 0)
+			return false;
+		size_t len = 0;
+		const char *ph = w[at];
+		while (*ph && !placeholder_at(ph, &len))
+			ph++;
+		sb_addf(err,
+		        "%.*s is in a command that '%s' hands to a shell, where a file name "
+		        "would run as shell code; %s",
+		        (int)len, ph, relays[k].name, relays[k].advice);
+		return true;
+	}
+	return false;
+}
+
 /* Where a placeholder stands in a shell = yes command. */
 enum ctx { CTX_PLAIN, CTX_SQ, CTX_DQ, CTX_BQ, CTX_BRACE, CTX_ARITH, CTX_HEREDOC, CTX_AFTER };
 
@@ -262,6 +444,8 @@ static void end_command(struct lexer *L, struct lexwords *words)
 		if (script >= 0) {
 			script_error(w, words->n, shell_at, (size_t)script, L->err);
 			L->failed = true;
+		} else if (relay_error(w, words->n, L->err)) {
+			L->failed = true;
 		}
 		free(w);
 	}
@@ -305,12 +489,16 @@ static void lex_list(struct lexer *L, bool in_paren)
 	struct lexword cur = {0};
 	int depth = 0;
 	size_t len;
+	bool target = false; /* the next word is a redirection's file, not an argument */
 #define END_WORD()                                                                                 \
 	do {                                                                                       \
-		if (cur.started) {                                                                 \
+		if (cur.started && target) {                                                       \
+			sb_release(&cur.text);                                                     \
+			target = false;                                                            \
+		} else if (cur.started) {                                                          \
 			VEC_PUSH(&words, cur);                                                     \
-			memset(&cur, 0, sizeof(cur));                                              \
 		}                                                                                  \
+		memset(&cur, 0, sizeof(cur));                                                      \
 	} while (0)
 	while (L->s[L->i]) {
 		const char *p = L->s + L->i;
@@ -325,6 +513,7 @@ static void lex_list(struct lexer *L, bool in_paren)
 		} else if (c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')') {
 			END_WORD();
 			end_command(L, &words);
+			target = false;
 			if (in_paren && c == '(')
 				depth++;
 			if (in_paren && c == ')')
@@ -333,6 +522,12 @@ static void lex_list(struct lexer *L, bool in_paren)
 			if (c == '\n')
 				skip_heredocs(L);
 		} else if (c == '<' || c == '>') {
+			/* 2>file: the digits name a descriptor, not a word */
+			if (cur.started && cur.text.len &&
+			    strspn(sb_str(&cur.text), "0123456789") == cur.text.len) {
+				sb_release(&cur.text);
+				memset(&cur, 0, sizeof(cur));
+			}
 			END_WORD();
 			if (c == '<' && p[1] == '<') {
 				L->i += 2 + (p[2] == '-');
@@ -347,6 +542,9 @@ static void lex_list(struct lexer *L, bool in_paren)
 				VEC_PUSH(&L->heredocs, sb_detach(&d));
 			} else {
 				L->i++;
+				if (L->s[L->i] == '>' || L->s[L->i] == '&' || L->s[L->i] == '|')
+					L->i++; /* >>, >&, <&, >| */
+				target = true;
 			}
 		} else if (c == '#' && !cur.started) {
 			while (L->s[L->i] && L->s[L->i] != '\n')
@@ -480,6 +678,8 @@ int check_command_placeholders(const char *text, bool shell, struct strbuf *err)
 		int rc = 0;
 		if (script >= 0) {
 			script_error(words, n, shell_at, (size_t)script, err);
+			rc = -1;
+		} else if (relay_error(words, n, err)) {
 			rc = -1;
 		}
 		free_words(words);

@@ -90,6 +90,42 @@ def test_placeholder_in_an_sh_c_script_is_refused(t):
     assert not os.path.exists("PWNED")
 
 
+@backends
+def test_placeholder_in_a_command_another_program_hands_to_a_shell_is_refused(t):
+    """flock -c, su -c, ssh HOST CMD, watch: programs that pass words of
+    their command line to a shell run a file name as code, as sh -c does."""
+    evil = "c;touch${IFS}PWNED;.txt"
+    t.write("in/" + evil, "four")
+    t.ini("""
+        [command count]
+        foreach = in/*.txt
+        output = n/{name}
+        command = flock .count.lock -c 'wc -c < {input} > {output}'
+        """)
+    r = t.juggle(rc=2)
+    assert not os.path.exists("PWNED"), "flock -c ran a file name"
+    assert ("juggle.ini:5: job 'count': command: {input} is in a command that 'flock' "
+            "hands to a shell" in r.err), r.err
+    assert "write flock FILE PROGRAM ARGS (without -c)" in r.err, r.err
+    # The same program as a command of its own, without -c: no shell.
+    t.ini("""
+        [command count]
+        foreach = in/*.txt
+        output = n/{name}
+        shell = yes
+        command = flock .count.lock wc -c {input} > {output}
+        """)
+    t.juggle(rc=0)
+    assert t.read("n/" + evil).split()[0] == "4"
+    assert not os.path.exists("PWNED")
+    for command, program in (("ssh build@host wc -c {input}", "ssh"),
+                             ("env LC_ALL=C su nobody -c 'cat {input}'", "su"),
+                             ("watch -n 1 cat {input}", "watch")):
+        t.ini("[command c]\nforeach = in/*.txt\noutput = o/{name}\ncommand = %s\n" % command)
+        r = t.juggle("check", rc=2)
+        assert "is in a command that '%s' hands to a shell" % program in r.err, (command, r.err)
+
+
 def test_placeholders_where_the_shell_parses_again_are_refused(t):
     t.write("in/x.txt", "x")
     cases = [

@@ -76,7 +76,41 @@ static void test_placeholder_places(void **state)
 	check_cmd("echo \\{nope} \\$x", true, NULL);
 }
 
+static void test_programs_that_hand_words_to_a_shell(void **state)
+{
+	(void)state;
+	/* ssh: every word after the host is remote shell code. */
+	check_cmd("ssh -p 22 build@host wc -c {input}", false,
+	          "{input} is in a command that 'ssh' hands to a shell");
+	check_cmd("ssh host 'wc -c' < {input} > {output}", true, NULL);
+	check_cmd("ssh -i {input} host true", false, NULL); /* an option's argument */
+	check_cmd("nice -n 5 env A=1 ssh host cat {input}", true, "'ssh' hands to a shell");
+	check_cmd("sudo -u me ssh host cat {input}", false, "'ssh' hands to a shell");
+	check_cmd("timeout -s KILL 10 ssh host cat {input}", false, "'ssh' hands to a shell");
+	check_cmd("2>err.log >{output} ssh host cat {input}", true, "'ssh' hands to a shell");
+	/* Named as an argument, or after a redirection, it is no program. */
+	check_cmd("grep ssh {input} > {output}", true, NULL);
+	check_cmd("cat {input} > watch", true, NULL);
+	check_cmd("echo watch {input} 2>&1 | tr a b", true, NULL);
+	/* The argument of -c: su, runuser, flock, script. */
+	check_cmd("flock .lock -c 'cp {input} {output}'", false,
+	          "'flock' hands to a shell, where a file name would run as shell code; write "
+	          "flock FILE PROGRAM ARGS (without -c)");
+	check_cmd("flock .lock cp {input} {output}", false, NULL);
+	check_cmd("su nobody -c 'cat {input}'", true, "'su' hands to a shell");
+	check_cmd("runuser -u nobody -- cat {input}", false, NULL);
+	check_cmd("runuser nobody --command='cat {input}'", false, "'runuser' hands to a shell");
+	check_cmd("script -q -c 'cat {input}' /dev/null", false, "'script' hands to a shell");
+	check_cmd("sg staff 'cat {input}'", false, "'sg' hands to a shell");
+	/* watch without -x, parallel before :::. */
+	check_cmd("watch -n 1 cat {input}", false, "'watch' hands to a shell");
+	check_cmd("watch -x -n 1 cat {input}", false, NULL);
+	check_cmd("parallel gzip -k {input} ::: a b", false, "'parallel' hands to a shell");
+	check_cmd("parallel gzip -k ::: {input}", false, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_placeholder_places),
+    cmocka_unit_test(test_placeholder_places),
+    cmocka_unit_test(test_programs_that_hand_words_to_a_shell),
 };
 UNIT_GROUP(shellcheck, tests, NULL, NULL);
