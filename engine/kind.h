@@ -110,6 +110,10 @@ struct job_kind {
 	 * honour aa->a.deadline itself. Kinds without it run blocking: inline
 	 * on the eventloop backend (as asyncio would), on a pool with auto. */
 	int (*start_async)(struct async_attempt *aa);
+	/* Optional: whether job's attempts may take start_async(); false runs
+	 * them as a kind without it would. For jobs the kind's event-loop path
+	 * cannot carry (see the download kind's ftps). */
+	bool (*async_ok)(const struct job *job);
 	/* Optional: asks a started async attempt to stop (interrupt, -k off);
 	 * done is still called, with the attempt RES_INTERRUPTED. */
 	void (*cancel_async)(struct async_attempt *aa);

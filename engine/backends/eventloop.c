@@ -277,7 +277,8 @@ static int el_start(struct backend *b, struct job *job, int number, const char *
 	if (is_net(job))
 		lane += el->jobs;
 
-	if (!kind->start_async && el->pool && lane < el->jobs) {
+	bool async = kind->start_async && (!kind->async_ok || kind->async_ok(job));
+	if (!async && el->pool && lane < el->jobs) {
 		if (tpool_submit(el->pool, lane, job, number, prev_extra, err) < 0) {
 			put_lane(el, lane);
 			return -1;
@@ -294,7 +295,7 @@ static int el_start(struct backend *b, struct job *job, int number, const char *
 	ea->prev_extra = prev_extra ? xstrdup(prev_extra) : NULL;
 	ea->w.id = lane;
 	ea->work.data = ea;
-	if (kind->start_async) {
+	if (async) {
 		el->by_lane[lane] = ea;
 		el->in_flight++;
 		el->beginning++;

@@ -346,6 +346,27 @@ static void download_describe(const struct job *job, struct strbuf *out)
 	sb_addf(out, " -> %s", job->n_outputs ? job->outputs[0] : "?");
 }
 
+/* libcurl before 8.7.0 stops watching an FTPS control connection while it
+ * waits for the data connection (fixed by curl's commit "ftp, fix
+ * ftp_domore_getsock"): on the multi_socket API the server's "150"
+ * stays in the TLS buffer, no socket turns readable, and the transfer
+ * hangs until its timeout. Those libcurls carry ftps on the blocking
+ * path, where curl's own poll loop sees the buffered data. */
+static bool download_async_ok(const struct job *job)
+{
+	static int old_curl = -1;
+	if (old_curl < 0)
+		old_curl = curl_version_info(CURLVERSION_NOW)->version_num < 0x080700;
+	if (!old_curl)
+		return true;
+	const struct download_def *def = job->sec->kpriv;
+	struct strbuf url = {0};
+	subst_placeholders(job, def->url, SUBST_TEXT, &url);
+	bool ftps = strncasecmp(sb_str(&url), "ftps://", 7) == 0;
+	sb_release(&url);
+	return !ftps;
+}
+
 static void curl_cleanup_at_exit(void)
 {
 	curl_global_cleanup();
@@ -376,6 +397,7 @@ const struct job_kind kind_download = {
 	.stale = download_stale,
 	.run = download_run,
 	.start_async = download_start_async,
+	.async_ok = download_async_ok,
 	.cancel_async = download_cancel_async,
 	.loop_release = download_loop_release,
 	.describe = download_describe,

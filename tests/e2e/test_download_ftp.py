@@ -1,10 +1,13 @@
-"""ftp:// downloads against a real FTP server (pyftpdlib) on 127.0.0.1:
-the file arrives whole, a missing file fails for good, and refresh =
-conditional asks the file's time (MDTM) and fetches only a newer file."""
+"""ftp:// downloads against a real FTP server (pyftpdlib) on 127.0.0.1,
+and ftps:// against vsftpd with implicit TLS: the file arrives whole, a
+missing file fails for good, refresh = conditional asks the file's time
+(MDTM) and fetches only a newer file, and an FTPS server's certificate is
+verified like an https one's."""
 import os
 
-from ftpbed import ftp
+from ftpbed import ftp, ftps
 from harness import backends, leftovers
+from testbed import pki
 
 T0 = 1700000000
 
@@ -72,4 +75,49 @@ def test_ftp_missing_file_fails_for_good_and_keeps_nothing(t):
     assert j["status"] == "failed" and j["attempts"] == 1, j
     assert "(permanent, not retried)" in j["error"], j
     assert not os.path.exists("gone.txt")
+    assert leftovers() == []
+
+
+@backends
+def test_ftps_download_is_verified_and_refreshes_by_modification_time(t):
+    """ftps:// (implicit TLS) against vsftpd: a private CA trusted through
+    ca_file, the file whole, a second run asks MDTM and fetches nothing; a
+    server the CA did not sign fails at once, permanently."""
+    p = pki(t)
+    srv = ftps(t, p.good)
+    srv.put("data.csv", "a,b\n1,2\n", mtime=T0)
+    t.ini("""
+        [download data]
+        url = %s
+        output = data.csv
+        ca_file = %s
+        """ % (srv.url("/data.csv"), p.ca))
+    r = t.juggle(rc=0)
+    assert (r.job("data")["status"], r.job("data")["bytes"]) == ("ok", 8), r.job("data")
+    assert t.read("data.csv") == "a,b\n1,2\n"
+    assert len(srv.commands("RETR")) == 1
+    r = t.juggle(rc=0)
+    assert (r.job("data")["status"], r.job("data")["bytes"]) == ("ok", 0), r.job("data")
+    assert len(srv.commands("RETR")) == 1 and len(srv.commands("MDTM")) >= 2
+    srv.put("data.csv", "a,b\n1,2\n3,4\n", mtime=T0 + 60)
+    r = t.juggle(rc=0)
+    assert t.read("data.csv") == "a,b\n1,2\n3,4\n"
+    assert len(srv.commands("RETR")) == 2
+
+    # Signed by itself: no ca_file trusts it.
+    bad = ftps(t, p.self_signed, name="tb-ftps-self")
+    bad.put("x.txt", "x\n", mtime=T0)
+    t.ini("""
+        [download x]
+        url = %s
+        output = x.txt
+        ca_file = %s
+        retries = 2
+        retry_delay = 0
+        """ % (bad.url("/x.txt"), p.ca))
+    r = t.juggle(rc=1)
+    j = r.job("x")
+    assert j["attempts"] == 1 and "(permanent, not retried)" in j["error"], j
+    assert "TLS certificate of 127.0.0.1" in j["error"], j
+    assert not os.path.exists("x.txt") and bad.commands("RETR") == []
     assert leftovers() == []
