@@ -23,6 +23,23 @@ static bool pending(const struct job *dep, void *ctx)
 	return v == V_RUNS || v == V_MAY || v == V_IF_CHANGED;
 }
 
+/* For a job with when = all_done or any_failed: what its dependencies'
+ * verdicts say of everything upstream of it. */
+static void look_upstream(const struct job *j, struct prediction *p)
+{
+	struct prediction *me = &p[j->index];
+	for (uint32_t k = 0; k < j->n_deps; k++) {
+		const struct job *d = j->deps[k];
+		const struct prediction *pd = &p[d->index];
+		if (!d->run.wanted)
+			continue;
+		if (!me->fails_upstream)
+			me->fails_upstream = pd->v == V_FAILS ? d : pd->fails_upstream;
+		me->runs_upstream =
+		    me->runs_upstream || pd->runs_upstream || pending(d, p) || pd->v == V_FAILS;
+	}
+}
+
 /* An input that is not there and that no wanted job will make. */
 static char *missing_input(const struct graph *g, const struct job *j)
 {
@@ -49,7 +66,9 @@ struct prediction *predict(struct graph *g, struct state *st, bool always_make)
 		struct prediction *me = &p[j->index];
 		free(j->run.reason);
 		j->run.reason = NULL;
-		for (uint32_t k = 0; k < j->n_deps && !me->dep; k++) {
+		look_upstream(j, p);
+		for (uint32_t k = 0; k < j->n_deps && !me->dep && j->sec->when == WHEN_SUCCESS;
+		     k++) {
 			enum verdict v = p[j->deps[k]->index].v;
 			if (j->deps[k]->run.wanted && (v == V_FAILS || v == V_BLOCKED)) {
 				me->v = V_BLOCKED;
@@ -58,6 +77,29 @@ struct prediction *predict(struct graph *g, struct state *st, bool always_make)
 		}
 		if (me->v == V_BLOCKED)
 			continue;
+		if (j->sec->when != WHEN_SUCCESS) {
+			const char *when =
+			    j->sec->when == WHEN_ALL_DONE ? "all_done" : "any_failed";
+			if (me->fails_upstream) {
+				j->run.reason = xasprintf("'%s' would fail upstream (when = %s)",
+				                          me->fails_upstream->name, when);
+				me->v = V_RUNS;
+				continue;
+			}
+			if (j->sec->when == WHEN_ANY_FAILED) {
+				if (me->runs_upstream) {
+					j->run.reason = xstrdup(
+					    "only if a job upstream fails (when = any_failed)");
+					me->v = V_MAY;
+				} else {
+					j->run.reason = xstrdup(
+					    "nothing upstream would run, so nothing would fail "
+					    "(when = any_failed)");
+					me->v = V_NOT_TRIGGERED;
+				}
+				continue;
+			}
+		}
 		if ((j->run.reason = missing_input(g, j))) {
 			me->v = V_FAILS;
 			continue;
@@ -93,6 +135,8 @@ char *prediction_text(const struct job *j, const struct prediction *p)
 		return xasprintf("would fail: %s", j->run.reason);
 	case V_BLOCKED:
 		return xasprintf("would not run: '%s' would fail", p->dep->name);
+	case V_NOT_TRIGGERED:
+		return xasprintf("would be skipped: %s", j->run.reason);
 	case V_UP_TO_DATE:
 		break;
 	}

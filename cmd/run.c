@@ -149,7 +149,7 @@ static int dry_run(struct cli *c, struct graph *g)
 	if (!st)
 		return rc;
 	struct prediction *p = predict(g, st, c->always_make);
-	size_t n, count[V_BLOCKED + 1] = {0};
+	size_t n, count[V_NOT_TRIGGERED + 1] = {0};
 	struct job **order = graph_order(g, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = order[i];
@@ -160,6 +160,7 @@ static int dry_run(struct cli *c, struct graph *g)
 		static const char *const verb[] = {
 			[V_RUNS] = "would run",   [V_MAY] = "may run",     [V_IF_CHANGED] = "may run",
 			[V_FAILS] = "would fail", [V_BLOCKED] = "would not run",
+			[V_NOT_TRIGGERED] = "would be skipped",
 		};
 		char *text = pj->v == V_BLOCKED	     ? xasprintf("'%s' would fail", pj->dep->name)
 			     : pj->v == V_IF_CHANGED ? prediction_text(j, pj)
@@ -189,9 +190,10 @@ static int dry_run(struct cli *c, struct graph *g)
 			[V_IF_CHANGED] = "may run if a dependency changes its outputs",
 			[V_FAILS] = "would fail", [V_BLOCKED] = "would not run (a dependency would fail)",
 			[V_UP_TO_DATE] = "up to date",
+			[V_NOT_TRIGGERED] = "would be skipped (nothing upstream would fail)",
 		};
-		static const enum verdict shown[] = {V_RUNS, V_MAY, V_IF_CHANGED, V_FAILS,
-						     V_BLOCKED, V_UP_TO_DATE};
+		static const enum verdict shown[] = {V_RUNS,    V_MAY,           V_IF_CHANGED, V_FAILS,
+						     V_BLOCKED, V_NOT_TRIGGERED, V_UP_TO_DATE};
 		for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
 			if (count[shown[i]])
 				sb_addf(&sb, "%s%zu %s", sb.len ? ", " : "", count[shown[i]],

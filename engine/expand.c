@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *builtin_names[] = {"date", "datetime", "backend", "jobs", "semicolon"};
 
@@ -317,15 +318,28 @@ static void put(struct strbuf *out, const char *s, size_t n, struct put_how how,
 	sb_release(&v);
 }
 
-static void put_list(struct strbuf *out, const char *const *v, uint32_t n, struct put_how how)
+/* Whether {inputs} leaves out this input of job: a job with when =
+ * all_done or any_failed gets the inputs that are there, not those a
+ * dependency that failed did not make. */
+static bool input_left_out(const struct job *job, const char *path)
 {
+	return job->sec->when != WHEN_SUCCESS && access(path, F_OK) != 0;
+}
+
+static void put_list(struct strbuf *out, const struct job *job, const char *const *v, uint32_t n,
+                     struct put_how how)
+{
+	bool first = true;
 	for (uint32_t i = 0; i < n; i++) {
-		if (i) {
+		if (job && input_left_out(job, v[i]))
+			continue;
+		if (!first) {
 			sb_addc(out, ' ');
 			/* In a shell command each path is a word of its own. */
 			how.word_start = how.mode == SUBST_SHELL;
 		}
 		put(out, v[i], strlen(v[i]), how, true);
+		first = false;
 	}
 }
 
@@ -355,7 +369,7 @@ static void subst_one(const struct job *job, unsigned ph, struct put_how how, st
 		put(out, in, strlen(in), how, true);
 		break;
 	case PH_INPUTS:
-		put_list(out, job->inputs, job->n_inputs, how);
+		put_list(out, job, job->inputs, job->n_inputs, how);
 		break;
 	case PH_DIR:
 		if (slash)
@@ -380,7 +394,7 @@ static void subst_one(const struct job *job, unsigned ph, struct put_how how, st
 			put(out, job->outputs[0], strlen(job->outputs[0]), how, true);
 		break;
 	case PH_OUTPUTS:
-		put_list(out, job->outputs, job->n_outputs, how);
+		put_list(out, NULL, job->outputs, job->n_outputs, how);
 		break;
 	}
 }
@@ -424,6 +438,8 @@ char **job_argv(const struct job *job, char *const *tmpl)
 			uint32_t n = ins ? job->n_inputs : job->n_outputs;
 			for (uint32_t k = 0; k < n; k++) {
 				const char *path = ins ? job->inputs[k] : job->outputs[k];
+				if (ins && input_left_out(job, path))
+					continue;
 				VEC_PUSH(&argv, path[0] == '-' ? xasprintf("./%s", path)
 							       : xstrdup(path));
 			}

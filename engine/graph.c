@@ -17,6 +17,7 @@ const char *job_status_name(enum job_status s)
 		[JS_PENDING] = "pending",  [JS_OK] = "ok",
 		[JS_FAILED] = "failed",    [JS_SKIPPED] = "skipped-up-to-date",
 		[JS_NOT_RUN] = "not-run",  [JS_INTERRUPTED] = "interrupted",
+		[JS_NOT_TRIGGERED] = "skipped-nothing-failed",
 	};
 	return s < JS__COUNT ? names[s] : "?";
 }
@@ -235,6 +236,7 @@ void graph_release(struct graph *g)
 		free(r->reason);
 		free(r->error);
 		free(r->value);
+		free(r->failed_upstream);
 		json_decref(r->facts);
 		json_decref(r->counts);
 	}

@@ -52,6 +52,12 @@ struct pool_use {
 /* What a foreach key expands over. */
 enum foreach_type { FE_NONE, FE_GLOB, FE_LINES, FE_RANGE, FE_LIST };
 
+/* When a job runs, by how its dependencies ended (when = ...): success,
+ * the default, only after every one succeeded or was up to date;
+ * all_done once all have ended, whatever their outcome; any_failed only
+ * when a job upstream failed in this run. */
+enum when { WHEN_SUCCESS = 0, WHEN_ALL_DONE, WHEN_ANY_FAILED };
+
 /* A job section as written: the template of its instances. */
 struct section {
 	const struct job_kind *kind;
@@ -71,6 +77,7 @@ struct section {
 	int n_pools;
 	const char *description;  /* NULL = the job's name */
 	int batch;                /* foreach items per job (batch = N); 0 = no batch key */
+	enum when when;           /* when = ...: success, all_done or any_failed */
 
 	void *kpriv;              /* the kind's parsed form of its keys */
 	bool bad_keys;            /* an unknown key was reported */
@@ -85,6 +92,8 @@ enum job_status {
 	JS_SKIPPED, /* skipped-up-to-date */
 	JS_NOT_RUN,
 	JS_INTERRUPTED,
+	JS_NOT_TRIGGERED, /* skipped-nothing-failed: when = any_failed and
+	                   * nothing upstream failed */
 	JS__COUNT
 };
 const char *job_status_name(enum job_status s);
@@ -111,6 +120,10 @@ struct job_run {
 	char *reason;       /* why it ran (or NULL) */
 	char *error;        /* why it failed */
 	char *value;        /* cpu task result */
+	/* For a job with when = all_done or any_failed: the jobs upstream
+	 * that failed in this run, one name a line (JUGGLE_FAILED); NULL
+	 * when none did. */
+	char *failed_upstream;
 };
 
 struct job {

@@ -69,6 +69,9 @@ struct sched {
 	int running_slots; /* attempts that count against -j */
 	bool token_wait;   /* a job waits for a jobserver token */
 	bool stopping;   /* no new starts: a failure without -k, or a signal */
+	/* After a failure without -k, once nothing runs: the jobs with when
+	 * = all_done or any_failed still run, the others are not-run. */
+	bool finale;
 	bool aborted;
 	bool failed;
 };
@@ -106,7 +109,33 @@ static void make_ready(struct sched *s, struct job *job)
 	}
 }
 
-/* Marks everything downstream of a job that will not finish well. */
+/* No new start at all: a signal, or a failure without -k before the
+ * finale. */
+static bool halted(const struct sched *s)
+{
+	return s->stopping && (!s->finale || s->aborted);
+}
+
+/* A job that runs whatever its dependencies' outcome (when = all_done or
+ * any_failed). */
+static bool triggered(const struct job *job)
+{
+	return job->sec->when != WHEN_SUCCESS;
+}
+
+/* One dependency of a job has ended, however: once all have, it is
+ * ready. */
+static void dep_ended(struct sched *s, struct job *job, double now)
+{
+	if (--job->run.pending == 0) {
+		job->run.queued = rel(s, now);
+		make_ready(s, job);
+	}
+}
+
+/* Marks everything downstream of a job that will not finish well, as far
+ * as a job with when = all_done or any_failed, which is told that one
+ * more of its dependencies has ended. */
 static void skip_dependents(struct sched *s, struct job *job)
 {
 	VEC(struct job *) stack = {0};
@@ -117,6 +146,10 @@ static void skip_dependents(struct sched *s, struct job *job)
 			struct job *r = j->rdeps[i];
 			if (!r->run.wanted || r->run.status != JS_PENDING || r->run.started)
 				continue;
+			if (triggered(r)) {
+				dep_ended(s, r, mono_now());
+				continue;
+			}
 			r->run.status = JS_NOT_RUN;
 			if (!r->run.error)
 				r->run.error = xasprintf("dependency '%s' did not succeed", job->name);
@@ -135,10 +168,7 @@ static void release_dependents(struct sched *s, struct job *job, double now)
 		struct job *r = job->rdeps[i];
 		if (!r->run.wanted || r->run.status != JS_PENDING)
 			continue;
-		if (--r->run.pending == 0) {
-			r->run.queued = rel(s, now);
-			make_ready(s, r);
-		}
+		dep_ended(s, r, now);
 	}
 }
 
@@ -147,7 +177,7 @@ static void finish(struct sched *s, struct job *job, enum job_status status)
 	job->run.status = status;
 	s->sum->counts[status]++;
 	progress_finished(s->prog, job);
-	if (status == JS_OK || status == JS_SKIPPED) {
+	if (status == JS_OK || status == JS_SKIPPED || status == JS_NOT_TRIGGERED) {
 		release_dependents(s, job, mono_now());
 	} else {
 		if (status == JS_FAILED) {
@@ -168,6 +198,98 @@ static void fail_now(struct sched *s, struct job *job, char *error)
 	job->run.error = error;
 	state_record_fail(s->st, job);
 	finish(s, job, JS_FAILED);
+}
+
+/* A job the run does not start since it stops after a failure (no -k). */
+static void not_run_stopped(struct sched *s, struct job *job)
+{
+	job->run.status = JS_NOT_RUN;
+	free(job->run.error);
+	job->run.error = xstrdup("not started: the run stops after a failure (-k keeps going)");
+	s->sum->counts[JS_NOT_RUN]++;
+	progress_finished(s->prog, job);
+	skip_dependents(s, job);
+}
+
+/* A failure without -k stopped the run and nothing runs any more: if a
+ * job with when = all_done or any_failed is still to come, every other
+ * job not started ends not-run, which ends its dependencies for those
+ * jobs, and the run goes on with them alone. Returns true when it does. */
+static bool enter_finale(struct sched *s)
+{
+	if (!s->stopping || s->aborted || s->finale || cancel_requested())
+		return false;
+	const struct graph *g = s->g;
+	bool any = false;
+	for (size_t i = 0; i < g->jobs.n && !any; i++) {
+		const struct job *j = g->jobs.v[i];
+		any = j->run.wanted && j->run.status == JS_PENDING && triggered(j);
+	}
+	if (!any)
+		return false;
+	s->finale = true;
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		struct job *j = g->jobs.v[i];
+		if (j->run.wanted && j->run.status == JS_PENDING && !j->run.started &&
+		    !triggered(j))
+			not_run_stopped(s, j);
+	}
+	return true;
+}
+
+/* The wanted jobs upstream of job (its dependencies, theirs, and so on)
+ * that failed in this run, one name a line, in file order; NULL when
+ * none did. */
+static char *failed_upstream(const struct sched *s, const struct job *job)
+{
+	const struct graph *g = s->g;
+	bool *seen = xcalloc(g->jobs.n + 1, sizeof(*seen));
+	VEC(const struct job *) stack = {0};
+	VEC_PUSH(&stack, job);
+	while (stack.n) {
+		const struct job *j = stack.v[--stack.n];
+		for (uint32_t i = 0; i < j->n_deps; i++) {
+			const struct job *d = j->deps[i];
+			if (d->run.wanted && !seen[d->index]) {
+				seen[d->index] = true;
+				VEC_PUSH(&stack, d);
+			}
+		}
+	}
+	free(stack.v);
+	struct strbuf sb = {0};
+	for (size_t i = 0; i < g->jobs.n; i++)
+		if (seen[i] && g->jobs.v[i]->run.status == JS_FAILED)
+			sb_addf(&sb, "%s%s", sb.len ? "\n" : "", g->jobs.v[i]->name);
+	free(seen);
+	return sb.len ? sb_detach(&sb) : NULL;
+}
+
+/* Why a job with when = all_done or any_failed runs, or NULL when that
+ * is for the usual rules to say; sets run.failed_upstream. *not_triggered:
+ * it is any_failed and nothing upstream failed (the reason says so). */
+static char *trigger_reason(const struct sched *s, struct job *job, bool *not_triggered)
+{
+	struct job_run *r = &job->run;
+	*not_triggered = false;
+	free(r->failed_upstream);
+	r->failed_upstream = failed_upstream(s, job);
+	const char *when = job->sec->when == WHEN_ALL_DONE ? "all_done" : "any_failed";
+	if (r->failed_upstream) {
+		size_t n = 1;
+		for (const char *c = r->failed_upstream; *c; c++)
+			n += *c == '\n';
+		int first = (int)strcspn(r->failed_upstream, "\n");
+		return n == 1 ? xasprintf("'%.*s' failed upstream (when = %s)", first,
+		                          r->failed_upstream, when)
+		              : xasprintf("'%.*s' and %zu more failed upstream (when = %s)", first,
+		                          r->failed_upstream, n - 1, when);
+	}
+	if (job->sec->when == WHEN_ANY_FAILED) {
+		*not_triggered = true;
+		return xstrdup("nothing failed upstream (when = any_failed)");
+	}
+	return NULL;
 }
 
 /* Keeps an attempt's facts (replacing an earlier attempt's) and adds its
@@ -201,6 +323,11 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 		const struct file_sig *now = state_sig(s->st, job->inputs[i], known);
 		if (!now) {
 			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
+			/* when = all_done or any_failed: what a job that did not
+			 * succeed did not make is simply absent. */
+			if (triggered(job) && maker && maker->run.wanted &&
+			    (maker->run.status == JS_FAILED || maker->run.status == JS_NOT_RUN))
+				continue;
 			unsigned char h[16];
 			struct stat sb;
 			/* There but unreadable (a permission, a folder, an I/O
@@ -359,11 +486,25 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 	 * eventloop backend a cpu task runs inside start(), and the jobs
 	 * behind it in this pass must not be handed over after it was
 	 * interrupted. */
-	while (!s->stopping && !cancel_requested() && (job = heap_pop(h))) {
+	while (!halted(s) && !cancel_requested() && (job = heap_pop(h))) {
 		struct job_run *r = &job->run;
 		if (r->status != JS_PENDING) {
 			unpromise(s, job);
 			continue;
+		}
+		if (s->finale && !triggered(job) && !r->started) {
+			unpromise(s, job);
+			not_run_stopped(s, job);
+			continue;
+		}
+		if (!r->reason && !r->started && triggered(job)) {
+			bool not_triggered;
+			r->reason = trigger_reason(s, job, &not_triggered);
+			if (not_triggered) {
+				unpromise(s, job);
+				finish(s, job, JS_NOT_TRIGGERED);
+				continue;
+			}
 		}
 		if (!r->reason && !r->started) {
 			r->reason = job_out_of_date(job, s->st, s->o->always_make);
@@ -446,7 +587,7 @@ static void start_ready(struct sched *s)
 		woke = wake_pools(s);
 		start_from(s, &s->ready_free, false);
 		start_from(s, &s->ready, true);
-	} while ((s->pushed_free || woke) && !s->stopping);
+	} while ((s->pushed_free || woke) && !halted(s));
 	keep_tokens(s);
 }
 
@@ -515,7 +656,7 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 		finish(s, job, JS_INTERRUPTED);
 		return;
 	}
-	if (res->retryable && r->attempts <= job->sec->retries && !s->stopping) {
+	if (res->retryable && r->attempts <= job->sec->retries && !halted(s)) {
 		double d = retry_delay(job, res);
 		r->not_before = mono_now() + d;
 		char *name = term_clean(job->name, strlen(job->name));
@@ -539,7 +680,7 @@ static double wake_delayed(struct sched *s)
 	size_t w = 0;
 	for (size_t i = 0; i < s->delayed.n; i++) {
 		struct job *j = s->delayed.v[i];
-		if (s->stopping) {
+		if (halted(s)) {
 			/* A pending retry is work that was under way. */
 			finish(s, j, cancel_requested() ? JS_INTERRUPTED : JS_FAILED);
 			continue;
@@ -639,15 +780,18 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		double next = wake_delayed(&s);
 		start_ready(&s);
 		if (s.running == 0 && s.delayed.n == 0 &&
-		    (s.stopping || (!s.ready.q.n && !s.ready_free.q.n)) &&
-		    (s.stopping || !s.blocked.n))
+		    (halted(&s) || (!s.ready.q.n && !s.ready_free.q.n)) &&
+		    (halted(&s) || !s.blocked.n)) {
+			if (enter_finale(&s))
+				continue;
 			break;
+		}
 		struct job *job = NULL;
 		struct result res;
 		result_init(&res);
 		if (s.load_held && (next < 0 || next > LOAD_RECHECK_S))
 			next = LOAD_RECHECK_S;
-		s.be.wake_fd = s.token_wait && !s.stopping ? jobserver_fd() : -1;
+		s.be.wake_fd = s.token_wait && !halted(&s) ? jobserver_fd() : -1;
 		int got = s.be.ops->wait(&s.be, &job, &res, next);
 		if (got == 1) {
 			handle_result(&s, job, &res);
@@ -655,7 +799,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 		}
 		result_release(&res);
 		if (s.running == 0 && s.delayed.n == 0 && !s.ready.q.n && !s.ready_free.q.n &&
-		    s.blocked.n && !s.stopping &&
+		    s.blocked.n && !halted(&s) &&
 		    got == 0) {
 			/* Blocked with nothing running cannot happen with sane
 			 * pools; guard against a backend that never frees a slot. */

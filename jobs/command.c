@@ -161,14 +161,19 @@ static void command_describe(const struct job *job, struct strbuf *out)
 	free_words(argv);
 }
 
-/* juggle's environment with the job's env.NAME on top. */
+#define FAILED_VAR "JUGGLE_FAILED"
+
+/* juggle's environment with the job's env.NAME on top; for a job with
+ * when = all_done or any_failed, JUGGLE_FAILED: the jobs upstream that
+ * failed, one a line (empty when none did). */
 static char **job_environ(const struct job *job, const char **path)
 {
 	const struct command_def *def = job->sec->kpriv;
 	VEC(char *) env = {0};
 	struct strbuf sb = {0};
+	bool trigger = job->sec->when != WHEN_SUCCESS;
 	for (char **e = environ; *e; e++) {
-		bool replaced = false;
+		bool replaced = trigger && strncmp(*e, FAILED_VAR "=", strlen(FAILED_VAR) + 1) == 0;
 		for (size_t i = 0; i < def->env.n && !replaced; i++) {
 			const char *name = def->env.v[i].key + 4;
 			size_t n = strlen(name);
@@ -185,7 +190,12 @@ static char **job_environ(const struct job *job, const char **path)
 		if (strcmp(def->env.v[i].key + 4, "PATH") == 0)
 			*path = entry + 5;
 		VEC_PUSH(&env, entry);
+		if (strcmp(def->env.v[i].key + 4, FAILED_VAR) == 0)
+			trigger = false; /* the section's own value */
 	}
+	if (trigger)
+		VEC_PUSH(&env, xasprintf(FAILED_VAR "=%s",
+		                         job->run.failed_upstream ? job->run.failed_upstream : ""));
 	VEC_PUSH(&env, NULL);
 	sb_release(&sb);
 	return env.v;
@@ -198,7 +208,7 @@ static void command_program(const struct job *job, struct job_program *p)
 	const struct command_def *def = job->sec->kpriv;
 	memset(p, 0, sizeof(*p));
 	p->argv = instance_argv(job);
-	p->envp = def->env.n ? job_environ(job, &p->path) : NULL;
+	p->envp = def->env.n || job->sec->when != WHEN_SUCCESS ? job_environ(job, &p->path) : NULL;
 	if (def->cwd) {
 		struct strbuf cwd = {0};
 		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);

@@ -3,8 +3,9 @@
  * the first time its lane is needed, and kept for the run.
  *
  * The scheduler writes one request per attempt to a worker's job pipe -
- * "INDEX ATTEMPT LEN\n" and then LEN bytes of prev_extra (LEN -1: none),
- * raw, since a kind's state need not be text - and the worker runs
+ * "INDEX ATTEMPT LEN FLEN\n", then LEN bytes of prev_extra (LEN -1: none),
+ * raw, since a kind's state need not be text, then FLEN bytes of the
+ * job's run.failed_upstream (-1: none) - and the worker runs
  * job_attempt() on its copy of the graph and writes back result_to_json()
  * on its result pipe. Workers never write the state log or the graph's run
  * records: those stay in this process. Each worker keeps its struct worker,
@@ -72,17 +73,32 @@ static void worker_main(struct graph *g, int id, int job_fd, int res_fd)
 	char *line = NULL;
 	size_t cap = 0;
 	while (in && getline(&line, &cap, in) > 0) {
-		long index = -1, elen = -1;
+		long index = -1, elen = -1, flen = -1;
 		int number = 0;
-		char *extra = NULL;
-		if (sscanf(line, "%ld %d %ld", &index, &number, &elen) != 3)
+		char *extra = NULL, *failed = NULL;
+		if (sscanf(line, "%ld %d %ld %ld", &index, &number, &elen, &flen) != 4)
 			index = -1;
-		if (elen >= 0) {
+		if (index >= 0 && elen >= 0) {
 			extra = xmalloc((size_t)elen + 1);
 			if (fread(extra, 1, (size_t)elen, in) != (size_t)elen)
 				index = -1;
 			extra[elen] = '\0';
 		}
+		if (index >= 0 && flen >= 0) {
+			failed = xmalloc((size_t)flen + 1);
+			if (fread(failed, 1, (size_t)flen, in) != (size_t)flen)
+				index = -1;
+			failed[flen] = '\0';
+		}
+		if (index >= 0 && (size_t)index < g->jobs.n) {
+			/* The scheduler's run record is not in this copy of the
+			 * graph: what the attempt reads of it comes along. */
+			struct job_run *r = &g->jobs.v[index]->run;
+			free(r->failed_upstream);
+			r->failed_upstream = failed;
+			failed = NULL;
+		}
+		free(failed);
 		struct result res;
 		if (index < 0 || (size_t)index >= g->jobs.n) {
 			result_init(&res);
@@ -203,10 +219,13 @@ static int procs_start(struct backend *b, struct job *job, int number, const cha
 	}
 	struct proc *w = &p->w[lane];
 	struct strbuf req = {0};
-	sb_addf(&req, "%u %d %ld\n", job->index, number,
-		prev_extra ? (long)strlen(prev_extra) : -1L);
+	const char *failed = job->run.failed_upstream;
+	sb_addf(&req, "%u %d %ld %ld\n", job->index, number,
+	        prev_extra ? (long)strlen(prev_extra) : -1L, failed ? (long)strlen(failed) : -1L);
 	if (prev_extra)
 		sb_adds(&req, prev_extra);
+	if (failed)
+		sb_adds(&req, failed);
 	size_t len = req.len;
 	char *line = sb_detach(&req);
 	/* The worker is idle, reading: a long line cannot block us for good.

@@ -182,6 +182,16 @@ void load_section(struct loader *L, struct section *sec)
 				jerr(L, kv->line, sec->name, "always: '%s' is not yes or no", v);
 		} else if (strcmp(k, "description") == 0) {
 			sec->description = v;
+		} else if (strcmp(k, "when") == 0) {
+			if (strcmp(v, "success") == 0)
+				sec->when = WHEN_SUCCESS;
+			else if (strcmp(v, "all_done") == 0)
+				sec->when = WHEN_ALL_DONE;
+			else if (strcmp(v, "any_failed") == 0)
+				sec->when = WHEN_ANY_FAILED;
+			else
+				jerr(L, kv->line, sec->name,
+				     "when: '%s' is not success, all_done or any_failed", v);
 		} else if (strcmp(k, "batch") == 0) {
 			if (parse_long(v, 1, 100000, &n) < 0)
 				jerr(L, kv->line, sec->name,

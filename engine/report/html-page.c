@@ -118,10 +118,10 @@ void html_kind_legend(struct strbuf *sb)
 
 const char *html_status_class(const char *status)
 {
-	static const char *const known[] = {"ok", "failed", "skipped-up-to-date", "not-run",
-	                                    "interrupted"};
-	static const char *const cls[] = {"s-ok", "s-failed", "s-skipped", "s-notrun",
-	                                  "s-interrupted"};
+	static const char *const known[] = {"ok",      "failed",      "skipped-up-to-date",
+	                                    "not-run", "interrupted", "skipped-nothing-failed"};
+	static const char *const cls[] = {"s-ok",     "s-failed",      "s-skipped",
+	                                  "s-notrun", "s-interrupted", "s-skipped"};
 	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 		if (strcmp(status, known[i]) == 0)
 			return cls[i];

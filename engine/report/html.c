@@ -43,9 +43,10 @@ static void factf(struct strbuf *sb, const char *label, const char *fmt, ...)
 	sb_release(&v);
 }
 
-static const char *const status_order[] = {"ok", "failed", "skipped-up-to-date", "not-run",
-                                           "interrupted"};
-static const char *const status_label[] = {"ok", "failed", "up to date", "not run", "interrupted"};
+static const char *const status_order[] = {"ok",      "failed",      "skipped-up-to-date",
+                                           "not-run", "interrupted", "skipped-nothing-failed"};
+static const char *const status_label[] = {
+    "ok", "failed", "up to date", "not run", "interrupted", "not triggered (nothing failed)"};
 
 void html_verdict(struct strbuf *sb, json_t *r)
 {

@@ -119,6 +119,11 @@ static void testcase(xmlTextWriterPtr w, json_t *j, int *bad)
 		start(w, "skipped", bad);
 		attr(w, "message", "up to date", bad);
 		end(w, bad);
+	} else if (strcmp(status, "skipped-nothing-failed") == 0) {
+		start(w, "skipped", bad);
+		attr(w, "message", "not triggered: nothing failed upstream (when = any_failed)",
+		     bad);
+		end(w, bad);
 	} else if (strcmp(status, "not-run") == 0) {
 		start(w, "skipped", bad);
 		attrf(w, "message", bad, "not run: %s",
@@ -157,7 +162,8 @@ char *report_render_junit(json_t *r, size_t *len, struct strbuf *err)
 	json_t *counts = json_object_get(r, "counts");
 	long long failed = json_integer_value(json_object_get(counts, "failed"));
 	long long skipped = json_integer_value(json_object_get(counts, "skipped-up-to-date")) +
-	                    json_integer_value(json_object_get(counts, "not-run"));
+	                    json_integer_value(json_object_get(counts, "not-run")) +
+	                    json_integer_value(json_object_get(counts, "skipped-nothing-failed"));
 	long long errors = json_integer_value(json_object_get(counts, "interrupted"));
 	long long tests = (long long)json_array_size(json_object_get(r, "jobs"));
 	double wall = jnum(r, "wall_s");

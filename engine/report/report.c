@@ -154,6 +154,21 @@ static json_t *job_json(const struct job *j)
 	free(log);
 	json_object_set_new(o, "reason", opt_str(r->reason));
 	json_object_set_new(o, "error", opt_str(r->error));
+	if (j->sec->when != WHEN_SUCCESS) {
+		json_object_set_new(
+		    o, "when",
+		    json_string(j->sec->when == WHEN_ALL_DONE ? "all_done" : "any_failed"));
+		/* The jobs named in its JUGGLE_FAILED. */
+		json_t *failed = json_array();
+		for (const char *c = r->failed_upstream; c && *c;) {
+			size_t n = strcspn(c, "\n");
+			char *name = xstrndup(c, n);
+			json_array_append_new(failed, json_text(name));
+			free(name);
+			c += n + (c[n] == '\n');
+		}
+		json_object_set_new(o, "failed_upstream", failed);
+	}
 	if (r->value)
 		json_object_set_new(o, "result", json_text(r->value));
 	return o;
@@ -635,10 +650,11 @@ void report_print_summary(FILE *out, json_t *r, int width)
 	json_t *counts = json_object_get(r, "counts");
 	struct strbuf sb = {0};
 	sb_adds(&sb, "juggle: ");
-	static const char *const order[] = {"ok", "failed", "skipped-up-to-date", "not-run",
-					    "interrupted"};
-	static const char *const label[] = {"ok", "failed", "up to date", "not run",
-					    "interrupted"};
+	static const char *const order[] = {"ok",      "failed",      "skipped-up-to-date",
+					    "not-run", "interrupted", "skipped-nothing-failed"};
+	static const char *const label[] = {"ok",          "failed",
+					    "up to date",  "not run",
+					    "interrupted", "not triggered (nothing failed)"};
 	bool first = true;
 	for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
 		json_int_t c = json_integer_value(json_object_get(counts, order[i]));
