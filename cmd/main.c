@@ -540,6 +540,7 @@ int main(int argc, char **argv)
 	free(c.args);
 	free(c.vars.v);
 	strvec_release(&c.owned);
+	strvec_release(&c.warned);
 	fflush(stdout);
 	if (tpool_abandoned() > 0) {
 		/* A task given up on still runs in its thread: the libraries'

@@ -20,7 +20,7 @@ static bool pending(const struct job *dep, void *ctx)
 {
 	const struct prediction *p = ctx;
 	enum verdict v = p[dep->index].v;
-	return v == V_RUNS || v == V_MAY || v == V_IF_CHANGED;
+	return v == V_RUNS || v == V_MAY || v == V_IF_CHANGED || v == V_EXPANDS;
 }
 
 /* An input that is not there and that no wanted job will make. */
@@ -58,6 +58,12 @@ struct prediction *predict(struct graph *g, struct state *st, bool always_make)
 		}
 		if (me->v == V_BLOCKED)
 			continue;
+		if (j->sec->deferred) {
+			/* Not a guess at the items: they are read when it ends. */
+			me->v = V_EXPANDS;
+			me->dep = strmap_get(&g->producer, j->sec->dyn_source);
+			continue;
+		}
 		if ((j->run.reason = missing_input(g, j))) {
 			me->v = V_FAILS;
 			continue;
@@ -93,6 +99,9 @@ char *prediction_text(const struct job *j, const struct prediction *p)
 		return xasprintf("would fail: %s", j->run.reason);
 	case V_BLOCKED:
 		return xasprintf("would not run: '%s' would fail", p->dep->name);
+	case V_EXPANDS:
+		return xasprintf("expands after %s (foreach over '%s')",
+		                 p->dep ? p->dep->name : "?", j->sec->dyn_source);
 	case V_UP_TO_DATE:
 		break;
 	}

@@ -13,6 +13,8 @@ enum verdict {
 	V_IF_CHANGED, /* runs only if dep changes its outputs, known only then */
 	V_FAILS,      /* will fail: run.reason (an input no job makes is missing) */
 	V_BLOCKED,    /* will not run: dep will fail */
+	V_EXPANDS,    /* a foreach over dep's output: its items are known once
+	               * dep ended (struct section.deferred) */
 };
 
 struct prediction {
