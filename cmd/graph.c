@@ -45,8 +45,10 @@ int cmd_graph(struct cli *c)
 				/* Its items are read once its producer ended. */
 				const struct job *maker =
 				    strmap_get(&g.producer, j->sec->dyn_source);
-				char *label = xasprintf("%s (expands after %s)", j->name,
-				                        maker ? maker->name : "?");
+				char *label = maker ? xasprintf("%s (expands after %s)", j->name,
+								maker->name)
+						    : xasprintf("%s (expands once %s is made)",
+								j->name, j->sec->dyn_source);
 				printf(", style=dashed, label=");
 				dot_id(label);
 				free(label);

@@ -100,8 +100,10 @@ char *prediction_text(const struct job *j, const struct prediction *p)
 	case V_BLOCKED:
 		return xasprintf("would not run: '%s' would fail", p->dep->name);
 	case V_EXPANDS:
-		return xasprintf("expands after %s (foreach over '%s')",
-		                 p->dep ? p->dep->name : "?", j->sec->dyn_source);
+		if (!p->dep) /* made by an item of a section itself deferred */
+			return xasprintf("expands once '%s' is made", j->sec->dyn_source);
+		return xasprintf("expands after %s (foreach over '%s')", p->dep->name,
+				 j->sec->dyn_source);
 	case V_UP_TO_DATE:
 		break;
 	}

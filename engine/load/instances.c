@@ -436,7 +436,7 @@ static void add_job(struct loader *L, struct job *job)
 		strmap_put(&g->batch_of, job->members[k]->name, job);
 	job->index = (uint32_t)g->jobs.n;
 	VEC_PUSH(&g->jobs, job);
-	if (job->sec->kind->check_job)
+	if (job->sec->kind->check_job && !job->sec->deferred) /* it never runs */
 		job->sec->kind->check_job(g, job, L->d);
 }
 
@@ -504,8 +504,38 @@ static void declare_outputs(struct loader *L, size_t s, const struct strvec *ite
 	sb_release(&sb);
 }
 
+/* Whether an output of deferred section t could be path: its items are
+ * not known yet, so each placeholder of its output key matches anything. */
+static bool deferred_may_make(const struct section *t, const char *path)
+{
+	const struct kv *out = section_key(t, "output");
+	struct strbuf err = {0};
+	char **words = out ? split_words(out->val, &err) : NULL;
+	sb_release(&err);
+	bool may = false;
+	for (char **w = words; w && *w && !may; w++) {
+		struct strbuf pat = {0};
+		for (const char *p = *w; *p; p++) {
+			const char *close = *p == '{' ? strchr(p, '}') : NULL;
+			if (close) {
+				sb_addc(&pat, '*');
+				p = close;
+			} else {
+				sb_addc(&pat, *p);
+			}
+		}
+		char *norm = path_normalize(sb_str(&pat));
+		may = glob_match(norm, path);
+		free(norm);
+		sb_release(&pat);
+	}
+	free_words(words);
+	return may;
+}
+
 /* The output of another section that the foreach of section s reads
- * (its lines: file, or the folder of its glob or one above it), or NULL. */
+ * (its lines: file, or the folder of its glob or one above it), or NULL:
+ * a declared output, or one a deferred section above may make. */
 static const char *dynamic_source(struct loader *L, size_t s)
 {
 	struct section *sec = L->g->sections.v[s];
@@ -513,6 +543,10 @@ static const char *dynamic_source(struct loader *L, size_t s)
 	const char *found = NULL;
 	for (;;) {
 		uintptr_t t = (uintptr_t)strmap_get(&L->declared, path);
+		for (size_t k = 0; !t && k < s; k++)
+			if (L->g->sections.v[k]->deferred &&
+			    deferred_may_make(L->g->sections.v[k], path))
+				t = k + 1;
 		if (t && t - 1 != s) {
 			found = arena_strdup(&L->g->arena, path);
 			break;
