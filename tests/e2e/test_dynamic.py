@@ -200,6 +200,17 @@ def test_empty_and_duplicate_foreach_sources_are_warnings_with_their_line(t):
     assert sorted(r.statuses()) == ["dup[a]", "dup[b]"], r.statuses()
 
 
+def test_an_item_not_listed_yet_is_a_target(t):
+    setup(t)
+    r = t.juggle("each[b]", rc=0)
+    assert r.statuses() == {"make-list": "ok", "each[b]": "ok"}, r.statuses()
+    assert t.read("out/b.txt") == "item b\n"
+    assert not os.path.exists("out/a.txt")
+    # Once the list is read, an item it does not hold is an error.
+    r = t.juggle("each[zz]", rc=2)
+    assert "no job or output is called 'each[zz]'" in r.err, r
+
+
 def test_a_target_that_matches_nothing_is_an_error(t):
     setup(t)
     r = t.juggle("no-such-job", rc=2)
