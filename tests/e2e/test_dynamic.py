@@ -61,6 +61,10 @@ def test_foreach_over_a_made_list_expands_after_its_maker(t):
     assert t.read("all.txt") == "item a\nitem b\nitem c\nitem d\n"
     assert r.report["expanded"]["each"]["items"] == 4
 
+    # clean knows the items of a list on disk.
+    t.juggle("clean", rc=0)
+    assert not os.path.exists("out/d.txt") and not os.path.exists("list.txt")
+
 
 @backends
 def test_a_failed_maker_leaves_its_section_not_run(t):
