@@ -48,6 +48,7 @@ static int clean_dry(struct cli *c, struct graph *g)
 int cmd_clean(struct cli *c)
 {
 	struct graph g;
+	c->settled_if_exists = true; /* the outputs of items already made */
 	int rc = cli_load_selected(c, &g);
 	if (rc) {
 		graph_release(&g);

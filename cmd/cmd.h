@@ -25,6 +25,13 @@ struct cli {
 	VEC(const char *) vars; /* -s NAME=VALUE */
 	bool load_warned;       /* the graph's warnings were printed (by the run an
 				 * exec-job step belongs to): cli_load prints none */
+	/* How a foreach over another job's output loads (load_opts.dynamic):
+	 * deferred until its source is in settled (run, list, -n, ...), or
+	 * read when the source exists (clean, exec-job). */
+	const struct strmap *settled;
+	bool settled_if_exists;
+	bool entered;           /* cli_load changed to the graph's folder */
+	struct strvec warned;   /* the load warnings printed so far */
 	const char *backends;   /* compare --backends */
 	int repeat;             /* compare --repeat */
 	char **args;            /* the words after the command */

@@ -91,6 +91,10 @@ int cli_load(struct cli *c, struct graph *g)
 {
 	/* Callers release g whatever happens, also when no graph was loaded. */
 	memset(g, 0, sizeof(*g));
+	const char *slash = strrchr(c->file, '/');
+	const char *base = slash ? slash + 1 : c->file;
+	if (c->entered) /* a later round of the same run */
+		goto load;
 	if (c->directory && chdir(c->directory) < 0) {
 		error("cannot change to folder '%s': %s", c->directory, strerror(errno));
 		return EXIT_USAGE;
@@ -108,8 +112,6 @@ int cli_load(struct cli *c, struct graph *g)
 	free(cwd);
 
 	/* Everything happens in the graph's folder, as in make -C. */
-	const char *slash = strrchr(c->file, '/');
-	const char *base = c->file;
 	if (slash) {
 		char *dir = slash == c->file ? xstrdup("/") : xstrndup(c->file, (size_t)(slash - c->file));
 		if (chdir(dir) < 0) {
@@ -118,23 +120,35 @@ int cli_load(struct cli *c, struct graph *g)
 			return EXIT_USAGE;
 		}
 		free(dir);
-		base = slash + 1;
 	}
 	if (access(base, F_OK) < 0 && errno == ENOENT) {
 		missing_graph(c, base);
 		return EXIT_USAGE;
 	}
+	c->entered = true;
+load:;
 	struct load_opts o = {
 		.file = base,
 		.display = c->file,
 		.cli = c->set,
 		.set = c->vars.v,
 		.default_jobs = (int)cpus_usable() + 2,
+		.dynamic = true,
+		.settled = c->settled,
+		.settled_if_exists = c->settled_if_exists,
 	};
 	struct diag d = {0};
 	int loaded = graph_load(g, &o, &d);
-	for (size_t i = 0; i < d.warnings.n && !c->load_warned; i++)
-		warning("%s", d.warnings.v[i]);
+	for (size_t i = 0; i < d.warnings.n && !c->load_warned; i++) {
+		/* A run in rounds loads the graph again: each warning once. */
+		bool said = false;
+		for (size_t k = 0; k < c->warned.n && !said; k++)
+			said = strcmp(c->warned.v[k], d.warnings.v[i]) == 0;
+		if (!said) {
+			warning("%s", d.warnings.v[i]);
+			VEC_PUSH(&c->warned, xstrdup(d.warnings.v[i]));
+		}
+	}
 	if (loaded < 0) {
 		for (size_t i = 0; i < d.msgs.n; i++) {
 			term_fputs(d.msgs.v[i], stderr);

@@ -26,7 +26,8 @@ int cmd_exec_job(struct cli *c)
 	const char *name = c->args[0];
 	int number = c->nargs == 2 ? atoi(c->args[1]) : 1;
 	c->nargs = 0;
-	c->load_warned = true; /* the run that started this step did */
+	c->load_warned = true;       /* the run that started this step did */
+	c->settled_if_exists = true; /* its round expanded what it could */
 	struct graph g;
 	int rc = cli_load(c, &g);
 	if (rc) {

@@ -41,6 +41,18 @@ int cmd_graph(struct cli *c)
 			dot_id(j->name);
 			printf(" [shape=%s, tooltip=", shape);
 			dot_id(kind);
+			if (j->sec->deferred) {
+				/* Its items are read once its producer ended. */
+				const struct job *maker =
+				    strmap_get(&g.producer, j->sec->dyn_source);
+				char *label = maker ? xasprintf("%s (expands after %s)", j->name,
+								maker->name)
+						    : xasprintf("%s (expands once %s is made)",
+								j->name, j->sec->dyn_source);
+				printf(", style=dashed, label=");
+				dot_id(label);
+				free(label);
+			}
 			printf("];\n");
 		}
 		for (size_t i = 0; i < g.jobs.n; i++) {

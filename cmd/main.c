@@ -562,6 +562,7 @@ int main(int argc, char **argv)
 	free(c.args);
 	free(c.vars.v);
 	strvec_release(&c.owned);
+	strvec_release(&c.warned);
 	if (stdout_lost() && rc == EXIT_OK)
 		rc = EXIT_FAILED;
 	if (tpool_abandoned() > 0) {

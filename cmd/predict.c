@@ -20,7 +20,7 @@ static bool pending(const struct job *dep, void *ctx)
 {
 	const struct prediction *p = ctx;
 	enum verdict v = p[dep->index].v;
-	return v == V_RUNS || v == V_MAY || v == V_IF_CHANGED;
+	return v == V_RUNS || v == V_MAY || v == V_IF_CHANGED || v == V_EXPANDS;
 }
 
 /* For a job with when = all_done or any_failed: what its dependencies'
@@ -77,6 +77,12 @@ struct prediction *predict(struct graph *g, struct state *st, bool always_make)
 		}
 		if (me->v == V_BLOCKED)
 			continue;
+		if (j->sec->deferred) {
+			/* Not a guess at the items: they are read when it ends. */
+			me->v = V_EXPANDS;
+			me->dep = strmap_get(&g->producer, j->sec->dyn_source);
+			continue;
+		}
 		if (j->sec->when != WHEN_SUCCESS) {
 			const char *when =
 			    j->sec->when == WHEN_ALL_DONE ? "all_done" : "any_failed";
@@ -137,6 +143,11 @@ char *prediction_text(const struct job *j, const struct prediction *p)
 		return xasprintf("would not run: '%s' would fail", p->dep->name);
 	case V_NOT_TRIGGERED:
 		return xasprintf("would be skipped: %s", j->run.reason);
+	case V_EXPANDS:
+		if (!p->dep) /* made by an item of a section itself deferred */
+			return xasprintf("expands once '%s' is made", j->sec->dyn_source);
+		return xasprintf("expands after %s (foreach over '%s')", p->dep->name,
+				 j->sec->dyn_source);
 	case V_UP_TO_DATE:
 		break;
 	}

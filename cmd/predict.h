@@ -14,6 +14,8 @@ enum verdict {
 	V_FAILS,         /* will fail: run.reason (an input no job makes is missing) */
 	V_BLOCKED,       /* will not run: dep will fail */
 	V_NOT_TRIGGERED, /* when = any_failed, and nothing upstream will run */
+	V_EXPANDS,       /* a foreach over dep's output: its items are known once
+	                  * dep ended (struct section.deferred) */
 };
 
 struct prediction {

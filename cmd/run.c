@@ -149,7 +149,7 @@ static int dry_run(struct cli *c, struct graph *g)
 	if (!st)
 		return rc;
 	struct prediction *p = predict(g, st, c->always_make);
-	size_t n, count[V_NOT_TRIGGERED + 1] = {0};
+	size_t n, count[V_EXPANDS + 1] = {0};
 	struct job **order = graph_order(g, &n);
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = order[i];
@@ -157,6 +157,15 @@ static int dry_run(struct cli *c, struct graph *g)
 		count[pj->v]++;
 		if (pj->v == V_UP_TO_DATE)
 			continue;
+		if (pj->v == V_EXPANDS) {
+			char *text = prediction_text(j, pj);
+			term_fputs(j->name, stdout);
+			putchar(' ');
+			term_fputs(text, stdout);
+			putchar('\n');
+			free(text);
+			continue;
+		}
 		static const char *const verb[] = {
 			[V_RUNS] = "would run",   [V_MAY] = "may run",     [V_IF_CHANGED] = "may run",
 			[V_FAILS] = "would fail", [V_BLOCKED] = "would not run",
@@ -191,9 +200,10 @@ static int dry_run(struct cli *c, struct graph *g)
 			[V_FAILS] = "would fail", [V_BLOCKED] = "would not run (a dependency would fail)",
 			[V_UP_TO_DATE] = "up to date",
 			[V_NOT_TRIGGERED] = "would be skipped (nothing upstream would fail)",
+			[V_EXPANDS] = "expand after a job (items not known yet)",
 		};
 		static const enum verdict shown[] = {V_RUNS,    V_MAY,           V_IF_CHANGED, V_FAILS,
-						     V_BLOCKED, V_NOT_TRIGGERED, V_UP_TO_DATE};
+						     V_BLOCKED, V_NOT_TRIGGERED, V_EXPANDS,    V_UP_TO_DATE};
 		for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
 			if (count[shown[i]])
 				sb_addf(&sb, "%s%zu %s", sb.len ? ", " : "", count[shown[i]],
@@ -205,6 +215,86 @@ static int dry_run(struct cli *c, struct graph *g)
 	free(p);
 	state_close(st);
 	return 0;
+}
+
+/* What the rounds of one run share (a foreach over another job's output
+ * is read in the round after its producer ended): the outputs of the
+ * jobs that ended well (struct load_opts.settled) and every job's record
+ * of how it ended (struct run_opts.prior). */
+struct rounds {
+	struct strmap settled, prior;
+	struct strvec keys; /* the maps' keys, owned */
+};
+
+/* Whether a job's end in this round is kept for the next: not a job
+ * that did not run because a deferred section held it back. */
+static bool ended(const struct job *j)
+{
+	const struct job_run *run = &j->run;
+	return !j->sec->deferred && run->wanted && run->status != JS_PENDING &&
+	       (run->status != JS_NOT_RUN || run->error);
+}
+
+/* Adds the outputs this round made or found up to date to the settled
+ * ones; returns whether another round would expand a deferred section. */
+static bool settle_round(struct rounds *r, const struct graph *g)
+{
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		if (!ended(j) || (j->run.status != JS_OK && j->run.status != JS_SKIPPED))
+			continue;
+		for (uint32_t k = 0; k < j->n_outputs; k++)
+			if (!strmap_get(&r->settled, j->outputs[k])) {
+				VEC_PUSH(&r->keys, xstrdup(j->outputs[k]));
+				strmap_put(&r->settled, r->keys.v[r->keys.n - 1], r);
+			}
+	}
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		if (j->sec->deferred && j->run.wanted &&
+		    strmap_get(&r->settled, j->sec->dyn_source))
+			return true;
+	}
+	return false;
+}
+
+/* Moves the records of the jobs that ended in this round out of its graph,
+ * for the next round to take (struct run_opts.prior). */
+static void keep_round(struct rounds *r, struct graph *g)
+{
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		struct job *j = g->jobs.v[i];
+		struct job_run *run = &j->run;
+		if (!ended(j))
+			continue;
+		struct job_run *keep = strmap_get(&r->prior, j->name);
+		if (!keep) {
+			keep = xcalloc(1, sizeof(*keep));
+			VEC_PUSH(&r->keys, xstrdup(j->name));
+			strmap_put(&r->prior, r->keys.v[r->keys.n - 1], keep);
+		}
+		*keep = *run; /* its pointers were moved into this round's graph */
+		run->facts = run->counts = NULL;
+		run->reason = run->error = run->value = NULL;
+	}
+}
+
+static void rounds_release(struct rounds *r)
+{
+	const char *key;
+	void *val;
+	for (size_t i = 0; strmap_next(&r->prior, &i, &key, &val);) {
+		struct job_run *run = val;
+		json_decref(run->facts);
+		json_decref(run->counts);
+		free(run->reason);
+		free(run->error);
+		free(run->value);
+		free(run);
+	}
+	strmap_release(&r->prior);
+	strmap_release(&r->settled);
+	strvec_release(&r->keys);
 }
 
 /* Each line of w as a warning; empties w. */
@@ -245,6 +335,7 @@ int cmd_run(struct cli *c)
 		return rc;
 	}
 	struct strbuf err = {0}, warn = {0};
+	struct rounds R = {0};
 	struct state *st = NULL;
 	int lock_fd = -1;
 	/* make's jobserver (or one of juggle's own for the commands), on this
@@ -281,8 +372,26 @@ int cmd_run(struct cli *c)
 		goto out;
 	}
 	term_fputs_lines(sb_str(&warn), stderr);
-	struct run_summary sum;
-	rc = sched_run(&g, st, &o, &sum, &err);
+	struct run_summary sum, first;
+	for (;;) {
+		rc = sched_run(&g, st, &o, &sum, &err);
+		if (rc < 0 || rc == EXIT_INTERRUPTED || (rc && !o.keep_going))
+			break;
+		if (!o.first) {
+			first = sum;
+			o.first = &first;
+		}
+		if (!settle_round(&R, &g))
+			break;
+		keep_round(&R, &g);
+		/* The next round: the graph again, with the sections whose
+		 * source is now made expanded. */
+		graph_release(&g);
+		c->settled = &R.settled;
+		o.prior = &R.prior;
+		if ((rc = cli_load_selected(c, &g)))
+			goto out;
+	}
 	jobserver_stop(&warn);
 	warn_lines(&warn);
 	if (rc < 0) {
@@ -337,5 +446,6 @@ out:
 	sb_release(&err);
 	sb_release(&warn);
 	graph_release(&g);
+	rounds_release(&R);
 	return rc;
 }

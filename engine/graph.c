@@ -167,6 +167,16 @@ int graph_select(struct graph *g, char **targets, int n, struct strbuf *err)
 			job = strmap_get(&g->producer, norm);
 			free(norm);
 		}
+		/* NAME[ITEM] of a section whose items are not read yet: the job
+		 * standing for them, until the round that reads them. */
+		const char *bracket = sec || job ? NULL : strchr(name, '[');
+		if (bracket && name[strlen(name) - 1] == ']') {
+			char *base = xstrndup(name, (size_t)(bracket - name));
+			struct section *d = strmap_get(&g->section_by_name, base);
+			free(base);
+			if (d && d->deferred)
+				job = g->jobs.v[d->first_job];
+		}
 		if (sec) {
 			for (size_t i = 0; i < sec->n_jobs; i++)
 				want(g->jobs.v[sec->first_job + i]);

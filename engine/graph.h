@@ -78,6 +78,13 @@ struct section {
 	const char *description;  /* NULL = the job's name */
 	int batch;                /* foreach items per job (batch = N); 0 = no batch key */
 	enum when when;           /* when = ...: success, all_done or any_failed */
+	/* A foreach over what another job makes (a lines: file or a folder a
+	 * glob reads that some job declares as its output): that output.
+	 * NULL otherwise. deferred: its items are not known yet, and the
+	 * section is one job of its name that stands for them ("expands
+	 * after" the producer of dyn_source), which never runs. */
+	const char *dyn_source;
+	bool deferred;
 
 	void *kpriv;              /* the kind's parsed form of its keys */
 	bool bad_keys;            /* an unknown key was reported */

@@ -192,6 +192,28 @@ static void finish(struct sched *s, struct job *job, enum job_status status)
 	}
 }
 
+/* A job an earlier round settled: its record, moved here, and its
+ * outcome for what comes after it; progress saw it then. */
+static void settle_prior(struct sched *s, struct job *job, struct job_run *before)
+{
+	struct job_run *r = &job->run;
+	bool wanted = r->wanted;
+	free(r->reason);
+	*r = *before;
+	before->facts = before->counts = NULL;
+	before->reason = before->error = before->value = NULL;
+	r->wanted = wanted;
+	r->pending = 0;
+	s->sum->counts[r->status]++;
+	if (r->status == JS_OK || r->status == JS_SKIPPED) {
+		release_dependents(s, job, mono_now());
+		return;
+	}
+	if (r->status == JS_FAILED)
+		s->failed = true;
+	skip_dependents(s, job);
+}
+
 static void fail_now(struct sched *s, struct job *job, char *error)
 {
 	free(job->run.error);
@@ -492,6 +514,19 @@ static void start_from(struct sched *s, struct heap *h, bool slots)
 			unpromise(s, job);
 			continue;
 		}
+		if (job->sec->deferred) {
+			/* Its items are read in the next round; it and what
+			 * waits for it stay pending until then. */
+			unpromise(s, job);
+			continue;
+		}
+		struct job_run *before =
+		    s->o->prior && !r->started ? strmap_get(s->o->prior, job->name) : NULL;
+		if (before) {
+			unpromise(s, job);
+			settle_prior(s, job, before);
+			continue;
+		}
 		if (s->finale && !triggered(job) && !r->started) {
 			unpromise(s, job);
 			not_run_stopped(s, job);
@@ -735,9 +770,17 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	sum->wall_start = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	if (o->first) {
+		sum->t0 = o->first->t0;
+		sum->wall_start = o->first->wall_start;
+		sum->cpu_user0 = o->first->cpu_user0;
+		sum->cpu_sys0 = o->first->cpu_sys0;
+	}
 	size_t wanted = 0;
-	for (size_t i = 0; i < g->jobs.n; i++)
-		wanted += g->jobs.v[i]->run.wanted;
+	for (size_t i = 0; i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		wanted += j->run.wanted && !(o->prior && strmap_get(o->prior, j->name));
+	}
 	s.be.ops = o->backend;
 	s.be.cfg.jobs = o->jobs > 0 ? o->jobs : 1;
 	s.be.cfg.net_jobs = o->net_jobs > 0 ? o->net_jobs : 1;

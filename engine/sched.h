@@ -30,6 +30,15 @@ struct run_opts {
 	bool jobserver;   /* every attempt beyond the first takes a token
 			   * (engine/jobserver.h, started by the caller) */
 	enum progress_mode progress;
+	/* A run in rounds (a foreach over another job's output, struct
+	 * section.deferred): the jobs earlier rounds settled, name -> struct
+	 * job_run, taken as they ended (the pointers moved, the rest copied)
+	 * instead of run again; and the first round's summary, whose clock
+	 * the run keeps. NULL: the first round. A deferred section's job
+	 * never runs: it and the jobs after it stay not run, for the next
+	 * round. */
+	const struct strmap *prior;
+	const struct run_summary *first;
 };
 
 /* What a run did, for the report. */

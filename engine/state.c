@@ -457,7 +457,8 @@ int state_record_ok(struct state *st, const struct job *job, const struct file_s
 	const struct state_rec *old = state_find(st, job->name);
 	struct state_rec *r = arena_alloc(&st->arena, sizeof(*r));
 	memset(r, 0, sizeof(*r));
-	r->name = job->name; /* the graph outlives the state */
+	/* A run in rounds loads the graph again: the state keeps its own. */
+	r->name = arena_strdup(&st->arena, job->name);
 	memcpy(r->fp, job->fp, 16);
 	r->ok_seq = st->seq;
 	r->changed_seq = changed || !old ? st->seq : old->changed_seq;

@@ -82,6 +82,13 @@ char *job_out_of_date_before(const struct job *job, struct state *st, bool alway
 		const struct job *dep = job->deps[i];
 		if (pending && pending(dep, ctx))
 			continue;
+		/* The producer of a foreach's list or folder: a changed list
+		 * makes its new items, which are new jobs; the others stand. */
+		bool lister = false;
+		for (uint32_t k = 0; job->sec->dyn_source && k < dep->n_outputs && !lister; k++)
+			lister = strcmp(dep->outputs[k], job->sec->dyn_source) == 0;
+		if (lister)
+			continue;
 		if (dep->run.changed)
 			return xasprintf("dependency '%s' changed in this run", dep->name);
 		const struct state_rec *drec = state_find(st, dep->name);

@@ -436,7 +436,7 @@ static void add_job(struct loader *L, struct job *job)
 		strmap_put(&g->batch_of, job->members[k]->name, job);
 	job->index = (uint32_t)g->jobs.n;
 	VEC_PUSH(&g->jobs, job);
-	if (job->sec->kind->check_job)
+	if (job->sec->kind->check_job && !job->sec->deferred) /* it never runs */
 		job->sec->kind->check_job(g, job, L->d);
 }
 
@@ -504,6 +504,109 @@ static void declare_outputs(struct loader *L, size_t s, const struct strvec *ite
 	sb_release(&sb);
 }
 
+/* Whether an output of deferred section t could be path: its items are
+ * not known yet, so each placeholder of its output key matches anything. */
+static bool deferred_may_make(const struct section *t, const char *path)
+{
+	const struct kv *out = section_key(t, "output");
+	struct strbuf err = {0};
+	char **words = out ? split_words(out->val, &err) : NULL;
+	sb_release(&err);
+	bool may = false;
+	for (char **w = words; w && *w && !may; w++) {
+		struct strbuf pat = {0};
+		for (const char *p = *w; *p; p++) {
+			const char *close = *p == '{' ? strchr(p, '}') : NULL;
+			if (close) {
+				sb_addc(&pat, '*');
+				p = close;
+			} else {
+				sb_addc(&pat, *p);
+			}
+		}
+		char *norm = path_normalize(sb_str(&pat));
+		may = glob_match(norm, path);
+		free(norm);
+		sb_release(&pat);
+	}
+	free_words(words);
+	return may;
+}
+
+/* The output of another section that the foreach of section s reads
+ * (its lines: file, or the folder of its glob or one above it), or NULL:
+ * a declared output, or one a deferred section above may make. */
+static const char *dynamic_source(struct loader *L, size_t s)
+{
+	struct section *sec = L->g->sections.v[s];
+	char *path = path_normalize(sec->foreach == FE_LINES ? sec->foreach_arg : sec->glob_prefix);
+	const char *found = NULL;
+	for (;;) {
+		uintptr_t t = (uintptr_t)strmap_get(&L->declared, path);
+		for (size_t k = 0; !t && k < s; k++)
+			if (L->g->sections.v[k]->deferred &&
+			    deferred_may_make(L->g->sections.v[k], path))
+				t = k + 1;
+		if (t && t - 1 != s) {
+			found = arena_strdup(&L->g->arena, path);
+			break;
+		}
+		char *slash = sec->foreach == FE_GLOB ? strrchr(path, '/') : NULL;
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	free(path);
+	return found;
+}
+
+/* Whether a foreach may read another job's output (load_opts.dynamic). */
+static bool may_be_dynamic(const struct loader *L, const struct section *sec)
+{
+	return L->o->dynamic &&
+	       (sec->foreach == FE_LINES ||
+	        (sec->foreach == FE_GLOB && sec->glob_prefix && *sec->glob_prefix));
+}
+
+static void declare_glob_outputs(struct loader *L, size_t s);
+
+/* With load_opts.dynamic: the outputs of every section whose items are
+ * known first, then each foreach that may read another job's output, in
+ * file order: one that does is deferred until that output is settled. */
+static void read_dynamic_items(struct loader *L)
+{
+	struct graph *g = L->g;
+	for (size_t s = 0; s < g->sections.n; s++) {
+		struct section *sec = g->sections.v[s];
+		if (!may_be_dynamic(L, sec)) {
+			foreach_items(L, sec, &L->items[s]);
+			if (sec->foreach == FE_GLOB)
+				declare_glob_outputs(L, s);
+			else
+				declare_outputs(L, s, &L->items[s]);
+		}
+	}
+	for (size_t s = 0; s < g->sections.n; s++) {
+		struct section *sec = g->sections.v[s];
+		if (!may_be_dynamic(L, sec))
+			continue;
+		sec->dyn_source = dynamic_source(L, s);
+		struct stat sb;
+		bool settled = sec->dyn_source &&
+		               ((L->o->settled && strmap_get(L->o->settled, sec->dyn_source)) ||
+		                (L->o->settled_if_exists && stat(sec->dyn_source, &sb) == 0));
+		if (sec->dyn_source && !settled) {
+			sec->deferred = true;
+			continue;
+		}
+		foreach_items(L, sec, &L->items[s]);
+		if (sec->foreach == FE_GLOB)
+			declare_glob_outputs(L, s);
+		else
+			declare_outputs(L, s, &L->items[s]);
+	}
+}
+
 /* Reads every section's foreach items before any job is made and, when a
  * glob foreach is in the graph, the outputs every section would declare:
  * a glob must know the outputs of the sections below it too. */
@@ -511,7 +614,13 @@ void read_items(struct loader *L)
 {
 	struct graph *g = L->g;
 	L->items = xcalloc(g->sections.n + 1, sizeof(*L->items));
-	bool any_glob = false;
+	bool any_glob = false, any_dynamic = false;
+	for (size_t s = 0; s < g->sections.n; s++)
+		any_dynamic |= may_be_dynamic(L, g->sections.v[s]);
+	if (any_dynamic) {
+		read_dynamic_items(L);
+		return;
+	}
 	for (size_t s = 0; s < g->sections.n; s++) {
 		struct section *sec = g->sections.v[s];
 		foreach_items(L, sec, &L->items[s]);
@@ -519,21 +628,26 @@ void read_items(struct loader *L)
 	}
 	if (!any_glob)
 		return;
-	struct strvec with_above = {0};
 	for (size_t s = 0; s < g->sections.n; s++) {
 		struct section *sec = g->sections.v[s];
 		if (sec->foreach != FE_GLOB) {
 			declare_outputs(L, s, &L->items[s]);
 			continue;
 		}
-		/* What this glob would take if its own outputs were not known:
-		 * its outputs for those items are what it must not take. */
-		for (size_t i = 0; i < L->items[s].n; i++)
-			VEC_PUSH(&with_above, xstrdup(L->items[s].v[i]));
-		add_outputs_above(L, s, &L->declared, &with_above);
-		declare_outputs(L, s, &with_above);
-		strvec_release(&with_above);
+		declare_glob_outputs(L, s);
 	}
+}
+
+/* What the glob of section s would take if its own outputs were not
+ * known: its outputs for those items are what it must not take. */
+static void declare_glob_outputs(struct loader *L, size_t s)
+{
+	struct strvec with_above = {0};
+	for (size_t i = 0; i < L->items[s].n; i++)
+		VEC_PUSH(&with_above, xstrdup(L->items[s].v[i]));
+	add_outputs_above(L, s, &L->declared, &with_above);
+	declare_outputs(L, s, &with_above);
+	strvec_release(&with_above);
 }
 
 void make_instances(struct loader *L, size_t s, const char *graph_base, struct globvec *globs)
@@ -542,6 +656,21 @@ void make_instances(struct loader *L, size_t s, const char *graph_base, struct g
 	struct section *sec = g->sections.v[s];
 	struct strvec items = L->items[s];
 	L->items[s] = (struct strvec){0};
+	if (sec->deferred) {
+		/* One job of the section's name stands for the items until they
+		 * can be read: it waits for the producer (through its one input)
+		 * and the jobs after the section wait for it. */
+		struct job *job = new_instance(L, sec, NULL);
+		const char *in[] = {sec->dyn_source, NULL};
+		job->inputs = arena_alloc(&g->arena, sizeof(in));
+		memcpy(job->inputs, in, sizeof(in));
+		job->n_inputs = 1;
+		job->outputs = no_paths;
+		sec->first_job = g->jobs.n;
+		add_job(L, job);
+		sec->n_jobs = g->jobs.n - sec->first_job;
+		return;
+	}
 	if (sec->foreach == FE_GLOB) {
 		add_outputs_above(L, s, &g->producer, &items);
 		size_t w = 0;
@@ -561,12 +690,18 @@ void make_instances(struct loader *L, size_t s, const char *graph_base, struct g
 		size_t w = 0;
 		for (size_t i = 0; i < items.n; i++) {
 			if (strmap_get(&seen, items.v[i])) {
-				if (sec->foreach != FE_GLOB) {
-					const struct kv *kv = section_key(sec, "foreach");
+				const struct kv *kv = section_key(sec, "foreach");
+				if (sec->foreach == FE_LINES)
+					diag_warn(
+					    L->d, L->file, kv->line,
+					    "job '%s': foreach item '%s' appears twice in '%s'; "
+					    "it makes one job",
+					    sec->name, items.v[i], sec->foreach_arg);
+				else if (sec->foreach != FE_GLOB)
 					jerr(L, kv->line, sec->name,
-					     "foreach item '%s' appears twice; instance names must be unique",
+					     "foreach item '%s' appears twice; instance names must "
+					     "be unique",
 					     items.v[i]);
-				}
 				free(items.v[i]);
 				continue;
 			}
@@ -577,6 +712,12 @@ void make_instances(struct loader *L, size_t s, const char *graph_base, struct g
 		strmap_release(&seen);
 	}
 	size_t count = sec->foreach == FE_NONE ? 1 : items.n;
+	if (!count && (sec->foreach == FE_GLOB || sec->foreach == FE_LINES)) {
+		const struct kv *kv = section_key(sec, "foreach");
+		diag_warn(L->d, L->file, kv ? kv->line : sec->line,
+		          "job '%s': foreach %s '%s' yields no item, so the section makes no job",
+		          sec->name, sec->foreach == FE_GLOB ? "glob" : "file", sec->foreach_arg);
+	}
 	if (count > max_items(L) - L->instances) {
 		const struct kv *kv = section_key(sec, "foreach");
 		jerr(L, kv ? kv->line : sec->line, sec->name,

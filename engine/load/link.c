@@ -63,6 +63,14 @@ void link_deps(struct loader *L)
 			}
 		}
 		strvec_release(&words);
+		/* The items of a foreach over another job's output are known
+		 * once that job ended: it comes first, but is not an input, so
+		 * a changed list reruns only its new items. */
+		struct job *maker = job->sec->dyn_source && !job->sec->deferred
+		                        ? strmap_get(&g->producer, job->sec->dyn_source)
+		                        : NULL;
+		if (maker)
+			add_dep(&deps, maker);
 		for (uint32_t k = 0; k < job->n_inputs; k++) {
 			struct job *p = strmap_get(&g->producer, job->inputs[k]);
 			if (p == job) {

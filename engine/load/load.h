@@ -30,6 +30,13 @@ struct load_opts {
 	const struct mem_file *mem_files;
 	size_t n_mem_files;
 	size_t max_items;           /* most items of one foreach; 0: 1,000,000 */
+	/* A foreach over another job's output (struct section.dyn_source)
+	 * reads its items only once that output is in settled (the outputs
+	 * of jobs that ended well earlier in the run); until then the
+	 * section is deferred. false: every foreach reads its items now. */
+	bool dynamic;
+	const struct strmap *settled; /* path -> anything; NULL: none yet */
+	bool settled_if_exists;     /* an output that exists counts as settled */
 	const char *text;           /* for fuzzing: the graph itself instead of file */
 	size_t text_len;
 };

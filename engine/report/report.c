@@ -259,6 +259,26 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 				    json_integer(sum->counts[s]));
 	json_object_set_new(o, "counts", counts);
 	json_object_set_new(o, "interrupted", json_boolean(sum->interrupted));
+	/* Each foreach over another job's output: how many items it got
+	 * (null while it was never expanded: its producer did not end well). */
+	json_t *expanded = json_object();
+	for (size_t i = 0; i < g->sections.n; i++) {
+		const struct section *sec = g->sections.v[i];
+		if (!sec->dyn_source)
+			continue;
+		const struct job *maker = strmap_get(&g->producer, sec->dyn_source);
+		json_int_t items = 0;
+		for (size_t k = 0; k < sec->n_jobs; k++) {
+			const struct job *j = g->jobs.v[sec->first_job + k];
+			items += j->members ? j->n_members : 1;
+		}
+		json_t *e = json_object();
+		json_object_set_new(e, "after", maker ? json_text(maker->name) : json_null());
+		json_object_set_new(e, "source", json_text(sec->dyn_source));
+		json_object_set_new(e, "items", sec->deferred ? json_null() : json_integer(items));
+		json_object_set_new(expanded, sec->name, e);
+	}
+	json_object_set_new(o, "expanded", expanded);
 
 	json_t *cp = json_array();
 	for (size_t i = 0; i < n; i++)
@@ -386,7 +406,6 @@ fail:
 	sb_addf(err, "cannot write report '%s': %s", path, strerror(errno));
 	return -1;
 }
-
 
 char *report_render_json(json_t *report, size_t *len)
 {
