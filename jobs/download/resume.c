@@ -226,9 +226,6 @@ int download_partial_body(struct download *d)
 		return 0;
 	if (d->code == 206) {
 		if (p->offset == 0 || d->range_start != p->offset) {
-			snprintf(d->errbuf, sizeof(d->errbuf),
-			         "the server sent a range starting at byte %lld, asked for %lld",
-			         (long long)d->range_start, (long long)p->offset);
 			d->range_bad = true;
 			return -1;
 		}

@@ -196,8 +196,11 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		if (d->part.offset > 0 && download_partial_hash(d) < 0) {
 			/* Unreadable: start from byte 0. */
 			download_partial_end(&d->part, false);
+			d->fd = d->of.fd;
 			if (download_partial_begin(d) == 0)
 				d->fd = d->part.fd;
+			else if (out_file_begin(&d->of, d->output) == 0)
+				d->fd = d->of.fd;
 			EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
 		}
 	}
@@ -452,7 +455,10 @@ int download_finish(struct download *d, CURLcode cc)
 		download_fail(d, false, "cannot write '%s': %s", d->output,
 			      strerror(d->write_errno));
 	} else if (d->range_bad) {
-		download_fail(d, true, "%s; the next attempt starts over", d->errbuf);
+		download_fail(d, true,
+			      "the server sent a range from byte %lld, not the rest from byte %lld "
+			      "that was asked for; the next attempt starts over",
+			      (long long)d->range_start, (long long)d->part.offset);
 	} else if (d->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		download_fail(d, false,
 			      "larger than max_size (%lld bytes); aborted after %lld bytes",
