@@ -62,20 +62,45 @@ def cut_point():
     return random.Random(seed).randrange(4 * 2**20, 90 * 2**20), seed
 
 
+def descendants(pid):
+    out = []
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            kids = [int(x) for x in f.read().split()]
+    except OSError:
+        return out
+    for k in kids:
+        out += [k] + descendants(k)
+    return out
+
+
+def running(pid):
+    """Whether pid is still a process that is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def killed_run(t, cut):
     """Starts juggle, kills it (its whole process group, by pid) once the
     kept body holds cut bytes; returns the size it then holds."""
     p = t.spawn("--progress", "none", start_new_session=True)
     wait_partial(t, cut, lambda: p.poll() is None)
+    # juggle and its workers (the processes backend's, which may have a
+    # process group of their own), all at once; then wait until they are
+    # gone, so that nothing writes after the size is read.
+    pids = descendants(p.pid)
     os.killpg(p.pid, signal.SIGKILL)
-    p.wait()
-    # Its workers (the processes backend) die with it, a moment later.
-    end = time.monotonic() + 30 * TIMEOUT_SCALE
-    while time.monotonic() < end:
+    for pid in pids:
         try:
-            os.killpg(p.pid, 0)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
-            break
+            pass
+    p.wait()
+    end = time.monotonic() + 30 * TIMEOUT_SCALE
+    while any(running(pid) for pid in pids) and time.monotonic() < end:
         time.sleep(0.005)
     p.stdout.close()
     p.stderr.close()
