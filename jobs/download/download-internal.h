@@ -17,6 +17,8 @@
  *                 redirect policy, the body written to a temporary file and
  *                 renamed over the output, the outcome; run(), the blocking
  *                 path
+ *   resume.c      a cut-off http body kept in .juggle/partial/ and asked
+ *                 for again from where it stopped (Range, If-Range)
  *   uv-curl.c     the event loop's path: one curl multi handle per libuv
  *                 loop, driven by libuv sockets and a libuv timer
  *
@@ -136,6 +138,18 @@ int64_t download_mtime_ns(const struct stat *st);
 
 /* ---- one transfer (transfer.c) ---- */
 
+/* The body of an http download kept for resuming (resume.c). */
+struct partial {
+	int dir;         /* .juggle/partial, -1 when not used */
+	char key[33];    /* the data file's name there; KEY.meta describes it */
+	int fd;          /* the data file, open for reading and writing */
+	int64_t offset;  /* bytes held when the transfer began and asked for
+			  * onward (Range); 0 when starting from byte 0 */
+	int64_t total;   /* the whole file's size from KEY.meta, -1 unknown */
+	char *validator; /* KEY.meta's If-Range value */
+	bool meta;       /* KEY.meta describes the data file */
+};
+
 struct download {
 	struct attempt *a;
 	const struct download_def *def;
@@ -143,7 +157,15 @@ struct download {
 	char *url;
 	struct curl_slist *headers;
 	const char *output;
-	struct out_file of;      /* the temporary file beside the output */
+	struct out_file of;      /* the temporary file beside the output, when
+				  * the body does not go to part */
+	struct partial part;     /* the body kept for resuming (http) */
+	int fd;                  /* where the body goes: part's or of's */
+	bool body_started;       /* the first byte of the body arrived */
+	bool range_bad;          /* a 206 for another range than asked */
+	bool keep_partial;       /* the attempt ended so that it may resume */
+	int64_t resumed;         /* bytes taken from part, not sent again */
+	int64_t range_start;     /* of the response's Content-Range, -1 none */
 	EVP_MD_CTX *sha;         /* when sha256 is given */
 	int64_t bytes;           /* body bytes received, kept or not */
 	long code;               /* status of the response being received */
@@ -205,6 +227,37 @@ void download_release(struct download *d);
  * handle. */
 int download_run(struct attempt *a);
 void download_worker_release(void *cache);
+
+/* ---- resuming (resume.c) ---- */
+
+/* Empties p (no files). */
+void download_partial_init(struct partial *p);
+
+/* Opens d's partial file in .juggle/partial (made if missing), resuming it
+ * when its description names d->url and a validator, or else emptying it.
+ * Returns 0, or -1 when the folder cannot be used (d->part stays empty;
+ * the body then goes to a temporary file beside the output). */
+int download_partial_begin(struct download *d);
+
+/* Feeds d->sha the bytes d->part already holds; 0, or -1 on a read error. */
+int download_partial_hash(struct download *d);
+
+/* Adds If-Range to d->headers when d->part resumes. */
+void download_partial_if_range(struct download *d);
+
+/* At the first byte of a 2xx body: on 206, checks the range is the one
+ * asked for; on 200, starts the data over from byte 0; then describes the
+ * data (KEY.meta) when it has a validator and is large enough to be worth
+ * resuming. Returns 0, or -1 to abort the transfer (d->range_bad or
+ * d->write_failed set). */
+int download_partial_body(struct download *d);
+
+/* Renames the complete data over the output (copies it across file
+ * systems); 0, or -1 with errno. */
+int download_partial_commit(struct download *d);
+
+/* Closes p; unless keep (and p is described), removes its files. */
+void download_partial_end(struct partial *p, bool keep);
 
 /* ---- the event loop's path (uv-curl.c) ---- */
 

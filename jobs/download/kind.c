@@ -378,7 +378,8 @@ static void download_global_init(void)
 	atexit(curl_cleanup_at_exit);
 }
 
-static const struct kind_fact download_facts[] = {{"http_status", "HTTP", 400}, {NULL}};
+static const struct kind_fact download_facts[] = {
+	{"http_status", "HTTP", 400}, {"resumed_bytes", NULL, 0}, {NULL}};
 static const char *const download_counts[] = {"connections", NULL};
 
 const struct job_kind kind_download = {

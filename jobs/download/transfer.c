@@ -71,13 +71,18 @@ static size_t on_write(char *buf, size_t size, size_t n, void *userp)
 	curl_easy_getinfo(d->easy, CURLINFO_RESPONSE_CODE, &d->code);
 	if (d->code >= 300 && download_is_http(d->url))
 		return d->bytes > MAX_ERROR_BODY ? 0 : len;
-	if (d->bytes > d->def->max_size) {
+	if (!d->body_started) {
+		d->body_started = true;
+		if (download_partial_body(d) < 0)
+			return 0;
+	}
+	if (d->part.offset + d->bytes > d->def->max_size) {
 		d->too_big = true;
 		return 0;
 	}
 	if (d->sha)
 		EVP_DigestUpdate(d->sha, buf, len);
-	if (write_all(d->of.fd, buf, len) < 0) {
+	if (write_all(d->fd, buf, len) < 0) {
 		d->write_failed = true;
 		d->write_errno = errno;
 		return 0;
@@ -96,6 +101,7 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow, curl_o
 void download_release(struct download *d)
 {
 	out_file_abort(&d->of);
+	download_partial_end(&d->part, d->keep_partial);
 	if (d->sha)
 		EVP_MD_CTX_free(d->sha);
 	d->sha = NULL;
@@ -124,7 +130,9 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	d->a = a;
 	d->def = def;
 	d->easy = easy;
-	d->of.dir = d->of.fd = -1;
+	d->of.dir = d->of.fd = d->fd = -1;
+	d->range_start = -1;
+	download_partial_init(&d->part);
 	d->output = job->outputs[0];
 	/* The graph's check refused a bad URL or header already; this is the
 	 * last word before a request goes out. */
@@ -169,15 +177,32 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		return 0;
 	}
 
-	if (out_file_begin(&d->of, d->output) < 0) {
+	/* An http body goes to .juggle/partial, to be resumed if cut off;
+	 * others (and http when that folder is not usable) to a temporary
+	 * file beside the output. */
+	if (download_is_http(d->url) && download_partial_begin(d) == 0) {
+		d->fd = d->part.fd;
+	} else if (out_file_begin(&d->of, d->output) < 0) {
 		result_fail(a->res, "cannot create a temporary file beside '%s': %s", d->output,
 			    out_dir_strerror(errno));
 		download_release(d);
 		return -1;
+	} else {
+		d->fd = d->of.fd;
 	}
 	if (def->sha256) {
 		d->sha = EVP_MD_CTX_new();
 		EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
+		if (d->part.offset > 0 && download_partial_hash(d) < 0) {
+			/* Unreadable: start from byte 0. */
+			download_partial_end(&d->part, false);
+			d->fd = d->of.fd;
+			if (download_partial_begin(d) == 0)
+				d->fd = d->part.fd;
+			else if (out_file_begin(&d->of, d->output) == 0)
+				d->fd = d->of.fd;
+			EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
+		}
 	}
 	for (size_t i = 0; i < def->headers.n; i++) {
 		subst_placeholders(job, def->headers.v[i].tmpl, SUBST_TEXT, &sb);
@@ -186,6 +211,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	}
 	sb_release(&sb);
 	download_conditional(d, same_copy);
+	download_partial_if_range(d);
 
 	curl_easy_reset(easy); /* keeps the connection, DNS and TLS session caches */
 	curl_easy_setopt(easy, CURLOPT_URL, d->url);
@@ -225,6 +251,13 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, ms);
 	}
 	curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)def->max_size);
+	if (d->part.offset > 0) {
+		/* The rest, if the file is still the one begun (If-Range). A
+		 * 200 instead (changed, or no Range support) starts over. */
+		char range[32];
+		snprintf(range, sizeof(range), "%lld-", (long long)d->part.offset);
+		curl_easy_setopt(easy, CURLOPT_RANGE, range);
+	}
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "juggle/" JUGGLE_VERSION);
 	curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 65536L);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, d->errbuf);
@@ -245,8 +278,11 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 			curl_easy_setopt(easy, CURLOPT_TIMEVALUE_LARGE, (curl_off_t)d->prev.filetime);
 		}
 	}
-	sb_addf(&d->trace, "GET %s -> %s%s\n", d->url, d->output,
+	sb_addf(&d->trace, "GET %s -> %s%s", d->url, d->output,
 		d->conditional ? " (conditional)" : "");
+	if (d->part.offset > 0)
+		sb_addf(&d->trace, " (resuming from byte %lld)", (long long)d->part.offset);
+	sb_addc(&d->trace, '\n');
 	/* The graph's headers come first in d->headers, in their order. */
 	size_t i = 0;
 	for (struct curl_slist *h = d->headers; h; h = h->next, i++)
@@ -405,9 +441,12 @@ int download_finish(struct download *d, CURLcode cc)
 	res->bytes = d->bytes;
 	if (http && code > 0)
 		result_fact_int(res, "http_status", code);
+	if (d->part.dir >= 0)
+		result_fact_int(res, "resumed_bytes", d->resumed);
 	if (retry_after > 0)
 		res->retry_after = (double)(retry_after > 3600 ? 3600 : retry_after);
 	int rc = -1;
+	bool drop = d->range_bad || (http && code == 416); /* the partial data */
 
 	if (cc == CURLE_ABORTED_BY_CALLBACK && (d->cancelled || cancel_requested())) {
 		result_fail(res, "interrupted");
@@ -415,10 +454,20 @@ int download_finish(struct download *d, CURLcode cc)
 	} else if (d->write_failed) {
 		download_fail(d, false, "cannot write '%s': %s", d->output,
 			      strerror(d->write_errno));
+	} else if (d->range_bad) {
+		download_fail(d, true,
+			      "the server sent a range from byte %lld, not the rest from byte %lld "
+			      "that was asked for; the next attempt starts over",
+			      (long long)d->range_start, (long long)d->part.offset);
 	} else if (d->too_big || cc == CURLE_FILESIZE_EXCEEDED) {
 		download_fail(d, false,
 			      "larger than max_size (%lld bytes); aborted after %lld bytes",
 			      (long long)def->max_size, (long long)d->bytes);
+	} else if (http && code == 416 && d->part.offset > 0) {
+		download_fail(d, true,
+			      "HTTP 416 from %s to a request for the rest of a cut-off download "
+			      "from byte %lld; the next attempt starts over",
+			      d->url, (long long)d->part.offset);
 	} else if (http && code >= 400) {
 		download_fail(d, http_transient(code), "HTTP %ld%s%s from %s", code,
 			      d->reason[0] ? " " : "", d->reason, d->url);
@@ -473,12 +522,23 @@ int download_finish(struct download *d, CURLcode cc)
 		if (def->sha256)
 			subst_placeholders(a->job, def->sha256, SUBST_TEXT, &want);
 		if (def->sha256 && strcasecmp(got, sb_str(&want)) != 0) {
-			download_fail(d, false, "sha256 mismatch: expected %s, got %s",
-				      sb_str(&want), got);
+			/* A resumed file may hold bytes of another version:
+			 * worth one more try, from byte 0. */
+			drop = true;
+			if (d->resumed > 0)
+				download_fail(d, true,
+					      "sha256 mismatch: expected %s, got %s (resumed from "
+					      "byte %lld; the next attempt starts over)",
+					      sb_str(&want), got, (long long)d->resumed);
+			else
+				download_fail(d, false, "sha256 mismatch: expected %s, got %s",
+					      sb_str(&want), got);
 		} else {
 			/* out_file_commit() releases d->of, even on error. */
 			struct stat st;
-			if (out_file_commit(&d->of) < 0 || stat(d->output, &st) < 0) {
+			int committed = d->part.fd >= 0 ? download_partial_commit(d)
+							: out_file_commit(&d->of);
+			if (committed < 0 || stat(d->output, &st) < 0) {
 				download_fail(d, false, "cannot write '%s': %s", d->output,
 					      strerror(errno));
 			} else {
@@ -490,6 +550,12 @@ int download_finish(struct download *d, CURLcode cc)
 		sb_release(&want);
 	}
 
+	/* A cut-off body stays for the next attempt or run to resume; any
+	 * other end (success, a permanent failure, 304) drops it. */
+	d->keep_partial = rc < 0 && !drop && (res->status == RES_INTERRUPTED || res->retryable);
+	if (d->resumed > 0)
+		sb_addf(&d->trace, "resumed: %lld bytes kept from a cut-off download\n",
+			(long long)d->resumed);
 	double total = 0;
 	curl_easy_getinfo(d->easy, CURLINFO_TOTAL_TIME, &total);
 	/* The error itself is the line the attempt ends a failed log with. */

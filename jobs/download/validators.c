@@ -100,6 +100,7 @@ size_t download_on_header(char *buf, size_t size, size_t n, void *userp)
 		free(d->location);
 		d->etag = d->last_modified = d->location = NULL;
 		d->reason[0] = '\0';
+		d->range_start = -1;
 		const char *p = memchr(buf, ' ', len);
 		if (p && (size_t)(p - buf) + 5 < len) {
 			p += 5; /* past " NNN " */
@@ -126,6 +127,13 @@ size_t download_on_header(char *buf, size_t size, size_t n, void *userp)
 	} else if (klen == 13 && !strncasecmp(buf, "last-modified", 13)) {
 		free(d->last_modified);
 		d->last_modified = xstrndup(v, vlen);
+	} else if (klen == 13 && !strncasecmp(buf, "content-range", 13)) {
+		/* "bytes FIRST-LAST/TOTAL": where a 206's data starts. */
+		char tmp[64];
+		long long first;
+		snprintf(tmp, sizeof(tmp), "%.*s", (int)(vlen < 63 ? vlen : 63), v);
+		if (sscanf(tmp, "bytes %lld-", &first) == 1 && first >= 0)
+			d->range_start = first;
 	} else if (klen == 8 && !strncasecmp(buf, "location", 8)) {
 		free(d->location);
 		d->location = xstrndup(v, vlen);

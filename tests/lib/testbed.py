@@ -72,6 +72,12 @@ NGINX_LOCATIONS = r"""
         location /slow/ { alias $www/; limit_rate 20k; }
         location /stall/ { alias $www/; limit_rate_after 4k; limit_rate 1; }
 
+        # A large body at 20 MB/s, so a test can cut it off where it likes
+        # (by killing juggle, or this server's worker); the same without
+        # byte ranges (Range ignored: always 200 and the whole file).
+        location /rate/ { alias $www/; limit_rate 20m; }
+        location /norange/ { alias $www/; limit_rate 20m; max_ranges 0; }
+
         # Per-request latency: 50 ms before the answer (25 ms each way),
         # then the static file. echo_exec is an internal redirect, so the
         # file keeps its ETag and Last-Modified.
@@ -118,7 +124,8 @@ http {
     types { text/plain txt; text/html html; application/octet-stream bin; }
     default_type application/octet-stream;
     log_format testbed '$$msec $$connection $$connection_requests "$$request" $$status '
-                       '$$body_bytes_sent "$$http_if_none_match" "$$http_if_modified_since"';
+                       '$$body_bytes_sent "$$http_if_none_match" "$$http_if_modified_since" '
+                       '"$$http_range" "$$http_if_range"';
     access_log $dir/logs/access.log testbed;
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
@@ -262,7 +269,8 @@ class Nginx:
 
     def access_log(self):
         """Requests served so far: dicts with time, conn, conn_requests,
-        request, path, status, bytes, inm (If-None-Match), ims."""
+        request, path, status, bytes, inm (If-None-Match), ims, range and
+        if_range ("-" when not sent)."""
         out = []
         path = os.path.join(self.dir, "logs", "access.log")
         if not os.path.exists(path):
@@ -275,8 +283,16 @@ class Nginx:
             out.append({"time": float(t), "conn": int(conn), "conn_requests": int(creq),
                         "request": req, "path": req.split()[1] if " " in req else req,
                         "status": int(status), "bytes": int(nbytes),
-                        "inm": quoted[1], "ims": quoted[3]})
+                        "inm": quoted[1], "ims": quoted[3],
+                        "range": quoted[5] if len(quoted) > 7 else "-",
+                        "if_range": quoted[7] if len(quoted) > 7 else "-"})
         return out
+
+    def worker_pids(self):
+        """The pids of the master's worker processes (its children)."""
+        pid = self.proc.pid
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
 
     def stop(self):
         if self.proc:
