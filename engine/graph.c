@@ -127,6 +127,23 @@ char *job_result_path(const struct job *job)
 	return path;
 }
 
+struct job *graph_tree_producer(const struct graph *g, const char *path)
+{
+	char *dir = xstrdup(path);
+	struct job *found = NULL;
+	for (char *slash; !found && (slash = strrchr(dir, '/'));) {
+		*slash = '\0';
+		struct job *p = strmap_get(&g->producer, dir);
+		for (uint32_t i = 0; p && i < p->n_outputs && !found; i++)
+			if (job_output_is_dir(p, i) && strcmp(p->outputs[i], dir) == 0)
+				found = p;
+		if (p)
+			break; /* a file's producer: nothing above it holds path */
+	}
+	free(dir);
+	return found;
+}
+
 struct job *graph_job(const struct graph *g, const char *name)
 {
 	struct job *job = strmap_get(&g->job_by_name, name);

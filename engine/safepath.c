@@ -334,7 +334,8 @@ void out_discard_changed(const struct job *job, const struct out_stamp *before)
 	if (!before || job->sec->kind->atomic_outputs)
 		return;
 	for (uint32_t i = 0; i < job->n_outputs; i++)
-		unlink_if_changed(job->outputs[i], &before[i]);
+		if (!job_output_is_dir(job, i)) /* a failure never touches the tree */
+			unlink_if_changed(job->outputs[i], &before[i]);
 }
 
 /* Whether name is ".BASE.juggle-tmp-" and 16 hex digits; *base_len gets

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/kind.h"
+#include "engine/outtree.h"
 
 static const struct file_sig *rec_file(const struct state_rec *rec, uint32_t from, uint32_t n,
 				       const char *path)
@@ -32,7 +33,8 @@ static bool made_by_pending(const struct job *job, const char *path,
 		if (!pending(dep, ctx))
 			continue;
 		for (uint32_t k = 0; k < dep->n_outputs; k++)
-			if (strcmp(dep->outputs[k], path) == 0)
+			if (strcmp(dep->outputs[k], path) == 0 ||
+			    (job_output_is_dir(dep, k) && path_inside(path, dep->outputs[k])))
 				return true;
 	}
 	return false;
@@ -57,7 +59,13 @@ char *job_out_of_date_before(const struct job *job, struct state *st, bool alway
 		return xstrdup("its definition changed");
 	for (uint32_t i = 0; i < job->n_outputs; i++) {
 		const struct file_sig *known = rec_file(rec, rec->n_in, rec->n_out, job->outputs[i]);
-		const struct file_sig *now = state_sig(st, job->outputs[i], known);
+		/* A tree is signed afresh: its folder's own stat says nothing of
+		 * a file changed inside it. */
+		struct file_sig tree;
+		const struct file_sig *now =
+			!job_output_is_dir(job, i) ? state_sig(st, job->outputs[i], known)
+			: tree_sig_read(job->outputs[i], &tree) == 0 ? &tree
+								      : NULL;
 		if (!now)
 			return xasprintf("output '%s' is missing", job->outputs[i]);
 		if (!known || memcmp(known->hash, now->hash, 16) != 0)

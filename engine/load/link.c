@@ -65,6 +65,8 @@ void link_deps(struct loader *L)
 		strvec_release(&words);
 		for (uint32_t k = 0; k < job->n_inputs; k++) {
 			struct job *p = strmap_get(&g->producer, job->inputs[k]);
+			if (!p && L->tree_outputs)
+				p = graph_tree_producer(g, job->inputs[k]);
 			if (p == job) {
 				const struct kv *in = section_key(job->sec, "input");
 				jerr(L, in ? in->line : job->sec->line, job->name,
