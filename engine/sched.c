@@ -201,6 +201,8 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 		const struct file_sig *now = state_sig(s->st, job->inputs[i], known);
 		if (!now) {
 			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
+			if (!maker)
+				maker = graph_tree_producer(s->g, job->inputs[i]);
 			unsigned char h[16];
 			struct stat sb;
 			/* There but unreadable (a permission, a folder, an I/O
