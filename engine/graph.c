@@ -144,6 +144,17 @@ struct job *graph_tree_producer(const struct graph *g, const char *path)
 	return found;
 }
 
+bool job_input_is_tree(const struct job *job, const char *path)
+{
+	for (uint32_t i = 0; i < job->n_deps; i++) {
+		const struct job *dep = job->deps[i];
+		for (uint32_t k = 0; dep->out_dirs && k < dep->n_outputs; k++)
+			if (dep->out_dirs[k] && strcmp(dep->outputs[k], path) == 0)
+				return true;
+	}
+	return false;
+}
+
 struct job *graph_job(const struct graph *g, const char *name)
 {
 	struct job *job = strmap_get(&g->job_by_name, name);

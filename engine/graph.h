@@ -208,6 +208,10 @@ static inline bool path_inside(const char *path, const char *dir)
  * archive), or NULL. */
 struct job *graph_tree_producer(const struct graph *g, const char *path);
 
+/* Whether path, an input of job, is a folder output of one of its
+ * dependencies (a job reading a whole tree: "input = site/"). */
+bool job_input_is_tree(const struct job *job, const char *path);
+
 /* Value of key in a section, NULL if absent (the last one if repeated). */
 const struct kv *section_key(const struct section *sec, const char *key);
 

@@ -198,7 +198,9 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 		for (uint32_t k = 0; rec && k < rec->n_in; k++)
 			if (strcmp(rec->files[k].path, job->inputs[i]) == 0)
 				known = &rec->files[k];
-		const struct file_sig *now = state_sig(s->st, job->inputs[i], known);
+		const struct file_sig *now = job_input_is_tree(job, job->inputs[i])
+						     ? state_tree_sig(s->st, job->inputs[i])
+						     : state_sig(s->st, job->inputs[i], known);
 		if (!now) {
 			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
 			if (!maker)

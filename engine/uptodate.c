@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "engine/kind.h"
-#include "engine/outtree.h"
 
 static const struct file_sig *rec_file(const struct state_rec *rec, uint32_t from, uint32_t n,
 				       const char *path)
@@ -59,13 +58,11 @@ char *job_out_of_date_before(const struct job *job, struct state *st, bool alway
 		return xstrdup("its definition changed");
 	for (uint32_t i = 0; i < job->n_outputs; i++) {
 		const struct file_sig *known = rec_file(rec, rec->n_in, rec->n_out, job->outputs[i]);
-		/* A tree is signed afresh: its folder's own stat says nothing of
-		 * a file changed inside it. */
-		struct file_sig tree;
-		const struct file_sig *now =
-			!job_output_is_dir(job, i) ? state_sig(st, job->outputs[i], known)
-			: tree_sig_read(job->outputs[i], &tree) == 0 ? &tree
-								      : NULL;
+		/* A tree is signed over its files: its folder's own stat says
+		 * nothing of a file changed inside it. */
+		const struct file_sig *now = job_output_is_dir(job, i)
+						     ? state_tree_sig(st, job->outputs[i])
+						     : state_sig(st, job->outputs[i], known);
 		if (!now)
 			return xasprintf("output '%s' is missing", job->outputs[i]);
 		if (!known || memcmp(known->hash, now->hash, 16) != 0)
@@ -80,7 +77,9 @@ char *job_out_of_date_before(const struct job *job, struct state *st, bool alway
 		/* What a job still to run will write is not known yet. */
 		if (made_by_pending(job, job->inputs[i], pending, ctx))
 			continue;
-		const struct file_sig *now = state_sig(st, job->inputs[i], known);
+		const struct file_sig *now = job_input_is_tree(job, job->inputs[i])
+						     ? state_tree_sig(st, job->inputs[i])
+						     : state_sig(st, job->inputs[i], known);
 		if (!now)
 			return xasprintf("input '%s' is missing", job->inputs[i]);
 		if (memcmp(known->hash, now->hash, 16) != 0)

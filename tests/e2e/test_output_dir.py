@@ -231,3 +231,25 @@ def test_only_kinds_that_run_a_program_take_folder_outputs(t):
         """)
     r = t.juggle("check", rc=2)
     assert "juggle.ini:5" in r.err and "sum" in r.err and "folder output" in r.err, r
+
+
+@backends
+def test_a_job_reading_the_whole_tree_follows_it(t):
+    """input = site/ : the job waits for the tree, is up to date while the
+    tree is, and runs again when the tree changes."""
+    t.write("src/pages.txt", "a\n")
+    t.ini(UNPACK + """
+[command pack]
+input = site/
+output = listing.txt
+command = sh -c 'ls -R site > listing.txt; echo pack >> ran.log'
+""")
+    r = t.juggle(rc=0)
+    assert r.statuses()["pack"] == "ok", r
+    assert "a.html" in t.read("listing.txt")
+    ran(t)
+    assert t.juggle(rc=0).statuses()["pack"] == "skipped-up-to-date"
+    t.write("src/pages.txt", "a\nb\n")
+    r = t.juggle(rc=0)
+    assert ran(t) == ["pack", "report", "unpack"], r
+    assert "b.html" in t.read("listing.txt")
