@@ -253,3 +253,20 @@ command = sh -c 'ls -R site > listing.txt; echo pack >> ran.log'
     r = t.juggle(rc=0)
     assert ran(t) == ["pack", "report", "unpack"], r
     assert "b.html" in t.read("listing.txt")
+
+
+def test_nothing_else_may_write_inside_a_folder_output(t):
+    """Another job's output inside the tree (which the tree's next commit
+    would wipe) is a load error naming both jobs."""
+    t.ini("""
+        [command unpack]
+        output = site/
+        command = true
+
+        [command extra]
+        output = site/extra.txt
+        command = true
+        """)
+    r = t.juggle("check", rc=2)
+    assert "juggle.ini:7" in r.err and "'site/extra.txt' is inside the folder output 'site/'" \
+        in r.err and "job 'unpack'" in r.err, r
