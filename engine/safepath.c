@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/kind.h"
+#include "engine/outtree.h"
 #include "engine/util.h"
 
 /* Whether the folder open as fd lies inside the graph's folder (the
@@ -409,6 +410,8 @@ void out_sweep_temps(const struct graph *g)
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		const struct job *j = g->jobs.v[i];
 		for (uint32_t k = 0; k < j->n_outputs; k++) {
+			if (job_output_is_dir(j, k))
+				tree_abort(j->outputs[k]); /* a killed run's staging folder */
 			char *dir = out_folder(j->outputs[k]);
 			if (strmap_get(&seen, dir)) {
 				free(dir);

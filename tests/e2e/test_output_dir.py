@@ -270,3 +270,16 @@ def test_nothing_else_may_write_inside_a_folder_output(t):
     r = t.juggle("check", rc=2)
     assert "juggle.ini:7" in r.err and "'site/extra.txt' is inside the folder output 'site/'" \
         in r.err and "job 'unpack'" in r.err, r
+
+
+@backends
+def test_a_staging_folder_left_by_a_killed_run_is_swept(t):
+    """A run killed while the job wrote its tree leaves the staging
+    folder; the next run removes it, even with the job up to date."""
+    t.write("src/pages.txt", "a\n")
+    t.ini(UNPACK)
+    t.juggle(rc=0)
+    t.write(".site.juggle-tree/pages/half.html", "half\n")
+    r = t.juggle(rc=0)
+    assert r.statuses()["unpack"] == "skipped-up-to-date", r
+    assert staging_left() == [] and "pages/half.html" not in tree("site")
