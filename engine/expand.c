@@ -243,7 +243,7 @@ static const struct {
 	{"item", PH_ITEM},       {"input", PH_INPUT},     {"inputs", PH_INPUTS},
 	{"dir", PH_DIR},         {"name", PH_NAME},       {"stem", PH_STEM},
 	{"rel", PH_REL},         {"relstem", PH_RELSTEM}, {"output", PH_OUTPUT},
-	{"outputs", PH_OUTPUTS},
+	{"outputs", PH_OUTPUTS}, {"output_dir", PH_OUTPUT_DIR},
 };
 
 unsigned placeholder_at(const char *p, size_t *len)
@@ -395,6 +395,16 @@ static void subst_one(const struct job *job, unsigned ph, struct put_how how, st
 			}
 			put(out, path, strlen(path), how, true);
 			free(path);
+		}
+		break;
+	case PH_OUTPUT_DIR:
+		for (uint32_t i = 0; i < job->n_outputs; i++) {
+			if (job_output_is_dir(job, i)) {
+				char *path = output_written(job, i);
+				put(out, path, strlen(path), how, true);
+				free(path);
+				break;
+			}
 		}
 		break;
 	}

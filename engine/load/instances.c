@@ -328,12 +328,12 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 				L->tree_outputs = true;
 				if (!job->sec->kind->folder_outputs)
 					jerr(L, out_kv->line, job->name,
-					     "output '%s': a folder output (a trailing '/') is only "
+					     "output '%s': a folder output (output_dir, or a trailing '/') is only "
 					     "for jobs that run a program; a %s job writes files",
 					     outs.v[k], job->sec->kind->name);
 				else if (job->sec->batch > 1)
 					jerr(L, out_kv->line, job->name,
-					     "output '%s': a folder output (a trailing '/') cannot be "
+					     "output '%s': a folder output (output_dir, or a trailing '/') cannot be "
 					     "batched; remove batch",
 					     outs.v[k]);
 			}

@@ -283,3 +283,33 @@ def test_a_staging_folder_left_by_a_killed_run_is_swept(t):
     r = t.juggle(rc=0)
     assert r.statuses()["unpack"] == "skipped-up-to-date", r
     assert staging_left() == [] and "pages/half.html" not in tree("site")
+
+
+@backends
+def test_output_dir_key_and_placeholder(t):
+    """output_dir = DIR is a folder output beside the other outputs, one
+    per foreach item, written through {output_dir}; {output_dir} in a job
+    without one is a load error."""
+    t.ini("""
+        [command unpack]
+        foreach = list:a b
+        output_dir = trees/{item}
+        output = log-{item}.txt
+        command = sh -c 'echo "$0" > "$1"; mkdir "$2/d"; echo "$0" > "$2/d/x"' {item} {output} {output_dir}
+        """)
+    r = t.juggle(rc=0)
+    assert r.statuses() == {"unpack[a]": "ok", "unpack[b]": "ok"}, r
+    assert tree("trees") == {"a/d/x": "a\n", "b/d/x": "b\n"}
+    assert t.read("log-b.txt") == "b\n"
+    assert t.juggle(rc=0).statuses()["unpack[a]"] == "skipped-up-to-date"
+    os.remove("trees/b/d/x")
+    r = t.juggle(rc=0)
+    assert r.statuses() == {"unpack[a]": "skipped-up-to-date", "unpack[b]": "ok"}, r
+    assert tree("trees")["b/d/x"] == "b\n"
+    t.ini("""
+        [command plain]
+        output = x.txt
+        command = touch {output_dir}
+        """)
+    r = t.juggle("check", rc=2)
+    assert "juggle.ini:4" in r.err and "{output_dir} cannot be used here" in r.err, r
