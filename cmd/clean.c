@@ -9,6 +9,7 @@
 
 #include "cmd/cmd.h"
 #include "engine/lock.h"
+#include "engine/outtree.h"
 #include "engine/owndir.h"
 #include "engine/safepath.h"
 #include "engine/state.h"
@@ -25,6 +26,8 @@ static int clean_dry(struct cli *c, struct graph *g)
 			struct stat st;
 			if (lstat(j->outputs[k], &st) < 0)
 				continue;
+			if (job_output_is_dir(j, k) && !tree_owned(j->outputs[k]))
+				continue; /* not juggle's: clean leaves it */
 			n++;
 			if (!c->quiet) {
 				fputs("would remove ", stdout);
@@ -79,13 +82,17 @@ int cmd_clean(struct cli *c)
 	for (size_t i = 0; i < g.jobs.n; i++) {
 		const struct job *j = g.jobs.v[i];
 		for (uint32_t k = 0; j->run.wanted && k < j->n_outputs; k++) {
-			if (out_unlink(j->outputs[k]) == 0) {
+			bool dir = job_output_is_dir(j, k);
+			if ((dir ? tree_remove(j->outputs[k]) : out_unlink(j->outputs[k])) == 0) {
 				removed++;
 				if (c->verbose) {
 					fputs("removed ", stdout);
 					term_fputs(j->outputs[k], stdout);
 					putchar('\n');
 				}
+			} else if (dir && errno == EPERM) {
+				warning("left the folder '%s' alone: juggle did not write it",
+					j->outputs[k]);
 			} else if (errno != ENOENT) {
 				error("cannot remove '%s': %s", j->outputs[k], out_dir_strerror(errno));
 				rc = EXIT_FAILED;

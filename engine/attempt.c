@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/kind.h"
+#include "engine/outtree.h"
 #include "engine/owndir.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
@@ -48,9 +49,14 @@ static int prepare_outputs(struct attempt *a, struct strbuf *err)
 	}
 	struct out_stamp *before = xcalloc(job->n_outputs + 1, sizeof(*before));
 	for (uint32_t i = 0; i < job->n_outputs; i++) {
-		if (out_prepare(job->outputs[i], &before[i]) < 0) {
+		bool dir = job_output_is_dir(job, i);
+		if (dir ? tree_prepare(job->outputs[i]) < 0
+			: out_prepare(job->outputs[i], &before[i]) < 0) {
 			sb_addf(err, "cannot prepare output '%s': %s", job->outputs[i],
-				out_dir_strerror(errno));
+				dir ? tree_strerror(errno) : out_dir_strerror(errno));
+			for (uint32_t k = 0; k < i; k++)
+				if (job_output_is_dir(job, k))
+					tree_abort(job->outputs[k]);
 			free(before);
 			return -1;
 		}
@@ -127,6 +133,9 @@ void attempt_fail_end(const struct job *job, const struct out_stamp *before, str
 	res->outs = NULL;
 	res->n_outs = 0;
 	out_discard_changed(job, before);
+	for (uint32_t i = 0; i < job->n_outputs; i++)
+		if (job_output_is_dir(job, i))
+			tree_abort(job->outputs[i]);
 	if (log_fd >= 0) {
 		char *line = xasprintf("juggle: %s\n", res->error);
 		write_all(log_fd, line, strlen(line));
@@ -151,6 +160,14 @@ void attempt_end(struct attempt *a, int rc)
 					    "through a symbolic link; it was not followed",
 					    job->outputs[i]);
 				break;
+			}
+			if (job_output_is_dir(job, i)) {
+				if (tree_commit(s->path) < 0 || tree_sig_read(s->path, s) < 0) {
+					result_fail(res, "cannot put its folder output '%s' in place: %s",
+						    job->outputs[i], tree_strerror(errno));
+					break;
+				}
+				continue;
 			}
 			if (file_sig_read(s->path, s, true) < 0) {
 				result_fail(res, "finished without writing its output '%s'",

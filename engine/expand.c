@@ -1,6 +1,7 @@
 /* expand.c - see expand.h. */
 #define _GNU_SOURCE
 #include "engine/expand.h"
+#include "engine/outtree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,7 +244,7 @@ static const struct {
 	{"item", PH_ITEM},       {"input", PH_INPUT},     {"inputs", PH_INPUTS},
 	{"dir", PH_DIR},         {"name", PH_NAME},       {"stem", PH_STEM},
 	{"rel", PH_REL},         {"relstem", PH_RELSTEM}, {"output", PH_OUTPUT},
-	{"outputs", PH_OUTPUTS},
+	{"outputs", PH_OUTPUTS}, {"output_dir", PH_OUTPUT_DIR},
 };
 
 unsigned placeholder_at(const char *p, size_t *len)
@@ -352,6 +353,15 @@ static const char *main_input(const struct job *job)
 	return job->n_inputs ? job->inputs[0] : "";
 }
 
+/* Where the job writes its output i: the path, or for a folder output its
+ * staging folder (engine/outtree.h). The caller frees the string. */
+static char *output_written(const struct job *job, uint32_t i)
+{
+	if (job_output_is_dir(job, i))
+		return tree_stage_path(job->outputs[i]);
+	return xstrdup(job->outputs[i]);
+}
+
 static void subst_one(const struct job *job, unsigned ph, struct put_how how, struct strbuf *out)
 {
 	const char *in = main_input(job);
@@ -390,11 +400,26 @@ static void subst_one(const struct job *job, unsigned ph, struct put_how how, st
 		break;
 	}
 	case PH_OUTPUT:
-		if (job->n_outputs)
-			put(out, job->outputs[0], strlen(job->outputs[0]), how, true);
-		break;
 	case PH_OUTPUTS:
-		put_list(out, NULL, job->outputs, job->n_outputs, how);
+		for (uint32_t i = 0; i < job->n_outputs && (i == 0 || ph == PH_OUTPUTS); i++) {
+			char *path = output_written(job, i);
+			if (i) {
+				sb_addc(out, ' ');
+				how.word_start = how.mode == SUBST_SHELL;
+			}
+			put(out, path, strlen(path), how, true);
+			free(path);
+		}
+		break;
+	case PH_OUTPUT_DIR:
+		for (uint32_t i = 0; i < job->n_outputs; i++) {
+			if (job_output_is_dir(job, i)) {
+				char *path = output_written(job, i);
+				put(out, path, strlen(path), how, true);
+				free(path);
+				break;
+			}
+		}
 		break;
 	}
 }
@@ -437,11 +462,14 @@ char **job_argv(const struct job *job, char *const *tmpl)
 			bool ins = tmpl[i][2] == 'n';
 			uint32_t n = ins ? job->n_inputs : job->n_outputs;
 			for (uint32_t k = 0; k < n; k++) {
-				const char *path = ins ? job->inputs[k] : job->outputs[k];
-				if (ins && input_left_out(job, path))
+				char *path = ins ? xstrdup(job->inputs[k]) : output_written(job, k);
+				if (ins && input_left_out(job, path)) {
+					free(path);
 					continue;
+				}
 				VEC_PUSH(&argv, path[0] == '-' ? xasprintf("./%s", path)
 							       : xstrdup(path));
+				free(path);
 			}
 			continue;
 		}

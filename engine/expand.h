@@ -47,6 +47,7 @@ enum placeholder {
 	PH_RELSTEM = 1 << 7,
 	PH_OUTPUT = 1 << 8,
 	PH_OUTPUTS = 1 << 9,
+	PH_OUTPUT_DIR = 1 << 10, /* the staging folder of the first folder output */
 };
 /* The placeholder starting at p ("{item}..."): its bit, with its length
  * in *len, or 0. */

@@ -128,6 +128,34 @@ char *job_result_path(const struct job *job)
 	return path;
 }
 
+struct job *graph_tree_producer(const struct graph *g, const char *path)
+{
+	char *dir = xstrdup(path);
+	struct job *found = NULL;
+	for (char *slash; !found && (slash = strrchr(dir, '/'));) {
+		*slash = '\0';
+		struct job *p = strmap_get(&g->producer, dir);
+		for (uint32_t i = 0; p && i < p->n_outputs && !found; i++)
+			if (job_output_is_dir(p, i) && strcmp(p->outputs[i], dir) == 0)
+				found = p;
+		if (p)
+			break; /* a file's producer: nothing above it holds path */
+	}
+	free(dir);
+	return found;
+}
+
+bool job_input_is_tree(const struct job *job, const char *path)
+{
+	for (uint32_t i = 0; i < job->n_deps; i++) {
+		const struct job *dep = job->deps[i];
+		for (uint32_t k = 0; dep->out_dirs && k < dep->n_outputs; k++)
+			if (dep->out_dirs[k] && strcmp(dep->outputs[k], path) == 0)
+				return true;
+	}
+	return false;
+}
+
 struct job *graph_job(const struct graph *g, const char *name)
 {
 	struct job *job = strmap_get(&g->job_by_name, name);

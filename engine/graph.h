@@ -14,6 +14,8 @@
 #ifndef JUGGLE_GRAPH_H
 #define JUGGLE_GRAPH_H
 
+#include <string.h>
+
 #include "engine/diag.h"
 #include "engine/util.h"
 
@@ -146,6 +148,9 @@ struct job {
 	uint32_t n_members;
 	const char **inputs;  /* normalised paths */
 	const char **outputs; /* normalised paths, inside the graph's folder */
+	/* Per output, 1: a folder output, written "DIR/" (engine/outtree.h);
+	 * NULL when the job has none. */
+	const unsigned char *out_dirs;
 	struct job **deps;    /* after-jobs and producers of inputs, no duplicates */
 	struct job **rdeps;   /* jobs that depend on this one */
 	uint32_t n_inputs, n_outputs, n_deps, n_rdeps;
@@ -205,6 +210,27 @@ int graph_select(struct graph *g, char **targets, int n, struct strbuf *err);
 /* Wanted jobs in an order where dependencies come first (file order among
  * independent jobs). The caller frees the array. */
 struct job **graph_order(const struct graph *g, size_t *n);
+
+/* Whether the job's output i is a folder output. */
+static inline bool job_output_is_dir(const struct job *job, uint32_t i)
+{
+	return job->out_dirs && job->out_dirs[i];
+}
+
+/* Whether path lies inside the folder dir (both normalised). */
+static inline bool path_inside(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* The job whose folder output holds path (a file inside an unpacked
+ * archive), or NULL. */
+struct job *graph_tree_producer(const struct graph *g, const char *path);
+
+/* Whether path, an input of job, is a folder output of one of its
+ * dependencies (a job reading a whole tree: "input = site/"). */
+bool job_input_is_tree(const struct job *job, const char *path);
 
 /* Value of key in a section, NULL if absent (the last one if repeated). */
 const struct kv *section_key(const struct section *sec, const char *key);

@@ -70,6 +70,10 @@ struct job_kind {
 	bool atomic_outputs;     /* run() replaces outputs atomically, so a
 				  * failure leaves the previous copy in place
 				  * (otherwise failed outputs are deleted) */
+	bool folder_outputs;     /* may have folder outputs ("DIR/"): what
+				  * run() starts writes the tree into the
+				  * staging folder {output} names
+				  * (engine/outtree.h) */
 	bool batchable;          /* run() takes any number of inputs and
 				  * outputs, so `batch = N` may hand it N
 				  * foreach items at once */

@@ -60,7 +60,7 @@ int own_dir_prepare(const char *dir, enum own_use use, struct strbuf *err)
 	int rc = check_dir(dir, use, err);
 	if (rc != 0)
 		return rc;
-	static const char *const sub[] = {"logs", "results"};
+	static const char *const sub[] = {"logs", "results", "trees"};
 	for (size_t i = 0; i < ARRAY_SIZE(sub) && rc == 0; i++) {
 		char *path = xasprintf("%s/%s", dir, sub[i]);
 		rc = check_dir(path, use, err);

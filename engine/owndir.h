@@ -13,7 +13,7 @@ enum own_use {
 	OWN_CREATE, /* the same, creating what is missing */
 };
 
-/* Makes sure dir and its logs/ and results/ folders are real folders (not
+/* Makes sure dir and its logs/, results/ and trees/ folders are real folders (not
  * symbolic links) and, unless only read, owned by this user; with
  * OWN_CREATE it creates those that are missing. Every file juggle keeps
  * there is then opened with O_NOFOLLOW, so nothing planted in the folder

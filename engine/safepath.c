@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "engine/kind.h"
+#include "engine/outtree.h"
 #include "engine/util.h"
 
 /* Whether the folder open as fd lies inside the graph's folder (the
@@ -334,7 +335,8 @@ void out_discard_changed(const struct job *job, const struct out_stamp *before)
 	if (!before || job->sec->kind->atomic_outputs)
 		return;
 	for (uint32_t i = 0; i < job->n_outputs; i++)
-		unlink_if_changed(job->outputs[i], &before[i]);
+		if (!job_output_is_dir(job, i)) /* a failure never touches the tree */
+			unlink_if_changed(job->outputs[i], &before[i]);
 }
 
 /* Whether name is ".BASE.juggle-tmp-" and 16 hex digits; *base_len gets
@@ -408,6 +410,8 @@ void out_sweep_temps(const struct graph *g)
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		const struct job *j = g->jobs.v[i];
 		for (uint32_t k = 0; k < j->n_outputs; k++) {
+			if (job_output_is_dir(j, k))
+				tree_abort(j->outputs[k]); /* a killed run's staging folder */
 			char *dir = out_folder(j->outputs[k]);
 			if (strmap_get(&seen, dir)) {
 				free(dir);

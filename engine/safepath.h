@@ -98,7 +98,8 @@ void out_discard_changed(const struct job *job, const struct out_stamp *before);
 
 /* Removes the temporary files of the graph's outputs that a killed run
  * left behind: regular files of ours named after a declared output
- * (".NAME.juggle-tmp-" and 16 hex digits) in the outputs' folders. Call it
+ * (".NAME.juggle-tmp-" and 16 hex digits) in the outputs' folders, and
+ * the staging folders of folder outputs (engine/outtree.h). Call it
  * holding the state lock, before any job starts; never in a dry run. */
 void out_sweep_temps(const struct graph *g);
 /* Removes the temporary files of job's outputs alone: for a job whose

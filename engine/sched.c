@@ -342,9 +342,13 @@ static int snapshot_inputs(struct sched *s, struct job *job)
 		for (uint32_t k = 0; rec && k < rec->n_in; k++)
 			if (strcmp(rec->files[k].path, job->inputs[i]) == 0)
 				known = &rec->files[k];
-		const struct file_sig *now = state_sig(s->st, job->inputs[i], known);
+		const struct file_sig *now = job_input_is_tree(job, job->inputs[i])
+						     ? state_tree_sig(s->st, job->inputs[i])
+						     : state_sig(s->st, job->inputs[i], known);
 		if (!now) {
 			struct job *maker = strmap_get(&s->g->producer, job->inputs[i]);
+			if (!maker)
+				maker = graph_tree_producer(s->g, job->inputs[i]);
 			/* when = all_done or any_failed: what a job that did not
 			 * succeed did not make is simply absent. */
 			if (triggered(job) && maker && maker->run.wanted &&

@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "engine/outtree.h"
+
 struct state {
 	char *dir;
 	char *path;
@@ -567,6 +569,18 @@ const struct file_sig *state_sig(struct state *st, const char *path, const struc
 	else if (hash_file(path, s->hash) < 0)
 		s->mtime_ns = -1;
 	return s->mtime_ns < 0 ? NULL : s;
+}
+
+const struct file_sig *state_tree_sig(struct state *st, const char *path)
+{
+	struct file_sig *s = strmap_get(&st->sigs, path);
+	if (s)
+		return s->mtime_ns < 0 ? NULL : s;
+	s = arena_alloc(&st->arena, sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	s->path = arena_strdup(&st->arena, path);
+	strmap_put(&st->sigs, s->path, s);
+	return tree_sig_read(path, s) < 0 ? NULL : s;
 }
 
 void state_sig_put(struct state *st, const struct file_sig *sig)

@@ -51,6 +51,9 @@ const struct state_rec *state_find(const struct state *st, const char *name);
  * graph whose files did not change is checked with stat() alone. Results
  * are cached for the run. Returns NULL when the file does not exist. */
 const struct file_sig *state_sig(struct state *st, const char *path, const struct file_sig *known);
+/* The same for a folder output (engine/outtree.h): its tree's
+ * signature, taken once a run. NULL when it is not a real folder. */
+const struct file_sig *state_tree_sig(struct state *st, const char *path);
 /* Tells the cache about a file a job just wrote. */
 void state_sig_put(struct state *st, const struct file_sig *sig);
 

@@ -32,7 +32,8 @@ static bool made_by_pending(const struct job *job, const char *path,
 		if (!pending(dep, ctx))
 			continue;
 		for (uint32_t k = 0; k < dep->n_outputs; k++)
-			if (strcmp(dep->outputs[k], path) == 0)
+			if (strcmp(dep->outputs[k], path) == 0 ||
+			    (job_output_is_dir(dep, k) && path_inside(path, dep->outputs[k])))
 				return true;
 	}
 	return false;
@@ -57,7 +58,11 @@ char *job_out_of_date_before(const struct job *job, struct state *st, bool alway
 		return xstrdup("its definition changed");
 	for (uint32_t i = 0; i < job->n_outputs; i++) {
 		const struct file_sig *known = rec_file(rec, rec->n_in, rec->n_out, job->outputs[i]);
-		const struct file_sig *now = state_sig(st, job->outputs[i], known);
+		/* A tree is signed over its files: its folder's own stat says
+		 * nothing of a file changed inside it. */
+		const struct file_sig *now = job_output_is_dir(job, i)
+						     ? state_tree_sig(st, job->outputs[i])
+						     : state_sig(st, job->outputs[i], known);
 		if (!now)
 			return xasprintf("output '%s' is missing", job->outputs[i]);
 		if (!known || memcmp(known->hash, now->hash, 16) != 0)
@@ -72,7 +77,9 @@ char *job_out_of_date_before(const struct job *job, struct state *st, bool alway
 		/* What a job still to run will write is not known yet. */
 		if (made_by_pending(job, job->inputs[i], pending, ctx))
 			continue;
-		const struct file_sig *now = state_sig(st, job->inputs[i], known);
+		const struct file_sig *now = job_input_is_tree(job, job->inputs[i])
+						     ? state_tree_sig(st, job->inputs[i])
+						     : state_sig(st, job->inputs[i], known);
 		if (!now)
 			return xasprintf("input '%s' is missing", job->inputs[i]);
 		if (memcmp(known->hash, now->hash, 16) != 0)

@@ -431,6 +431,7 @@ const struct job_kind kind_command = {
 	.keys = command_keys,
 	.env_keys = true,
 	.batchable = true,
+	.folder_outputs = true,
 	.check = command_check,
 	.run = command_run,
 	.start_async = command_start_async,

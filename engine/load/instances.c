@@ -314,8 +314,29 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 	const struct kv *in_kv = section_key(job->sec, "input");
 	/* Outputs first: inputs may not name them, other keys may. */
 	struct strvec outs = {0}, ins = {0};
+	unsigned char *dirs = NULL;
 	if (instance_words(L, job, out_kv, &outs) == 0) {
 		for (size_t k = 0; k < outs.n; k++) {
+			size_t len = strlen(outs.v[k]);
+			if (len > 1 && outs.v[k][len - 1] == '/') {
+				/* "DIR/": a folder output (engine/outtree.h). */
+				if (!dirs) {
+					dirs = arena_alloc(&g->arena, outs.n);
+					memset(dirs, 0, outs.n);
+				}
+				dirs[k] = 1;
+				L->tree_outputs = true;
+				if (!job->sec->kind->folder_outputs)
+					jerr(L, out_kv->line, job->name,
+					     "output '%s': a folder output (output_dir, or a trailing '/') is only "
+					     "for jobs that run a program; a %s job writes files",
+					     outs.v[k], job->sec->kind->name);
+				else if (job->sec->batch > 1)
+					jerr(L, out_kv->line, job->name,
+					     "output '%s': a folder output (output_dir, or a trailing '/') cannot be "
+					     "batched; remove batch",
+					     outs.v[k]);
+			}
 			char *norm = path_normalize(outs.v[k]);
 			free(outs.v[k]);
 			outs.v[k] = norm;
@@ -334,6 +355,7 @@ static void instance_paths(struct loader *L, struct job *job, struct job *owner,
 	}
 	job->outputs = str_array(&g->arena, &outs);
 	job->n_outputs = (uint32_t)outs.n;
+	job->out_dirs = dirs;
 	if (job->match)
 		VEC_PUSH(&ins, xstrdup(job->match));
 	if (instance_words(L, job, in_kv, &ins) == 0) {

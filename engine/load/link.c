@@ -21,6 +21,15 @@ static void add_dep(struct depvec *deps, struct job *dep)
 	VEC_PUSH(deps, dep);
 }
 
+/* Which of p's folder outputs holds path. */
+static const char *tree_holding(const struct job *p, const char *path)
+{
+	for (uint32_t i = 0; i < p->n_outputs; i++)
+		if (job_output_is_dir(p, i) && path_inside(path, p->outputs[i]))
+			return p->outputs[i];
+	return "";
+}
+
 /* The list of a job without dependencies (or dependents), shared: never
  * written, as its count is 0. */
 static struct job *no_jobs[1];
@@ -73,6 +82,8 @@ void link_deps(struct loader *L)
 			add_dep(&deps, maker);
 		for (uint32_t k = 0; k < job->n_inputs; k++) {
 			struct job *p = strmap_get(&g->producer, job->inputs[k]);
+			if (!p && L->tree_outputs)
+				p = graph_tree_producer(g, job->inputs[k]);
 			if (p == job) {
 				const struct kv *in = section_key(job->sec, "input");
 				jerr(L, in ? in->line : job->sec->line, job->name,
@@ -80,6 +91,16 @@ void link_deps(struct loader *L)
 			} else if (p) {
 				add_dep(&deps, p);
 			}
+		}
+		for (uint32_t k = 0; L->tree_outputs && k < job->n_outputs; k++) {
+			/* The tree's commit would replace what another job wrote
+			 * there. */
+			struct job *p = graph_tree_producer(g, job->outputs[k]);
+			if (p)
+				jerr(L, section_key(job->sec, "output")->line, job->name,
+				     "output '%s' is inside the folder output '%s/' of job '%s'; "
+				     "a folder output holds only what its own job writes",
+				     job->outputs[k], tree_holding(p, job->outputs[k]), p->name);
 		}
 		for (size_t k = 0; k < deps.n; k++) {
 			if (deps.v[k] == job) {

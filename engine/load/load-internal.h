@@ -68,6 +68,7 @@ struct loader {
 	 * found: a foreach's outputs share a few folders. */
 	char *own_dir;
 	bool own_inside;
+	bool tree_outputs;     /* some job has a folder output ("DIR/") */
 	size_t instances;      /* job instances made so far, against max_items() */
 	struct strvec *items;  /* each section's foreach items, read before any job */
 	struct strmap declared; /* output path -> 1 + index of the section declaring it */

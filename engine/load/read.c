@@ -19,7 +19,7 @@
 
 const char *const common_keys[] = {
 	"input", "output", "after",  "foreach", "retries",     "retry_delay",
-	"timeout", "always", "pool", "pools", "description", "batch", "when", NULL,
+	"timeout", "always", "pool", "pools", "description", "batch", "when", "output_dir", NULL,
 };
 
 const char *const settings_keys[] = {

@@ -15,7 +15,7 @@ static const char *const per_item_keys[] = {"input", "output", "after", NULL};
 
 /* The keys that give a job its shape: which placeholders its keys may
  * use, and what its kind's check reads besides the kind's own keys. */
-static const char *const shape_keys[] = {"foreach", "input", "output", "batch", NULL};
+static const char *const shape_keys[] = {"foreach", "input", "output", "output_dir", "batch", NULL};
 
 /* Checks which placeholders each key may use, given the job's shape. */
 static void check_placeholders(struct loader *L, struct section *sec)
@@ -25,6 +25,10 @@ static void check_placeholders(struct loader *L, struct section *sec)
 	const struct kv *in = section_key(sec, "input");
 	const struct kv *out = section_key(sec, "output");
 	bool has_in = glob || (in && *in->val);
+	/* After join_output_dir(), a folder output is a word of output ending
+	 * in '/' (or quoted, "'DIR/'"). */
+	bool has_dir = out && (strstr(out->val, "/ ") || strstr(out->val, "/'") ||
+			       (*out->val && out->val[strlen(out->val) - 1] == '/'));
 	/* batch = 1 is the plain job, so a graph can switch with -s batch=N. */
 	bool batched = sec->batch > 1;
 	for (size_t i = 0; i < sec->keys.n; i++) {
@@ -44,8 +48,9 @@ static void check_placeholders(struct loader *L, struct section *sec)
 		} else if ((used & (PH_ITEM | PH_REL | PH_RELSTEM)) && !each) {
 			bad = used & (PH_ITEM | PH_REL | PH_RELSTEM);
 			why = "the job has no foreach";
-		} else if (strcmp(kv->key, "output") == 0 && (used & (PH_OUTPUT | PH_OUTPUTS))) {
-			bad = used & (PH_OUTPUT | PH_OUTPUTS);
+		} else if ((strcmp(kv->key, "output") == 0 || strcmp(kv->key, "output_dir") == 0) &&
+			   (used & (PH_OUTPUT | PH_OUTPUTS | PH_OUTPUT_DIR))) {
+			bad = used & (PH_OUTPUT | PH_OUTPUTS | PH_OUTPUT_DIR);
 			why = "an output cannot name itself";
 		} else if (strcmp(kv->key, "input") == 0 &&
 			   (used & (PH_INPUTS | (glob ? 0 : PH_INPUT | PH_DIR | PH_NAME | PH_STEM)))) {
@@ -57,8 +62,11 @@ static void check_placeholders(struct loader *L, struct section *sec)
 		} else if ((used & (PH_OUTPUT | PH_OUTPUTS)) && !(out && *out->val)) {
 			bad = used & (PH_OUTPUT | PH_OUTPUTS);
 			why = "the job has no output";
+		} else if ((used & PH_OUTPUT_DIR) && !has_dir) {
+			bad = PH_OUTPUT_DIR;
+			why = "the job has no folder output (output_dir, or an output ending in '/')";
 		}
-		for (unsigned bit = 1; bad && bit <= PH_OUTPUTS; bit <<= 1) {
+		for (unsigned bit = 1; bad && bit <= PH_OUTPUT_DIR; bit <<= 1) {
 			if (bad & bit) {
 				jerr(L, kv->line, sec->name, "%s: %s cannot be used here: %s",
 				     kv->key, placeholder_name(bit), why);
@@ -140,6 +148,37 @@ static void take_pools(struct loader *L, struct section *sec, const struct kv *k
 	}
 	free_words(w);
 	sb_release(&err);
+}
+
+/* output_dir = DIR is output = DIR/ (a folder output, engine/outtree.h)
+ * added to the section's outputs, so the rest of the loader sees one key. */
+static void join_output_dir(struct loader *L, struct section *sec, struct kv odir)
+{
+	if (!*odir.val) {
+		jerr(L, odir.line, sec->name, "output_dir is empty");
+		return;
+	}
+	struct strbuf sb = {0}, dir = {0};
+	struct kv *out = NULL;
+	for (size_t i = 0; i < sec->keys.n; i++)
+		if (strcmp(sec->keys.v[i].key, "output") == 0)
+			out = &sec->keys.v[i];
+	if (out && *out->val)
+		sb_addf(&sb, "%s ", out->val);
+	sb_addf(&dir, "%s/", odir.val);
+	shell_quote(sb_str(&dir), &sb);
+	const char *val = arena_strdup(&L->g->arena, sb_str(&sb));
+	if (out) {
+		out->val = val;
+	} else {
+		struct kv kv = odir;
+		kv.key = "output";
+		kv.val = val;
+		kv.cut_line = 0;
+		VEC_PUSH(&sec->keys, kv);
+	}
+	sb_release(&sb);
+	sb_release(&dir);
 }
 
 void load_section(struct loader *L, struct section *sec)
@@ -237,6 +276,9 @@ void load_section(struct loader *L, struct section *sec)
 		     sec->kind->name, sb_str(&kinds));
 		sb_release(&kinds);
 	}
+	const struct kv *odir = section_key(sec, "output_dir");
+	if (odir && !odir->failed && !shape_failed)
+		join_output_dir(L, sec, *odir);
 	if (!shape_failed)
 		check_placeholders(L, sec);
 	/* After an unknown key, "missing key" is usually the same typo again. */
