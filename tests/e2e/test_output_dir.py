@@ -199,8 +199,9 @@ def test_dry_run_changes_nothing(t):
 
 @backends
 def test_glob_foreach_over_the_tree_in_a_later_section(t):
-    """A glob foreach over files inside the tree takes them when the tree
-    is there as the graph loads; each instance waits for the tree's job."""
+    """A glob foreach over files inside the tree expands once the tree's
+    job has made it, in the same run, on a fresh folder too; each instance
+    waits for the tree's job."""
     t.write("src/pages.txt", "a\nb\n")
     t.ini(UNPACK + """
 [command upper]
@@ -208,15 +209,18 @@ foreach = site/pages/*.html
 output = up/{stem}.txt
 command = sh -c 'tr a-z A-Z < "$0" > "$1"' {input} {output}
 """)
-    t.juggle(rc=0)
-    r = t.juggle(rc=0)
-    assert r.statuses()["upper[a.html]"] == "ok", r
-    assert t.read("up/b.txt") == "PAGE B\n"
-    # Edited by hand: the tree's job puts it back, the instances follow.
-    t.write("site/pages/a.html", "junk\n")
     r = t.juggle(rc=0)
     assert r.statuses()["unpack"] == "ok" and r.statuses()["upper[a.html]"] == "ok", r
-    assert t.read("up/a.txt") == "PAGE A\n"
+    assert t.read("up/b.txt") == "PAGE B\n"
+    r = t.juggle(rc=0)
+    assert set(r.statuses().values()) == {"skipped-up-to-date"}, r
+    # Edited by hand: the tree's job puts it back; the page is what it
+    # was when upper read it, so upper has nothing to do.
+    t.write("site/pages/a.html", "junk\n")
+    r = t.juggle(rc=0)
+    assert r.statuses()["unpack"] == "ok", r
+    assert r.statuses()["upper[a.html]"] == "skipped-up-to-date", r
+    assert t.read("site/pages/a.html") == "page a\n" and t.read("up/a.txt") == "PAGE A\n"
 
 
 def test_only_kinds_that_run_a_program_take_folder_outputs(t):
