@@ -10,7 +10,7 @@ import random
 import signal
 import time
 
-from harness import TIMEOUT_SCALE, backends, leftovers, timeout
+from harness import TIMEOUT_SCALE, backends, leftovers, timeout, valgrind_slow
 from testbed import nginx
 
 BIG = 100 * 2**20
@@ -148,6 +148,7 @@ def test_killed_download_resumes_on_the_next_run_with_range(t):
 
 @backends
 @timeout(300)
+@valgrind_slow("moves 100 MB through memcheck; the killed-run test keeps resume in the quick pass")
 def test_connection_dropped_by_the_server_resumes_on_the_next_attempt(t):
     web = nginx(t)
     sha = serve_big(web, "big.bin", 2)
@@ -174,6 +175,7 @@ def test_connection_dropped_by_the_server_resumes_on_the_next_attempt(t):
 
 @backends
 @timeout(300)
+@valgrind_slow("moves 100 MB through memcheck; the killed-run test keeps resume in the quick pass")
 def test_file_changed_on_the_server_between_runs_starts_over(t):
     web = nginx(t)
     serve_big(web, "big.bin", 3)
@@ -201,6 +203,7 @@ def test_file_changed_on_the_server_between_runs_starts_over(t):
 
 @backends
 @timeout(300)
+@valgrind_slow("moves 100 MB through memcheck; the killed-run test keeps resume in the quick pass")
 def test_server_without_byte_ranges_sends_the_whole_file_again(t):
     web = nginx(t)
     sha = serve_big(web, "big.bin", 5)
