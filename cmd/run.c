@@ -12,6 +12,7 @@
 #include "engine/kind.h"
 #include "engine/lock.h"
 #include "engine/owndir.h"
+#include "engine/pworker.h"
 #include "engine/report/archive.h"
 #include "engine/report/progress.h"
 #include "engine/report/report.h"
@@ -280,7 +281,9 @@ int cmd_run(struct cli *c)
 	}
 	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum;
+	pworker_set_enabled(!c->no_workers);
 	rc = sched_run(&g, st, &o, &sum, &err);
+	pworker_shutdown();
 	jobserver_stop(&warn);
 	warn_lines(&warn);
 	if (rc < 0) {
