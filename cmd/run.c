@@ -281,7 +281,7 @@ int cmd_run(struct cli *c)
 	}
 	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum;
-	pworker_set_enabled(!c->no_workers);
+	pworker_start_run(!c->no_workers);
 	rc = sched_run(&g, st, &o, &sum, &err);
 	pworker_shutdown();
 	jobserver_stop(&warn);

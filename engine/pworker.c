@@ -39,9 +39,13 @@ static VEC(struct pw *) table;
 static int started; /* workers started by this process, for log names */
 static bool enabled = true;
 
-void pworker_set_enabled(bool on)
+void pworker_start_run(bool on)
 {
 	enabled = on;
+	/* The logs of the last run's workers only; a symlink is removed, never
+	 * followed (FTW_PHYS). */
+	if (on)
+		remove_tree(PWORKER_LOG_DIR);
 }
 
 bool pworker_enabled(void)
@@ -151,7 +155,9 @@ static struct pw *checkout(const char *key, const char *name)
 		got->name = xstrdup(name);
 		got->in_fd = got->out_fd = -1;
 		got->busy = true;
-		got->log = xasprintf(PWORKER_LOG_DIR "/%d.log", ++started);
+		/* The pid of the process that keeps the table: on the processes
+		 * backend each of its workers keeps one, counting from 1. */
+		got->log = xasprintf(PWORKER_LOG_DIR "/%d-%d.log", (int)getpid(), ++started);
 		VEC_PUSH(&table, got);
 	}
 	pthread_mutex_unlock(&lock);
@@ -194,6 +200,11 @@ void pworker_shutdown(void)
 			i++;
 		}
 	}
+	if (!table.n) {
+		free(table.v);
+		table.v = NULL;
+		table.cap = 0;
+	}
 	pthread_mutex_unlock(&lock);
 	for (size_t i = 0; i < all.n; i++)
 		pw_stop(all.v[i], 1.0);
@@ -204,8 +215,14 @@ void pworker_shutdown(void)
 static int pw_start(struct pw *pw, const struct pworker_request *rq, struct strbuf *err)
 {
 	int in[2], out[2];
-	if (mkdir_p(PWORKER_LOG_DIR, 0777) < 0) {
+	struct stat st;
+	if (mkdir_p(PWORKER_LOG_DIR, 0777) < 0 || lstat(PWORKER_LOG_DIR, &st) < 0) {
 		sb_addf(err, "cannot create %s: %s", PWORKER_LOG_DIR, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* A symlink would take the log out of the graph's folder. */
+		sb_addf(err, "%s is not a folder; remove it", PWORKER_LOG_DIR);
 		return -1;
 	}
 	int log = open(pw->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
@@ -387,7 +404,15 @@ int pworker_run(struct attempt *a, const struct pworker_request *rq)
 	struct result *res = a->res;
 	struct strbuf name = {0}, why = {0}, line = {0};
 	char *key = request_key(rq, &name);
-	struct pw *pw = checkout(key, sb_str(&name));
+	struct pw *pw;
+	int status;
+	/* One that ended while idle (a crash between requests) is replaced,
+	 * not blamed on this job. */
+	while ((pw = checkout(key, sb_str(&name)))->pid > 0 &&
+	       waitpid(pw->pid, &status, WNOHANG) == pw->pid) {
+		pw->reaped = true;
+		discard(pw);
+	}
 	free(key);
 	sb_release(&name);
 	res->retryable = true;
@@ -430,8 +455,8 @@ int pworker_run(struct attempt *a, const struct pworker_request *rq)
 		break;
 	case W_EOF: {
 		/* It closed its stdout: it is ending or has ended. */
-		int status = 0;
 		pid_t w;
+		status = 0;
 		double until = mono_now() + 1.0;
 		while ((w = waitpid(pw->pid, &status, WNOHANG)) == 0 && mono_now() < until)
 			poll(NULL, 0, 5);

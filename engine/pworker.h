@@ -7,7 +7,8 @@
  *   {"arguments": [...], "inputs": [{"path": P, "digest": D}], "requestId": 0}
  * and reads one WorkResponse line from its stdout,
  *   {"exitCode": N, "output": "...", "requestId": 0}
- * Its stderr goes to its own log, .juggle/workers/N.log.
+ * Its stderr goes to its own log, .juggle/workers/PID-N.log (PID: the
+ * juggle process that started it); the logs of the last run are kept.
  *
  * The table: every process keeps one table of workers, keyed by their
  * start-up command (and environment); a request takes an idle worker of
@@ -41,11 +42,12 @@
 /* The folder, under the state's, of the workers' logs. */
 #define PWORKER_LOG_DIR ".juggle/workers"
 
-/* Whether jobs with a worker use persistent workers (true unless
- * --no-workers said otherwise); a job whose worker cannot be persistent
- * runs one-shot: the worker's command followed by the request's
- * arguments. Set it before the run starts. */
-void pworker_set_enabled(bool on);
+/* Before a run, in the graph's folder: whether jobs with a worker use
+ * persistent workers (true unless --no-workers said otherwise; a job whose
+ * worker cannot be persistent runs one-shot, the worker's command followed
+ * by the request's arguments), and, when they do, removes the last run's
+ * worker logs. */
+void pworker_start_run(bool on);
 bool pworker_enabled(void);
 
 /* What one request needs. The strings stay the caller's. */
