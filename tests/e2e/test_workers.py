@@ -221,3 +221,28 @@ def test_interrupt_stops_the_workers(t):
             assert select.select([fd], [], [], 10)[0], "worker %s still runs" % pid
         finally:
             os.close(fd)
+
+
+def test_slurm_runs_workers_one_shot(t):
+    """Slurm carries one program per job: a job with a worker runs there
+    one-shot, with the outputs the persistent worker gives."""
+    import slurm
+    why = slurm.unavailable()
+    if why:
+        from harness import Skip
+        raise Skip(why)
+    setup(t, ["a", "b", "c"])
+    t.juggle("-b", "serial", backend=False, rc=0)
+    served = {n: open("out/%s.up" % n, "rb").read() for n in "abc"}
+    assert len(requests(t)) == 3
+    shutil.rmtree("out")
+    shutil.rmtree(".juggle")
+    os.remove("requests.log")
+    c = slurm.Cluster()
+    t.cleanups.append(c.stop)
+    c.start()
+    os.environ["SLURM_CONF"] = c.conf
+    t.juggle("-b", "slurm", "-j", "2", backend=False, rc=0, timeout=300)
+    assert not os.path.exists("requests.log")  # no persistent worker
+    for n in "abc":
+        assert open("out/%s.up" % n, "rb").read() == served[n], n
