@@ -22,6 +22,7 @@ struct cli {
 	const char *directory;  /* -C */
 	struct settings set;    /* command-line settings (NULL / -1 when unset) */
 	bool dry_run, always_make, verbose, quiet;
+	bool no_workers;        /* --no-workers */
 	VEC(const char *) vars; /* -s NAME=VALUE */
 	bool load_warned;       /* the graph's warnings were printed (by the run an
 				 * exec-job step belongs to): cli_load prints none */

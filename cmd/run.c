@@ -12,6 +12,7 @@
 #include "engine/kind.h"
 #include "engine/lock.h"
 #include "engine/owndir.h"
+#include "engine/pworker.h"
 #include "engine/report/archive.h"
 #include "engine/report/progress.h"
 #include "engine/report/report.h"
@@ -373,6 +374,7 @@ int cmd_run(struct cli *c)
 	}
 	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum, first;
+	pworker_start_run(!c->no_workers);
 	for (;;) {
 		rc = sched_run(&g, st, &o, &sum, &err);
 		if (rc < 0 || rc == EXIT_INTERRUPTED || (rc && !o.keep_going))
@@ -389,9 +391,12 @@ int cmd_run(struct cli *c)
 		graph_release(&g);
 		c->settled = &R.settled;
 		o.prior = &R.prior;
-		if ((rc = cli_load_selected(c, &g)))
+		if ((rc = cli_load_selected(c, &g))) {
+			pworker_shutdown();
 			goto out;
+		}
 	}
+	pworker_shutdown();
 	jobserver_stop(&warn);
 	warn_lines(&warn);
 	if (rc < 0) {

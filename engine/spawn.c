@@ -55,8 +55,15 @@ pid_t spawn_start(const struct spawn_opts *o, struct strbuf *err)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (o->out_fd >= 0) {
+	if (o->stdio) {
+		for (int i = 0; i < 3; i++)
+			posix_spawn_file_actions_adddup2(&fa, o->stdio[i], i);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	}
+	if (o->stdio) {
+		/* done above */
+	} else if (o->out_fd >= 0) {
 		posix_spawn_file_actions_adddup2(&fa, o->out_fd, 1);
 		posix_spawn_file_actions_adddup2(&fa, o->out_fd, 2);
 	} else {

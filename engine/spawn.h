@@ -19,6 +19,8 @@ struct spawn_opts {
 	const char *cwd;    /* NULL: juggle's */
 	int out_fd;         /* stdout and stderr; -1: /dev/null */
 	const char *path;   /* PATH to search argv[0] in; NULL: juggle's */
+	const int *stdio;   /* NULL: as above; else the fds that become the
+			     * child's 0, 1 and 2 (out_fd is then unused) */
 };
 
 /* Starts the program. Returns its pid (also its process group id), or -1

@@ -20,6 +20,7 @@
 #include "engine/shellcheck.h"
 #include "engine/kind.h"
 #include "engine/load/load.h"
+#include "engine/pworker.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
 
@@ -30,9 +31,38 @@ struct command_def {
 	bool shell;
 	const char *cwd;      /* NULL: the graph's folder */
 	struct kvvec env;     /* env.NAME keys, pointing into the section */
+	const char *worker;   /* a persistent worker's command, or NULL */
 };
 
-static const char *const command_keys[] = {"command", "shell", "cwd", NULL};
+static const char *const command_keys[] = {"command", "shell", "cwd", "worker", NULL};
+
+/* The worker key: a command like `command`'s, which the request's
+ * arguments follow when it runs one-shot. */
+static int check_worker(const struct graph *g, struct section *sec, struct command_def *def,
+			const struct kv *worker, struct diag *d)
+{
+	if (def->shell || def->cwd) {
+		diag_add(d, g->file, worker->line,
+			 "job '%s': worker: a worker runs in the graph's folder, without a shell; "
+			 "remove '%s' or the worker",
+			 sec->name, def->shell ? "shell = yes" : "cwd");
+		return -1;
+	}
+	struct strbuf err = {0};
+	char **words = split_words(worker->val, &err);
+	int rc = 0;
+	if (!words) {
+		diag_add(d, g->file, worker->line, "job '%s': worker: %s", sec->name, sb_str(&err));
+		rc = -1;
+	} else if (check_command_placeholders(worker->val, false, &err) < 0) {
+		diag_add(d, g->file, worker->line, "job '%s': worker: %s", sec->name, sb_str(&err));
+		rc = -1;
+	}
+	free_words(words);
+	sb_release(&err);
+	def->worker = worker->val;
+	return rc;
+}
 
 static int command_check(const struct graph *g, struct section *sec, struct diag *d)
 {
@@ -79,6 +109,9 @@ static int command_check(const struct graph *g, struct section *sec, struct diag
 		free_words(words);
 		sb_release(&err);
 	}
+	const struct kv *worker = section_key(sec, "worker");
+	if (worker && *worker->val && check_worker(g, sec, def, worker, d) < 0)
+		errors++;
 	struct strbuf why = {0};
 	if (!errors && check_command_placeholders(cmd->val, def->shell, &why) < 0) {
 		diag_add(d, g->file, cmd->line, "job '%s': command: %s", sec->name, sb_str(&why));
@@ -129,6 +162,39 @@ static char **instance_argv(const struct job *job)
 	return argv;
 }
 
+/* The worker's start-up command of an instance (without
+ * --persistent_worker). */
+static char **worker_argv(const struct job *job)
+{
+	const struct command_def *def = job->sec->kpriv;
+	char **tmpl = split_words(def->worker, &(struct strbuf){0});
+	char **argv = job_argv(job, tmpl);
+	free_words(tmpl);
+	return argv;
+}
+
+/* What an instance runs as one program: its command, or with a worker the
+ * worker's command followed by the request's arguments (one-shot). */
+static char **full_argv(const struct job *job)
+{
+	const struct command_def *def = job->sec->kpriv;
+	char **args = instance_argv(job);
+	if (!def->worker)
+		return args;
+	char **start = worker_argv(job);
+	size_t n = 0, m = 0;
+	while (start[n])
+		n++;
+	while (args[m])
+		m++;
+	char **argv = xcalloc(n + m + 1, sizeof(*argv));
+	memcpy(argv, start, n * sizeof(*argv));
+	memcpy(argv + n, args, m * sizeof(*argv));
+	free(start);
+	free(args);
+	return argv;
+}
+
 static void quote_for_display(const char *s, struct strbuf *out)
 {
 	bool plain = *s != '\0';
@@ -144,7 +210,7 @@ static void quote_for_display(const char *s, struct strbuf *out)
 static void command_describe(const struct job *job, struct strbuf *out)
 {
 	const struct command_def *def = job->sec->kpriv;
-	char **argv = instance_argv(job);
+	char **argv = full_argv(job);
 	if (def->cwd) {
 		struct strbuf cwd = {0};
 		subst_placeholders(job, def->cwd, SUBST_TEXT, &cwd);
@@ -207,7 +273,7 @@ static void command_program(const struct job *job, struct job_program *p)
 {
 	const struct command_def *def = job->sec->kpriv;
 	memset(p, 0, sizeof(*p));
-	p->argv = instance_argv(job);
+	p->argv = full_argv(job);
 	p->envp = def->env.n || job->sec->when != WHEN_SUCCESS ? job_environ(job, &p->path) : NULL;
 	if (def->cwd) {
 		struct strbuf cwd = {0};
@@ -270,8 +336,34 @@ static int conclude(struct attempt *a, const struct spawn_status *st)
 	return -1;
 }
 
+/* One request to a persistent worker (engine/pworker.h). */
+static int run_in_worker(struct attempt *a)
+{
+	const struct command_def *def = a->job->sec->kpriv;
+	struct pworker_request rq = {0};
+	char **start = worker_argv(a->job);
+	char **args = instance_argv(a->job);
+	char **envp = def->env.n ? job_environ(a->job, &rq.path) : NULL;
+	rq.start = start;
+	rq.envp = envp;
+	rq.arguments = args;
+	int rc = pworker_run(a, &rq);
+	free_words(start);
+	free_words(args);
+	free_words(envp);
+	return rc;
+}
+
+static bool uses_worker(const struct job *job)
+{
+	const struct command_def *def = job->sec->kpriv;
+	return def->worker && pworker_enabled();
+}
+
 static int command_run(struct attempt *a)
 {
+	if (uses_worker(a->job))
+		return run_in_worker(a);
 	pid_t pid = launch(a);
 	if (pid < 0)
 		return -1;
@@ -368,9 +460,45 @@ static void on_timer(uv_timer_t *t)
 	}
 }
 
+/* On an event loop, a request waits for its worker on libuv's thread
+ * pool: the wait blocks, the loop does not. */
+struct worker_async {
+	uv_work_t work;
+	struct async_attempt *aa;
+	int rc;
+};
+
+static void worker_work(uv_work_t *w)
+{
+	struct worker_async *wa = w->data;
+	wa->rc = run_in_worker(&wa->aa->a);
+}
+
+static void worker_after(uv_work_t *w, int status)
+{
+	struct worker_async *wa = w->data;
+	struct async_attempt *aa = wa->aa;
+	int rc = wa->rc;
+	free(wa);
+	aa->kpriv = NULL;
+	aa->done(aa, rc);
+}
+
 static int command_start_async(struct async_attempt *aa)
 {
 	struct attempt *a = &aa->a;
+	if (uses_worker(a->job)) {
+		struct worker_async *wa = xcalloc(1, sizeof(*wa));
+		wa->aa = aa;
+		wa->work.data = wa;
+		int e = uv_queue_work(aa->loop, &wa->work, worker_work, worker_after);
+		if (e < 0) {
+			free(wa);
+			result_fail(a->res, "cannot queue a worker request: %s", uv_strerror(e));
+			return -1;
+		}
+		return 0;
+	}
 	pid_t pid = launch(a);
 	if (pid < 0)
 		return -1;
@@ -412,6 +540,9 @@ static int command_start_async(struct async_attempt *aa)
 static void command_cancel_async(struct async_attempt *aa)
 {
 	struct cmd_async *c = aa->kpriv;
+	/* A worker's request sees the stop itself, through cancel_requested(). */
+	if (uses_worker(aa->a.job))
+		return;
 	if (!c || c->exited)
 		return;
 	if (!c->st.timed_out)

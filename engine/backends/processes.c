@@ -34,6 +34,7 @@
 #include "engine/backends/backend.h"
 #include "engine/kind.h"
 #include "engine/owndir.h"
+#include "engine/pworker.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
@@ -118,6 +119,7 @@ static void worker_main(struct graph *g, int id, int job_fd, int res_fd)
 	}
 	free(line);
 	worker_release(&w);
+	pworker_shutdown();
 }
 
 /* Forks the worker of lane i. 0, or -1 with err. */

@@ -94,7 +94,7 @@ def test_docbook_batched_output_is_byte_identical(t):
     per_file = {a: open("html/%s.html" % a, "rb").read() for a in arts}
     shutil.rmtree("html")
     r = t.juggle("-k", "-s", "batch=3", "-s", "convert=${saxon6_batch}",
-                 "-s", "convert_after=javac", rc=0, timeout=JVM_TIMEOUT)
+                 "-s", "convert_worker=", rc=0, timeout=JVM_TIMEOUT)
     first, last = min(arts), max(arts)
     name = "convert[%s.xml..%s.xml]" % (first, last)
     assert r.job(name)["status"] == "ok", r.statuses()
@@ -106,12 +106,35 @@ def test_docbook_batched_output_is_byte_identical(t):
 
 
 @timeout(1500)
+@valgrind_slow("DocBook jobs three ways: over a minute under memcheck")
+def test_docbook_worker_serves_many_articles_byte_identical(t):
+    """The default conversion: tools/DocbookWorker.java as a persistent
+    worker (at most two, [pool java]); its pages are byte for byte those
+    of one Saxon run per file, and of the worker run one-shot."""
+    arts = SUBSET[:5]
+    copy_docbook(t, arts)
+    r = t.juggle("-k", rc=0, timeout=JVM_TIMEOUT)
+    workers = os.listdir(".juggle/workers")
+    assert 1 <= len(workers) <= 2, workers  # five articles, at most two JVMs
+    for a in arts:
+        assert "converted docs/%s.xml" % a in t.read(r.job("convert[%s.xml]" % a)["log"])
+    served = {a: open("html/%s.html" % a, "rb").read() for a in arts}
+    for how in (["--no-workers"], ["-s", "convert_worker=", "-s", "convert=${saxon6}"]):
+        shutil.rmtree("html")
+        shutil.rmtree(".juggle")
+        t.juggle("-k", *how, rc=0, timeout=JVM_TIMEOUT)
+        assert not os.path.exists(".juggle/workers"), how
+        for a in arts:
+            assert open("html/%s.html" % a, "rb").read() == served[a], (how, a)
+
+
+@timeout(1500)
 @valgrind_slow("DocBook jobs under two processors: about a minute under memcheck")
 def test_docbook_processor_switch(t):
     copy_docbook(t, ["reference/cli/exit-codes"])
     for proc in ["xsltproc", "saxonhe"]:
-        r = t.juggle("-k", "-B", "-s", "convert=${%s}" % proc, "convert", rc=0,
-                     timeout=JVM_TIMEOUT)
+        r = t.juggle("-k", "-B", "-s", "convert=${%s}" % proc, "-s", "convert_worker=",
+                     "convert", rc=0, timeout=JVM_TIMEOUT)
         page = read_html("html/reference/cli/exit-codes.html")
         assert "Exit statuses" in page and "<table" in page, (proc, page[:300])
         assert "cron" in page, proc
