@@ -12,6 +12,7 @@
 #include "engine/outtree.h"
 #include "engine/owndir.h"
 #include "engine/safepath.h"
+#include "engine/stale.h"
 #include "engine/state.h"
 #include "engine/term.h"
 
@@ -48,27 +49,94 @@ static int clean_dry(struct cli *c, struct graph *g)
 	return 0;
 }
 
+/* --stale: removes what jobs gone from the graph left (stale.h), and
+ * forgets those jobs; -n says what it would remove. */
+static int clean_stale(struct cli *c, struct graph *g, int own)
+{
+	struct state *st;
+	struct strbuf warn = {0}, err = {0};
+	int rc = 0;
+	if (own > 0 || state_open(&st, STATE_DIR, c->dry_run, &warn, &err) < 0) {
+		if (own <= 0)
+			error("%s", sb_str(&err));
+		else if (!c->quiet)
+			printf("juggle: no stale outputs (juggle has not run here)\n");
+		sb_release(&warn);
+		sb_release(&err);
+		return own > 0 ? 0 : EXIT_CANNOT_START;
+	}
+	term_fputs_lines(sb_str(&warn), stderr);
+	size_t n, removed = 0;
+	struct stale *v = stale_find(g, st, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (c->dry_run) {
+			if (!c->quiet) {
+				fputs("would remove ", stdout);
+				term_fputs(v[i].path, stdout);
+				fputs(" (written by '", stdout);
+				term_fputs(v[i].job, stdout);
+				fputs("', no longer in the graph)\n", stdout);
+			}
+			continue;
+		}
+		if ((v[i].tree ? tree_remove(v[i].path) : out_unlink(v[i].path)) < 0) {
+			if (errno == ENOENT)
+				continue;
+			error("cannot remove '%s': %s", v[i].path, out_dir_strerror(errno));
+			rc = EXIT_FAILED;
+			continue;
+		}
+		removed++;
+		if (c->verbose) {
+			fputs("removed ", stdout);
+			term_fputs(v[i].path, stdout);
+			putchar('\n');
+		}
+	}
+	free(v);
+	if (!c->dry_run)
+		stale_forget_gone(g, st);
+	state_close(st);
+	if (c->quiet)
+		;
+	else if (c->dry_run)
+		printf("juggle: would remove %zu stale output%s (dry run, nothing removed)\n", n,
+		       n == 1 ? "" : "s");
+	else if (removed)
+		printf("juggle: removed %zu stale output%s\n", removed, removed == 1 ? "" : "s");
+	else
+		printf("juggle: no stale outputs\n");
+	sb_release(&warn);
+	sb_release(&err);
+	return rc;
+}
+
 int cmd_clean(struct cli *c)
 {
 	struct graph g;
 	c->settled_if_exists = true; /* the outputs of items already made */
+	if (c->stale && c->nargs) {
+		error("clean --stale takes no targets: it removes the outputs of jobs no longer "
+		      "in the graph");
+		return EXIT_USAGE;
+	}
 	int rc = cli_load_selected(c, &g);
 	if (rc) {
 		graph_release(&g);
 		return rc;
 	}
-	if (c->dry_run)
+	if (c->dry_run && !c->stale)
 		return clean_dry(c, &g);
 	struct strbuf err = {0};
 	int lock_fd = -1;
-	int own = own_dir_prepare(STATE_DIR, OWN_WRITE, &err);
+	int own = own_dir_prepare(STATE_DIR, c->dry_run ? OWN_READ : OWN_WRITE, &err);
 	if (own < 0) {
 		error("%s; not cleaning", sb_str(&err));
 		sb_release(&err);
 		graph_release(&g);
 		return EXIT_CANNOT_START;
 	}
-	if (own == 0) {
+	if (own == 0 && !c->dry_run) {
 		long holder;
 		lock_fd = lock_acquire(STATE_DIR "/lock", &holder, &err);
 		if (lock_fd < 0) {
@@ -77,6 +145,14 @@ int cmd_clean(struct cli *c)
 			graph_release(&g);
 			return EXIT_CANNOT_START;
 		}
+	}
+	if (c->stale) {
+		rc = clean_stale(c, &g, own);
+		if (lock_fd >= 0)
+			close(lock_fd);
+		sb_release(&err);
+		graph_release(&g);
+		return rc;
 	}
 	size_t removed = 0;
 	for (size_t i = 0; i < g.jobs.n; i++) {

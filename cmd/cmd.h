@@ -23,6 +23,7 @@ struct cli {
 	struct settings set;    /* command-line settings (NULL / -1 when unset) */
 	bool dry_run, always_make, verbose, quiet;
 	bool no_workers;        /* --no-workers */
+	bool stale;             /* list --stale, clean --stale */
 	VEC(const char *) vars; /* -s NAME=VALUE */
 	bool load_warned;       /* the graph's warnings were printed (by the run an
 				 * exec-job step belongs to): cli_load prints none */

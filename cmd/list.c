@@ -6,10 +6,36 @@
 #include "cmd/cmd.h"
 #include "cmd/predict.h"
 #include "engine/kind.h"
+#include "engine/stale.h"
 #include "engine/term.h"
+
+/* --stale: each output of a job gone from the graph, with that job. */
+static int list_stale(struct cli *c)
+{
+	struct graph g;
+	c->settled_if_exists = true; /* items of lists already made are not gone */
+	int rc = cli_load_selected(c, &g);
+	struct state *st = rc ? NULL : cli_state_readonly(&rc);
+	if (st) {
+		size_t n;
+		struct stale *v = stale_find(&g, st, &n);
+		for (size_t i = 0; i < n; i++) {
+			term_fputs(v[i].path, stdout);
+			putchar('\t');
+			term_fputs(v[i].job, stdout);
+			putchar('\n');
+		}
+		free(v);
+		state_close(st);
+	}
+	graph_release(&g);
+	return rc;
+}
 
 int cmd_list(struct cli *c)
 {
+	if (c->stale)
+		return list_stale(c);
 	struct graph g;
 	int rc = cli_load_selected(c, &g);
 	struct state *st = rc ? NULL : cli_state_readonly(&rc);

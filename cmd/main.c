@@ -83,6 +83,7 @@ enum long_only {
 	OPT_LIST_BACKENDS,
 	OPT_NO_JOBSERVER,
 	OPT_NO_WORKERS,
+	OPT_STALE,
 };
 
 enum has_arg { NO_ARG, NEEDS_ARG, OPTIONAL_ARG /* only as --name=VALUE */ };
@@ -113,6 +114,8 @@ static const struct option_doc {
 	 "neither use make's jobserver nor serve one to commands"},
 	{"no-workers", 0, NO_ARG, OPT_NO_WORKERS, CMD_RUN, NULL,
 	 "run jobs with a worker one-shot, without persistent workers"},
+	{"stale", 0, NO_ARG, OPT_STALE, CMD_LIST | CMD_CLEAN, NULL,
+	 "list or clean the outputs of jobs no longer in the graph"},
 	{"keep-going", 'k', NO_ARG, 'k', 0, NULL,
 	 "after a failure, run every job that does not depend on it"},
 	{"load-average", 'l', NEEDS_ARG, 'l', 0, "LOAD",
@@ -331,6 +334,7 @@ static int take_option(struct cli *c, struct parse_state *ps, const struct optio
 		break;
 	case OPT_NO_JOBSERVER: c->set.no_jobserver = true; break;
 	case OPT_NO_WORKERS: c->no_workers = true; break;
+	case OPT_STALE: c->stale = true; break;
 	case 'n': c->dry_run = true; break;
 	case 'B': c->always_make = true; break;
 	case 's':

@@ -527,14 +527,31 @@ int state_refresh(struct state *st, const struct job *job)
 
 int state_record_fail(struct state *st, const struct job *job)
 {
-	struct state_rec *old = strmap_get(&st->recs, job->name);
+	return state_forget(st, job->name);
+}
+
+void state_each(const struct state *st, void (*fn)(const struct state_rec *rec, void *ctx),
+		void *ctx)
+{
+	const char *key;
+	void *val;
+	for (size_t i = 0; strmap_next(&st->recs, &i, &key, &val);) {
+		const struct state_rec *r = val;
+		if (r->name)
+			fn(r, ctx);
+	}
+}
+
+int state_forget(struct state *st, const char *name)
+{
+	struct state_rec *old = strmap_get(&st->recs, name);
 	if (!old || !old->name)
 		return 0; /* nothing to forget */
 	old->name = NULL;
 	st->live--;
 	size_t start = st->out.len;
 	sb_adds(&st->out, "F");
-	field(&st->out, job->name);
+	field(&st->out, name);
 	sb_addf(&st->out, "\t%llu", (unsigned long long)st->seq);
 	end_line(&st->out, start);
 	st->lines++;

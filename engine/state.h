@@ -71,6 +71,13 @@ int state_record_ok(struct state *st, const struct job *job, const struct file_s
 int state_refresh(struct state *st, const struct job *job);
 /* Records that the job failed or was interrupted, forgetting its success. */
 int state_record_fail(struct state *st, const struct job *job);
+/* Forgets the last success of the job called name, as state_record_fail()
+ * does, for a job the graph no longer has (engine/stale.h). */
+int state_forget(struct state *st, const char *name);
+/* Calls fn with the last success of every job the log remembers, those of
+ * jobs gone from the graph too, in no set order. fn must not change st. */
+void state_each(const struct state *st, void (*fn)(const struct state_rec *rec, void *ctx),
+		void *ctx);
 
 /* How many records could not be appended to the log (a full disk), and
  * the first error in *err. Those jobs run again next time; the log itself

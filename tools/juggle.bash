@@ -143,7 +143,7 @@ _juggle()
 	local opts="-f --file -C --directory -b --backend -j --jobs --net-jobs
 		-l --load-average -k --keep-going -n --dry-run -B --always-make -s --set -v --verbose
 		-q --quiet --report --html --trace --junit --archive --progress --order
-		--backends --repeat -h --help -V --version --"
+		--backends --repeat --stale --no-workers --no-jobserver -h --help -V --version --"
 
 	case $prev in
 	-f | --file | --report | --html | --trace | --junit | --archive)
