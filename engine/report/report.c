@@ -163,11 +163,11 @@ static json_t *job_json(const struct job *j)
  * names would be overwritten in its place, which job_text() leaves to
  * jansson. */
 static const char *const late_keys[] = {"bytes", "cpu_s", "outputs", "log", "log_tail",
-					"reason", "error", "result", NULL};
+					"reason", "error", "result"};
 
 static bool named(const char *const *names, size_t n, const char *s)
 {
-	for (size_t i = 0; i < n || (n == (size_t)-1 && names[i]); i++)
+	for (size_t i = 0; i < n; i++)
 		if (strcmp(names[i], s) == 0)
 			return true;
 	return false;
@@ -218,7 +218,7 @@ static void job_text(struct strbuf *sb, const struct job *j)
 	json_t *v;
 	bool odd = nseen == ARRAY_SIZE(seen);
 	json_object_foreach(r->facts, fact, v)
-		odd = odd || named(late_keys, (size_t)-1, fact);
+		odd = odd || named(late_keys, ARRAY_SIZE(late_keys), fact);
 	if (odd) {
 		json_t *o = job_json(j);
 		jw_value(sb, o);
