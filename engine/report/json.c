@@ -68,6 +68,10 @@ bool jw_real(struct strbuf *sb, double v)
 {
 	if (!isfinite(v))
 		return false;
+	if (v == 0 && !signbit(v)) { /* most of a no-op run's times */
+		sb_add(sb, "0.0", 3);
+		return true;
+	}
 	/* jansson's rule: "%.*g", a ".0" when that reads as an integer, no
 	 * '+' and no leading zeros in the exponent. */
 	char buf[64];
