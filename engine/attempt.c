@@ -2,11 +2,11 @@
 #define _GNU_SOURCE
 #include "engine/attempt.h"
 
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +65,8 @@ static int prepare_outputs(struct attempt *a, struct strbuf *err)
  * the first attempt: an attempt 1 removes its job's, so a job that
  * writes nothing this time has no log rather than a stale one, without a
  * system call per job whose log is not there. Read-only once made. */
+bool attempt_log_eager;
+
 static struct strmap old_logs;
 static struct arena old_log_names;
 static pthread_once_t old_logs_once = PTHREAD_ONCE_INIT;
@@ -75,18 +77,29 @@ static void read_old_logs(void)
 	struct dirent *e;
 	while (d && (e = readdir(d)))
 		if (e->d_name[0] != '.')
-			strmap_put(&old_logs, arena_strdup(&old_log_names, e->d_name), &old_logs);
+			strmap_put(&old_logs, arena_strdup(&old_log_names, e->d_name),
+				   (void *)(uintptr_t)(e->d_type + 1));
 	if (d)
 		closedir(d);
 }
 
-/* Removes the log an earlier run left for job, if any. Only a name in
- * juggle's own logs folder is removed, never what a link there points to. */
-static void forget_old_log(const char *path)
+/* Removes the log an earlier run left for job, if any: a regular file,
+ * which juggle wrote. Anything else at its name (a link, a FIFO) is not
+ * juggle's to remove; false then, and the attempt opens its log at once,
+ * which fails as it always did. */
+static bool forget_old_log(const char *path)
 {
 	pthread_once(&old_logs_once, read_old_logs);
-	if (strmap_get(&old_logs, path + strlen(STATE_DIR "/logs/")))
-		unlink(path);
+	uintptr_t type = (uintptr_t)strmap_get(&old_logs, path + strlen(STATE_DIR "/logs/"));
+	struct stat st;
+	if (type == DT_UNKNOWN + 1 && lstat(path, &st) == 0)
+		type = S_ISREG(st.st_mode) ? DT_REG + 1 : DT_LNK + 1;
+	if (!type || type == DT_REG + 1) {
+		if (type)
+			unlink(path);
+		return true;
+	}
+	return false;
 }
 
 static int open_log(const struct job *job, int number)
@@ -151,10 +164,15 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 		sb_release(&err);
 		return -1;
 	}
-	if (number <= 1) {
+	if (attempt_log_eager) {
+		if (attempt_log(a) < 0)
+			return -1;
+	} else if (number <= 1) {
 		char *path = job_log_path(job);
-		forget_old_log(path);
+		bool gone = forget_old_log(path);
 		free(path);
+		if (!gone && attempt_log(a) < 0)
+			return -1;
 	} else if (attempt_log(a) < 0) {
 		return -1;
 	}
@@ -223,11 +241,14 @@ void attempt_end(struct attempt *a, int rc)
 		attempt_fail_end(job, a->before, res, a->log_fd);
 	}
 	struct stat st;
-	if (a->log_fd >= 0 && a->number <= 1 && fstat(a->log_fd, &st) == 0 && st.st_size == 0) {
+	res->logged = a->log_fd >= 0;
+	if (res->logged && !attempt_log_eager && a->number <= 1 && fstat(a->log_fd, &st) == 0 &&
+	    st.st_size == 0) {
 		/* Opened for a program that then said nothing. */
 		char *path = job_log_path(job);
 		unlink(path);
 		free(path);
+		res->logged = false;
 	}
 	if (a->log_fd >= 0)
 		close(a->log_fd);

@@ -49,6 +49,11 @@ struct attempt {
 	struct out_stamp *before; /* the outputs before the attempt (internal) */
 };
 
+/* Set when the log is not this process's to remove: `juggle exec-job` on
+ * a Slurm node, whose host made the log for srun's messages. Then every
+ * attempt opens it at once, as when nothing was written lazily. */
+extern bool attempt_log_eager;
+
 /* The attempt's log, opened (and created) at the first call; -1 with
  * res failed ("cannot open the log") when it cannot be. */
 int attempt_log(struct attempt *a);

@@ -141,11 +141,12 @@ static json_t *job_json(const struct job *j)
 	for (uint32_t i = 0; i < j->n_outputs; i++)
 		json_array_append_new(outs, json_text(j->outputs[i]));
 	json_object_set_new(o, "outputs", outs);
+	/* A job that wrote nothing has no log. */
 	char *log = job_log_path(j);
-	json_object_set_new(o, "log", r->started ? json_text(log) : json_null());
+	json_object_set_new(o, "log", r->started && r->logged ? json_text(log) : json_null());
 	/* The end of a failure's log travels with the report, so the HTML,
 	 * JUnit and the terminal summary show the same lines. */
-	if (r->started && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
+	if (r->started && r->logged && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
 		char *tail = file_tail(log, REPORT_LOG_TAIL_LINES);
 		if (tail)
 			json_object_set_new(o, "log_tail", json_text(tail));
@@ -273,9 +274,9 @@ static void job_text(struct strbuf *sb, const struct job *j)
 		jw_string(sb, j->outputs[i]);
 	}
 	sb_addc(sb, ']');
-	char *log = r->started ? job_log_path(j) : NULL;
+	char *log = r->started && r->logged ? job_log_path(j) : NULL;
 	put_str(sb, "log", log);
-	if (r->started && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
+	if (log && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
 		char *tail = file_tail(log, REPORT_LOG_TAIL_LINES);
 		if (tail)
 			put_str(sb, "log_tail", tail);

@@ -210,6 +210,10 @@ def test_only_a_job_that_writes_has_a_log(t):
     assert t.read(".juggle/logs/loud.log") == "loud says hi\n"
     assert t.read(".juggle/logs/bad.log").startswith("about to fail\n")
     assert "    | about to fail" in r.out.splitlines(), r.out
+    # The report names a log only where there is one.
+    assert {j["name"]: j["log"] for j in r.report["jobs"]} == {
+        "quiet": None, "loud": ".juggle/logs/loud.log", "sum": None,
+        "bad": ".juggle/logs/bad.log"}, r.report
     # Silent this time: the log of the run before is not passed off as
     # this run's.
     t.ini("""

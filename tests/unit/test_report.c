@@ -149,6 +149,7 @@ static void test_streamed_report_is_the_tree(void **state)
 		r->attempts = (int)i + 1;
 		r->cpu_s = 0.1 * (double)i + 1e-9;
 		r->queued = 1.0 / 3;
+		r->logged = i != 0; /* a said nothing: no log */
 		if (i == 1) {
 			r->status = JS_FAILED;
 			r->exit_code = 2;
