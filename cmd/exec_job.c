@@ -65,6 +65,7 @@ int cmd_exec_job(struct cli *c)
 	struct worker w = {.id = 0};
 	struct result res;
 	kinds_global_init(&g);
+	attempt_log_eager = true;
 	job_attempt(job, &w, number > 0 ? number : 1, rec ? rec->extra : NULL, &res);
 	worker_release(&w);
 	char *json = result_to_json(&res);

@@ -2,9 +2,11 @@
 #define _GNU_SOURCE
 #include "engine/attempt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,47 @@ static int prepare_outputs(struct attempt *a, struct strbuf *err)
 	return 0;
 }
 
+/* The logs an earlier run left, by file name, read once per process at
+ * the first attempt: an attempt 1 removes its job's, so a job that
+ * writes nothing this time has no log rather than a stale one, without a
+ * system call per job whose log is not there. Read-only once made. */
+bool attempt_log_eager;
+
+static struct strmap old_logs;
+static struct arena old_log_names;
+static pthread_once_t old_logs_once = PTHREAD_ONCE_INIT;
+
+static void read_old_logs(void)
+{
+	DIR *d = opendir(STATE_DIR "/logs");
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.')
+			strmap_put(&old_logs, arena_strdup(&old_log_names, e->d_name),
+				   (void *)(uintptr_t)(e->d_type + 1));
+	if (d)
+		closedir(d);
+}
+
+/* Removes the log an earlier run left for job, if any: a regular file,
+ * which juggle wrote. Anything else at its name (a link, a FIFO) is not
+ * juggle's to remove; false then, and the attempt opens its log at once,
+ * which fails as it always did. */
+static bool forget_old_log(const char *path)
+{
+	pthread_once(&old_logs_once, read_old_logs);
+	uintptr_t type = (uintptr_t)strmap_get(&old_logs, path + strlen(STATE_DIR "/logs/"));
+	struct stat st;
+	if (type == DT_UNKNOWN + 1 && lstat(path, &st) == 0)
+		type = S_ISREG(st.st_mode) ? DT_REG + 1 : DT_LNK + 1;
+	if (!type || type == DT_REG + 1) {
+		if (type)
+			unlink(path);
+		return true;
+	}
+	return false;
+}
+
 static int open_log(const struct job *job, int number)
 {
 	char *path = job_log_path(job);
@@ -74,6 +117,30 @@ static int open_log(const struct job *job, int number)
 	int fd = own_file_open(path, flags, 0666);
 	free(path);
 	return fd;
+}
+
+int attempt_log(struct attempt *a)
+{
+	if (a->log_fd >= 0)
+		return a->log_fd;
+	a->log_fd = open_log(a->job, a->number);
+	if (a->log_fd < 0) {
+		result_fail(a->res, "cannot open the log of '%s': %s", a->job->name,
+			    strerror(errno));
+		return -1;
+	}
+	if (a->number > 1) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "--- attempt %d ---\n", a->number);
+		write_all(a->log_fd, line, (size_t)n);
+	}
+	return a->log_fd;
+}
+
+void attempt_log_write(struct attempt *a, const char *s, size_t n)
+{
+	if (n && attempt_log(a) >= 0)
+		write_all(a->log_fd, s, n);
 }
 
 int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, int number,
@@ -103,15 +170,17 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 		sb_release(&err);
 		return -1;
 	}
-	a->log_fd = open_log(job, number);
-	if (a->log_fd < 0) {
-		result_fail(res, "cannot open the log of '%s': %s", job->name, strerror(errno));
+	if (attempt_log_eager) {
+		if (attempt_log(a) < 0)
+			return -1;
+	} else if (number <= 1) {
+		char *path = job_log_path(job);
+		bool gone = forget_old_log(path);
+		free(path);
+		if (!gone && attempt_log(a) < 0)
+			return -1;
+	} else if (attempt_log(a) < 0) {
 		return -1;
-	}
-	if (number > 1) {
-		char line[64];
-		int n = snprintf(line, sizeof(line), "--- attempt %d ---\n", number);
-		write_all(a->log_fd, line, (size_t)n);
 	}
 	return 0;
 }
@@ -181,8 +250,23 @@ void attempt_end(struct attempt *a, int rc)
 		if (!res->error)
 			res->error = xstrdup("failed");
 	}
-	if (res->status != RES_OK)
+	if (res->status != RES_OK) {
+		/* The error ends the log; an attempt that never started has
+		 * none. */
+		if (!res->not_started && a->log_fd < 0)
+			a->log_fd = open_log(job, a->number);
 		attempt_fail_end(job, a->before, res, a->log_fd);
+	}
+	struct stat st;
+	res->logged = a->log_fd >= 0;
+	if (res->logged && !attempt_log_eager && a->number <= 1 && fstat(a->log_fd, &st) == 0 &&
+	    st.st_size == 0) {
+		/* Opened for a program that then said nothing. */
+		char *path = job_log_path(job);
+		unlink(path);
+		free(path);
+		res->logged = false;
+	}
 	if (a->log_fd >= 0)
 		close(a->log_fd);
 	a->log_fd = -1;

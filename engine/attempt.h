@@ -37,7 +37,10 @@ struct attempt {
 	const struct job *job;
 	struct worker *worker;
 	int number;             /* 1 for the first attempt */
-	int log_fd;             /* the job's log, open for appending */
+	/* The job's log, open for appending, or -1 until something is
+	 * written: a job that writes nothing has no log file. Kinds write
+	 * with attempt_log_write(), or get the fd with attempt_log(). */
+	int log_fd;
 	double deadline;        /* monotonic seconds, 0 = no timeout */
 	const char *prev_extra; /* what the last successful run stored, or NULL */
 	bool verbose;
@@ -46,6 +49,18 @@ struct attempt {
 	struct out_stamp *before; /* the outputs before the attempt (internal) */
 };
 
+/* Set when the log is not this process's to remove: `juggle exec-job` on
+ * a Slurm node, whose host made the log for srun's messages. Then every
+ * attempt opens it at once, as when nothing was written lazily. */
+extern bool attempt_log_eager;
+
+/* The attempt's log, opened (and created) at the first call; -1 with
+ * res failed ("cannot open the log") when it cannot be. */
+int attempt_log(struct attempt *a);
+/* Appends n bytes to the attempt's log, opening it first; nothing for 0
+ * bytes. A failure to open fails the attempt (attempt_log()). */
+void attempt_log_write(struct attempt *a, const char *s, size_t n);
+
 /* Runs attempt `number` of job on worker w, blocking; fills res. This is
  * attempt_begin(), the kind's run(), then attempt_end(). */
 void job_attempt(const struct job *job, struct worker *w, int number, const char *prev_extra,
@@ -53,11 +68,14 @@ void job_attempt(const struct job *job, struct worker *w, int number, const char
 
 /* The two halves of job_attempt(), for backends that run the kind's part
  * elsewhere (the event loop). attempt_begin() fills a and res, creates the
- * outputs' folders and opens the log; it returns 0, or -1 when the attempt
+ * outputs' folders and, for attempt 1, removes the log an earlier run left
+ * (a later attempt opens it and appends a "--- attempt N ---" line); it
+ * returns 0, or -1 when the attempt
  * already failed (res says why; call attempt_end() all the same).
  * attempt_end() takes the kind's return code (0 ok, -1 failed), removes
  * the outputs of a failure, records the outputs of a success, closes the
- * log and stamps the times. */
+ * log (removing it when the first attempt opened it and wrote nothing:
+ * a silent command) and stamps the times. */
 int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, int number,
 		  const char *prev_extra, struct result *res);
 void attempt_end(struct attempt *a, int rc);

@@ -113,6 +113,7 @@ struct job_run {
 	bool wanted;        /* requested, or needed by a requested job */
 	bool started;
 	bool changed;       /* ran and changed an output (or has none) */
+	bool logged;        /* an attempt wrote to its log: the file is there */
 	int pending;        /* unfinished dependencies */
 	int attempts;
 	int worker;         /* lane of the last attempt, -1 none */

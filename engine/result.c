@@ -116,6 +116,7 @@ char *result_to_json(const struct result *r)
 	json_object_set_new(o, "unchanged", json_boolean(r->unchanged));
 	json_object_set_new(o, "timed_out", json_boolean(r->timed_out));
 	json_object_set_new(o, "not_started", json_boolean(r->not_started));
+	json_object_set_new(o, "logged", json_boolean(r->logged));
 	json_object_set_new(o, "retry_after", json_real(r->retry_after));
 	json_object_set_new(o, "exit_code", json_integer(r->exit_code));
 	json_object_set_new(o, "signal", json_integer(r->signal));
@@ -176,6 +177,7 @@ int result_from_json(const char *s, struct result *r)
 	r->unchanged = json_is_true(json_object_get(o, "unchanged"));
 	r->timed_out = json_is_true(json_object_get(o, "timed_out"));
 	r->not_started = json_is_true(json_object_get(o, "not_started"));
+	r->logged = json_is_true(json_object_get(o, "logged"));
 	r->retry_after = json_number_value(json_object_get(o, "retry_after"));
 	r->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
 	r->signal = (int)json_integer_value(json_object_get(o, "signal"));

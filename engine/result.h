@@ -21,6 +21,7 @@ struct result {
 	bool timed_out;
 	bool not_started;    /* interrupted before it did anything: no log, no
 			      * command, outputs untouched */
+	bool logged;         /* it wrote to the job's log, which is there */
 	double retry_after;  /* seconds the server asked us to wait, 0 = none */
 	int exit_code;       /* -1 none */
 	int signal;          /* 0 none */

@@ -652,6 +652,7 @@ static void handle_result(struct sched *s, struct job *job, struct result *res)
 	r->signal = res->signal;
 	r->bytes += res->bytes;
 	r->cpu_s += res->cpu_s;
+	r->logged = r->logged || res->logged;
 	take_facts(r, res);
 	r->finished = rel(s, res->finished);
 	/* The lane was held from this attempt's start to its end, not

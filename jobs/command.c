@@ -289,12 +289,17 @@ static pid_t launch(struct attempt *a)
 {
 	struct job_program prog;
 	struct strbuf err = {0};
+	int log = attempt_log(a);
+	if (log < 0) {
+		a->res->retryable = false;
+		return -1;
+	}
 	command_program(a->job, &prog);
 	struct spawn_opts so = {
 		.argv = prog.argv,
 		.envp = prog.envp,
 		.cwd = prog.cwd,
-		.out_fd = a->log_fd,
+		.out_fd = log,
 		.path = prog.path,
 	};
 	pid_t pid = spawn_start(&so, &err);

@@ -315,8 +315,10 @@ static void worker_died(struct proc *w, struct result *res)
 	char *log = job_log_path(job);
 	int fd = own_file_open(log, O_WRONLY | O_APPEND | O_CREAT, 0666);
 	attempt_fail_end(job, w->before, res, fd);
-	if (fd >= 0)
+	if (fd >= 0) {
 		close(fd);
+		res->logged = true;
+	}
 	free(log);
 }
 

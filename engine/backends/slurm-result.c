@@ -80,8 +80,10 @@ void slurm_finish_exec(struct step *st, bool host_decided)
 		if (cancel_requested())
 			res->status = RES_INTERRUPTED;
 	}
-	if (st->log_fd >= 0)
+	if (st->log_fd >= 0) {
 		close(st->log_fd);
+		res->logged = true;
+	}
 	st->log_fd = -1;
 	char *path = job_result_path(st->job);
 	unlink(path);

@@ -251,8 +251,13 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 			st->phase = PH_DONE;
 			return 0;
 		}
+		/* srun's own messages go to the log: it is open. */
+		if ((fd = attempt_log(&st->a)) < 0) {
+			attempt_end(&st->a, -1);
+			st->phase = PH_DONE;
+			return 0;
+		}
 		job->sec->kind->program(job, &prog);
-		fd = st->a.log_fd;
 	} else {
 		result_init(&st->res);
 		st->res.worker = st->lane;

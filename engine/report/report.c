@@ -141,11 +141,12 @@ static json_t *job_json(const struct job *j)
 	for (uint32_t i = 0; i < j->n_outputs; i++)
 		json_array_append_new(outs, json_text(j->outputs[i]));
 	json_object_set_new(o, "outputs", outs);
+	/* A job that wrote nothing has no log. */
 	char *log = job_log_path(j);
-	json_object_set_new(o, "log", r->started ? json_text(log) : json_null());
+	json_object_set_new(o, "log", r->started && r->logged ? json_text(log) : json_null());
 	/* The end of a failure's log travels with the report, so the HTML,
 	 * JUnit and the terminal summary show the same lines. */
-	if (r->started && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
+	if (r->started && r->logged && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
 		char *tail = file_tail(log, REPORT_LOG_TAIL_LINES);
 		if (tail)
 			json_object_set_new(o, "log_tail", json_text(tail));
@@ -172,6 +173,136 @@ static json_t *job_json(const struct job *j)
 	if (r->value)
 		json_object_set_new(o, "result", json_text(r->value));
 	return o;
+}
+
+/* The keys job_json() writes after the facts: a fact of one of these
+ * names would be overwritten in its place, which job_text() leaves to
+ * jansson. */
+static const char *const late_keys[] = {"bytes", "cpu_s", "outputs", "log", "log_tail",
+					"reason", "error", "result"};
+
+static bool named(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return true;
+	return false;
+}
+
+static void put_real(struct strbuf *sb, const char *key, double v)
+{
+	size_t at = sb->len;
+	jw_key(sb, key, false);
+	if (!jw_real(sb, v)) /* jansson leaves out what it cannot hold */
+		sb->len = at, sb->buf[at] = '\0';
+}
+
+static void put_str(struct strbuf *sb, const char *key, const char *s)
+{
+	jw_key(sb, key, false);
+	if (s)
+		jw_string(sb, s);
+	else
+		sb_adds(sb, "null");
+}
+
+static void put_int(struct strbuf *sb, const char *key, bool has, long long v)
+{
+	jw_key(sb, key, false);
+	if (has)
+		jw_int(sb, v);
+	else
+		sb_adds(sb, "null");
+}
+
+/* job_json(j) as compact JSON text appended to sb, written without the
+ * tree: the report of a big graph is mostly this. */
+static void job_text(struct strbuf *sb, const struct job *j)
+{
+	const struct job_run *r = &j->run;
+	/* The names already written, to place the backend's facts as
+	 * job_json() does. */
+	const char *seen[64] = {"name", "kind", "status", "description", "attempts", "queued_s",
+				"started_s", "finished_s", "duration_s", "worker", "exit_code",
+				"signal"};
+	size_t nseen = 12;
+	for (const struct job_kind *const *k = job_kinds; *k; k++)
+		for (const struct kind_fact *f = (*k)->facts; f && f->name; f++)
+			if (nseen < ARRAY_SIZE(seen) && !named(seen, nseen, f->name))
+				seen[nseen++] = f->name;
+	const char *fact;
+	json_t *v;
+	bool odd = nseen == ARRAY_SIZE(seen);
+	json_object_foreach(r->facts, fact, v)
+		odd = odd || named(late_keys, ARRAY_SIZE(late_keys), fact);
+	if (odd) {
+		json_t *o = job_json(j);
+		jw_value(sb, o);
+		json_decref(o);
+		return;
+	}
+	sb_addc(sb, '{');
+	jw_key(sb, "name", true);
+	jw_string(sb, j->name);
+	put_str(sb, "kind", j->sec->kind->name);
+	put_str(sb, "status", job_status_name(r->status));
+	if (j->sec->description)
+		put_str(sb, "description", j->sec->description);
+	put_int(sb, "attempts", true, r->attempts);
+	put_real(sb, "queued_s", r->queued);
+	if (r->started)
+		put_real(sb, "started_s", r->started_at);
+	else
+		put_str(sb, "started_s", NULL);
+	if (r->started && r->status != JS_PENDING)
+		put_real(sb, "finished_s", r->finished);
+	else
+		put_str(sb, "finished_s", NULL);
+	put_real(sb, "duration_s", ran_duration(j));
+	put_int(sb, "worker", r->worker >= 0, r->worker);
+	put_int(sb, "exit_code", r->exit_code >= 0, r->exit_code);
+	char sig[16];
+	put_str(sb, "signal", r->signal ? signal_name(r->signal, sig) : NULL);
+	for (size_t i = 12; i < nseen; i++) {
+		jw_key(sb, seen[i], false);
+		json_t *fv = json_object_get(r->facts, seen[i]);
+		if (fv)
+			jw_value(sb, fv);
+		else
+			sb_adds(sb, "null");
+	}
+	json_object_foreach(r->facts, fact, v)
+	{
+		if (named(seen, nseen, fact) &&
+		    (j->sec->description || strcmp(fact, "description")))
+			continue;
+		jw_key(sb, fact, false);
+		jw_value(sb, v);
+	}
+	put_int(sb, "bytes", true, r->bytes);
+	put_real(sb, "cpu_s", r->cpu_s);
+	jw_key(sb, "outputs", false);
+	sb_addc(sb, '[');
+	for (uint32_t i = 0; i < j->n_outputs; i++) {
+		if (i)
+			sb_addc(sb, ',');
+		jw_string(sb, j->outputs[i]);
+	}
+	sb_addc(sb, ']');
+	char *log = r->started && r->logged ? job_log_path(j) : NULL;
+	put_str(sb, "log", log);
+	if (log && (r->status == JS_FAILED || r->status == JS_INTERRUPTED)) {
+		char *tail = file_tail(log, REPORT_LOG_TAIL_LINES);
+		if (tail)
+			put_str(sb, "log_tail", tail);
+		free(tail);
+	}
+	free(log);
+	put_str(sb, "reason", r->reason);
+	put_str(sb, "error", r->error);
+	if (r->value)
+		put_str(sb, "result", r->value);
+	sb_addc(sb, '}');
 }
 
 /* Everything but the jobs. */
@@ -346,12 +477,6 @@ json_t *report_build_summary(const struct graph *g, const struct run_summary *su
 
 #define REPORT_FLAGS (JSON_INDENT(1) | JSON_REAL_PRECISION(10))
 
-static int dump_to_buf(const char *buffer, size_t size, void *data)
-{
-	sb_add(data, buffer, size);
-	return 0;
-}
-
 int report_write_graph(const struct graph *g, const struct run_summary *sum,
 		       const struct report_meta *m, const char *path, struct strbuf *err)
 {
@@ -379,10 +504,8 @@ int report_write_graph(const struct graph *g, const struct run_summary *sum,
 	for (size_t i = 0; rc == 0 && i < g->jobs.n; i++) {
 		if (!g->jobs.v[i]->run.wanted)
 			continue;
-		json_t *j = job_json(g->jobs.v[i]);
 		sb_adds(&buf, first ? "\n  " : ",\n  ");
-		json_dump_callback(j, dump_to_buf, &buf, JSON_COMPACT | JSON_REAL_PRECISION(10));
-		json_decref(j);
+		job_text(&buf, g->jobs.v[i]);
 		first = false;
 		if (buf.len > 1 << 16) {
 			rc = write_all(fd, buf.buf, buf.len);

@@ -1,9 +1,11 @@
 /* report.h - the timing report (juggle(1), TIMING REPORTS) and the
  * terminal summary.
  *
- * The JSON report is built once as a jansson tree; the other formats
- * (HTML, trace, JUnit, compare) read that tree, so every format says the
- * same thing.
+ * The JSON report is built once as a jansson tree when HTML, trace or
+ * JUnit is asked for; those formats (and compare) read that tree, so every
+ * format says the same thing. Otherwise report_write_graph() writes the
+ * same jobs' text straight from the graph (engine/report/json.h's
+ * writer), with no tree and no jansson object per job.
  */
 #ifndef JUGGLE_REPORT_H
 #define JUGGLE_REPORT_H

@@ -118,8 +118,7 @@ void download_release(struct download *d)
 
 static void log_text(struct attempt *a, const char *s)
 {
-	if (a->log_fd >= 0)
-		write_all(a->log_fd, s, strlen(s));
+	attempt_log_write(a, s, strlen(s));
 }
 
 int download_begin(struct download *d, struct attempt *a, CURL *easy)

@@ -126,7 +126,7 @@ def test_interrupt_stops_commands_and_cpu_tasks(t):
         [cpu spin]
         task = sum_squares
         n = 1000000000000
-        output = spin.txt
+        output = spin/spin.txt
 
         [command never]
         after = long spin
@@ -137,9 +137,10 @@ def test_interrupt_stops_commands_and_cpu_tasks(t):
     with open("started") as f:
         f.read()
     if t.backend != "serial":
-        # spin is under way too once its log exists (a job interrupted
-        # before it began is not-run)
-        t.wait_for_file(".juggle/logs/spin.log")
+        # spin is under way too once its output's folder exists (a job
+        # interrupted before it began is not-run); a cpu task that has
+        # written nothing yet has no log
+        t.wait_for_file("spin")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (p.returncode, out, err)
@@ -148,7 +149,7 @@ def test_interrupt_stops_commands_and_cpu_tasks(t):
     spin = "not-run" if t.backend == "serial" else "interrupted"
     assert s == {"long": "interrupted", "spin": spin, "never": "not-run"}, s
     assert rep["interrupted"] is True
-    assert not os.path.exists("long.txt") and not os.path.exists("spin.txt")
+    assert not os.path.exists("long.txt") and not os.path.exists("spin/spin.txt")
     assert not os.path.exists("never.txt")
     # the command juggle started is gone too (or a zombie awaiting init)
     pid = int(t.read("long.pid"))

@@ -19,7 +19,7 @@ GATED = """
 
     [command fine]
     output = fine.txt
-    command = sh -c 'echo fine > fine.txt'
+    command = sh -c 'echo making fine.txt; echo fine > fine.txt'
 
     [command gated]
     input = src.txt
@@ -36,8 +36,9 @@ def test_failed_run_leaves_the_good_archive_and_writes_a_partial_one(t):
     t.ini(GATED % "")
     t.write("src.txt", "good\n")
     r = t.juggle("--progress", "none", rc=0)
+    # gated says nothing when it passes, so it has no log to archive.
     assert archive_lines(r.out) == [
-        "juggle: archived 7 files (0.0 MiB) in 'dist/nightly.tar.gz'"], r.out
+        "juggle: archived 6 files (0.0 MiB) in 'dist/nightly.tar.gz'"], r.out
     good = open("dist/nightly.tar.gz", "rb").read()
     t.write("src.txt", "bad\n")
     r = t.juggle("--progress", "none", rc=1)
@@ -54,7 +55,7 @@ def test_failed_run_leaves_the_good_archive_and_writes_a_partial_one(t):
     t.write("src.txt", "good again\n")
     r = t.juggle("--progress", "none", rc=0)
     assert archive_lines(r.out) == [
-        "juggle: archived 7 files (0.0 MiB) in 'dist/nightly.tar.gz'"], r.out
+        "juggle: archived 6 files (0.0 MiB) in 'dist/nightly.tar.gz'"], r.out
     assert sorted(os.listdir("dist")) == ["nightly.tar.gz"]
 
 
@@ -181,6 +182,59 @@ def test_signals_are_named_the_same_everywhere(t):
                           "  killed (killed by SIGKILL): killed by SIGKILL",
                           "    | dying",
                           "    log: .juggle/logs/killed.log"], lines
+
+
+# ---- logs ----
+
+@backends
+def test_only_a_job_that_writes_has_a_log(t):
+    # A silent command and a cpu task leave no log file; a job that
+    # writes has its output there, and a failure its error.
+    t.ini("""
+        [command quiet]
+        command = true
+
+        [command loud]
+        command = sh -c 'echo loud says hi'
+
+        [cpu sum]
+        task = sum_squares
+        n = 3
+
+        [command bad]
+        command = sh -c 'echo about to fail; exit 3'
+        """)
+    r = t.juggle("--progress", "none", "-k", rc=1)
+    assert r.statuses() == {"quiet": "ok", "loud": "ok", "sum": "ok", "bad": "failed"}, r
+    assert sorted(os.listdir(".juggle/logs")) == ["bad.log", "loud.log"]
+    assert t.read(".juggle/logs/loud.log") == "loud says hi\n"
+    assert t.read(".juggle/logs/bad.log").startswith("about to fail\n")
+    assert "    | about to fail" in r.out.splitlines(), r.out
+    # The report names a log only where there is one.
+    assert {j["name"]: j["log"] for j in r.report["jobs"]} == {
+        "quiet": None, "loud": ".juggle/logs/loud.log", "sum": None,
+        "bad": ".juggle/logs/bad.log"}, r.report
+    # Silent this time: the log of the run before is not passed off as
+    # this run's.
+    t.ini("""
+        [command quiet]
+        command = sh -c 'echo quiet no more'
+
+        [command loud]
+        command = sh -c 'true loud'
+
+        [cpu sum]
+        task = sum_squares
+        n = 3
+
+        [command bad]
+        command = sh -c 'exit 0'
+        """)
+    r = t.juggle("--progress", "none", rc=0)
+    assert r.statuses() == {"quiet": "ok", "loud": "ok", "sum": "skipped-up-to-date",
+                            "bad": "ok"}, r
+    assert sorted(os.listdir(".juggle/logs")) == ["quiet.log"]
+    assert t.read(".juggle/logs/quiet.log") == "quiet no more\n"
 
 
 def test_clean_says_what_it_removed(t):

@@ -563,7 +563,7 @@ def test_archive_from_settings_holds_up_to_date_outputs_and_reports(t):
 
         [command a]
         output = a.txt
-        command = sh -c 'echo a > a.txt'
+        command = sh -c 'echo making a.txt; echo a > a.txt'
         """)
     t.juggle(rc=0)
     t.juggle(rc=0)  # everything up to date: the archive still holds it all

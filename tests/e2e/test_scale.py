@@ -223,9 +223,9 @@ def proc_state(pid):
     return stat.rsplit(")", 1)[1].split()[0]
 
 
-def logs_done():
+def outputs_done():
     try:
-        return len(os.listdir(".juggle/logs"))
+        return len([f for f in os.listdir("out") if not f.startswith(".")])
     except FileNotFoundError:
         return 0
 
@@ -243,10 +243,11 @@ def test_scale_processes_workers_killed_at_random(t):
         """ % (n, size))
     p = t.spawn("-b", "processes", "-j", "4", "-k", "--progress", "none", backend=False)
     killed = []
-    # Three kills, each once more jobs have finished (a job's log appears
-    # as it ends), at a worker caught computing (state R: carrying a job).
+    # Three kills, each once more jobs have finished (a job's output
+    # appears as it ends), at a worker caught computing (state R: carrying
+    # a job).
     for at in (10, 40, 70):
-        while logs_done() < at and p.poll() is None:
+        while outputs_done() < at and p.poll() is None:
             time.sleep(0.01)
         victim = None
         while victim is None and p.poll() is None:

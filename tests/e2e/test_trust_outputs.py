@@ -3,6 +3,7 @@ when the attempt made them: a failure keeps the files it never touched,
 symbolic links (in the folders on the way or at the output's own name)
 never carry a write or a removal outside, a folder swapped during the run
 does not either, and temporary files are fresh files of juggle's own."""
+import errno
 import os
 import shutil
 import stat
@@ -235,13 +236,21 @@ def test_folder_swapped_for_link_mid_run(t):
     os.mkfifo("in")
     os.utime("in", ns=(st.st_atime_ns, st.st_mtime_ns))
     os.unlink("d/x.gz")
-    log = ".juggle/logs/gz.log"
-    os.unlink(log)
     p = t.spawn("--progress", "none")
-    t.wait_for_file(log)  # opened after the output's folder was prepared
+    # The job opens its input after the output's folder was prepared: a
+    # writer can open the FIFO once it has a reader. Held open, the job
+    # waits in read() while the folder is swapped.
+    end = time.monotonic() + 60
+    while True:
+        try:
+            fd = os.open("in", os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as e:
+            if e.errno != errno.ENXIO or time.monotonic() > end or p.poll() is not None:
+                raise
+            time.sleep(0.01)
     os.rename("d", "d.old")
     os.symlink(ext, "d")
-    fd = os.open("in", os.O_WRONLY)  # returns once the job opened its input
     os.close(fd)
     out, err = p.communicate(timeout=60)
     assert os.listdir(ext) == [], ("written outside", os.listdir(ext), out, err)

@@ -92,7 +92,7 @@ def test_interrupt_counts_jobs_never_started_as_not_run(t):
         [cpu spin]
         task = sum_squares
         n = 1000000000000
-        output = spin.txt
+        output = spin/spin.txt
 
         [command c1]
         command = touch c1.txt
@@ -102,7 +102,9 @@ def test_interrupt_counts_jobs_never_started_as_not_run(t):
         command = touch c3.txt
         """)
     p = t.spawn("-j", "2", "--progress", "none")
-    wait_for(t, lambda: os.path.exists(".juggle/logs/spin.log"), "spin starting")
+    # under way once its output's folder is made (it writes no log
+    # before it ends)
+    wait_for(t, lambda: os.path.exists("spin"), "spin starting")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, (p.returncode, out, err)
@@ -111,13 +113,14 @@ def test_interrupt_counts_jobs_never_started_as_not_run(t):
     assert jobs["spin"]["status"] == "interrupted", jobs["spin"]
     for name in ("c1", "c2", "c3"):
         j = jobs[name]
-        # Ran before the signal: ok. Started (its command killed):
-        # interrupted, with its log. Never started: not-run, with none.
+        # Ran before the signal: ok, with no log (touch says nothing).
+        # Started (its command killed): interrupted, with its log. Never
+        # started: not-run, with none.
         assert j["status"] in ("ok", "interrupted", "not-run"), j
-        if j["status"] == "not-run":
-            assert j["log"] is None, j
-        else:
+        if j["status"] == "interrupted":
             assert j["log"] and os.path.exists(j["log"]), (j, out, err)
+        else:
+            assert j["log"] is None, j
     for j in rep["jobs"]:
         if j["log"] is not None:
             assert os.path.exists(j["log"]), j
@@ -237,8 +240,8 @@ def test_second_term_ends_juggle_past_a_stuck_cpu_task(t):
     stuck_xmlcheck(t)
 
     def started(p):
-        # its attempt has begun once its log exists
-        wait_for(t, lambda: os.path.exists(".juggle/logs/stuck.log"), "the task starting")
+        # its attempt has begun once its output's folder exists
+        wait_for(t, lambda: os.path.exists("verdict"), "the task starting")
 
     _two_terms_end_it(t, """
         [command first]
@@ -250,6 +253,7 @@ def test_second_term_ends_juggle_past_a_stuck_cpu_task(t):
         task = xmlcheck
         input = doc.xml
         dtd = yes
+        output = verdict/stuck.txt
         """, started)
     os.unlink("stuck.dtd")
     t.write("stuck.dtd", "<!ELEMENT doc EMPTY>\n")

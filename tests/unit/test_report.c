@@ -123,8 +123,95 @@ static void test_critical_path_and_lower_bound(void **state)
 	diag_release(&d);
 }
 
+/* The report written a job at a time says, byte for byte, what jansson
+ * writes for the same job in the tree: odd strings, numbers of every
+ * size, facts, the tail of a failure's log. */
+static void test_streamed_report_is_the_tree(void **state)
+{
+	(void)state;
+	write_text("g.ini", "[command a]\ncommand = true\noutput = o/a\n"
+	                    "[command b]\ncommand = true\ndescription = say \"hi\" \\ caf\xc3\xa9\n"
+	                    "[command c]\ncommand = true\n"
+	                    "[cpu d]\ntask = sum_squares\nn = 3\n");
+	struct graph g;
+	struct diag d = {0};
+	struct load_opts o = {.file = "g.ini",
+	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
+	                      .default_jobs = 1};
+	assert_int_equal(graph_load(&g, &o, &d), 0);
+	struct strbuf err = {0};
+	assert_int_equal(graph_select(&g, NULL, 0, &err), 0);
+	ran_at(&g, "a", 0, 1e-7);
+	ran_at(&g, "b", 123456.5, 1e21);
+	ran_at(&g, "c", 2, 3);
+	for (size_t i = 0; i < g.jobs.n; i++) {
+		struct job_run *r = &g.jobs.v[i]->run;
+		r->attempts = (int)i + 1;
+		r->cpu_s = 0.1 * (double)i + 1e-9;
+		r->queued = 1.0 / 3;
+		r->logged = i != 0; /* a said nothing: no log */
+		if (i == 1) {
+			r->status = JS_FAILED;
+			r->exit_code = 2;
+			r->error = xstrdup("tab\there \x01 \xff end");
+			r->reason = xstrdup("\"quoted\" / slash");
+			r->facts = json_pack("{s:i, s:s, s:[i,f]}", "http_status", 404, "slurm_job",
+					     "12", "extra", 1, 2.5);
+		}
+		if (i == 2) {
+			r->status = JS_INTERRUPTED;
+			r->signal = 9;
+			r->bytes = 1LL << 40;
+		}
+		if (i == 3) {
+			r->status = JS_SKIPPED;
+			r->value = xstrdup("14");
+		}
+	}
+	mkdir_p(".juggle/logs", 0777);
+	write_text(".juggle/logs/b.log", "line 1\n\x1b[31mred\x1b[0m\nlast \xc3\xa9\n");
+	struct run_summary sum = {.wall_s = 3};
+	struct report_meta m = {"g.ini", "threads", 2, NULL, 0, "file"};
+	assert_int_equal(report_write_graph(&g, &sum, &m, "r.json", &err), 0);
+	json_t *tree = report_build(&g, &sum, &m);
+	size_t len;
+	char *text = read_file("r.json", &len);
+	assert_non_null(text);
+	const char *at = strstr(text, "\"jobs\": [\n");
+	assert_non_null(at);
+	at += strlen("\"jobs\": [\n");
+	size_t i;
+	json_t *j;
+	json_array_foreach(json_object_get(tree, "jobs"), i, j)
+	{
+		char *want = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10));
+		assert_memory_equal(at, "  ", 2);
+		at += 2;
+		const char *eol = strchr(at, '\n');
+		size_t n = (size_t)(eol - at) - (eol[-1] == ',');
+		char *got = xstrndup(at, n);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		at = eol + 1;
+	}
+	assert_int_equal(i, 4);
+	assert_string_equal(at, " ]\n}\n");
+	/* And the whole file is JSON. */
+	json_t *back = json_loads(text, 0, NULL);
+	assert_non_null(back);
+	assert_int_equal(json_array_size(json_object_get(back, "jobs")), 4);
+	json_decref(back);
+	json_decref(tree);
+	free(text);
+	sb_release(&err);
+	graph_release(&g);
+	diag_release(&d);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_json_text_keeps_any_bytes),
 	cmocka_unit_test_setup_teardown(test_critical_path_and_lower_bound, in_tmp, out_of_tmp),
+	cmocka_unit_test_setup_teardown(test_streamed_report_is_the_tree, in_tmp, out_of_tmp),
 };
 UNIT_GROUP(report, tests, NULL, NULL);
