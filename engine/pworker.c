@@ -342,7 +342,7 @@ static enum wait_end read_line(struct pw *pw, double deadline, struct strbuf *li
 }
 
 /* Copies the last lines of the worker's log to the job's log. */
-static void log_tail(const struct pw *pw, int log_fd)
+static void log_tail(const struct pw *pw, struct attempt *a)
 {
 	size_t len;
 	char *s = read_file(pw->log, &len);
@@ -362,7 +362,7 @@ static void log_tail(const struct pw *pw, int log_fd)
 	sb_add(&sb, p, len - (size_t)(p - s));
 	if (len && s[len - 1] != '\n')
 		sb_addc(&sb, '\n');
-	write_all(log_fd, sb.buf, sb.len);
+	attempt_log_write(a, sb.buf, sb.len);
 	sb_release(&sb);
 	free(s);
 }
@@ -440,14 +440,14 @@ int pworker_run(struct attempt *a, const struct pworker_request *rq)
 	switch (end) {
 	case W_LINE:
 		if (parse_response(sb_str(&line), &exit_code, &output, &doc, &why) == 0) {
-			write_all(a->log_fd, output, strlen(output));
+			attempt_log_write(a, output, strlen(output));
 			res->exit_code = exit_code;
 			if (exit_code == 0) {
 				rc = 0;
 			} else {
 				result_fail(res, "exited with status %d (worker '%s')", exit_code,
 				            pw->name);
-				log_tail(pw, a->log_fd);
+				log_tail(pw, a);
 			}
 			checkin(pw);
 			pw = NULL;
@@ -495,7 +495,7 @@ int pworker_run(struct attempt *a, const struct pworker_request *rq)
 			            (int)pw->pid, sb_str(&why), pw->log);
 		}
 		if (end != W_CANCEL)
-			log_tail(pw, a->log_fd);
+			log_tail(pw, a);
 		discard(pw);
 	}
 	json_decref(doc);

@@ -178,8 +178,9 @@ static json_t *job_json(const struct job *j)
 /* The keys job_json() writes after the facts: a fact of one of these
  * names would be overwritten in its place, which job_text() leaves to
  * jansson. */
-static const char *const late_keys[] = {"bytes", "cpu_s", "outputs", "log", "log_tail",
-					"reason", "error", "result"};
+static const char *const late_keys[] = {"bytes",  "cpu_s", "outputs", "log",
+					"log_tail", "reason", "error",   "when",
+					"failed_upstream", "result"};
 
 static bool named(const char *const *names, size_t n, const char *s)
 {
@@ -232,7 +233,9 @@ static void job_text(struct strbuf *sb, const struct job *j)
 				seen[nseen++] = f->name;
 	const char *fact;
 	json_t *v;
-	bool odd = nseen == ARRAY_SIZE(seen);
+	/* A trigger job's when and failed_upstream, and anything unusual,
+	 * are written by job_json(): such jobs are few. */
+	bool odd = nseen == ARRAY_SIZE(seen) || j->sec->when != WHEN_SUCCESS;
 	json_object_foreach(r->facts, fact, v)
 		odd = odd || named(late_keys, ARRAY_SIZE(late_keys), fact);
 	if (odd) {
