@@ -19,6 +19,7 @@
 #include "engine/safepath.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
+#include "engine/stale.h"
 #include "engine/state.h"
 #include "engine/term.h"
 
@@ -222,6 +223,38 @@ static int dry_run(struct cli *c, struct graph *g)
  * is read in the round after its producer ended): the outputs of the
  * jobs that ended well (struct load_opts.settled) and every job's record
  * of how it ended (struct run_opts.prior). */
+/* A glob foreach that takes a stale output (stale.h) works on a file no
+ * job makes any more: says so once per job of the run, naming the file
+ * and the job that wrote it. warned holds the jobs already named. */
+static void warn_stale_globs(const struct graph *g, struct state *st, struct strvec *warned)
+{
+	bool globs = false;
+	for (size_t i = 0; i < g->sections.n && !globs; i++)
+		globs = g->sections.v[i]->foreach == FE_GLOB && !g->sections.v[i]->deferred;
+	if (!globs)
+		return;
+	size_t n;
+	struct stale *v = stale_find(g, st, &n);
+	struct strmap by_path = {0};
+	for (size_t i = 0; i < n; i++)
+		strmap_put(&by_path, v[i].path, &v[i]);
+	for (size_t i = 0; n && i < g->jobs.n; i++) {
+		const struct job *j = g->jobs.v[i];
+		const struct stale *s = j->match ? strmap_get(&by_path, j->match) : NULL;
+		bool seen = false;
+		for (size_t k = 0; s && k < warned->n && !seen; k++)
+			seen = strcmp(warned->v[k], j->name) == 0;
+		if (!s || !j->run.wanted || seen)
+			continue;
+		warning("job '%s': its foreach glob takes '%s', which '%s' wrote and which is "
+			"no longer in the graph; `juggle clean --stale` removes it",
+			j->name, s->path, s->job);
+		strvec_push(warned, j->name);
+	}
+	strmap_release(&by_path);
+	free(v);
+}
+
 struct rounds {
 	struct strmap settled, prior;
 	struct strvec keys; /* the maps' keys, owned */
@@ -374,8 +407,10 @@ int cmd_run(struct cli *c)
 	}
 	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum, first;
+	struct strvec stale_warned = {0};
 	pworker_start_run(!c->no_workers);
 	for (;;) {
+		warn_stale_globs(&g, st, &stale_warned);
 		rc = sched_run(&g, st, &o, &sum, &err);
 		if (rc < 0 || rc == EXIT_INTERRUPTED || (rc && !o.keep_going))
 			break;
@@ -393,10 +428,12 @@ int cmd_run(struct cli *c)
 		o.prior = &R.prior;
 		if ((rc = cli_load_selected(c, &g))) {
 			pworker_shutdown();
+			strvec_release(&stale_warned);
 			goto out;
 		}
 	}
 	pworker_shutdown();
+	strvec_release(&stale_warned);
 	jobserver_stop(&warn);
 	warn_lines(&warn);
 	if (rc < 0) {
