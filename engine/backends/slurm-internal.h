@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "engine/attempt.h"
+#include "engine/backends/backend.h"
 #include "engine/backends/slurmctl.h"
 #include "engine/result.h"
 
@@ -69,5 +70,16 @@ void slurm_finish_exec(struct step *st, bool host_decided);
  * the attempt: st->res is final and st->phase is PH_DONE. key is this
  * run's, which an exec-job result must be sealed with. */
 void slurm_finalize(struct step *st, const unsigned char key[RESULT_KEY_LEN]);
+
+/* The command line that runs this juggle on a node on the same graph, read
+ * the same way (-f, -b, -j, --set), followed by tail (NULL-terminated):
+ * exec-job's and `juggle worker`'s. Strings it makes go to owned; the
+ * array is the caller's to free. */
+char **slurm_juggle_argv(const struct graph *g, const char *exe, const char *graph_path,
+			 char *const *tail, struct strvec *owned);
+
+/* Allocation mode (slurm-alloc.c): slurm_init() hands over to it when
+ * [settings] slurm_mode = allocation; it replaces b->ops. */
+int slurm_alloc_init(struct backend *b, struct strbuf *err);
 
 #endif

@@ -77,6 +77,38 @@ static int query_jobs(struct slurm *s)
 	return rc;
 }
 
+char **slurm_juggle_argv(const struct graph *g, const char *exe, const char *graph_path,
+			 char *const *tail, struct strvec *owned)
+{
+	/* The same graph, read the same way: -b and -j feed ${backend} and
+	 * ${jobs}, -s the overrides. */
+	VEC(char *) v = {0};
+	VEC_PUSH(&v, (char *)exe);
+	VEC_PUSH(&v, "-q");
+	VEC_PUSH(&v, "-f");
+	VEC_PUSH(&v, (char *)graph_path);
+	if (g->settings.backend) {
+		VEC_PUSH(&v, "-b");
+		VEC_PUSH(&v, (char *)g->settings.backend);
+	}
+	if (g->settings.jobs > 0) {
+		char *j = xasprintf("-j%d", g->settings.jobs);
+		VEC_PUSH(owned, j);
+		VEC_PUSH(&v, j);
+	}
+	for (size_t i = 0; i < g->vars.n; i++) {
+		if (g->vars.v[i].line != 0)
+			continue; /* from [vars]; the node reads them itself */
+		char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
+		VEC_PUSH(owned, set);
+		VEC_PUSH(&v, set);
+	}
+	for (size_t i = 0; tail[i]; i++)
+		VEC_PUSH(&v, tail[i]);
+	VEC_PUSH(&v, NULL);
+	return v.v;
+}
+
 /* ---- init ---- */
 
 static void slurm_release(struct backend *b);
@@ -84,6 +116,8 @@ static void slurm_release(struct backend *b);
 static int slurm_init(struct backend *b, struct strbuf *err)
 {
 	const struct settings *set = &b->graph->settings;
+	if (set->slurm_mode && strcmp(set->slurm_mode, "allocation") == 0)
+		return slurm_alloc_init(b, err);
 	struct slurm *s = xcalloc(1, sizeof(*s));
 	b->priv = s;
 	struct strbuf e = {0};
@@ -176,7 +210,7 @@ static int start_srun(struct backend *b, struct step *st, const struct job_progr
 		.envp = prog ? prog->envp : NULL,
 		.out_fd = fd,
 	};
-	VEC(char *) v = {0};
+	char **argv = NULL;
 	if (prog) {
 		if (prog->cwd) {
 			/* Relative to the graph's folder, as on every backend. */
@@ -187,40 +221,15 @@ static int start_srun(struct backend *b, struct step *st, const struct job_progr
 		}
 		o.argv = prog->argv;
 	} else {
-		/* The same graph, read the same way: -b and -j feed ${backend}
-		 * and ${jobs}, -s the overrides. */
-		const struct graph *g = b->graph;
-		VEC_PUSH(&v, s->exe);
-		VEC_PUSH(&v, "-q");
-		VEC_PUSH(&v, "-f");
-		VEC_PUSH(&v, s->graph_path);
-		if (g->settings.backend) {
-			VEC_PUSH(&v, "-b");
-			VEC_PUSH(&v, (char *)g->settings.backend);
-		}
-		if (g->settings.jobs > 0) {
-			char *j = xasprintf("-j%d", g->settings.jobs);
-			VEC_PUSH(&owned, j);
-			VEC_PUSH(&v, j);
-		}
-		for (size_t i = 0; i < g->vars.n; i++) {
-			if (g->vars.v[i].line != 0)
-				continue; /* from [vars]; the node reads them itself */
-			char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
-			VEC_PUSH(&owned, set);
-			VEC_PUSH(&v, set);
-		}
-		VEC_PUSH(&v, "exec-job");
-		VEC_PUSH(&v, "--"); /* a job name may start with '-' */
-		VEC_PUSH(&v, (char *)job->name);
 		char *n = xasprintf("%d", st->number);
 		VEC_PUSH(&owned, n);
-		VEC_PUSH(&v, n);
-		VEC_PUSH(&v, NULL);
-		o.argv = v.v;
+		char *tail[] = {"exec-job", "--", /* a job name may start with '-' */
+				(char *)job->name, n, NULL};
+		argv = slurm_juggle_argv(b->graph, s->exe, s->graph_path, tail, &owned);
+		o.argv = argv;
 	}
 	int rc = slurmctl_step_start(&s->ctl, &st->run, &o, err);
-	free(v.v);
+	free(argv);
 	strvec_release(&owned);
 	return rc;
 }

@@ -229,6 +229,11 @@ void load_settings(struct loader *L)
 	STR_SETTING(order);
 	STR_SETTING(slurm_partition);
 	STR_SETTING(slurm_args);
+	STR_SETTING(slurm_mode);
+	STR_SETTING(slurm_nodes);
+	STR_SETTING(slurm_tasks);
+	STR_SETTING(slurm_time);
+	STR_SETTING(slurm_listen);
 #undef STR_SETTING
 	/* Values checked here get the file and line; the same values from
 	 * the command line are checked where they are used. */
@@ -240,6 +245,11 @@ void load_settings(struct loader *L)
 	enum run_order order;
 	if (kv && s->order == kv->val && run_order_parse(kv->val, &order) < 0)
 		diag_add(L->d, L->file, kv->line, "order: '%s' is not critical or file", kv->val);
+	kv = find_kv(rest, nrest, "slurm_mode");
+	if (kv && s->slurm_mode == kv->val && strcmp(kv->val, "steps") != 0 &&
+	    strcmp(kv->val, "allocation") != 0)
+		diag_add(L->d, L->file, kv->line, "slurm_mode: '%s' is not steps or allocation",
+			 kv->val);
 	kv = find_kv(rest, nrest, "archive");
 	if (kv && s->archive == kv->val) {
 		enum run_archive_format fmt;
