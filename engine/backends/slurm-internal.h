@@ -26,6 +26,7 @@
 #include "engine/result.h"
 
 enum phase {
+	PH_QUEUED,  /* waiting for a submission token (slurm_submit_rate) */
 	PH_RUNNING, /* srun is running */
 	PH_SETTLE,  /* srun ended; waiting for the job's final state */
 	PH_DONE,    /* res is final; wait() hands it over */
@@ -50,6 +51,7 @@ struct step {
 	double next_kill;      /* when slurmctl_stop()'s next stage is due */
 	double settle_until, next_check;
 	struct out_stamp *before; /* exec steps: the outputs before the step */
+	char *prev_extra;      /* PH_QUEUED: for attempt_begin() once it starts */
 };
 
 /* Opens the log of an exec-job step for srun's own messages (the node

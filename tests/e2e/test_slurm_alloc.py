@@ -1,5 +1,6 @@
 """End-to-end tests of slurm_mode = allocation against a real, private Slurm
-(the cluster of test_slurm.py): one sbatch allocation whose tasks run
+(the cluster of test_slurm.py), and steps mode's slurm_submit_rate. One
+sbatch allocation whose tasks run
 `juggle worker`, which connects back to the run and runs the jobs it is
 sent. Root and Debian's Slurm packages are needed; else skipped."""
 import json
@@ -216,3 +217,27 @@ def test_slurm_alloc_interrupt_cancels_allocation(t):
     rep = json.load(open(".juggle/last-report.json"))
     st = {j["name"]: j["status"] for j in rep["jobs"]}
     assert st["a"] == "interrupted" and st["later"] == "not-run", st
+
+
+@timeout(180)
+def test_slurm_submit_rate_spaces_sruns(t):
+    """steps mode: slurm_submit_rate = 2 lets a burst of six ready jobs
+    reach the controller two at once and then one every half second - a
+    lower bound on their spread, which no slowness can break."""
+    cluster(t)
+    t.ini("""
+        [settings]
+        slurm_submit_rate = 2
+    """ + "".join("""
+        [command j%d]
+        output = j%d.txt
+        command = sh -c "date +%%s.%%N > j%d.txt"
+    """ % (i, i, i) for i in range(6)))
+    before = time.time()
+    t.juggle("-j", "6", rc=0)
+    starts = sorted(float(t.read("j%d.txt" % i)) for i in range(6))
+    # The sixth srun starts no sooner than 2 s after the bucket was full.
+    assert starts[5] - before >= 2.0 - 0.01, (before, starts)
+    t.ini("[settings]\nslurm_submit_rate = none\n[command a]\ncommand = true\n")
+    r = t.juggle(rc=2)
+    assert "slurm_submit_rate" in r.err, r
