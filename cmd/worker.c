@@ -99,7 +99,12 @@ int cmd_worker(struct cli *c)
 		struct job *job = NULL;
 		if (remote_request_parse(line, &name, &number, &extra) == 0)
 			job = graph_job(&g, name);
-		if (!job) {
+		if (cancel_requested()) {
+			/* Slurm is ending this task (scancel, the allocation's
+			 * time): take no more work; the run sees the connection
+			 * end and gives the attempt to another worker. */
+			rc = EXIT_INTERRUPTED;
+		} else if (!job) {
 			/* Not this graph's job: the run and this node disagree. */
 			error("the run asked for an unknown job; ending");
 			rc = EXIT_FAILED;

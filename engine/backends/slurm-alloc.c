@@ -505,6 +505,17 @@ static bool serve(struct alloc *a, size_t i)
 				drop(a, i, "sent an unreadable result");
 				return false;
 			}
+			if (res.status == RES_INTERRUPTED && !a->aborted) {
+				/* Not this run's interrupt: Slurm signalled the
+				 * worker (a cancel, the allocation's time). */
+				result_fail(&res,
+				            "stopped on its node by a signal to its worker %s "
+				            "(the allocation cancelled or out of time): %s",
+				            c->who, res.error ? res.error : "interrupted");
+				res.status = RES_FAILED;
+				res.not_started = false;
+				res.retryable = true;
+			}
 			finish(a, c, &res);
 		} else {
 			drop(a, i, "sent a result for no attempt");

@@ -241,3 +241,33 @@ def test_slurm_submit_rate_spaces_sruns(t):
     t.ini("[settings]\nslurm_submit_rate = none\n[command a]\ncommand = true\n")
     r = t.juggle(rc=2)
     assert "slurm_submit_rate" in r.err, r
+
+
+@timeout(180)
+def test_slurm_alloc_cancelled_outside(t):
+    """scancel of the workers' allocation from outside: the running job
+    fails, the job still waiting fails naming its lost worker or the
+    ended allocation, and the run ends instead of waiting for workers."""
+    c = cluster(t)
+    t.ini(SETTINGS % 1 + """
+        [command victim]
+        output = victim.txt
+        command = sh -c "echo partial > victim.txt; touch started; while :; do sleep 0.1; done"
+
+        [command waiting]
+        output = waiting.txt
+        command = touch waiting.txt
+        """)
+    p = t.spawn("-j", "2", "-k", "--progress", "plain", "--order", "file")
+    t.wait_for_file("started")
+    subprocess.run(["scancel", workers_job(c)], check=True, env=c.env())
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1, (p.returncode, out, err)
+    rep = json.load(open(".juggle/last-report.json"))
+    st = {j["name"]: j for j in rep["jobs"]}
+    # Slurm's SIGTERM reached the command first, and the worker said so.
+    assert st["victim"]["status"] == "failed", st
+    assert st["waiting"]["status"] == "failed", st
+    assert "worker" in st["waiting"]["error"] or "allocation" in st["waiting"]["error"], st
+    assert not os.path.exists("victim.txt") and not os.path.exists("waiting.txt")
+    assert ours(c) == []
