@@ -20,6 +20,7 @@
 #include "engine/remote.h"
 #include "engine/sig.h"
 #include "engine/state.h"
+#include "engine/term.h"
 
 static int connect_to(const char *addr)
 {
@@ -64,6 +65,13 @@ int cmd_worker(struct cli *c)
 	if (rc) {
 		graph_release(&g);
 		return rc;
+	}
+	if (c->dry_run) { /* -n runs nothing, here neither */
+		fputs("would connect to the run at ", stdout);
+		term_fputs(addr, stdout);
+		fputs(" and run the jobs it sends\n", stdout);
+		graph_release(&g);
+		return EXIT_OK;
 	}
 	unsigned char key[RESULT_KEY_LEN];
 	if (result_key_read(RESULT_KEY_PATH, key) < 0) {
