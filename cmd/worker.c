@@ -8,6 +8,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,25 @@ static int connect_to(const char *addr)
 	}
 	free(host);
 	return fd;
+}
+
+/* Watches the connection while jobs run: when the run is gone (killed,
+ * its host lost), this worker stops its job as an interrupt would and
+ * ends, rather than leave it running for nobody. */
+static void *watch_run(void *arg)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	struct pollfd pf = {*(int *)arg, POLLRDHUP, 0};
+	for (;;) {
+		int n = poll(&pf, 1, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			kill(getpid(), SIGTERM);
+		return NULL;
+	}
 }
 
 int cmd_worker(struct cli *c)
@@ -100,6 +122,11 @@ int cmd_worker(struct cli *c)
 			rc = EXIT_OK;
 		free(answer);
 	}
+	static int watched;
+	watched = fd;
+	pthread_t watcher;
+	if (rc == EXIT_OK && pthread_create(&watcher, NULL, watch_run, &watched) == 0)
+		pthread_detach(watcher);
 	struct worker w = {.id = 0};
 	while (rc == EXIT_OK && getline(&line, &cap, in) > 0) {
 		char *name = NULL, *extra = NULL;

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from harness import leftovers, timeout
-from test_slurm import cluster
+import test_slurm
 
 VALGRIND_SLOW = "a private Slurm per test and its workers: minutes under memcheck"
 
@@ -21,6 +21,21 @@ SETTINGS = """
         slurm_tasks = %d
         slurm_listen = 127.0.0.1
 """
+
+
+def cluster(t, **kw):
+    """The private Slurm of test_slurm.py; whatever a failed test leaves
+    on it is cancelled before it stops, so no worker or job outlives it."""
+    c = test_slurm.cluster(t, **kw)
+
+    def cancel_all():
+        import getpass
+        subprocess.run(["scancel", "-u", getpass.getuser()], env=c.env(), timeout=15)
+        end = time.monotonic() + 15
+        while ours(c) and time.monotonic() < end:
+            time.sleep(0.1)
+    t.cleanups.append(cancel_all)
+    return c
 
 
 def ours(c):
@@ -271,3 +286,32 @@ def test_slurm_alloc_cancelled_outside(t):
     assert "worker" in st["waiting"]["error"] or "allocation" in st["waiting"]["error"], st
     assert not os.path.exists("victim.txt") and not os.path.exists("waiting.txt")
     assert ours(c) == []
+
+
+@timeout(180)
+def test_slurm_alloc_worker_stops_job_when_run_dies(t):
+    """The run killed outright (no chance to cancel anything): its
+    workers see the connection end, stop the job they run and exit."""
+    c = cluster(t)
+    t.ini(SETTINGS % 1 + """
+        [command orphan]
+        output = orphan.txt
+        command = sh -c "echo $$$$ > cmd.pid; while :; do sleep 0.1; done"
+        """)
+    p = t.spawn("-j", "1", "--progress", "plain")
+    t.wait_for_file("cmd.pid")
+    while not open("cmd.pid").read().strip():
+        time.sleep(0.01)
+    cpid = int(open("cmd.pid").read())
+    p.kill()
+    p.wait()
+    end = time.monotonic() + 60
+    while os.path.exists("/proc/%d" % cpid) and \
+            open("/proc/%d/stat" % cpid).read().split()[2] != "Z":
+        assert time.monotonic() < end, "the job still runs"
+        time.sleep(0.05)
+    # Its allocation ends with its only task; nothing of ours is left.
+    end = time.monotonic() + 60
+    while ours(c):
+        assert time.monotonic() < end, ours(c)
+        time.sleep(0.1)
