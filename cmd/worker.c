@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -45,6 +47,11 @@ static int connect_to(const char *addr)
 				close(fd);
 				fd = -1;
 			}
+			/* One small line each way per job: Nagle's delay would
+			 * wait for the ack of the last one. */
+			int one = 1;
+			if (fd >= 0)
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		}
 		freeaddrinfo(res);
 	} else {

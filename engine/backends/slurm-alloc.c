@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,6 +462,10 @@ static void accept_one(struct alloc *a)
 	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	/* One small line each way per job: Nagle's delay would wait for the
+	 * ack of the last one, tens of milliseconds a job. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
 	c->auth_until = mono_now() + AUTH_S;
