@@ -315,3 +315,49 @@ def test_slurm_alloc_worker_stops_job_when_run_dies(t):
     while ours(c):
         assert time.monotonic() < end, ours(c)
         time.sleep(0.1)
+
+
+@timeout(180)
+def test_slurm_alloc_downloads(t):
+    """Downloads run on the workers too, and the second run's ETag (kept in
+    the host's state) reaches the worker with the request: a 304."""
+    tb = test_slurm.download_bed()
+    c = cluster(t)
+    web, sc = tb.nginx(t), tb.scripted(t)
+    web.put("a.txt", "alpha\n")
+    t.ini(SETTINGS % 2 + """
+        [download a]
+        url = %s/a.txt
+        output = data/a.txt
+
+        [cpu digest]
+        task = sha256
+        input = data/a.txt
+        output = a.sha256
+
+        [download missing]
+        url = %s/status/404
+        output = missing.txt
+
+        [download flaky]
+        url = %s/flaky/k/1/0
+        output = flaky.txt
+        retries = 2
+        retry_delay = 0
+        """ % (web.base, web.base, sc.base))
+    r = t.juggle("-k", "-j", "2", rc=1)
+    a = r.job("a")
+    assert (a["status"], a["http_status"], a["bytes"]) == ("ok", 200, 6), a
+    assert a["node"] == c.node, a
+    assert t.read("data/a.txt") == "alpha\n"
+    assert r.job("digest")["status"] == "ok"
+    m = r.job("missing")
+    assert (m["status"], m["http_status"]) == ("failed", 404), m
+    assert not os.path.exists("missing.txt"), m
+    f = r.job("flaky")
+    assert (f["status"], f["attempts"]) == ("ok", 2), f
+    assert leftovers() == []
+    r = t.juggle("-k", "-j", "2", "a", "digest", rc=0)
+    a = r.job("a")
+    assert (a["status"], a["http_status"]) == ("ok", 304), a
+    assert r.job("digest")["status"] == "skipped-up-to-date", r.job("digest")
