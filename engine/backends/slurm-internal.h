@@ -1,6 +1,6 @@
-/* slurm-internal.h - what the slurm backend's two files share; only
- * engine/backends/slurm.c and engine/backends/slurm-result.c include it
- * (slurmctl, the Slurm client, knows nothing of steps).
+/* slurm-internal.h - what the slurm backend's files share; only
+ * engine/backends/slurm.c, slurm-result.c and slurm-alloc.c (allocation
+ * mode) include it (slurmctl, the Slurm client, knows nothing of steps).
  *
  * slurm.c is the backend: it starts each step's srun, watches it, stops
  * it on a timeout or an interrupt, and asks the controller for the job's

@@ -1,5 +1,8 @@
 /* slurm.c - the slurm backend: each attempt is one `srun` job on a
- * Slurm cluster, as Snakemake's and Nextflow's Slurm executors do it.
+ * Slurm cluster, as Snakemake's and Nextflow's Slurm executors do it
+ * (slurm_mode = steps, the default; slurm_mode = allocation hands the run
+ * to slurm-alloc.c at init). slurm_submit_rate spaces the sruns out with
+ * a token bucket: steps wait here, in order, for their token.
  *
  * A command job runs its own argv under srun; every other kind runs as
  * `juggle exec-job NAME ATTEMPT` on the node, which loads the same graph
