@@ -497,6 +497,7 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 			*res = st->res;
 			s->lane_busy[st->lane] = false;
 			free(st->before);
+			free(st->prev_extra); /* exec steps: the node reads its own */
 			free(st);
 			return 1;
 		}
