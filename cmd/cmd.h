@@ -55,6 +55,7 @@ enum command_bit {
 	CMD_CLEAN = 1 << 6,
 	CMD_EXEC_JOB = 1 << 7,
 	CMD_HELP = 1 << 8,
+	CMD_WORKER = 1 << 9,
 };
 
 struct subcommand {
@@ -72,6 +73,7 @@ int cmd_graph(struct cli *c);
 int cmd_explain(struct cli *c);
 int cmd_clean(struct cli *c);
 int cmd_exec_job(struct cli *c);
+int cmd_worker(struct cli *c);
 int cmd_compare(struct cli *c);
 
 /* The command closest to a mistyped word, or NULL (cmd/main.c). */

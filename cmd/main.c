@@ -38,6 +38,8 @@ static const struct subcommand commands[] = {
 	 "remove the declared outputs and the state folder"},
 	{"exec-job", cmd_exec_job, CMD_EXEC_JOB, "JOB [ATTEMPT]",
 	 "run exactly one job in this process"},
+	{"worker", cmd_worker, CMD_WORKER, "HOST:PORT",
+	 "run the jobs a run sends (its Slurm allocation's workers)"},
 	{"help", cmd_help, CMD_HELP, "[COMMAND]", "the commands, or one command and its options"},
 };
 

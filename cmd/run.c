@@ -249,7 +249,7 @@ static void warn_stale_globs(const struct graph *g, struct state *st, struct str
 		warning("job '%s': its foreach glob takes '%s', which '%s' wrote and which is "
 			"no longer in the graph; `juggle clean --stale` removes it",
 			j->name, s->path, s->job);
-		strvec_push(warned, j->name);
+		VEC_PUSH(warned, xstrdup(j->name));
 	}
 	strmap_release(&by_path);
 	free(v);

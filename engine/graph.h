@@ -173,6 +173,9 @@ struct settings {
 	bool jobserver, no_jobserver;
 	const char *report, *html, *trace, *junit, *archive, *progress;
 	const char *slurm_partition, *slurm_args;
+	/* Allocation mode (engine/backends/slurm-alloc.c); checked there. */
+	const char *slurm_mode, *slurm_nodes, *slurm_tasks, *slurm_time, *slurm_listen;
+	const char *slurm_submit_rate; /* srun starts a second, steps mode */
 	const char *order;   /* "critical" or "file" (engine/priority.h) */
 	/* What a run that did not succeed archives: false (the default) its
 	 * partial archive beside the archive, true nothing at all. */

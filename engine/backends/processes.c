@@ -35,6 +35,7 @@
 #include "engine/kind.h"
 #include "engine/owndir.h"
 #include "engine/pworker.h"
+#include "engine/remote.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
 #include "engine/spawn.h"
@@ -100,20 +101,21 @@ static void worker_main(struct graph *g, int id, int job_fd, int res_fd)
 			failed = NULL;
 		}
 		free(failed);
-		struct result res;
+		int rc;
 		if (index < 0 || (size_t)index >= g->jobs.n) {
+			struct result res;
 			result_init(&res);
 			result_fail(&res, "worker %d: bad request", id);
+			char *out = result_to_json(&res);
+			size_t len = strlen(out);
+			out[len] = '\n'; /* replaces the NUL; the length is known */
+			rc = write_all(res_fd, out, len + 1);
+			free(out);
+			result_release(&res);
 		} else {
-			job_attempt(g->jobs.v[index], &w, number, extra, &res);
+			rc = remote_run_attempt(g->jobs.v[index], &w, number, extra, res_fd);
 		}
 		free(extra);
-		char *out = result_to_json(&res);
-		size_t len = strlen(out);
-		out[len] = '\n'; /* replaces the NUL; the length is known */
-		int rc = write_all(res_fd, out, len + 1);
-		free(out);
-		result_release(&res);
 		if (rc < 0)
 			break;
 	}

@@ -1,6 +1,6 @@
-/* slurm-internal.h - what the slurm backend's two files share; only
- * engine/backends/slurm.c and engine/backends/slurm-result.c include it
- * (slurmctl, the Slurm client, knows nothing of steps).
+/* slurm-internal.h - what the slurm backend's files share; only
+ * engine/backends/slurm.c, slurm-result.c and slurm-alloc.c (allocation
+ * mode) include it (slurmctl, the Slurm client, knows nothing of steps).
  *
  * slurm.c is the backend: it starts each step's srun, watches it, stops
  * it on a timeout or an interrupt, and asks the controller for the job's
@@ -21,10 +21,12 @@
 #include <sys/types.h>
 
 #include "engine/attempt.h"
+#include "engine/backends/backend.h"
 #include "engine/backends/slurmctl.h"
 #include "engine/result.h"
 
 enum phase {
+	PH_QUEUED,  /* waiting for a submission token (slurm_submit_rate) */
 	PH_RUNNING, /* srun is running */
 	PH_SETTLE,  /* srun ended; waiting for the job's final state */
 	PH_DONE,    /* res is final; wait() hands it over */
@@ -49,6 +51,7 @@ struct step {
 	double next_kill;      /* when slurmctl_stop()'s next stage is due */
 	double settle_until, next_check;
 	struct out_stamp *before; /* exec steps: the outputs before the step */
+	char *prev_extra;      /* PH_QUEUED: for attempt_begin() once it starts */
 };
 
 /* Opens the log of an exec-job step for srun's own messages (the node
@@ -69,5 +72,16 @@ void slurm_finish_exec(struct step *st, bool host_decided);
  * the attempt: st->res is final and st->phase is PH_DONE. key is this
  * run's, which an exec-job result must be sealed with. */
 void slurm_finalize(struct step *st, const unsigned char key[RESULT_KEY_LEN]);
+
+/* The command line that runs this juggle on a node on the same graph, read
+ * the same way (-f, -b, -j, --set), followed by tail (NULL-terminated):
+ * exec-job's and `juggle worker`'s. Strings it makes go to owned; the
+ * array is the caller's to free. */
+char **slurm_juggle_argv(const struct graph *g, const char *exe, const char *graph_path,
+			 char *const *tail, struct strvec *owned);
+
+/* Allocation mode (slurm-alloc.c): slurm_init() hands over to it when
+ * [settings] slurm_mode = allocation; it replaces b->ops. */
+int slurm_alloc_init(struct backend *b, struct strbuf *err);
 
 #endif

@@ -1,5 +1,8 @@
 /* slurm.c - the slurm backend: each attempt is one `srun` job on a
- * Slurm cluster, as Snakemake's and Nextflow's Slurm executors do it.
+ * Slurm cluster, as Snakemake's and Nextflow's Slurm executors do it
+ * (slurm_mode = steps, the default; slurm_mode = allocation hands the run
+ * to slurm-alloc.c at init). slurm_submit_rate spaces the sruns out with
+ * a token bucket: steps wait here, in order, for their token.
  *
  * A command job runs its own argv under srun; every other kind runs as
  * `juggle exec-job NAME ATTEMPT` on the node, which loads the same graph
@@ -12,12 +15,11 @@
  * a pidfd in wait(), so -j steps run at once without threads. srun's exit
  * status alone is not trusted: when a step is cancelled, times out or is
  * interrupted while its task ignores SIGTERM until Slurm's KillWait ends
- * it, srun can exit 0 (test_slurm_cancelled_outside_is_not_ok). So every step is tagged with a unique --comment, and after
- * srun ends one `squeue` call finds its Slurm job id, node, final state and
- * wait status; only COMPLETED with exit code 0 counts as success, and for
- * exec-job only with a result sealed by this run's key (see result.h) that
- * says ok, and the declared outputs present on this host: a results file
- * is in a folder others may write, so it alone never makes a step ok. The
+ * it, srun can exit 0 (test_slurm_cancelled_outside_is_not_ok). So every step is tagged with a
+ * unique --comment, and after srun ends one `squeue` call finds its Slurm job id, node, final state
+ * and wait status; only COMPLETED with exit code 0 counts as success, and for exec-job only with a
+ * result sealed by this run's key (see result.h) that says ok, and the declared outputs present on
+ * this host: a results file is in a folder others may write, so it alone never makes a step ok. The
  * same lookup gives the ids that timeouts and interrupts cancel with
  * scancel. Running srun, squeue and scancel is slurmctl.h's; watching
  * the steps and stopping them is this file's; what their answers mean for
@@ -42,16 +44,16 @@
 
 /* After srun ends, how long a job still running or completing on the
  * cluster (KillWait, an epilog) is watched for its final state. */
-#define SETTLE_S 60.0
+#define SETTLE_S       60.0
 #define SETTLE_EVERY_S 0.2
 
 struct slurm {
 	struct slurmctl ctl;
-	char **args;                   /* slurm_args, split */
+	char **args; /* slurm_args, split */
 	const char *partition;
-	char *exe;                     /* this juggle, for exec-job */
-	char *dir;                     /* the graph's folder, absolute */
-	char *graph_path;              /* the graph file, absolute */
+	char *exe;        /* this juggle, for exec-job */
+	char *dir;        /* the graph's folder, absolute */
+	char *graph_path; /* the graph file, absolute */
 	char nonce[17];
 	unsigned char key[RESULT_KEY_LEN]; /* seals exec-job's results */
 	bool have_key;                     /* RESULT_KEY_PATH is ours to remove */
@@ -61,6 +63,9 @@ struct slurm {
 	bool *lane_busy;
 	int n_lanes;
 	bool aborted, hard;
+	/* slurm_submit_rate: a token bucket of srun starts, rate a second up
+	 * to a burst of max(1, rate); rate 0: no limit. */
+	double rate, tokens, refilled;
 };
 
 /* ---- asking the controller ---- */
@@ -77,6 +82,38 @@ static int query_jobs(struct slurm *s)
 	return rc;
 }
 
+char **slurm_juggle_argv(const struct graph *g, const char *exe, const char *graph_path,
+                         char *const *tail, struct strvec *owned)
+{
+	/* The same graph, read the same way: -b and -j feed ${backend} and
+	 * ${jobs}, -s the overrides. */
+	VEC(char *) v = {0};
+	VEC_PUSH(&v, (char *)exe);
+	VEC_PUSH(&v, "-q");
+	VEC_PUSH(&v, "-f");
+	VEC_PUSH(&v, (char *)graph_path);
+	if (g->settings.backend) {
+		VEC_PUSH(&v, "-b");
+		VEC_PUSH(&v, (char *)g->settings.backend);
+	}
+	if (g->settings.jobs > 0) {
+		char *j = xasprintf("-j%d", g->settings.jobs);
+		VEC_PUSH(owned, j);
+		VEC_PUSH(&v, j);
+	}
+	for (size_t i = 0; i < g->vars.n; i++) {
+		if (g->vars.v[i].line != 0)
+			continue; /* from [vars]; the node reads them itself */
+		char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
+		VEC_PUSH(owned, set);
+		VEC_PUSH(&v, set);
+	}
+	for (size_t i = 0; tail[i]; i++)
+		VEC_PUSH(&v, tail[i]);
+	VEC_PUSH(&v, NULL);
+	return v.v;
+}
+
 /* ---- init ---- */
 
 static void slurm_release(struct backend *b);
@@ -84,6 +121,8 @@ static void slurm_release(struct backend *b);
 static int slurm_init(struct backend *b, struct strbuf *err)
 {
 	const struct settings *set = &b->graph->settings;
+	if (set->slurm_mode && strcmp(set->slurm_mode, "allocation") == 0)
+		return slurm_alloc_init(b, err);
 	struct slurm *s = xcalloc(1, sizeof(*s));
 	b->priv = s;
 	struct strbuf e = {0};
@@ -101,6 +140,19 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 		}
 	}
 	s->partition = set->slurm_partition && *set->slurm_partition ? set->slurm_partition : NULL;
+	if (set->slurm_submit_rate && *set->slurm_submit_rate) {
+		char *end;
+		s->rate = strtod(set->slurm_submit_rate, &end);
+		if (*end || !(s->rate > 0) || s->rate > 1e6) {
+			sb_addf(err,
+			        "slurm_submit_rate: '%s' is not a number of submissions a "
+			        "second (more than 0)",
+			        set->slurm_submit_rate);
+			goto fail;
+		}
+		s->tokens = s->rate < 1 ? 1 : s->rate;
+		s->refilled = mono_now();
+	}
 
 	/* A controller that is down makes srun retry for a long time; find
 	 * out now, in bounded time, rather than per job. */
@@ -121,13 +173,14 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 
 	unsigned char rnd[8];
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		uint64_t x = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(mono_now() * 1e9);
+		uint64_t x =
+		    (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(mono_now() * 1e9);
 		memcpy(rnd, &x, sizeof(rnd));
 	}
 	hex_encode(s->nonce, rnd, sizeof(rnd));
 	if (result_key_create(RESULT_KEY_PATH, s->key) < 0) {
 		sb_addf(err, "backend slurm: cannot create '%s': %s", RESULT_KEY_PATH,
-			strerror(errno));
+		        strerror(errno));
 		goto fail;
 	}
 	s->have_key = true;
@@ -159,7 +212,7 @@ static bool slurm_can_start(struct backend *b, const struct job *job)
 /* Starts the srun of a step, which runs prog (or exec-job) with its
  * output on fd. Returns 0, or -1 with err. */
 static int start_srun(struct backend *b, struct step *st, const struct job_program *prog, int fd,
-		      struct strbuf *err)
+                      struct strbuf *err)
 {
 	struct slurm *s = b->priv;
 	const struct job *job = st->job;
@@ -169,93 +222,81 @@ static int start_srun(struct backend *b, struct step *st, const struct job_progr
 	/* srun exports its environment to the task: the job's env.NAME go
 	 * there. srun itself is found in juggle's PATH, not the job's. */
 	struct slurmctl_srun o = {
-		.job_name = name,
-		.partition = s->partition,
-		.time_limit_s = job->sec->timeout,
-		.args = s->args,
-		.envp = prog ? prog->envp : NULL,
-		.out_fd = fd,
+	    .job_name = name,
+	    .partition = s->partition,
+	    .time_limit_s = job->sec->timeout,
+	    .args = s->args,
+	    .envp = prog ? prog->envp : NULL,
+	    .out_fd = fd,
 	};
-	VEC(char *) v = {0};
+	char **argv = NULL;
 	if (prog) {
 		if (prog->cwd) {
 			/* Relative to the graph's folder, as on every backend. */
 			char *cwd = prog->cwd[0] == '/' ? xstrdup(prog->cwd)
-							: xasprintf("%s/%s", s->dir, prog->cwd);
+			                                : xasprintf("%s/%s", s->dir, prog->cwd);
 			VEC_PUSH(&owned, cwd);
 			o.chdir = cwd;
 		}
 		o.argv = prog->argv;
 	} else {
-		/* The same graph, read the same way: -b and -j feed ${backend}
-		 * and ${jobs}, -s the overrides. */
-		const struct graph *g = b->graph;
-		VEC_PUSH(&v, s->exe);
-		VEC_PUSH(&v, "-q");
-		VEC_PUSH(&v, "-f");
-		VEC_PUSH(&v, s->graph_path);
-		if (g->settings.backend) {
-			VEC_PUSH(&v, "-b");
-			VEC_PUSH(&v, (char *)g->settings.backend);
-		}
-		if (g->settings.jobs > 0) {
-			char *j = xasprintf("-j%d", g->settings.jobs);
-			VEC_PUSH(&owned, j);
-			VEC_PUSH(&v, j);
-		}
-		for (size_t i = 0; i < g->vars.n; i++) {
-			if (g->vars.v[i].line != 0)
-				continue; /* from [vars]; the node reads them itself */
-			char *set = xasprintf("--set=%s=%s", g->vars.v[i].key, g->vars.v[i].raw);
-			VEC_PUSH(&owned, set);
-			VEC_PUSH(&v, set);
-		}
-		VEC_PUSH(&v, "exec-job");
-		VEC_PUSH(&v, "--"); /* a job name may start with '-' */
-		VEC_PUSH(&v, (char *)job->name);
 		char *n = xasprintf("%d", st->number);
 		VEC_PUSH(&owned, n);
-		VEC_PUSH(&v, n);
-		VEC_PUSH(&v, NULL);
-		o.argv = v.v;
+		char *tail[] = {"exec-job", "--", /* a job name may start with '-' */
+		                (char *)job->name, n, NULL};
+		argv = slurm_juggle_argv(b->graph, s->exe, s->graph_path, tail, &owned);
+		o.argv = argv;
 	}
 	int rc = slurmctl_step_start(&s->ctl, &st->run, &o, err);
-	free(v.v);
+	free(argv);
 	strvec_release(&owned);
 	return rc;
 }
 
-static int slurm_start(struct backend *b, struct job *job, int number, const char *prev_extra,
-		       struct strbuf *err)
+/* Takes a submission token if there is one (always, without a rate). */
+static bool take_token(struct slurm *s, double now)
 {
-	(void)err;
-	struct slurm *s = b->priv;
-	struct step *st = xcalloc(1, sizeof(*st));
-	st->job = job;
-	st->number = number;
-	slurmctl_step_init(&st->run);
-	st->log_fd = -1;
-	for (st->lane = 0; st->lane < s->n_lanes - 1 && s->lane_busy[st->lane]; st->lane++) {
-	}
-	s->lane_busy[st->lane] = true;
-	snprintf(st->run.comment, sizeof(st->run.comment), "juggle-%s-%u", s->nonce, ++s->seq);
-	VEC_PUSH(&s->steps, st);
-	st->exec = job->sec->kind->program == NULL;
+	if (s->rate <= 0)
+		return true;
+	double burst = s->rate < 1 ? 1 : s->rate;
+	s->tokens += (now - s->refilled) * s->rate;
+	s->refilled = now;
+	if (s->tokens > burst)
+		s->tokens = burst;
+	if (s->tokens < 1)
+		return false;
+	s->tokens -= 1;
+	return true;
+}
 
+/* When the next token is due (monotonic). */
+static double next_token(const struct slurm *s)
+{
+	return s->refilled + (1 - s->tokens) / s->rate;
+}
+
+/* Starts a step's srun, its token taken. */
+static void launch(struct backend *b, struct step *st)
+{
+	struct slurm *s = b->priv;
+	struct job *job = st->job;
 	struct job_program prog = {0};
 	int fd;
 	if (!st->exec) {
-		if (attempt_begin(&st->a, job, &s->lanes[st->lane], number, prev_extra, &st->res) <
-		    0) {
+		int rc = attempt_begin(&st->a, job, &s->lanes[st->lane], st->number, st->prev_extra,
+		                       &st->res);
+		free(st->prev_extra);
+		st->prev_extra = NULL;
+		if (rc < 0) {
 			attempt_end(&st->a, -1);
 			st->phase = PH_DONE;
-			return 0;
+			return;
 		}
 		/* srun's own messages go to the log: it is open. */
 		if ((fd = attempt_log(&st->a)) < 0) {
 			attempt_end(&st->a, -1);
 			st->phase = PH_DONE;
-			return 0;
+			return;
 		}
 		job->sec->kind->program(job, &prog);
 	} else {
@@ -267,13 +308,13 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 			st->res.status = RES_INTERRUPTED;
 			st->res.not_started = true;
 			slurm_finish_exec(st, false);
-			return 0;
+			return;
 		}
 		st->before = out_stamps_take(job);
 		st->log_fd = fd = slurm_open_exec_log(st);
 		if (fd < 0) {
 			slurm_finish_exec(st, false);
-			return 0;
+			return;
 		}
 		char *result = job_result_path(job);
 		unlink(result); /* a stale result must not pass for this attempt's */
@@ -295,10 +336,48 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 			attempt_end(&st->a, -1);
 			st->phase = PH_DONE;
 		}
-		return 0;
+		return;
 	}
 	sb_release(&e);
 	st->phase = PH_RUNNING;
+}
+
+/* Launches queued steps, in the order they were started, while tokens
+ * last. */
+static void launch_queued(struct backend *b, double now)
+{
+	struct slurm *s = b->priv;
+	for (size_t i = 0; i < s->steps.n; i++)
+		if (s->steps.v[i]->phase == PH_QUEUED) {
+			if (!take_token(s, now))
+				return;
+			launch(b, s->steps.v[i]);
+		}
+}
+
+static int slurm_start(struct backend *b, struct job *job, int number, const char *prev_extra,
+                       struct strbuf *err)
+{
+	(void)err;
+	struct slurm *s = b->priv;
+	struct step *st = xcalloc(1, sizeof(*st));
+	st->job = job;
+	st->number = number;
+	slurmctl_step_init(&st->run);
+	st->log_fd = -1;
+	for (st->lane = 0; st->lane < s->n_lanes - 1 && s->lane_busy[st->lane]; st->lane++) {
+	}
+	s->lane_busy[st->lane] = true;
+	snprintf(st->run.comment, sizeof(st->run.comment), "juggle-%s-%u", s->nonce, ++s->seq);
+	VEC_PUSH(&s->steps, st);
+	st->exec = job->sec->kind->program == NULL;
+	st->prev_extra = prev_extra ? xstrdup(prev_extra) : NULL;
+	st->phase = PH_QUEUED;
+	bool waiting = false;
+	for (size_t i = 0; i + 1 < s->steps.n; i++)
+		waiting |= s->steps.v[i]->phase == PH_QUEUED;
+	if (!waiting && take_token(s, mono_now()))
+		launch(b, st);
 	return 0;
 }
 
@@ -383,12 +462,15 @@ static double next_event(struct slurm *s, double until)
 		double e = -1;
 		if (st->phase == PH_RUNNING && st->killed == WHY_NONE && st->deadline > 0)
 			e = st->deadline;
-		else if (st->phase == PH_RUNNING && st->killed != WHY_NONE && st->run.kill_stage < 3)
+		else if (st->phase == PH_RUNNING && st->killed != WHY_NONE &&
+		         st->run.kill_stage < 3)
 			e = st->next_kill;
 		else if (st->phase == PH_SETTLE)
 			e = st->next_check;
 		else if (st->phase == PH_DONE)
 			e = 0;
+		else if (st->phase == PH_QUEUED)
+			e = next_token(s);
 		if (e >= 0 && (t < 0 || e < t))
 			t = e;
 	}
@@ -401,7 +483,7 @@ static struct step *take_done(struct slurm *s)
 		struct step *st = s->steps.v[i];
 		if (st->phase == PH_DONE) {
 			memmove(s->steps.v + i, s->steps.v + i + 1,
-				(s->steps.n - i - 1) * sizeof(*s->steps.v));
+			        (s->steps.n - i - 1) * sizeof(*s->steps.v));
 			s->steps.n--;
 			return st;
 		}
@@ -420,6 +502,7 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 			*res = st->res;
 			s->lane_busy[st->lane] = false;
 			free(st->before);
+			free(st->prev_extra); /* exec steps: the node reads its own */
 			free(st);
 			return 1;
 		}
@@ -440,6 +523,8 @@ static int slurm_wait(struct backend *b, struct job **job, struct result *res, d
 				r->next_kill = now;
 			}
 		}
+		if (!s->aborted)
+			launch_queued(b, now);
 		escalate(s, now);
 		settle(s, now);
 		if (next_event(s, -1) == 0)
@@ -496,6 +581,17 @@ static void slurm_abort(struct backend *b)
 	double now = mono_now();
 	for (size_t i = 0; i < s->steps.n; i++) {
 		struct step *st = s->steps.v[i];
+		if (st->phase == PH_QUEUED) {
+			result_init(&st->res);
+			st->res.worker = st->lane;
+			st->res.started = st->res.finished = now;
+			result_fail(&st->res, "interrupted before it started");
+			st->res.status = RES_INTERRUPTED;
+			st->res.not_started = true;
+			st->phase = PH_DONE;
+			free(st->prev_extra);
+			st->prev_extra = NULL;
+		}
 		if (st->phase == PH_RUNNING && st->killed == WHY_NONE) {
 			st->killed = WHY_INTERRUPT;
 			st->next_kill = now;
@@ -515,6 +611,7 @@ static void slurm_release(struct backend *b)
 		slurmctl_step_release(&st->run);
 		result_release(&st->res);
 		free(st->before);
+		free(st->prev_extra);
 		free(st);
 	}
 	free(s->steps.v);
@@ -534,13 +631,13 @@ static void slurm_release(struct backend *b)
 }
 
 const struct backend_ops backend_slurm = {
-	.name = "slurm",
-	.fds_per_job = 4,
-	.init = slurm_init,
-	.can_start = slurm_can_start,
-	.start = slurm_start,
-	.wait = slurm_wait,
-	.running = slurm_running,
-	.abort = slurm_abort,
-	.release = slurm_release,
+    .name = "slurm",
+    .fds_per_job = 4,
+    .init = slurm_init,
+    .can_start = slurm_can_start,
+    .start = slurm_start,
+    .wait = slurm_wait,
+    .running = slurm_running,
+    .abort = slurm_abort,
+    .release = slurm_release,
 };

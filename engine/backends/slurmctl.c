@@ -388,3 +388,47 @@ const char *slurmctl_state_reason(const char *state)
 			return map[i][1];
 	return NULL;
 }
+
+int slurmctl_sbatch(const struct slurmctl *c, char *const *opts, const char *script, long *jobid,
+		    struct strbuf *err)
+{
+	char *sbatch = find_program("sbatch");
+	if (!sbatch) {
+		sb_addf(err, "'sbatch' not found in PATH (install Slurm's client tools, Debian's "
+			     "slurm-client)");
+		return -1;
+	}
+	(void)c;
+	VEC(char *) argv = {0};
+	VEC_PUSH(&argv, sbatch);
+	VEC_PUSH(&argv, "--parsable");
+	for (size_t i = 0; opts && opts[i]; i++)
+		VEC_PUSH(&argv, opts[i]);
+	VEC_PUSH(&argv, (char *)script);
+	VEC_PUSH(&argv, NULL);
+	struct strbuf out = {0};
+	int status = run_tool(argv.v, TOOL_TIMEOUT_S, &out);
+	free(argv.v);
+	free(sbatch);
+	char *end = NULL;
+	long id = exited_0(status) ? strtol(sb_str(&out), &end, 10) : 0;
+	if (id <= 0 || !end || (*end && *end != '\n' && *end != ';')) {
+		while (out.len && (out.buf[out.len - 1] == '\n' || out.buf[out.len - 1] == ' '))
+			out.buf[--out.len] = '\0';
+		sb_addf(err, "sbatch failed: %s", out.len ? sb_str(&out) : "no job id");
+		sb_release(&out);
+		return -1;
+	}
+	sb_release(&out);
+	*jobid = id;
+	return 0;
+}
+
+void slurmctl_cancel_job(const struct slurmctl *c, long jobid, const char *opt)
+{
+	struct slurmctl_step st;
+	slurmctl_step_init(&st);
+	st.jobid = jobid;
+	struct slurmctl_step *one = &st;
+	cancel(c, &one, 1, opt);
+}

@@ -141,4 +141,13 @@ bool slurmctl_state_final(const char *state);
  * beyond the exit code (COMPLETED, FAILED) or is not final. */
 const char *slurmctl_state_reason(const char *state);
 
+/* Submits a batch script: `sbatch --parsable opts... script`. Returns 0
+ * with *jobid, or -1 with err quoting sbatch. */
+int slurmctl_sbatch(const struct slurmctl *c, char *const *opts, const char *script, long *jobid,
+		    struct strbuf *err);
+
+/* scancel [opt] jobid (opt NULL: a full cancel; "--signal=TERM": only
+ * the job's steps' tasks get SIGTERM). Its failure is no news. */
+void slurmctl_cancel_job(const struct slurmctl *c, long jobid, const char *opt);
+
 #endif

@@ -25,7 +25,7 @@ const char *const common_keys[] = {
 const char *const settings_keys[] = {
 	"backend", "jobs", "net_jobs", "keep_going", "load", "report", "html", "trace", "junit",
 	"archive", "archive_on_failure", "progress", "order", "slurm_partition", "slurm_args",
-	"jobserver",
+	"jobserver", "slurm_mode", "slurm_nodes", "slurm_tasks", "slurm_time", "slurm_listen", "slurm_submit_rate",
 	NULL,
 };
 

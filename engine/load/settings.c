@@ -60,11 +60,24 @@ int parse_bytes(const char *s, int64_t *out)
 	unsigned long long mult = 1;
 	if (*end && !end[1]) {
 		switch (*end) {
-		case 'k': case 'K': mult = 1ULL << 10; break;
-		case 'm': case 'M': mult = 1ULL << 20; break;
-		case 'g': case 'G': mult = 1ULL << 30; break;
-		case 't': case 'T': mult = 1ULL << 40; break;
-		default: return -1;
+		case 'k':
+		case 'K':
+			mult = 1ULL << 10;
+			break;
+		case 'm':
+		case 'M':
+			mult = 1ULL << 20;
+			break;
+		case 'g':
+		case 'G':
+			mult = 1ULL << 30;
+			break;
+		case 't':
+		case 'T':
+			mult = 1ULL << 40;
+			break;
+		default:
+			return -1;
 		}
 		end++;
 	}
@@ -120,8 +133,8 @@ size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where)
 		sb_reset(&err);
 		if (expand_vars(L->g, kvs[i].raw, &out, &err) < 0) {
 			if (err.len)
-				diag_add(L->d, L->file, kvs[i].line, "%s%s: %s", where,
-					 kvs[i].key, sb_str(&err));
+				diag_add(L->d, L->file, kvs[i].line, "%s%s: %s", where, kvs[i].key,
+				         sb_str(&err));
 			kvs[i].val = "";
 			kvs[i].failed = true;
 			errors++;
@@ -168,14 +181,14 @@ void load_settings(struct loader *L)
 		const char *near = backend_closest_name(s->backend);
 		if (near) {
 			diag_add(L->d, L->file, kv->line,
-				 "backend: unknown backend '%s' (did you mean '%s'?)", s->backend,
-				 near);
+			         "backend: unknown backend '%s' (did you mean '%s'?)", s->backend,
+			         near);
 		} else {
 			struct strbuf names = {0};
 			backend_names_join(&names, ", ", false);
 			diag_add(L->d, L->file, kv->line,
-				 "backend: unknown backend '%s' (use one of: %s)", s->backend,
-				 sb_str(&names));
+			         "backend: unknown backend '%s' (use one of: %s)", s->backend,
+			         sb_str(&names));
 			sb_release(&names);
 		}
 	}
@@ -192,7 +205,7 @@ void load_settings(struct loader *L)
 				diag_add(L->d, L->file, kv->line, "jobs: %s", sb_str(&err));
 		} else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
 			diag_add(L->d, L->file, kv->line,
-				 "jobs: '%s' is not a number of jobs (1 to 100000)", sb_str(&out));
+			         "jobs: '%s' is not a number of jobs (1 to 100000)", sb_str(&out));
 		else
 			s->jobs = (int)v;
 	}
@@ -228,17 +241,43 @@ void load_settings(struct loader *L)
 	STR_SETTING(order);
 	STR_SETTING(slurm_partition);
 	STR_SETTING(slurm_args);
+	STR_SETTING(slurm_mode);
+	STR_SETTING(slurm_nodes);
+	STR_SETTING(slurm_tasks);
+	STR_SETTING(slurm_time);
+	STR_SETTING(slurm_listen);
+	STR_SETTING(slurm_submit_rate);
 #undef STR_SETTING
 	/* Values checked here get the file and line; the same values from
 	 * the command line are checked where they are used. */
 	kv = find_kv(rest, nrest, "progress");
 	if (kv && s->progress == kv->val && !in_list(progress_names, kv->val))
 		diag_add(L->d, L->file, kv->line, "progress: '%s' is not auto, tty, plain or none",
-			 kv->val);
+		         kv->val);
 	kv = find_kv(rest, nrest, "order");
 	enum run_order order;
 	if (kv && s->order == kv->val && run_order_parse(kv->val, &order) < 0)
 		diag_add(L->d, L->file, kv->line, "order: '%s' is not critical or file", kv->val);
+	kv = find_kv(rest, nrest, "slurm_mode");
+	if (kv && s->slurm_mode == kv->val && strcmp(kv->val, "steps") != 0 &&
+	    strcmp(kv->val, "allocation") != 0)
+		diag_add(L->d, L->file, kv->line, "slurm_mode: '%s' is not steps or allocation",
+		         kv->val);
+	kv = find_kv(rest, nrest, "slurm_submit_rate");
+	if (kv && s->slurm_submit_rate == kv->val) {
+		char *end;
+		double r = strtod(kv->val, &end);
+		if (end == kv->val || *end || !(r > 0) || r > 1e6)
+			diag_add(L->d, L->file, kv->line,
+			         "slurm_submit_rate: '%s' is not a number of submissions a second "
+			         "(more than 0)",
+			         kv->val);
+	}
+	kv = find_kv(rest, nrest, "slurm_tasks");
+	long tasks;
+	if (kv && s->slurm_tasks == kv->val && parse_long(kv->val, 1, 100000, &tasks) < 0)
+		diag_add(L->d, L->file, kv->line,
+		         "slurm_tasks: '%s' is not a number of tasks (1 to 100000)", kv->val);
 	kv = find_kv(rest, nrest, "archive");
 	if (kv && s->archive == kv->val) {
 		enum run_archive_format fmt;
@@ -251,14 +290,14 @@ void load_settings(struct loader *L)
 		s->archive_on_failure_none = true;
 	else if (kv && strcmp(kv->val, "partial") != 0)
 		diag_add(L->d, L->file, kv->line, "archive_on_failure: '%s' is not partial or none",
-			 kv->val);
+		         kv->val);
 	kv = find_kv(rest, nrest, "net_jobs");
 	if (s->net_jobs <= 0 && kv) {
 		long v;
 		if (parse_long(kv->val, 1, 100000, &v) < 0)
 			diag_add(L->d, L->file, kv->line,
-				 "net_jobs: '%s' is not a number of downloads (1 to 100000)",
-				 kv->val);
+			         "net_jobs: '%s' is not a number of downloads (1 to 100000)",
+			         kv->val);
 		else
 			s->net_jobs = (int)v;
 	}
@@ -269,7 +308,7 @@ void load_settings(struct loader *L)
 		bool b;
 		if (parse_yes_no(kv->val, &b) < 0)
 			diag_add(L->d, L->file, kv->line, "keep_going: '%s' is not yes or no",
-				 kv->val);
+			         kv->val);
 		else
 			s->keep_going = b;
 	}
@@ -281,9 +320,9 @@ void load_settings(struct loader *L)
 		double v;
 		if (parse_load(kv->val, &v) < 0)
 			diag_add(L->d, L->file, kv->line,
-				 "load: '%s' is not a load average (a number from 0 to 100000; 0: "
-				 "no limit)",
-				 kv->val);
+			         "load: '%s' is not a load average (a number from 0 to 100000; 0: "
+			         "no limit)",
+			         kv->val);
 		else
 			s->load = v;
 	}
@@ -294,7 +333,8 @@ void load_settings(struct loader *L)
 	if (kv) {
 		bool b;
 		if (parse_yes_no(kv->val, &b) < 0)
-			diag_add(L->d, L->file, kv->line, "jobserver: '%s' is not yes or no", kv->val);
+			diag_add(L->d, L->file, kv->line, "jobserver: '%s' is not yes or no",
+			         kv->val);
 		else if (!b)
 			s->jobserver = false;
 	}
@@ -332,7 +372,7 @@ void load_pools(struct loader *L)
 			continue;
 		if (!depth) {
 			diag_add(L->d, L->file, pool->line, "pool '%s': missing key 'depth'",
-				 pool->name);
+			         pool->name);
 			continue;
 		}
 		struct strbuf out = {0}, err = {0};
@@ -340,16 +380,16 @@ void load_pools(struct loader *L)
 		if (expand_vars(g, depth->raw, &out, &err) < 0) {
 			if (err.len)
 				diag_add(L->d, L->file, depth->line, "pool '%s': depth: %s",
-					 pool->name, sb_str(&err));
+				         pool->name, sb_str(&err));
 		} else if (strcmp(sb_str(&out), "cpus") == 0)
 			pool->depth = (int)cpus_usable();
 		else if (strcmp(sb_str(&out), "memory_gib") == 0)
 			pool->depth = (int)memory_gib_here();
 		else if (parse_long(sb_str(&out), 1, 100000, &v) < 0)
 			diag_add(L->d, L->file, depth->line,
-				 "pool '%s': depth '%s' is not a number from 1 to 100000, cpus or "
-				 "memory_gib",
-				 pool->name, sb_str(&out));
+			         "pool '%s': depth '%s' is not a number from 1 to 100000, cpus or "
+			         "memory_gib",
+			         pool->name, sb_str(&out));
 		else
 			pool->depth = (int)v;
 		sb_release(&out);

@@ -1,0 +1,151 @@
+/* remote.c - see remote.h. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "engine/remote.h"
+#include "engine/util.h"
+
+/* A JSON object as one line, newline included. */
+static char *line_of(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	char *line = xasprintf("%s\n", s ? s : "{}");
+	free(s);
+	return line;
+}
+
+char *remote_hello(char nonce[2 * REMOTE_NONCE_LEN + 1])
+{
+	unsigned char rnd[REMOTE_NONCE_LEN];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		abort(); /* the kernel's generator does not fail for 32 bytes */
+	hex_encode(nonce, rnd, sizeof(rnd));
+	return line_of(json_pack("{s:s,s:s}", "hello", REMOTE_HELLO, "nonce", nonce));
+}
+
+static void mac_hex(const unsigned char key[RESULT_KEY_LEN], const char *nonce,
+                    char out[2 * 32 + 1])
+{
+	struct strbuf sb = {0};
+	sb_addf(&sb, "%s\n%s", REMOTE_HELLO, nonce);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+	HMAC(EVP_sha256(), key, RESULT_KEY_LEN, (const unsigned char *)sb.buf, sb.len, mac, &n);
+	sb_release(&sb);
+	hex_encode(out, mac, 32);
+}
+
+char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN])
+{
+	json_t *o = json_loads(hello, 0, NULL);
+	const char *h = json_string_value(json_object_get(o, "hello"));
+	const char *nonce = json_string_value(json_object_get(o, "nonce"));
+	if (!h || strcmp(h, REMOTE_HELLO) != 0 || !nonce || strlen(nonce) != 2 * REMOTE_NONCE_LEN) {
+		json_decref(o);
+		return NULL;
+	}
+	char proof[65], host[256] = "?";
+	mac_hex(key, nonce, proof);
+	json_decref(o);
+	/* The node as Slurm names it, which reports and squeue agree on. */
+	const char *node = getenv("SLURMD_NODENAME");
+	if (node && *node)
+		snprintf(host, sizeof(host), "%s", node);
+	else
+		gethostname(host, sizeof(host) - 1);
+	return line_of(
+	    json_pack("{s:s,s:s,s:i}", "proof", proof, "host", host, "pid", (int)getpid()));
+}
+
+bool remote_check(const char *line, const char *nonce, const unsigned char key[RESULT_KEY_LEN],
+                  char **who)
+{
+	*who = NULL;
+	json_t *o = json_loads(line, 0, NULL);
+	const char *proof = json_string_value(json_object_get(o, "proof"));
+	char want[65];
+	mac_hex(key, nonce, want);
+	bool ok = proof && strlen(proof) == 64 && CRYPTO_memcmp(proof, want, 64) == 0;
+	if (ok) {
+		const char *host = json_string_value(json_object_get(o, "host"));
+		*who = xasprintf("%s pid %lld", host ? host : "?",
+		                 (long long)json_integer_value(json_object_get(o, "pid")));
+	}
+	json_decref(o);
+	return ok;
+}
+
+char *remote_request(const char *job, int number, const char *extra)
+{
+	json_t *o = json_pack("{s:s,s:i}", "job", job, "attempt", number);
+	if (extra) {
+		size_t n = strlen(extra);
+		char *hex = xmalloc(2 * n + 1);
+		hex_encode(hex, (const unsigned char *)extra, n);
+		json_object_set_new(o, "extra", json_string(hex));
+		free(hex);
+	}
+	return line_of(o);
+}
+
+static int nibble(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int remote_request_parse(const char *line, char **job, int *number, char **extra)
+{
+	json_t *o = json_loads(line, 0, NULL);
+	const char *name = json_string_value(json_object_get(o, "job"));
+	json_t *n = json_object_get(o, "attempt");
+	json_t *x = json_object_get(o, "extra");
+	const char *hex = json_string_value(x);
+	if (!name || !json_is_integer(n) || (x && (!hex || strlen(hex) % 2))) {
+		json_decref(o);
+		return -1;
+	}
+	char *e = NULL;
+	if (hex) {
+		size_t len = strlen(hex) / 2;
+		e = xmalloc(len + 1);
+		for (size_t i = 0; i < len; i++) {
+			int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				free(e);
+				json_decref(o);
+				return -1;
+			}
+			e[i] = (char)(hi << 4 | lo);
+		}
+		e[len] = '\0';
+	}
+	*job = xstrdup(name);
+	*number = (int)json_integer_value(n);
+	*extra = e;
+	json_decref(o);
+	return 0;
+}
+
+int remote_run_attempt(const struct job *job, struct worker *w, int number, const char *extra,
+                       int fd)
+{
+	struct result res;
+	job_attempt(job, w, number, extra, &res);
+	char *out = result_to_json(&res);
+	size_t len = strlen(out);
+	out[len] = '\n'; /* replaces the NUL; the length is known */
+	int rc = write_all(fd, out, len + 1);
+	free(out);
+	result_release(&res);
+	return rc;
+}

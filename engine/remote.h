@@ -1,0 +1,57 @@
+/* remote.h - the link between a run and the workers it starts inside
+ * Slurm allocations (`juggle worker`, engine/backends/slurm-alloc.c), and
+ * the one way a worker of any backend runs an attempt it was sent.
+ *
+ * The link is TCP, one JSON object per line:
+ *   host -> worker: {"hello":"juggle-worker-1","nonce":HEX}
+ *   worker -> host: {"proof":HEX,"host":NAME,"pid":N}
+ *   host -> worker: {"job":NAME,"attempt":N,"extra":HEX}   (extra optional)
+ *   worker -> host: result_to_json() of that attempt
+ * The proof is an HMAC-SHA256 of the nonce under the run's key
+ * (RESULT_KEY_PATH: random per run, 0600, reached by the nodes through the
+ * shared filesystem); the key itself never crosses the link. The host
+ * closes a connection whose first line is not a valid proof.
+ *
+ * Ownership: returned strings are the caller's to free. Errors: parsers
+ * return -1 and leave their outputs unset; nothing here prints or exits.
+ */
+#ifndef JUGGLE_REMOTE_H
+#define JUGGLE_REMOTE_H
+
+#include <stdbool.h>
+
+#include "engine/attempt.h"
+#include "engine/result.h"
+
+#define REMOTE_HELLO     "juggle-worker-1"
+#define REMOTE_NONCE_LEN 32 /* random bytes in a nonce */
+/* The longest line either side reads from the other. */
+#define REMOTE_MAX_LINE (16u << 20)
+
+/* The host's first line for a new connection, with a fresh nonce, which
+ * is also copied (hex, NUL-terminated) to nonce. */
+char *remote_hello(char nonce[2 * REMOTE_NONCE_LEN + 1]);
+
+/* The worker's answer to a hello line: its proof of the key, its host
+ * name and pid. -1 when line is no hello. */
+char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN]);
+
+/* Whether line proves knowledge of key for nonce (a constant-time
+ * compare). *who gets "NODE pid N" for messages, the caller frees it; NULL
+ * when false. */
+bool remote_check(const char *line, const char *nonce, const unsigned char key[RESULT_KEY_LEN],
+                  char **who);
+
+/* One attempt to run, as a line. */
+char *remote_request(const char *job, int number, const char *extra);
+/* Reads a request line: 0 with *job and *extra (NULL: none) to free, or -1. */
+int remote_request_parse(const char *line, char **job, int *number, char **extra);
+
+/* Runs the attempt on this worker (job_attempt(): logs, timeouts, process
+ * groups, atomic outputs, as everywhere) and writes its result to fd as one
+ * line of JSON. Returns 0, or -1 with errno when the write failed. The
+ * processes backend's workers and `juggle worker` both run jobs so. */
+int remote_run_attempt(const struct job *job, struct worker *w, int number, const char *extra,
+                       int fd);
+
+#endif
