@@ -308,3 +308,47 @@ def test_loader_checks_the_xslt_keys(t):
     assert "'params.x': params are keys of task xslt only" in err, err
     assert "xinclude: 'maybe' is not yes or no" in err, err
     assert "'1bad' is not a stylesheet parameter's name" in err, err
+
+
+SHEET = """\
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+  <xsl:output method="text"/>
+  <xsl:param name="who">nobody</xsl:param>
+  <xsl:template match="/">%s <xsl:value-of select="/doc"/> for <xsl:value-of select="$who"/></xsl:template>
+</xsl:stylesheet>
+"""
+
+
+@backends
+def test_stylesheets_alternate_on_one_worker_and_edits_rerun(t):
+    """Two stylesheets used in turn by one worker (-j 1) each give their
+    own output (a worker keeps every stylesheet it compiled); a stylesheet
+    listed as an input re-runs its jobs when edited, with the new one."""
+    for i in range(3):
+        t.write("docs/d%d.xml" % i, "<doc>d%d</doc>\n" % i)
+    t.write("a.xsl", SHEET % "A")
+    t.write("b.xsl", SHEET % "B")
+    t.ini("""
+        [cpu a]
+        foreach = docs/*.xml
+        input = a.xsl
+        output = a/{stem}.txt
+        task = xslt
+        stylesheet = a.xsl
+        params.who = {stem}'s "reader"
+
+        [cpu b]
+        foreach = docs/*.xml
+        input = b.xsl
+        output = b/{stem}.txt
+        task = xslt
+        stylesheet = b.xsl
+        """)
+    t.juggle("-j", "1", rc=0)
+    for i in range(3):
+        assert t.read("a/d%d.txt" % i) == "A d%d for d%d's \"reader\"" % (i, i)
+        assert t.read("b/d%d.txt" % i) == "B d%d for nobody" % i
+    t.write("b.xsl", SHEET % "B2")
+    r = t.juggle("-j", "1", rc=0)
+    assert r.ran() == ["b[d0.xml]", "b[d1.xml]", "b[d2.xml]"], r.ran()
+    assert t.read("b/d1.txt") == "B2 d1 for nobody"
