@@ -64,6 +64,8 @@ struct job_kind {
 				  * presence counts, so a rotated secret
 				  * re-runs nothing; NULL-terminated, or NULL */
 	bool env_keys;           /* accepts "env.NAME" keys */
+	const char *key_prefix;  /* also accepts keys made of this and a
+				  * name ("params." for params.NAME), or NULL */
 	bool network;            /* mostly waits on the network: on the
 				  * eventloop and auto backends an attempt takes
 				  * a --net-jobs slot instead of a -j one */

@@ -1,5 +1,6 @@
 /* cpu.c - the `cpu` job kind: work done inside juggle's own process (or
- * worker), so the backends' handling of CPU-bound work can be compared.
+ * worker), so the backends' handling of CPU-bound work can be compared,
+ * and conversions that need no program of their own (xslt, on libxslt).
  *
  * Tasks check for a stop request and their deadline as they go, so a
  * timeout or ^C ends them as it ends a command. Outputs are written to a
@@ -10,12 +11,23 @@
 #include <fcntl.h>
 #include <libxml/catalog.h>
 #include <libxml/parser.h>
+#include <libxml/xinclude.h>
+#include <libxml/xmlIO.h>
 #include <libxml/xmlerror.h>
+#include <libexslt/exslt.h>
+#include <libxslt/security.h>
+#include <libxslt/transform.h>
+#include <libxslt/variables.h>
+#include <libxslt/xslt.h>
+#include <libxslt/xsltInternals.h>
+#include <libxslt/xsltutils.h>
+#include <stdarg.h>
 #include <openssl/evp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -25,17 +37,23 @@
 #include "engine/safepath.h"
 #include "engine/sig.h"
 
-enum task { T_SUM_SQUARES, T_SHA256, T_GZIP, T_XMLCHECK };
+enum task { T_SUM_SQUARES, T_SHA256, T_GZIP, T_XMLCHECK, T_XSLT };
 
-static const char *const task_names[] = {"sum_squares", "sha256", "gzip", "xmlcheck", NULL};
+static const char *const task_names[] = {"sum_squares", "sha256", "gzip", "xmlcheck", "xslt",
+					 NULL};
 
 struct cpu_def {
 	enum task task;
-	const char *n;  /* sum_squares' n, placeholders still in */
-	bool dtd;       /* xmlcheck validates against the DTD */
+	const char *n;          /* sum_squares' n, placeholders still in */
+	bool dtd;               /* xmlcheck validates against the DTD */
+	const char *stylesheet; /* xslt's, placeholders still in */
+	bool xinclude;          /* xslt: XInclude on the input first */
+	struct kvvec params;    /* xslt: the params.NAME keys, pointing into the section */
 };
 
-static const char *const cpu_keys[] = {"task", "n", "dtd", NULL};
+static const char *const cpu_keys[] = {"task", "n", "dtd", "stylesheet", "xinclude", NULL};
+
+#define PARAMS_PREFIX "params."
 
 /* The largest n whose sum of squares fits in 128 bits with room to spare. */
 #define MAX_N 1000000000000ULL
@@ -51,7 +69,7 @@ static int cpu_check(const struct graph *g, struct section *sec, struct diag *d)
 	bool has_out = out && *out->val;
 	if (!task || !*task->val) {
 		diag_add(d, g->file, sec->line,
-			 "job '%s': missing key 'task' (sum_squares, sha256, gzip or xmlcheck)",
+			 "job '%s': missing key 'task' (sum_squares, sha256, gzip, xmlcheck or xslt)",
 			 sec->name);
 		return -1;
 	}
@@ -64,7 +82,8 @@ static int cpu_check(const struct graph *g, struct section *sec, struct diag *d)
 	if (t < 0) {
 		const char *near = closest_word(task->val, task_names, ARRAY_SIZE(task_names) - 1);
 		diag_add(d, g->file, task->line,
-			 "job '%s': unknown task '%s'%s%s%s (tasks: sum_squares, sha256, gzip, xmlcheck)",
+			 "job '%s': unknown task '%s'%s%s%s (tasks: sum_squares, sha256, gzip, xmlcheck, "
+			 "xslt)",
 			 sec->name, task->val, near ? " (did you mean '" : "", near ? near : "",
 			 near ? "'?)" : "");
 		return -1;
@@ -84,6 +103,29 @@ static int cpu_check(const struct graph *g, struct section *sec, struct diag *d)
 	if (dtd && def->task != T_XMLCHECK)
 		diag_add(d, g->file, dtd->line, "job '%s': 'dtd' is a key of task xmlcheck only",
 			 sec->name), errors++;
+	const struct kv *sheet = section_key(sec, "stylesheet");
+	const struct kv *xinc = section_key(sec, "xinclude");
+	if (sheet && def->task != T_XSLT)
+		diag_add(d, g->file, sheet->line, "job '%s': 'stylesheet' is a key of task xslt only",
+			 sec->name), errors++;
+	if (xinc && def->task != T_XSLT)
+		diag_add(d, g->file, xinc->line, "job '%s': 'xinclude' is a key of task xslt only",
+			 sec->name), errors++;
+	for (size_t i = 0; i < sec->keys.n; i++) {
+		const struct kv *kv = &sec->keys.v[i];
+		if (strncmp(kv->key, PARAMS_PREFIX, strlen(PARAMS_PREFIX)) != 0)
+			continue;
+		const char *name = kv->key + strlen(PARAMS_PREFIX);
+		if (def->task != T_XSLT)
+			diag_add(d, g->file, kv->line, "job '%s': '%s': params are keys of task xslt only",
+				 sec->name, kv->key), errors++;
+		else if (xmlValidateQName((const xmlChar *)name, 0) != 0)
+			diag_add(d, g->file, kv->line,
+				 "job '%s': '%s': '%s' is not a stylesheet parameter's name",
+				 sec->name, kv->key, name), errors++;
+		else
+			VEC_PUSH(&def->params, *kv);
+	}
 	switch (def->task) {
 	case T_SUM_SQUARES:
 		NEED(n && *n->val, "task sum_squares needs the key 'n'", sec->name);
@@ -104,6 +146,16 @@ static int cpu_check(const struct graph *g, struct section *sec, struct diag *d)
 			diag_add(d, g->file, dtd->line, "job '%s': dtd: '%s' is not yes or no",
 				 sec->name, dtd->val), errors++;
 		break;
+	case T_XSLT:
+		NEED(has_in, "task xslt needs an input (the document to transform)", sec->name);
+		NEED(has_out, "task xslt needs an output", sec->name);
+		NEED(sheet && *sheet->val, "task xslt needs the key 'stylesheet'", sec->name);
+		if (sheet)
+			def->stylesheet = sheet->val;
+		if (xinc && parse_yes_no(xinc->val, &def->xinclude) < 0)
+			diag_add(d, g->file, xinc->line, "job '%s': xinclude: '%s' is not yes or no",
+				 sec->name, xinc->val), errors++;
+		break;
 	}
 #undef NEED
 	return errors ? -1 : 0;
@@ -116,7 +168,8 @@ static int cpu_check_job(const struct graph *g, struct job *job, struct diag *d)
 	int line = out ? out->line : job->sec->line;
 	if (!def)
 		return 0;
-	if ((def->task == T_SHA256 || def->task == T_GZIP || def->task == T_XMLCHECK) &&
+	if ((def->task == T_SHA256 || def->task == T_GZIP || def->task == T_XMLCHECK ||
+	     def->task == T_XSLT) &&
 	    job->n_outputs > 1) {
 		diag_add(d, g->file, line, "job '%s': task %s writes one output, not %u", job->name,
 			 task_names[def->task], job->n_outputs);
@@ -146,6 +199,9 @@ static int cpu_check_job(const struct graph *g, struct job *job, struct diag *d)
 
 static void cpu_release(struct section *sec)
 {
+	struct cpu_def *def = sec->kpriv;
+	if (def)
+		free(def->params.v);
 	free(sec->kpriv);
 	sec->kpriv = NULL;
 }
@@ -417,6 +473,258 @@ static int run_xmlcheck(struct attempt *a, const struct cpu_def *def)
 	return rc;
 }
 
+/* The xslt task, as `xsltproc --nonet [--xinclude] [--stringparam N V]...
+ * STYLESHEET INPUT > OUTPUT` would run it, byte for byte: the same parser
+ * options, EXSLT, the same serialisation. A compiled stylesheet is not
+ * shared between threads: each worker (a thread, or a process of the
+ * processes backend) compiles its own the first time it needs it and keeps
+ * it in worker->cache for the run, recompiling when the file changes. */
+
+/* What libxml2 and libxslt say during this thread's transform. libxslt's
+ * error function is one global, set once in the main thread; it writes to
+ * the calling thread's buffer, so concurrent transforms never mix. */
+static __thread struct strbuf *xslt_messages;
+
+static void on_xslt_message(void *ctx, const char *fmt, ...)
+{
+	(void)ctx;
+	if (!xslt_messages)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	sb_vaddf(xslt_messages, fmt, ap);
+	va_end(ap);
+}
+
+static void on_xslt_xml_error(void *ctx, xmlErrorPtr e)
+{
+	(void)ctx;
+	if (!xslt_messages || !e || e->level < XML_ERR_WARNING)
+		return;
+	const char *msg = e->message ? e->message : "error\n";
+	if (e->file)
+		sb_addf(xslt_messages, "%s:%d: %s", e->file, e->line, msg);
+	else
+		sb_adds(xslt_messages, msg);
+	if (!*msg || msg[strlen(msg) - 1] != '\n')
+		sb_addc(xslt_messages, '\n');
+}
+
+/* xsltproc's parser options: entities substituted, the DTD loaded for its
+ * default attributes, CDATA as text; never the network. */
+#define XSLT_OPTIONS (XSLT_PARSE_OPTIONS | XML_PARSE_NONET)
+
+struct sheet {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+	int64_t mtime_ns, size;
+	xsltStylesheetPtr style;
+};
+
+struct sheet_cache {
+	VEC(struct sheet) v;
+};
+
+static void cpu_worker_release(void *cache)
+{
+	struct sheet_cache *c = cache;
+	for (size_t i = 0; i < c->v.n; i++) {
+		xsltFreeStylesheet(c->v.v[i].style);
+		free(c->v.v[i].path);
+	}
+	free(c->v.v);
+	free(c);
+}
+
+/* The first thing libxslt said, on one line, for the job's error: its
+ * "runtime error: file F line N element E" context joined to the message
+ * that follows it. */
+static const char *first_message(const struct strbuf *msgs, char *buf, size_t size)
+{
+	const char *s = sb_str(msgs);
+	if (!*s)
+		return "no message";
+	size_t len = strcspn(s, "\n");
+	int n = snprintf(buf, size, "%.*s", (int)len, s);
+	if ((strncmp(s, "runtime error", 13) == 0 || strncmp(s, "compilation error", 17) == 0) &&
+	    s[len] == '\n' && s[len + 1] && n >= 0 && (size_t)n < size) {
+		const char *next = s + len + 1;
+		snprintf(buf + n, size - (size_t)n, ": %.*s", (int)strcspn(next, "\n"), next);
+	}
+	return buf;
+}
+
+extern const struct job_kind kind_cpu;
+
+/* The worker's compiled stylesheet for path, compiling it when the worker
+ * has none or the file changed since. NULL with a->res failed. */
+static xsltStylesheetPtr sheet_get(struct attempt *a, const char *path, struct strbuf *msgs)
+{
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		result_fail(a->res, "cannot read stylesheet '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	struct sheet_cache *c = NULL;
+	if (a->worker) {
+		void **slot = &a->worker->cache[kind_slot(&kind_cpu)];
+		if (!*slot)
+			*slot = xcalloc(1, sizeof(struct sheet_cache));
+		c = *slot;
+	}
+	struct sheet *hit = NULL;
+	for (size_t i = 0; c && i < c->v.n; i++)
+		if (strcmp(c->v.v[i].path, path) == 0)
+			hit = &c->v.v[i];
+	if (hit && hit->dev == st.st_dev && hit->ino == st.st_ino && hit->mtime_ns == mtime &&
+	    hit->size == (int64_t)st.st_size)
+		return hit->style;
+	char first[512];
+	xmlDocPtr doc = xmlReadFile(path, NULL, XSLT_OPTIONS);
+	if (!doc) {
+		result_fail(a->res, "cannot parse stylesheet '%s': %s", path,
+			    first_message(msgs, first, sizeof(first)));
+		return NULL;
+	}
+	xsltStylesheetPtr style = xsltParseStylesheetDoc(doc);
+	if (!style || style->errors) {
+		result_fail(a->res, "'%s' is not a usable XSLT stylesheet: %s", path,
+			    first_message(msgs, first, sizeof(first)));
+		if (style)
+			xsltFreeStylesheet(style); /* frees doc */
+		else
+			xmlFreeDoc(doc);
+		return NULL;
+	}
+	if (!c) /* no worker to keep it: the caller frees it */
+		return style;
+	if (!hit) {
+		VEC_PUSH(&c->v, ((struct sheet){.path = xstrdup(path)}));
+		hit = &c->v.v[c->v.n - 1];
+	} else {
+		xsltFreeStylesheet(hit->style);
+	}
+	hit->dev = st.st_dev;
+	hit->ino = st.st_ino;
+	hit->mtime_ns = mtime;
+	hit->size = (int64_t)st.st_size;
+	hit->style = style;
+	return style;
+}
+
+static int xslt_transform(struct attempt *a, const struct cpu_def *def, xsltStylesheetPtr style,
+			  const char *sheet_path, struct strbuf *msgs)
+{
+	const char *in = a->job->inputs[0], *outp = a->job->outputs[0];
+	char first[512];
+	xmlDocPtr doc = xmlReadFile(in, NULL, XSLT_OPTIONS);
+	if (!doc) {
+		result_fail(a->res, "cannot parse '%s': %s", in,
+			    first_message(msgs, first, sizeof(first)));
+		return -1;
+	}
+	if (def->xinclude && xmlXIncludeProcessFlags(doc, XSLT_OPTIONS) < 0) {
+		result_fail(a->res, "XInclude failed in '%s': %s", in,
+			    first_message(msgs, first, sizeof(first)));
+		xmlFreeDoc(doc);
+		return -1;
+	}
+	if (should_stop(a)) {
+		xmlFreeDoc(doc);
+		return stopped(a);
+	}
+	/* The params, as xsltproc's --stringparam: literal strings. */
+	const char **params = xcalloc(2 * def->params.n + 1, sizeof(*params));
+	struct strbuf *vals = xcalloc(def->params.n ? def->params.n : 1, sizeof(*vals));
+	for (size_t i = 0; i < def->params.n; i++) {
+		subst_placeholders(a->job, def->params.v[i].val, SUBST_TEXT, &vals[i]);
+		params[2 * i] = def->params.v[i].key + strlen(PARAMS_PREFIX);
+		params[2 * i + 1] = sb_str(&vals[i]);
+	}
+	xsltTransformContextPtr tc = xsltNewTransformContext(style, doc);
+	xmlDocPtr res = NULL;
+	int rc = -1;
+	if (!tc) {
+		result_fail(a->res, "cannot set up the transform of '%s'", in);
+		goto out;
+	}
+	xsltSetCtxtParseOptions(tc, XSLT_OPTIONS);
+	if (def->xinclude)
+		tc->xinclude = 1;
+	if (xsltQuoteUserParams(tc, params) < 0) {
+		result_fail(a->res, "cannot set the parameters of '%s': %s", sheet_path,
+			    first_message(msgs, first, sizeof(first)));
+		goto out;
+	}
+	res = xsltApplyStylesheetUser(style, doc, NULL, NULL, NULL, tc);
+	if (!res || tc->state == XSLT_STATE_ERROR || tc->state == XSLT_STATE_STOPPED) {
+		result_fail(a->res, "transforming '%s' with '%s' failed: %s", in, sheet_path,
+			    first_message(msgs, first, sizeof(first)));
+		goto out;
+	}
+	if (style->methodURI && !xmlStrEqual(style->method, (const xmlChar *)"xhtml")) {
+		result_fail(a->res, "'%s': unsupported output method '%s'", sheet_path,
+			    (const char *)style->method);
+		goto out;
+	}
+	if (should_stop(a)) {
+		rc = stopped(a);
+		goto out;
+	}
+	struct out_file of;
+	if (out_file_begin(&of, outp) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", outp, out_dir_strerror(errno));
+		goto out;
+	}
+	int n = xsltSaveResultToFd(of.fd, res, style);
+	if (n < 0) {
+		result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
+		out_file_abort(&of);
+		goto out;
+	}
+	if (out_file_commit(&of) < 0) {
+		result_fail(a->res, "cannot write '%s': %s", outp, strerror(errno));
+		goto out;
+	}
+	a->res->bytes = n;
+	rc = 0;
+out:
+	xmlFreeDoc(res);
+	if (tc)
+		xsltFreeTransformContext(tc);
+	xmlFreeDoc(doc);
+	for (size_t i = 0; i < def->params.n; i++)
+		sb_release(&vals[i]);
+	free(vals);
+	free(params);
+	return rc;
+}
+
+static int run_xslt(struct attempt *a, const struct cpu_def *def)
+{
+	if (should_stop(a))
+		return stopped(a);
+	struct strbuf path = {0}, msgs = {0};
+	subst_placeholders(a->job, def->stylesheet, SUBST_TEXT, &path);
+	xslt_messages = &msgs;
+	xmlSetStructuredErrorFunc(NULL, on_xslt_xml_error);
+	int rc = -1;
+	xsltStylesheetPtr style = sheet_get(a, sb_str(&path), &msgs);
+	if (style) {
+		rc = xslt_transform(a, def, style, sb_str(&path), &msgs);
+		if (!a->worker)
+			xsltFreeStylesheet(style);
+	}
+	xmlSetStructuredErrorFunc(NULL, NULL);
+	xslt_messages = NULL;
+	write_all(a->log_fd, sb_str(&msgs), msgs.len);
+	sb_release(&msgs);
+	sb_release(&path);
+	return rc;
+}
+
 static int cpu_run(struct attempt *a)
 {
 	const struct cpu_def *def = a->job->sec->kpriv;
@@ -429,6 +737,8 @@ static int cpu_run(struct attempt *a)
 		return run_gzip(a);
 	case T_XMLCHECK:
 		return run_xmlcheck(a, def);
+	case T_XSLT:
+		return run_xslt(a, def);
 	}
 	return -1;
 }
@@ -440,6 +750,10 @@ static void cpu_describe(const struct job *job, struct strbuf *out)
 	if (def->task == T_SUM_SQUARES) {
 		sb_adds(out, " n=");
 		subst_placeholders(job, def->n, SUBST_TEXT, out);
+	}
+	if (def->task == T_XSLT) {
+		sb_adds(out, " ");
+		subst_placeholders(job, def->stylesheet, SUBST_TEXT, out);
 	}
 	for (uint32_t i = 0; i < job->n_inputs && i < 3; i++)
 		sb_addf(out, " %s", job->inputs[i]);
@@ -457,6 +771,22 @@ static void cpu_global_init(void)
 {
 	xmlInitParser();
 	xmlInitializeCatalog();
+	/* libxslt's globals, once and before any thread: its extension
+	 * registry, EXSLT (as xsltproc has it), where its messages go (each
+	 * thread's own buffer), and what a stylesheet may do. No network:
+	 * entities, imports and document() resolve through the catalogs and
+	 * are refused when they would leave the machine, as with xsltproc
+	 * --nonet; and a stylesheet writes no file (exsl:document), since the
+	 * task's one output is written by juggle. */
+	xsltInit();
+	exsltRegisterAll();
+	xsltSetGenericErrorFunc(NULL, on_xslt_message);
+	xmlSetExternalEntityLoader(xmlNoNetExternalEntityLoader);
+	xsltSecurityPrefsPtr sec = xsltNewSecurityPrefs();
+	xsltSetSecurityPrefs(sec, XSLT_SECPREF_WRITE_FILE, xsltSecurityForbid);
+	xsltSetSecurityPrefs(sec, XSLT_SECPREF_CREATE_DIRECTORY, xsltSecurityForbid);
+	xsltSetSecurityPrefs(sec, XSLT_SECPREF_WRITE_NETWORK, xsltSecurityForbid);
+	xsltSetDefaultSecurityPrefs(sec);
 }
 
 const struct job_kind kind_cpu = {
@@ -470,4 +800,6 @@ const struct job_kind kind_cpu = {
 	.run = cpu_run,
 	.describe = cpu_describe,
 	.release = cpu_release,
+	.worker_release = cpu_worker_release,
+	.key_prefix = PARAMS_PREFIX,
 };

@@ -393,6 +393,9 @@ static bool job_key_known(const struct section *sec, const char *key)
 {
 	if (in_list(common_keys, key) || in_list(sec->kind->keys, key))
 		return true;
+	const char *pre = sec->kind->key_prefix;
+	if (pre && strncmp(key, pre, strlen(pre)) == 0 && key[strlen(pre)])
+		return true;
 	return sec->kind->env_keys && strncmp(key, "env.", 4) == 0 && key[4];
 }
 

@@ -85,7 +85,7 @@ BAD = [
      "juggle.ini:3: job 'a': input 'x' is also its own output"),
     ("[cpu a]\ntask = sha265\n",
      "juggle.ini:2: job 'a': unknown task 'sha265' (did you mean 'sha256'?) "
-     "(tasks: sum_squares, sha256, gzip, xmlcheck)"),
+     "(tasks: sum_squares, sha256, gzip, xmlcheck, xslt)"),
     ("[cpu a]\ntask = sum_squares\n",
      "juggle.ini:1: job 'a': task sum_squares needs the key 'n'"),
     ("[cpu a]\ntask = sum_squares\nn = lots\n",
