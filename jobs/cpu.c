@@ -719,7 +719,7 @@ static int run_xslt(struct attempt *a, const struct cpu_def *def)
 	}
 	xmlSetStructuredErrorFunc(NULL, NULL);
 	xslt_messages = NULL;
-	write_all(a->log_fd, sb_str(&msgs), msgs.len);
+	attempt_log_write(a, sb_str(&msgs), msgs.len);
 	sb_release(&msgs);
 	sb_release(&path);
 	return rc;
