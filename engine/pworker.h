@@ -61,8 +61,8 @@ struct pworker_request {
 /* Runs one request for attempt a, blocking until the worker answers, the
  * attempt's deadline passes or a stop is requested. The response's output
  * goes to the job's log (attempt_log_write()); a->res gets the exit code
- * and CPU seconds. Returns 0 when the worker answered with exit code 0; -1 otherwise, with a->res
- * failed: a non-zero exit code, a fault of the worker (named with its log,
+ * and CPU seconds. Returns 0 when the worker answered with exit code 0;
+ * -1 otherwise, with a->res failed: a non-zero exit code, a fault of the worker (named with its log,
  * whose tail then goes to the job's log too), a timeout (res->timed_out)
  * or an interrupt (RES_INTERRUPTED). */
 int pworker_run(struct attempt *a, const struct pworker_request *rq);

@@ -108,6 +108,30 @@ def test_never_through_a_link_out_of_the_folder(t):
     assert open(os.path.join(outside, "html", "a.html")).read() == "A\n"
 
 
+def test_a_glob_that_takes_a_stale_output_warns(t):
+    """A glob over the pages picks up the page of a deleted article: the
+    run says which file, which gone job wrote it, and how to remove it."""
+    t.write("articles/a.txt", "a\n")
+    t.write("articles/b.txt", "b\n")
+    t.ini(GRAPH + """
+[command index]
+foreach = html/*.html
+output = idx/{stem}.txt
+command = cp {input} {output}
+""")
+    r = t.juggle(rc=0)
+    assert "foreach glob takes" not in r.err, r.err
+    os.remove("articles/b.txt")
+    r = t.juggle(rc=0)
+    assert ("job 'index[b.html]': its foreach glob takes 'html/b.html', which 'page[b.txt]' "
+            "wrote and which is no longer in the graph; `juggle clean --stale` removes it"
+            in r.err), r.err
+    assert r.err.count("foreach glob takes") == 1, r.err
+    t.juggle("clean", "--stale", rc=0)
+    # Its index entry was made from the stale page: stale in turn.
+    assert stale(t) == [["idx/b.txt", "index[b.html]"]]
+
+
 def test_stale_takes_no_targets_and_only_list_and_clean_take_it(t):
     t.write("articles/a.txt", "a\n")
     t.ini(GRAPH)
