@@ -570,15 +570,27 @@ bool state_outputs_same(const struct state_rec *rec, const struct file_sig *outs
 	return true;
 }
 
-const struct file_sig *state_sig(struct state *st, const char *path, const struct file_sig *known)
+/* The run's cached signature of path, or a new empty entry for it
+ * (*fresh set) for the caller to fill; mtime_ns < 0 marks "not there". */
+static struct file_sig *sig_entry(struct state *st, const char *path, bool *fresh)
 {
 	struct file_sig *s = strmap_get(&st->sigs, path);
+	*fresh = !s;
 	if (s)
-		return s->mtime_ns < 0 ? NULL : s;
+		return s;
 	s = arena_alloc(&st->arena, sizeof(*s));
 	memset(s, 0, sizeof(*s));
 	s->path = arena_strdup(&st->arena, path);
 	strmap_put(&st->sigs, s->path, s);
+	return s;
+}
+
+const struct file_sig *state_sig(struct state *st, const char *path, const struct file_sig *known)
+{
+	bool fresh;
+	struct file_sig *s = sig_entry(st, path, &fresh);
+	if (!fresh)
+		return s->mtime_ns < 0 ? NULL : s;
 	if (file_sig_read(path, s, false) < 0)
 		return NULL;
 	if (known && known->mtime_ns == s->mtime_ns && known->size == s->size)
@@ -590,13 +602,10 @@ const struct file_sig *state_sig(struct state *st, const char *path, const struc
 
 const struct file_sig *state_tree_sig(struct state *st, const char *path)
 {
-	struct file_sig *s = strmap_get(&st->sigs, path);
-	if (s)
+	bool fresh;
+	struct file_sig *s = sig_entry(st, path, &fresh);
+	if (!fresh)
 		return s->mtime_ns < 0 ? NULL : s;
-	s = arena_alloc(&st->arena, sizeof(*s));
-	memset(s, 0, sizeof(*s));
-	s->path = arena_strdup(&st->arena, path);
-	strmap_put(&st->sigs, s->path, s);
 	return tree_sig_read(path, s) < 0 ? NULL : s;
 }
 
