@@ -102,7 +102,7 @@ def big_graph(t, n):
     assert rc == 0, (rc, out[-2000:], err[-2000:])
     rep = report()
     assert rep["counts"] == {"ok": n, "failed": 0, "skipped-up-to-date": 0, "not-run": 0,
-                             "interrupted": 0}, rep["counts"]
+                             "interrupted": 0, "skipped-nothing-failed": 0}, rep["counts"]
     assert len(rep["jobs"]) == n
     # Each instance ran once, under its own name, and got the right answer.
     names = {j["name"] for j in rep["jobs"]}
