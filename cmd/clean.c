@@ -79,7 +79,7 @@ static int clean_stale(struct cli *c, struct graph *g, int own)
 			}
 			continue;
 		}
-		if ((v[i].tree ? tree_remove(v[i].path) : out_unlink(v[i].path)) < 0) {
+		if (stale_remove(&v[i]) < 0) {
 			if (errno == ENOENT)
 				continue;
 			error("cannot remove '%s': %s", v[i].path, out_dir_strerror(errno));

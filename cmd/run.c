@@ -255,6 +255,27 @@ static void warn_stale_globs(const struct graph *g, struct state *st, struct str
 	free(v);
 }
 
+/* stale = remove, after a run that succeeded: what `juggle clean --stale`
+ * removes. A file that cannot be removed is a warning: the run's own
+ * work is done. */
+static void remove_stale(const struct graph *g, struct state *st, const struct cli *c)
+{
+	size_t n, removed = 0;
+	struct stale *v = stale_find(g, st, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (stale_remove(&v[i]) == 0)
+			removed++;
+		else if (errno != ENOENT)
+			warning("stale = remove: cannot remove '%s': %s", v[i].path,
+				out_dir_strerror(errno));
+	}
+	free(v);
+	stale_forget_gone(g, st);
+	if (removed && !c->quiet)
+		printf("juggle: removed %zu stale output%s (stale = remove)\n", removed,
+		       removed == 1 ? "" : "s");
+}
+
 struct rounds {
 	struct strmap settled, prior;
 	struct strvec keys; /* the maps' keys, owned */
@@ -479,6 +500,8 @@ int cmd_run(struct cli *c)
 		error("interrupted by %s; unfinished jobs are marked interrupted",
 		      signal_name(sum.signal, name));
 	}
+	if (g.settings.stale_remove && rc == 0 && !sum.interrupted)
+		remove_stale(&g, st, c);
 	json_decref(report);
 out:
 	jobserver_stop(NULL);

@@ -180,6 +180,9 @@ struct settings {
 	/* What a run that did not succeed archives: false (the default) its
 	 * partial archive beside the archive, true nothing at all. */
 	bool archive_on_failure_none;
+	/* stale = remove: a run that succeeded removes the stale outputs
+	 * (engine/stale.h) at its end; keep, the default, leaves them. */
+	bool stale_remove;
 	/* The keys kinds take in [settings] (job_kind.settings_keys), in
 	 * file order, ${} expanded. */
 	struct kvvec kind;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "engine/outtree.h"
+#include "engine/safepath.h"
 
 /* Whether the job called name is gone from g: neither a job of g nor an
  * item of a section whose items are not known yet. */
@@ -67,6 +68,11 @@ struct stale *stale_find(const struct graph *g, struct state *st, size_t *n)
 		qsort(f.out.v, f.out.n, sizeof(*f.out.v), by_path);
 	*n = f.out.n;
 	return f.out.v;
+}
+
+int stale_remove(const struct stale *s)
+{
+	return s->tree ? tree_remove(s->path) : out_unlink(s->path);
 }
 
 struct gone {

@@ -10,9 +10,8 @@
  *   - no job of the graph declares that path now;
  *   - it is still there as juggle left it: a regular file with the
  *     recorded content, or a folder output juggle's record says it wrote.
- * A file changed since is the user's, and never stale. Nothing here
- * removes anything: `juggle clean --stale` does, through safepath and
- * outtree, which never follow a link out of the graph's folder.
+ * A file changed since is the user's, and never stale. `juggle clean
+ * --stale` and `stale = remove` remove them through stale_remove().
  *
  * Ownership: the array belongs to the caller (free()); its strings to the
  * state, valid until state_close(). No errors: an output that cannot be
@@ -32,6 +31,11 @@ struct stale {
 
 /* The stale outputs, sorted by path; *n gets their count. */
 struct stale *stale_find(const struct graph *g, struct state *st, size_t *n);
+
+/* Removes one stale output, through safepath (a file) or outtree (a
+ * folder output), so never through a link out of the graph's folder.
+ * 0, or -1 with errno (ENOENT: it was gone already). */
+int stale_remove(const struct stale *s);
 
 /* Forgets the records of jobs gone from g that left nothing on disk (after
  * clean --stale, or outputs removed by hand), so the log stops carrying

@@ -338,6 +338,11 @@ void load_settings(struct loader *L)
 		else if (!b)
 			s->jobserver = false;
 	}
+	kv = find_kv(rest, nrest, "stale");
+	if (kv && strcmp(kv->val, "remove") == 0)
+		s->stale_remove = true;
+	else if (kv && strcmp(kv->val, "keep") != 0)
+		diag_add(L->d, L->file, kv->line, "stale: '%s' is not keep or remove", kv->val);
 	free(rest);
 	sb_release(&out);
 	sb_release(&err);

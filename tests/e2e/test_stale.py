@@ -132,6 +132,32 @@ command = cp {input} {output}
     assert stale(t) == [["idx/b.txt", "index[b.html]"]]
 
 
+@backends
+def test_stale_remove_setting_cleans_up_after_a_run_that_succeeded(t):
+    t.write("articles/a.txt", "a\n")
+    t.write("articles/b.txt", "b\n")
+    t.ini("[settings]\nstale = remove\n" + GRAPH)
+    t.juggle(rc=0)
+    os.remove("articles/b.txt")
+    t.write("articles/c.txt", "c\n")
+    r = t.juggle(rc=0)
+    assert "removed 1 stale output (stale = remove)" in r.out, r.out
+    assert not os.path.exists("html/b.html")
+    assert t.read("html/a.html") == "A\n" and t.read("html/c.html") == "C\n"
+    assert stale(t) == []
+    # A run that fails removes nothing.
+    os.remove("articles/c.txt")
+    t.ini("[settings]\nstale = remove\n" + GRAPH + """
+[command broken]
+command = false
+""")
+    r = t.juggle(rc=1)
+    assert os.path.exists("html/c.html") and stale(t) == [["html/c.html", "page[c.txt]"]]
+    t.ini("[settings]\nstale = tidy\n" + GRAPH)
+    r = t.juggle(rc=2)
+    assert "juggle.ini:2: stale: 'tidy' is not keep or remove" in r.err, r.err
+
+
 def test_stale_takes_no_targets_and_only_list_and_clean_take_it(t):
     t.write("articles/a.txt", "a\n")
     t.ini(GRAPH)
