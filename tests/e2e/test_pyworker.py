@@ -69,6 +69,7 @@ def test_example_outputs_incremental_and_identical_one_shot(t):
 
 PROBE = r'''
 import os, sys
+print("importing probe")  # at import: must not reach the protocol
 
 def record(item, out):
     with open("pids.log", "a") as f:
@@ -129,3 +130,13 @@ def test_one_worker_many_jobs_and_a_raise_fails_one_job(t):
     log = t.read("oneshot/.juggle/logs/probe[3].log")
     assert "ValueError: item three is bad" in log, log
     assert len(set(t.read("oneshot/pids.log").split())) == 10
+
+
+def test_a_module_that_does_not_import_fails_each_job_saying_why(t):
+    t.ini(PROBE_INI.replace("probe:record", "nosuch:record").replace("1..10", "1..3"))
+    for extra in ([], ["--no-workers"]):
+        r = t.juggle("-j", "2", "-k", *extra, rc=1)
+        assert set(r.statuses().values()) == {"failed"}, (extra, r.statuses())
+        for i in (1, 2, 3):
+            log = t.read(".juggle/logs/probe[%d].log" % i)
+            assert "ModuleNotFoundError: No module named 'nosuch'" in log, (extra, log)
