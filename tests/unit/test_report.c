@@ -61,17 +61,17 @@ static double num(json_t *o, const char *key)
 static void test_critical_path_and_lower_bound(void **state)
 {
 	(void)state;
-	write_text("g.ini", "[command long]\ncommand = true\n[command q]\ncommand = true\n"
-	                    "[command a]\ncommand = true\n[command b]\nafter = a\ncommand = true\n"
-	                    "[command s]\nafter = long\ncommand = true\n"
-	                    "[command t]\nafter = s\ncommand = true\n"
-	                    "[command r]\ncommand = true\n");
 	struct graph g;
 	struct diag d = {0};
-	struct load_opts o = {.file = "g.ini",
-	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
-	                      .default_jobs = 1};
-	assert_int_equal(graph_load(&g, &o, &d), 0);
+	assert_int_equal(
+	    load_ini(&g,
+	             "[command long]\ncommand = true\n[command q]\ncommand = true\n"
+	             "[command a]\ncommand = true\n[command b]\nafter = a\ncommand = true\n"
+	             "[command s]\nafter = long\ncommand = true\n"
+	             "[command t]\nafter = s\ncommand = true\n"
+	             "[command r]\ncommand = true\n",
+	             &d, NULL),
+	    0);
 	struct strbuf err = {0};
 	assert_int_equal(graph_select(&g, NULL, 0, &err), 0);
 	/* One lane, one job after another; s was up to date. */
@@ -113,8 +113,8 @@ static void test_critical_path_and_lower_bound(void **state)
 		json_decref(r);
 	}
 	/* The serial backend has one lane whatever -j says. */
-	struct report_meta m = {"g.ini", backend_serial.name, 4, NULL,
-				backend_serial.max_lanes, "file"};
+	struct report_meta m = {"g.ini", backend_serial.name,      4,
+	                        NULL,    backend_serial.max_lanes, "file"};
 	json_t *r = report_build(&g, &sum, &m);
 	assert_int_equal(json_integer_value(json_object_get(r, "lanes")), 1);
 	json_decref(r);
@@ -129,16 +129,16 @@ static void test_critical_path_and_lower_bound(void **state)
 static void test_streamed_report_is_the_tree(void **state)
 {
 	(void)state;
-	write_text("g.ini", "[command a]\ncommand = true\noutput = o/a\n"
-	                    "[command b]\ncommand = true\ndescription = say \"hi\" \\ caf\xc3\xa9\n"
-	                    "[command c]\ncommand = true\n"
-	                    "[cpu d]\ntask = sum_squares\nn = 3\n");
 	struct graph g;
 	struct diag d = {0};
-	struct load_opts o = {.file = "g.ini",
-	                      .cli = {.jobs = -1, .net_jobs = -1, .keep_going = -1, .load = -1},
-	                      .default_jobs = 1};
-	assert_int_equal(graph_load(&g, &o, &d), 0);
+	assert_int_equal(
+	    load_ini(&g,
+	             "[command a]\ncommand = true\noutput = o/a\n"
+	             "[command b]\ncommand = true\ndescription = say \"hi\" \\ caf\xc3\xa9\n"
+	             "[command c]\ncommand = true\n"
+	             "[cpu d]\ntask = sum_squares\nn = 3\n",
+	             &d, NULL),
+	    0);
 	struct strbuf err = {0};
 	assert_int_equal(graph_select(&g, NULL, 0, &err), 0);
 	ran_at(&g, "a", 0, 1e-7);
@@ -156,7 +156,7 @@ static void test_streamed_report_is_the_tree(void **state)
 			r->error = xstrdup("tab\there \x01 \xff end");
 			r->reason = xstrdup("\"quoted\" / slash");
 			r->facts = json_pack("{s:i, s:s, s:[i,f]}", "http_status", 404, "slurm_job",
-					     "12", "extra", 1, 2.5);
+			                     "12", "extra", 1, 2.5);
 		}
 		if (i == 2) {
 			r->status = JS_INTERRUPTED;
@@ -210,8 +210,8 @@ static void test_streamed_report_is_the_tree(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-	cmocka_unit_test(test_json_text_keeps_any_bytes),
-	cmocka_unit_test_setup_teardown(test_critical_path_and_lower_bound, in_tmp, out_of_tmp),
-	cmocka_unit_test_setup_teardown(test_streamed_report_is_the_tree, in_tmp, out_of_tmp),
+    cmocka_unit_test(test_json_text_keeps_any_bytes),
+    cmocka_unit_test_setup_teardown(test_critical_path_and_lower_bound, in_tmp, out_of_tmp),
+    cmocka_unit_test_setup_teardown(test_streamed_report_is_the_tree, in_tmp, out_of_tmp),
 };
 UNIT_GROUP(report, tests, NULL, NULL);
