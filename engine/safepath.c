@@ -315,8 +315,6 @@ static void unlink_if_changed(const char *path, const struct out_stamp *before)
 
 struct out_stamp *out_stamps_take(const struct job *job)
 {
-	if (job->sec->kind->atomic_outputs)
-		return NULL; /* nothing to remove after a failure */
 	struct out_stamp *s = xcalloc(job->n_outputs + 1, sizeof(*s));
 	for (uint32_t i = 0; i < job->n_outputs; i++) {
 		const char *base;
@@ -332,7 +330,7 @@ struct out_stamp *out_stamps_take(const struct job *job)
 
 void out_discard_changed(const struct job *job, const struct out_stamp *before)
 {
-	if (!before || job->sec->kind->atomic_outputs)
+	if (!before)
 		return;
 	for (uint32_t i = 0; i < job->n_outputs; i++)
 		if (!job_output_is_dir(job, i)) /* a failure never touches the tree */

@@ -89,11 +89,14 @@ struct out_stamp {
 	mode_t mode;
 };
 /* Stamps of the job's outputs, one per output, as they are now; the
- * caller frees the array. NULL for kinds that write atomically. */
+ * caller frees the array. Kinds that write atomically too: a worker in
+ * another process can rename a finished output into place and die
+ * before its result arrives, and that job is then failed like any other. */
 struct out_stamp *out_stamps_take(const struct job *job);
 /* Removes each of the job's outputs that exists and differs from its
  * stamp in before (created or changed since); with before NULL, removes
- * none. Kinds that write atomically keep their outputs. */
+ * none. A kind that writes atomically changes nothing when it fails in
+ * this process, so there this removes nothing. */
 void out_discard_changed(const struct job *job, const struct out_stamp *before);
 
 /* Removes the temporary files of the graph's outputs that a killed run
