@@ -15,12 +15,15 @@ DESTDIR ?=
 BUILD ?= build
 CC ?= cc
 PKGS := inih libcurl libarchive libxml-2.0 libxslt libexslt libuv libcrypto jansson zlib
+# Compiled against, not linked: loaded on first use by engine/lazy/ (which
+# says why: they were most of juggle's start-up time).
+LAZY_PKGS := libcurl libarchive
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 -I. $(WARN) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
-LDLIBS = $(PKG_LIBS) -lm -lpthread
+LDLIBS = $(PKG_LIBS) -ldl -lm -lpthread
 
 ENGINE_SRC := $(wildcard engine/*.c engine/*/*.c)
 JOBS_SRC := $(wildcard jobs/*.c jobs/*/*.c)
