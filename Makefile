@@ -17,7 +17,7 @@ CC ?= cc
 PKGS := inih libcurl libarchive libxml-2.0 libxslt libexslt libuv libcrypto jansson zlib
 # Compiled against, not linked: loaded on first use by engine/lazy/ (which
 # says why: they were most of juggle's start-up time).
-LAZY_PKGS := libcurl libarchive
+LAZY_PKGS := libcurl libarchive libxml-2.0 libxslt libexslt
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

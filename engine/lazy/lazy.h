@@ -1,12 +1,12 @@
 /* lazy.h - libraries loaded on first use.
  *
- * libcurl (the download kind) and libarchive (--archive) bring in some
- * forty shared libraries between them (TLS, Kerberos, LDAP, SSH, IDN,
- * compressors). Linked the usual way, the dynamic loader maps and relocates
+ * libcurl (the download kind), libarchive (--archive) and libxml2 with
+ * libxslt (the xmlcheck and xslt tasks, --junit) bring in some forty shared
+ * libraries between them (TLS, Kerberos, LDAP, SSH, IDN, ICU, compressors). Linked the usual way, the dynamic loader maps and relocates
  * every one of them at each start of juggle, for `juggle --version` and for
  * a graph with no download as much as for one with a thousand: it was most
- * of the start-up time. juggle does not link them. engine/lazy/curl.c and
- * engine/lazy/archive.c define the functions of those libraries that juggle
+ * of the start-up time. juggle does not link them. engine/lazy/curl.c,
+ * archive.c and xml.c define the functions of those libraries that juggle
  * calls, with the library's own prototypes (its header is included, so the
  * compiler checks each one); the first call of any of them dlopen()s the
  * library by its soname and resolves every function on the list at once, so
