@@ -175,7 +175,18 @@ static void join_output_dir(struct loader *L, struct section *sec, struct kv odi
 		kv.key = "output";
 		kv.val = val;
 		kv.cut_line = 0;
-		VEC_PUSH(&sec->keys, kv);
+		/* The keys are an exactly sized array in the graph's arena
+		 * (end_section()), which VEC_PUSH cannot grow: a new one. */
+		struct kvvec *k = &sec->keys;
+		struct kv *v = arena_alloc(&L->g->arena, sizeof(*v) * (k->n + 1));
+		if (k->n)
+			memcpy(v, k->v, sizeof(*v) * k->n);
+		if (k->cap)
+			free(k->v);
+		v[k->n] = kv;
+		k->v = v;
+		k->n++;
+		k->cap = 0; /* owned by the arena */
 	}
 	sb_release(&sb);
 	sb_release(&dir);

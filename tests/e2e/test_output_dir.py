@@ -317,3 +317,32 @@ def test_output_dir_key_and_placeholder(t):
         """)
     r = t.juggle("check", rc=2)
     assert "juggle.ini:4" in r.err and "{output_dir} cannot be used here" in r.err, r
+
+
+@backends
+def test_output_dir_as_the_only_output(t):
+    """A section whose one output is output_dir loads (check, -n) and
+    runs: the tree is in place, a second run does nothing, and a failure
+    leaves neither a tree nor a staging folder."""
+    t.ini("""
+        [command unpack]
+        output_dir = site
+        command = sh -c 'mkdir -p "$0/d" && echo made > "$0/d/x"' {output_dir}
+        """)
+    r = t.juggle("check", rc=0)
+    assert "1 job" in r.out, r
+    r = t.juggle("-n", rc=0)
+    assert "would run unpack" in r.out and not os.path.exists("site"), r
+    r = t.juggle(rc=0)
+    assert r.statuses() == {"unpack": "ok"}, r
+    assert tree("site") == {"d/x": "made\n"}
+    assert t.juggle(rc=0).statuses() == {"unpack": "skipped-up-to-date"}
+    shutil.rmtree("site")
+    t.ini("""
+        [command unpack]
+        output_dir = site
+        command = sh -c 'mkdir -p "$0/d" && echo half > "$0/d/x"; exit 4' {output_dir}
+        """)
+    r = t.juggle(rc=1)
+    assert r.statuses() == {"unpack": "failed"}, r
+    assert not os.path.exists("site") and staging_left() == []
