@@ -136,25 +136,35 @@ int cmd_worker(struct cli *c)
 		pthread_detach(watcher);
 	struct worker w = {.id = 0};
 	while (rc == EXIT_OK && getline(&line, &cap, in) > 0) {
-		char *name = NULL, *extra = NULL;
-		int number = 0;
-		struct job *job = NULL;
-		if (remote_request_parse(line, &name, &number, &extra) == 0)
-			job = graph_job(&g, name);
+		struct remote_request req;
 		if (cancel_requested()) {
 			/* Slurm is ending this task (scancel, the allocation's
 			 * time): take no more work; the run sees the connection
 			 * end and gives the attempt to another worker. */
 			rc = EXIT_INTERRUPTED;
-		} else if (!job) {
+			break;
+		}
+		if (remote_request_parse(line, &req) < 0) {
+			error("the run at %s sent a line that is not a job to run; ending", addr);
+			rc = EXIT_FAILED;
+			break;
+		}
+		struct job *job = graph_job(&g, req.job);
+		if (!job) {
 			/* Not this graph's job: the run and this node disagree. */
 			error("the run asked for an unknown job; ending");
 			rc = EXIT_FAILED;
-		} else if (remote_run_attempt(job, &w, number > 0 ? number : 1, extra, out) < 0) {
-			rc = EXIT_FAILED;
+		} else {
+			/* The scheduler's run record is not in this copy of
+			 * the graph: what the attempt reads of it comes along. */
+			free(job->run.failed_upstream);
+			job->run.failed_upstream = req.failed;
+			req.failed = NULL;
+			if (remote_run_attempt(job, &w, req.number > 0 ? req.number : 1, req.extra,
+			                       out) < 0)
+				rc = EXIT_FAILED;
 		}
-		free(name);
-		free(extra);
+		remote_request_release(&req);
 	}
 	worker_release(&w);
 	free(line);

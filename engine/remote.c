@@ -85,16 +85,24 @@ bool remote_check(const char *line, const char *nonce, const unsigned char key[R
 	return ok;
 }
 
-char *remote_request(const char *job, int number, const char *extra)
+/* Sets o's key to text, hex-encoded (any bytes survive, JSON's rules on
+ * strings never apply). */
+static void set_hex(json_t *o, const char *key, const char *text)
+{
+	size_t n = strlen(text);
+	char *hex = xmalloc(2 * n + 1);
+	hex_encode(hex, (const unsigned char *)text, n);
+	json_object_set_new(o, key, json_string(hex));
+	free(hex);
+}
+
+char *remote_request(const char *job, int number, const char *extra, const char *failed)
 {
 	json_t *o = json_pack("{s:s,s:i}", "job", job, "attempt", number);
-	if (extra) {
-		size_t n = strlen(extra);
-		char *hex = xmalloc(2 * n + 1);
-		hex_encode(hex, (const unsigned char *)extra, n);
-		json_object_set_new(o, "extra", json_string(hex));
-		free(hex);
-	}
+	if (extra)
+		set_hex(o, "extra", extra);
+	if (failed)
+		set_hex(o, "failed", failed);
 	return line_of(o);
 }
 
@@ -103,37 +111,59 @@ static int nibble(char c)
 	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-int remote_request_parse(const char *line, char **job, int *number, char **extra)
+/* o's key decoded from hex into *out (NULL when absent): 0, or -1 when
+ * the key is there but not hex of text without a NUL. */
+static int get_hex(json_t *o, const char *key, char **out)
 {
+	*out = NULL;
+	json_t *x = json_object_get(o, key);
+	if (!x)
+		return 0;
+	const char *hex = json_string_value(x);
+	if (!hex || strlen(hex) % 2)
+		return -1;
+	size_t len = strlen(hex) / 2;
+	char *e = xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(e);
+			return -1;
+		}
+		e[i] = (char)(hi << 4 | lo);
+	}
+	e[len] = '\0';
+	*out = e;
+	return 0;
+}
+
+int remote_request_parse(const char *line, struct remote_request *req)
+{
+	memset(req, 0, sizeof(*req));
 	json_t *o = json_loads(line, 0, NULL);
 	const char *name = json_string_value(json_object_get(o, "job"));
 	json_t *n = json_object_get(o, "attempt");
-	json_t *x = json_object_get(o, "extra");
-	const char *hex = json_string_value(x);
-	if (!name || !json_is_integer(n) || (x && (!hex || strlen(hex) % 2))) {
+	char *extra = NULL, *failed = NULL;
+	if (!name || !json_is_integer(n) || get_hex(o, "extra", &extra) < 0 ||
+	    get_hex(o, "failed", &failed) < 0) {
+		free(extra);
 		json_decref(o);
 		return -1;
 	}
-	char *e = NULL;
-	if (hex) {
-		size_t len = strlen(hex) / 2;
-		e = xmalloc(len + 1);
-		for (size_t i = 0; i < len; i++) {
-			int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-				free(e);
-				json_decref(o);
-				return -1;
-			}
-			e[i] = (char)(hi << 4 | lo);
-		}
-		e[len] = '\0';
-	}
-	*job = xstrdup(name);
-	*number = (int)json_integer_value(n);
-	*extra = e;
+	req->job = xstrdup(name);
+	req->number = (int)json_integer_value(n);
+	req->extra = extra;
+	req->failed = failed;
 	json_decref(o);
 	return 0;
+}
+
+void remote_request_release(struct remote_request *req)
+{
+	free(req->job);
+	free(req->extra);
+	free(req->failed);
+	memset(req, 0, sizeof(*req));
 }
 
 int remote_run_attempt(const struct job *job, struct worker *w, int number, const char *extra,

@@ -5,7 +5,8 @@
  * The link is TCP, one JSON object per line:
  *   host -> worker: {"hello":"juggle-worker-1","nonce":HEX}
  *   worker -> host: {"proof":HEX,"host":NAME,"pid":N}
- *   host -> worker: {"job":NAME,"attempt":N,"extra":HEX}   (extra optional)
+ *   host -> worker: {"job":NAME,"attempt":N,"extra":HEX,"failed":HEX}
+ *                   (extra and failed optional)
  *   worker -> host: result_to_json() of that attempt
  * The proof is an HMAC-SHA256 of the nonce under the run's key
  * (RESULT_KEY_PATH: random per run, 0600, reached by the nodes through the
@@ -42,10 +43,23 @@ char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN]);
 bool remote_check(const char *line, const char *nonce, const unsigned char key[RESULT_KEY_LEN],
                   char **who);
 
-/* One attempt to run, as a line. */
-char *remote_request(const char *job, int number, const char *extra);
-/* Reads a request line: 0 with *job and *extra (NULL: none) to free, or -1. */
-int remote_request_parse(const char *line, char **job, int *number, char **extra);
+/* One attempt to run, as a line: extra is what the job's last success
+ * stored (NULL: nothing), failed the jobs upstream that failed in this run,
+ * one a line, for a job with a trigger rule (its JUGGLE_FAILED; NULL:
+ * none given). */
+char *remote_request(const char *job, int number, const char *extra, const char *failed);
+
+/* A request as read; remote_request_release() frees its strings. */
+struct remote_request {
+	char *job;
+	int number;
+	char *extra;  /* NULL: none */
+	char *failed; /* NULL: none */
+};
+
+/* Reads a request line into req: 0, or -1 with req empty. */
+int remote_request_parse(const char *line, struct remote_request *req);
+void remote_request_release(struct remote_request *req);
 
 /* Runs the attempt on this worker (job_attempt(): logs, timeouts, process
  * groups, atomic outputs, as everywhere) and writes its result to fd as one

@@ -441,7 +441,8 @@ static void dispatch(struct alloc *a)
 		double to = t->job->sec->timeout;
 		t->give_up = to > 0 ? t->sent + to + KILL_GRACE_S + ABANDON_GRACE_S + 5.0 : 0;
 		c->t = t;
-		char *line = remote_request(t->job->name, t->number, t->extra);
+		char *line = remote_request(t->job->name, t->number, t->extra,
+		                            t->job->run.failed_upstream);
 		int rc = write_all(c->fd, line, strlen(line));
 		free(line);
 		if (rc < 0) {

@@ -49,25 +49,37 @@ static void test_proof_needs_the_key_and_the_nonce(void **state)
 static void test_request_round_trip(void **state)
 {
 	(void)state;
-	char *line = remote_request("a b", 3, "etag \"x\"\n\xc3\xa9");
-	char *job = NULL, *extra = NULL;
-	int n = 0;
-	assert_int_equal(remote_request_parse(line, &job, &n, &extra), 0);
-	assert_string_equal(job, "a b");
-	assert_int_equal(n, 3);
-	assert_string_equal(extra, "etag \"x\"\n\xc3\xa9");
-	free(job);
-	free(extra);
+	char *line = remote_request("a b", 3, "etag \"x\"\n\xc3\xa9", "conv[b]\nconv[c]");
+	struct remote_request req;
+	assert_int_equal(remote_request_parse(line, &req), 0);
+	assert_string_equal(req.job, "a b");
+	assert_int_equal(req.number, 3);
+	assert_string_equal(req.extra, "etag \"x\"\n\xc3\xa9");
+	assert_string_equal(req.failed, "conv[b]\nconv[c]");
+	remote_request_release(&req);
 	free(line);
-	line = remote_request("j", 1, NULL);
-	assert_int_equal(remote_request_parse(line, &job, &n, &extra), 0);
-	assert_null(extra);
-	free(job);
+	/* An empty list of failed jobs (a trigger job with nothing failed
+	 * upstream) is not the same as none given. */
+	line = remote_request("j", 1, NULL, "");
+	assert_int_equal(remote_request_parse(line, &req), 0);
+	assert_null(req.extra);
+	assert_non_null(req.failed);
+	assert_string_equal(req.failed, "");
+	remote_request_release(&req);
 	free(line);
-	assert_int_equal(remote_request_parse("{\"job\":1}", &job, &n, &extra), -1);
+	line = remote_request("j", 1, NULL, NULL);
+	assert_int_equal(remote_request_parse(line, &req), 0);
+	assert_null(req.extra);
+	assert_null(req.failed);
+	remote_request_release(&req);
+	free(line);
+	assert_int_equal(remote_request_parse("{\"job\":1}", &req), -1);
+	assert_null(req.job);
+	assert_int_equal(remote_request_parse("{\"job\":\"j\",\"attempt\":1,\"extra\":\"0\"}", &req),
+	                 -1);
 	assert_int_equal(
-	    remote_request_parse("{\"job\":\"j\",\"attempt\":1,\"extra\":\"0\"}", &job, &n, &extra),
-	    -1);
+	    remote_request_parse("{\"job\":\"j\",\"attempt\":1,\"failed\":\"6\"}", &req), -1);
+	assert_null(req.extra);
 }
 
 static const struct CMUnitTest tests[] = {
