@@ -4,7 +4,13 @@
  * (RESULT_KEY_PATH, through the shared filesystem) without sending it, and
  * then runs the attempts it is sent, one at a time, with the same code as
  * the processes backend's workers, answering each with its result
- * (engine/remote.h). It ends when the run closes the connection. */
+ * (engine/remote.h). It ends when the run closes the connection.
+ *
+ * A foreach over another job's output expands from the list or folder on
+ * disk (the run's rounds: each round's allocation starts after the jobs
+ * that settled them ended); a job the run sends that this graph lacks
+ * makes the worker load the graph again, and when it is still not there,
+ * that attempt fails saying so and the worker takes the next one. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
@@ -80,6 +86,61 @@ static void *watch_run(void *arg)
 	}
 }
 
+/* The job called name in *g; when there is none, the graph loaded again
+ * first: the run loads it again too, in rounds, once a job made the list
+ * or folder a foreach reads (a dynamic section), and its later jobs are
+ * those items. NULL when it is not there either (or the graph no longer
+ * loads: *g is then empty and cli_load() said why on stderr). */
+static struct job *find_job(struct cli *c, struct graph *g, struct worker *w, const char *name)
+{
+	struct job *job = graph_job(g, name);
+	if (job)
+		return job;
+	worker_release(w); /* a kind's cache may hold what the old graph had */
+	graph_release(g);
+	if (cli_load(c, g) != 0)
+		return NULL;
+	kinds_global_init(g);
+	return graph_job(g, name);
+}
+
+/* Answers a request for a job this node's graph does not have with a
+ * failed result that says so (the run reports it as the job's error).
+ * EXIT_OK to go on with the next request, EXIT_FAILED when the answer
+ * could not be written. */
+static int answer_unknown(const struct cli *c, const struct graph *g,
+                          const struct remote_request *req, int out)
+{
+	char node[256] = "?";
+	const char *slurm_node = getenv("SLURMD_NODENAME");
+	if (slurm_node && *slurm_node)
+		snprintf(node, sizeof(node), "%s", slurm_node);
+	else
+		gethostname(node, sizeof(node) - 1);
+	struct result res;
+	result_init(&res);
+	if (!g->jobs.n && !g->sections.n)
+		result_fail(&res,
+		            "the worker on %s cannot run it: '%s' no longer loads there (its "
+		            "errors are in the workers' log in .juggle/)",
+		            node, c->file);
+	else
+		result_fail(&res,
+		            "the worker on %s has no job '%s' in '%s', even after loading it "
+		            "again: the node reads another foreach list or folder than this host "
+		            "(is the graph's folder shared, and the same on both, and so is the "
+		            "environment the graph reads?)",
+		            node, req->job, c->file);
+	res.retryable = false;
+	char *text = result_to_json(&res);
+	size_t len = strlen(text);
+	text[len] = '\n'; /* replaces the NUL; the length is known */
+	int rc = write_all(out, text, len + 1);
+	free(text);
+	result_release(&res);
+	return rc < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
 int cmd_worker(struct cli *c)
 {
 	if (c->nargs != 1) {
@@ -89,6 +150,9 @@ int cmd_worker(struct cli *c)
 	const char *addr = c->args[0];
 	c->nargs = 0;
 	c->load_warned = true; /* the run did */
+	/* A foreach over another job's output expands from what is on disk:
+	 * this allocation runs the round that follows that job's end. */
+	c->settled_if_exists = true;
 	struct graph g;
 	int rc = cli_load(c, &g);
 	if (rc) {
@@ -149,11 +213,9 @@ int cmd_worker(struct cli *c)
 			rc = EXIT_FAILED;
 			break;
 		}
-		struct job *job = graph_job(&g, req.job);
+		struct job *job = find_job(c, &g, &w, req.job);
 		if (!job) {
-			/* Not this graph's job: the run and this node disagree. */
-			error("the run asked for an unknown job; ending");
-			rc = EXIT_FAILED;
+			rc = answer_unknown(c, &g, &req, out);
 		} else {
 			/* The scheduler's run record is not in this copy of
 			 * the graph: what the attempt reads of it comes along. */
