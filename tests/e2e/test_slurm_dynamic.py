@@ -103,6 +103,44 @@ def test_slurm_foreach_over_a_made_list(t):
 
 @modes
 @timeout(240)
+def test_slurm_glob_over_a_made_folder(t):
+    """A glob foreach over a folder output made in the same run: its items
+    are the files the job wrote there, built on the cluster in that run; a
+    second run with one more file builds only that item."""
+    c, settings = start(t)
+    t.write("names.txt", "a\nb\n")
+    t.ini(settings + """
+        [command split]
+        input = names.txt
+        output_dir = parts
+        command = sh -c 'while read n; do echo "part $n" > "$0/$n.txt"; done < names.txt' {output_dir}
+
+        [cpu digest]
+        foreach = parts/*.txt
+        task = sha256
+        output = sums/{stem}.sha256
+
+        [command upper]
+        foreach = parts/*.txt
+        output = up/{stem}.txt
+        command = sh -c 'tr a-z A-Z < "$0" > "$1"' {input} {output}
+        """)
+    r = t.juggle("-j", "2", rc=0)
+    assert r.statuses() == {"split": "ok", "digest[a.txt]": "ok", "digest[b.txt]": "ok",
+                            "upper[a.txt]": "ok", "upper[b.txt]": "ok"}, r
+    for n in "ab":
+        assert t.read("up/%s.txt" % n) == "PART %s\n" % n.upper()
+        assert sha256("part %s\n" % n) in t.read("sums/%s.sha256" % n)
+        assert r.job("upper[%s.txt]" % n)["node"] == c.node
+    t.write("names.txt", "a\nb\nc\n")
+    r = t.juggle("-j", "2", rc=0)
+    assert r.ran() == ["digest[c.txt]", "split", "upper[c.txt]"], r
+    assert t.read("up/c.txt") == "PART C\n"
+    nothing_left(t, c)
+
+
+@modes
+@timeout(240)
 def test_slurm_output_dir(t):
     """A job whose only output is a folder, run on the cluster: failing
     after writing half its tree, it leaves neither the tree nor its
