@@ -330,7 +330,7 @@ static void keep_round(struct rounds *r, struct graph *g)
 		}
 		*keep = *run; /* its pointers were moved into this round's graph */
 		run->facts = run->counts = NULL;
-		run->reason = run->error = run->value = NULL;
+		run->reason = run->error = run->value = run->failed_upstream = NULL;
 	}
 }
 
@@ -345,6 +345,7 @@ static void rounds_release(struct rounds *r)
 		free(run->reason);
 		free(run->error);
 		free(run->value);
+		free(run->failed_upstream);
 		free(run);
 	}
 	strmap_release(&r->prior);

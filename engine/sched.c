@@ -199,9 +199,10 @@ static void settle_prior(struct sched *s, struct job *job, struct job_run *befor
 	struct job_run *r = &job->run;
 	bool wanted = r->wanted;
 	free(r->reason);
+	free(r->failed_upstream);
 	*r = *before;
 	before->facts = before->counts = NULL;
-	before->reason = before->error = before->value = NULL;
+	before->reason = before->error = before->value = before->failed_upstream = NULL;
 	r->wanted = wanted;
 	r->pending = 0;
 	s->sum->counts[r->status]++;

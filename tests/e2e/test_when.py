@@ -149,6 +149,38 @@ def test_a_failing_trigger_job_fails_the_run(t):
     assert r.job("summary")["failed_upstream"] == []
 
 
+@backends
+def test_trigger_jobs_in_a_run_of_rounds(t):
+    """A graph that also has a foreach over a made list runs in rounds;
+    what a trigger job was told in the first round (JUGGLE_FAILED, the
+    report's failed_upstream and reason) is still what the report says
+    after the later round."""
+    t.write("source.txt", "x\ny\n")
+    t.ini(NIGHTLY + """
+[command make-list]
+input = source.txt
+output = list.txt
+command = cp source.txt list.txt
+
+[command each]
+foreach = lines:list.txt
+output = each/{item}.txt
+command = sh -c 'echo "$0" > "$1"' {item} {output}
+""")
+    t.write("broken-b", "")
+    t.write("broken-c", "")
+    r = t.juggle("-k", rc=1)
+    s = r.statuses()
+    assert s["each[x]"] == "ok" and s["each[y]"] == "ok", s
+    assert s["summary"] == "ok" and s["mail"] == "ok", s
+    assert t.read("summary.txt") == "out/a.txt\nconv[b]\nconv[c]\n"
+    assert r.job("summary")["failed_upstream"] == ["conv[b]", "conv[c]"], r.job("summary")
+    assert r.job("mail")["failed_upstream"] == ["conv[b]", "conv[c]"], r.job("mail")
+    assert r.job("mail")["reason"] == \
+        "'conv[b]' and 1 more failed upstream (when = any_failed)", r.job("mail")
+    assert t.read("mail.txt") == "to: ops\nconv[b]\nconv[c]\n"
+
+
 def test_dry_run_and_explain_say_what_trigger_jobs_would_do(t):
     t.ini(NIGHTLY)
     t.write("broken-b", "")
