@@ -399,6 +399,22 @@ static bool uses_worker(const struct job *job)
 	return def->worker && pworker_enabled();
 }
 
+static char *command_worker_key(const struct job *job)
+{
+	const struct command_def *def = job->sec->kpriv;
+	if (!uses_worker(job))
+		return NULL;
+	struct pworker_request rq = {0};
+	char **start = worker_argv(job);
+	char **envp = def->env.n ? job_environ(job, &rq.path) : NULL;
+	rq.start = start;
+	rq.envp = envp;
+	char *key = pworker_key(&rq);
+	free_words(start);
+	free_words(envp);
+	return key;
+}
+
 static int command_run(struct attempt *a)
 {
 	if (uses_worker(a->job))
@@ -609,5 +625,6 @@ const struct job_kind kind_command = {
 	.cancel_async = command_cancel_async,
 	.program = command_program,
 	.describe = command_describe,
+	.worker_key = command_worker_key,
 	.release = command_release,
 };

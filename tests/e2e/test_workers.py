@@ -329,3 +329,96 @@ command = python3 gone.py gone.txt 60
     t.write("juggle.ini", "[command one]\noutput = o\ncommand = touch o\nworker_idle = 5\n")
     r = t.juggle("-n", backend=False, rc=2)
     assert "juggle.ini:4: job 'one': worker_idle: the job has no worker" in r.err, r.err
+
+
+def most_alive(t):
+    """The most workers alive at once, from their own records of their
+    start and their exit, in the order they wrote them."""
+    alive, most = set(), 0
+    for line in t.read("lives.log").splitlines():
+        what, pid = line.split()
+        if what == "start":
+            alive.add(pid)
+        else:
+            alive.discard(pid)
+        most = max(most, len(alive))
+    return most, alive
+
+
+# Waits, up to a deadline, until requests.log has N lines, then copies a
+# file: a job that holds its lane while workers serve jobs on others.
+WAIT_REQUESTS = r"""
+import os, shutil, sys, time
+n, limit, src, dst = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+end = time.monotonic() + limit
+def served():
+    try:
+        return len(open("requests.log").read().splitlines())
+    except OSError:
+        return 0
+while served() < n:
+    if time.monotonic() > end:
+        sys.exit("requests.log did not reach %d lines in %s s" % (n, limit))
+    time.sleep(0.02)
+shutil.copy(src, dst)
+"""
+
+
+@backends
+@timeout(180)
+def test_pool_depth_caps_live_workers_on_every_backend(t):
+    """[pool w] depth = 2 at -j 4: never more than two workers alive at
+    once, also where each worker process keeps its own (processes)."""
+    from harness import TIMEOUT_SCALE
+    first = ["a%02d" % i for i in range(4)]
+    then = ["b%02d" % i for i in range(16)]
+    t.write("w.py", WORKER)
+    t.write("wait.py", WAIT_REQUESTS)
+    for n in first + then:
+        t.write("in/%s.txt" % n, "text of %s\n" % n)
+    for i in range(2):
+        t.write("other%d.txt" % i, "other\n")
+    # Two jobs without a worker start first and hold two lanes until the
+    # workers, on the other two, have served the first four jobs; the
+    # other sixteen come after them and find all four lanes free. (The
+    # serial backend runs one job at a time: there they do not wait.)
+    wait_for = 0 if t.backend == "serial" else len(first)
+    t.ini("""
+        [command other]
+        foreach = other*.txt
+        output = {stem}.copy
+        command = python3 wait.py %d %d {input} {output}
+
+        [pool w]
+        depth = 2
+
+        [command first]
+        foreach = in/a*.txt
+        output = out/{stem}.up
+        worker = python3 w.py
+        command = up {input} {output}
+        pool = w
+
+        [command then]
+        foreach = in/b*.txt
+        output = out/{stem}.up
+        worker = python3 w.py
+        command = up {input} {output}
+        pool = w
+        after = other
+        """ % (wait_for, 60 * TIMEOUT_SCALE))
+    r = t.juggle("-j", "4", "--order", "file", rc=0)
+    for n in first + then:
+        assert t.read("out/%s.up" % n) == "TEXT OF %s\n" % n.upper(), n
+    assert t.read("other0.copy") == "other\n"
+    reqs = requests(t)
+    assert len(reqs) == 20
+    # Both sections' jobs went to the same workers: their command is one.
+    pids = {p for p, _ in reqs}
+    assert 1 <= len(pids) <= 2, reqs
+    most, left = most_alive(t)
+    assert most <= 2, t.read("lives.log")
+    # Each stopped as it should (its stdin closed) before the run ended.
+    assert not left, t.read("lives.log")
+    assert len(t.read("workers.log").splitlines()) == len(pids)
+    assert len(r.ran()) == 22 and all(s == "ok" for s in r.statuses().values()), r.statuses()
