@@ -132,6 +132,13 @@ struct job_kind {
 	 * Kinds without it run there as `juggle exec-job`. */
 	void (*program)(const struct job *job, struct job_program *out);
 
+	/* Optional: the key of the persistent worker (engine/pworker.h) an
+	 * attempt of job sends its request to, as pworker_key() makes it, or
+	 * NULL when it uses none; the caller frees it. The processes backend
+	 * routes a key's jobs with it, so that a key's workers stay within
+	 * -j and the job's pools across its worker processes. */
+	char *(*worker_key)(const struct job *job);
+
 	/* Optional: appends a one-line description for -v and -n (the
 	 * command line, the URL). */
 	void (*describe)(const struct job *job, struct strbuf *out);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/filesig.h"
@@ -30,14 +31,32 @@ struct pw {
 	struct strbuf buf; /* bytes read past the last response */
 	double cpu_seen;   /* its CPU seconds at the last answer */
 	double idle_since; /* monotonic */
+	double idle_s;     /* how long it may stay idle */
 	bool busy;
-	bool reaped; /* waited for already: only its group may be left */
+	bool stopping; /* idle too long, being stopped: in the table until gone */
+	bool reaped;   /* waited for already: only its group may be left */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static VEC(struct pw *) table;
 static int started; /* workers started by this process, for log names */
 static bool enabled = true;
+
+/* The reaper (see pworker.h), under lock. reaper_cond waits on the
+ * monotonic clock, mono_now()'s. */
+static pthread_cond_t reaper_cond;
+/* Signalled when a stopping worker is gone: a request of its key waits for
+ * that before it starts another, so a key's live workers never outnumber
+ * its requests in flight, even for a moment. */
+static pthread_cond_t gone_cond = PTHREAD_COND_INITIALIZER;
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+static pthread_t reaper;
+static bool reaper_on;   /* its thread runs, in this process */
+static bool reaper_quit; /* asked to end */
+
+static void pw_stop(struct pw *pw, double grace);
+static void pw_end(struct pw *pw, double grace);
+static void pw_free(struct pw *pw);
 
 void pworker_start_run(bool on)
 {
@@ -53,12 +72,152 @@ bool pworker_enabled(void)
 	return enabled;
 }
 
+/* Marks stopping, into *out, the idle workers whose idle time is up at
+ * now; returns the earliest expiry of those left idle, or -1. Under
+ * lock. */
+static double take_expired(double now, struct pw ***out, size_t *n_out)
+{
+	VEC(struct pw *) stale = {0};
+	double next = -1;
+	for (size_t i = 0; i < table.n; i++) {
+		struct pw *pw = table.v[i];
+		if (pw->busy || pw->stopping)
+			continue;
+		double end = pw->idle_since + pw->idle_s;
+		if (end <= now) {
+			pw->stopping = true;
+			VEC_PUSH(&stale, pw);
+		} else if (next < 0 || end < next) {
+			next = end;
+		}
+	}
+	*out = stale.v;
+	*n_out = stale.n;
+	return next;
+}
+
+/* Stops the n workers take_expired() gave, without the lock (the grace
+ * would hold up every request), then drops them from the table. */
+static void stop_expired(struct pw **stale, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		pw_end(stale[i], 1.0);
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < table.n; k++)
+			if (table.v[k] == stale[i]) {
+				table.v[k] = table.v[--table.n];
+				break;
+			}
+	pthread_cond_broadcast(&gone_cond);
+	pthread_mutex_unlock(&lock);
+	for (size_t i = 0; i < n; i++)
+		pw_free(stale[i]);
+	free(stale);
+}
+
+static void *reaper_main(void *unused)
+{
+	(void)unused;
+	pthread_mutex_lock(&lock);
+	while (!reaper_quit) {
+		struct pw **stale;
+		size_t n;
+		double next = take_expired(mono_now(), &stale, &n);
+		if (n) {
+			pthread_mutex_unlock(&lock);
+			stop_expired(stale, n);
+			pthread_mutex_lock(&lock);
+			continue;
+		}
+		free(stale);
+		if (next < 0) {
+			pthread_cond_wait(&reaper_cond, &lock);
+		} else {
+			struct timespec ts;
+			ts.tv_sec = (time_t)next;
+			ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+			if (ts.tv_nsec >= 1000000000L)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			pthread_cond_timedwait(&reaper_cond, &lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+/* fork(): the child must not inherit the lock held by another thread, nor
+ * the parent's workers, whose pipes' ends it may close but whose
+ * processes are not its children; nor the reaper, which is not there. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&lock);
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_unlock(&lock); /* the one thread here took it */
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&reaper_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_cond_init(&gone_cond, NULL);
+	for (size_t i = 0; i < table.n; i++) {
+		struct pw *pw = table.v[i];
+		if (pw->in_fd >= 0)
+			close(pw->in_fd);
+		if (pw->out_fd >= 0)
+			close(pw->out_fd);
+		sb_release(&pw->buf);
+		free(pw->key);
+		free(pw->name);
+		free(pw->log);
+		free(pw);
+	}
+	free(table.v);
+	table.v = NULL;
+	table.n = table.cap = 0;
+	reaper_on = reaper_quit = false;
+}
+
+static void reaper_setup(void)
+{
+	pthread_condattr_t attr;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&reaper_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* Starts the reaper if it does not run. Under lock. Should the thread not
+ * start, idle workers are stopped when a request next comes (checkout()). */
+static void reaper_start(void)
+{
+	if (reaper_on)
+		return;
+	/* Signals are for the threads that run jobs, not this one. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	reaper_quit = false;
+	reaper_on = pthread_create(&reaper, NULL, reaper_main, NULL) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Kills the worker's process group and reaps it; with grace, first closes
- * its stdin and gives it that long to end by itself. Frees pw. */
-static void pw_stop(struct pw *pw, double grace)
+ * its stdin and gives it that long to end by itself. */
+static void pw_end(struct pw *pw, double grace)
 {
 	if (pw->in_fd >= 0)
 		close(pw->in_fd);
+	pw->in_fd = -1;
 	if (pw->pid > 0 && pw->reaped) {
 		kill(-pw->pid, SIGKILL); /* what it left in its group; not its pid, reaped */
 	} else if (pw->pid > 0) {
@@ -72,7 +231,14 @@ static void pw_stop(struct pw *pw, double grace)
 		if (w != pw->pid)
 			while (waitpid(pw->pid, &status, 0) < 0 && errno == EINTR) {
 			}
+		pw->reaped = true;
 	}
+}
+
+static void pw_free(struct pw *pw)
+{
+	if (pw->in_fd >= 0)
+		close(pw->in_fd);
 	if (pw->out_fd >= 0)
 		close(pw->out_fd);
 	sb_release(&pw->buf);
@@ -80,6 +246,13 @@ static void pw_stop(struct pw *pw, double grace)
 	free(pw->name);
 	free(pw->log);
 	free(pw);
+}
+
+/* pw_end(), then pw_free(). */
+static void pw_stop(struct pw *pw, double grace)
+{
+	pw_end(pw, grace);
+	pw_free(pw);
 }
 
 /* The worker's CPU seconds, its own and its waited-for children's; the
@@ -110,6 +283,9 @@ static double pw_cpu(const struct pw *pw)
 
 static char *request_key(const struct pworker_request *rq, struct strbuf *name)
 {
+	struct strbuf unused = {0};
+	if (!name)
+		name = &unused;
 	struct strbuf key = {0};
 	for (char *const *a = rq->start; *a; a++) {
 		sb_add(&key, *a, strlen(*a) + 1);
@@ -126,28 +302,50 @@ static char *request_key(const struct pworker_request *rq, struct strbuf *name)
 	for (size_t i = 0; i < key.len; i++)
 		sb_addf(&hex, "%02x", (unsigned char)key.buf[i]);
 	sb_release(&key);
+	sb_release(&unused);
 	return sb_detach(&hex);
 }
 
+char *pworker_key(const struct pworker_request *rq)
+{
+	return request_key(rq, NULL);
+}
+
 /* Takes an idle worker of key, or reserves a new slot (pid 0) the caller
- * starts. Stops, outside the lock, workers idle too long. */
+ * starts, once no worker of key is still being stopped. Stops workers idle
+ * too long that the reaper has not stopped yet (or could not: it did not
+ * start). */
 static struct pw *checkout(const char *key, const char *name)
 {
-	VEC(struct pw *) stale = {0};
 	struct pw *got = NULL;
-	double now = mono_now();
+	pthread_once(&reaper_once, reaper_setup);
 	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < table.n;) {
-		struct pw *pw = table.v[i];
-		if (!pw->busy && !got && strcmp(pw->key, key) == 0) {
-			pw->busy = true;
-			got = pw;
-		} else if (!pw->busy && now - pw->idle_since > PWORKER_IDLE_S) {
-			VEC_PUSH(&stale, pw);
-			table.v[i] = table.v[--table.n];
+	for (;;) {
+		struct pw **stale;
+		size_t n_stale;
+		take_expired(mono_now(), &stale, &n_stale);
+		if (n_stale) {
+			pthread_mutex_unlock(&lock);
+			stop_expired(stale, n_stale);
+			pthread_mutex_lock(&lock);
 			continue;
 		}
-		i++;
+		free(stale);
+		bool stopping = false;
+		for (size_t i = 0; i < table.n && !got; i++) {
+			struct pw *pw = table.v[i];
+			if (pw->busy || strcmp(pw->key, key) != 0)
+				continue;
+			if (pw->stopping) {
+				stopping = true;
+			} else {
+				pw->busy = true;
+				got = pw;
+			}
+		}
+		if (got || !stopping)
+			break;
+		pthread_cond_wait(&gone_cond, &lock);
 	}
 	if (!got) {
 		got = xcalloc(1, sizeof(*got));
@@ -161,17 +359,19 @@ static struct pw *checkout(const char *key, const char *name)
 		VEC_PUSH(&table, got);
 	}
 	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < stale.n; i++)
-		pw_stop(stale.v[i], 1.0);
-	free(stale.v);
 	return got;
 }
 
-static void checkin(struct pw *pw)
+/* Gives an answered worker back, to stay idle at most idle_s. */
+static void checkin(struct pw *pw, double idle_s)
 {
 	pthread_mutex_lock(&lock);
 	pw->busy = false;
 	pw->idle_since = mono_now();
+	pw->idle_s = idle_s > 0 ? idle_s : PWORKER_IDLE_S;
+	reaper_start();
+	/* Its expiry may come before the one the reaper sleeps until. */
+	pthread_cond_signal(&reaper_cond);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -191,9 +391,17 @@ static void discard(struct pw *pw)
 void pworker_shutdown(void)
 {
 	pthread_mutex_lock(&lock);
+	if (reaper_on) {
+		reaper_quit = true;
+		pthread_cond_signal(&reaper_cond);
+		pthread_mutex_unlock(&lock);
+		pthread_join(reaper, NULL);
+		pthread_mutex_lock(&lock);
+		reaper_on = false;
+	}
 	VEC(struct pw *) all = {0};
 	for (size_t i = 0; i < table.n;) {
-		if (!table.v[i]->busy) {
+		if (!table.v[i]->busy && !table.v[i]->stopping) {
 			VEC_PUSH(&all, table.v[i]);
 			table.v[i] = table.v[--table.n];
 		} else {
@@ -449,7 +657,7 @@ int pworker_run(struct attempt *a, const struct pworker_request *rq)
 				            pw->name);
 				log_tail(pw, a);
 			}
-			checkin(pw);
+			checkin(pw, rq->idle_s);
 			pw = NULL;
 		}
 		break;

@@ -14,10 +14,19 @@
  * start-up command (and environment); a request takes an idle worker of
  * its key or starts a new one, and gives it back when answered, so a key
  * never has more workers than it had requests in flight at once (which
- * the scheduler caps by -j and by the job's pools). A worker idle for
- * PWORKER_IDLE_S is stopped when a request next comes; pworker_shutdown()
- * stops all of them at the end of a run. The table is safe to use from
- * several threads at once.
+ * the scheduler caps by -j and by the job's pools; on the processes
+ * backend each lane process keeps a table, and the backend routes a key's
+ * jobs so that pworker_key() caps it across them). The table is safe to
+ * use from several threads at once.
+ *
+ * Idle workers: a worker idle for its request's idle_s seconds is stopped
+ * then, whatever else the run is doing, by the table's reaper: a thread
+ * the process starts with its first worker, which sleeps on a condition
+ * variable until the earliest idle expiry, or until a worker is given
+ * back or the table shuts down. pworker_shutdown() stops the reaper and
+ * every idle worker at the end of a run. A process that forks while it
+ * has a table: the child starts with an empty one (the parent's workers
+ * stay the parent's).
  *
  * A worker that dies, answers with something that is not a WorkResponse
  * or with another requestId, or does not answer before the attempt's
@@ -36,7 +45,8 @@
 
 #include "engine/attempt.h"
 
-/* Seconds a worker may stay idle before the next request stops it. */
+/* The default of worker_idle: seconds a worker may stay idle before it
+ * is stopped. */
 #define PWORKER_IDLE_S 60.0
 
 /* The folder, under the state's, of the workers' logs. */
@@ -56,7 +66,13 @@ struct pworker_request {
 	char *const *envp;      /* its environment; NULL: juggle's */
 	const char *path;       /* the PATH to find start[0] in; NULL: juggle's */
 	char *const *arguments; /* the request's arguments */
+	double idle_s;          /* > 0: seconds the worker may then stay idle */
 };
+
+/* The key that tells rq's workers apart (its start command and
+ * environment) as a printable string; the caller frees it. Requests with
+ * the same key share workers. */
+char *pworker_key(const struct pworker_request *rq);
 
 /* Runs one request for attempt a, blocking until the worker answers, the
  * attempt's deadline passes or a stop is requested. The response's output
@@ -67,9 +83,10 @@ struct pworker_request {
  * or an interrupt (RES_INTERRUPTED). */
 int pworker_run(struct attempt *a, const struct pworker_request *rq);
 
-/* Stops every idle worker of this process (closes its stdin, then kills
- * its process group after a short grace), and forgets them. Call it when
- * no request is in flight: at the end of a run. */
+/* Stops the reaper and every idle worker of this process (closes its
+ * stdin, then kills its process group after a short grace), and forgets
+ * them. Call it when no request is in flight: at the end of a run. A
+ * later request starts afresh. */
 void pworker_shutdown(void);
 
 #endif

@@ -32,9 +32,40 @@ struct command_def {
 	const char *cwd;      /* NULL: the graph's folder */
 	struct kvvec env;     /* env.NAME keys, pointing into the section */
 	const char *worker;   /* a persistent worker's command, or NULL */
+	double worker_idle;   /* seconds its workers may stay idle */
 };
 
-static const char *const command_keys[] = {"command", "shell", "cwd", "worker", NULL};
+static const char *const command_keys[] = {"command", "shell", "cwd", "worker", "worker_idle",
+					   NULL};
+static const char *const command_settings_keys[] = {"worker_idle", NULL};
+
+/* worker_idle: the section's, else [settings]', else PWORKER_IDLE_S. */
+static int check_worker_idle(const struct graph *g, struct section *sec, struct command_def *def,
+			     struct diag *d)
+{
+	const struct kv *idle = section_key(sec, "worker_idle");
+	def->worker_idle = PWORKER_IDLE_S;
+	if (idle && !def->worker) {
+		diag_add(d, g->file, idle->line,
+			 "job '%s': worker_idle: the job has no worker to stop; remove worker_idle "
+			 "or add a worker",
+			 sec->name);
+		return -1;
+	}
+	if (!def->worker)
+		return 0;
+	if (!idle)
+		idle = graph_kind_setting(g, "worker_idle");
+	if (idle && (parse_seconds(idle->val, &def->worker_idle) < 0 || def->worker_idle <= 0)) {
+		diag_add(d, g->file, idle->line,
+			 "job '%s': worker_idle: '%s' is not a positive number of seconds "
+			 "(how long an idle worker is kept, e.g. 60)",
+			 sec->name, idle->val);
+		def->worker_idle = PWORKER_IDLE_S;
+		return -1;
+	}
+	return 0;
+}
 
 /* The worker key: a command like `command`'s, which the request's
  * arguments follow when it runs one-shot. */
@@ -111,6 +142,8 @@ static int command_check(const struct graph *g, struct section *sec, struct diag
 	}
 	const struct kv *worker = section_key(sec, "worker");
 	if (worker && *worker->val && check_worker(g, sec, def, worker, d) < 0)
+		errors++;
+	if (check_worker_idle(g, sec, def, d) < 0)
 		errors++;
 	struct strbuf why = {0};
 	if (!errors && check_command_placeholders(cmd->val, def->shell, &why) < 0) {
@@ -352,6 +385,7 @@ static int run_in_worker(struct attempt *a)
 	rq.start = start;
 	rq.envp = envp;
 	rq.arguments = args;
+	rq.idle_s = def->worker_idle;
 	int rc = pworker_run(a, &rq);
 	free_words(start);
 	free_words(args);
@@ -363,6 +397,22 @@ static bool uses_worker(const struct job *job)
 {
 	const struct command_def *def = job->sec->kpriv;
 	return def->worker && pworker_enabled();
+}
+
+static char *command_worker_key(const struct job *job)
+{
+	const struct command_def *def = job->sec->kpriv;
+	if (!uses_worker(job))
+		return NULL;
+	struct pworker_request rq = {0};
+	char **start = worker_argv(job);
+	char **envp = def->env.n ? job_environ(job, &rq.path) : NULL;
+	rq.start = start;
+	rq.envp = envp;
+	char *key = pworker_key(&rq);
+	free_words(start);
+	free_words(envp);
+	return key;
 }
 
 static int command_run(struct attempt *a)
@@ -565,6 +615,7 @@ const struct job_kind kind_command = {
 	.name = "command",
 	.color = "#4e79a7",
 	.keys = command_keys,
+	.settings_keys = command_settings_keys,
 	.env_keys = true,
 	.batchable = true,
 	.folder_outputs = true,
@@ -574,5 +625,6 @@ const struct job_kind kind_command = {
 	.cancel_async = command_cancel_async,
 	.program = command_program,
 	.describe = command_describe,
+	.worker_key = command_worker_key,
 	.release = command_release,
 };

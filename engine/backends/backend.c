@@ -83,6 +83,14 @@ int lanes_take(struct lanes *l)
 	return -1;
 }
 
+void lanes_take_at(struct lanes *l, int lane)
+{
+	if (lane >= 0 && lane < l->n && !l->used[lane]) {
+		l->used[lane] = true;
+		l->in_use++;
+	}
+}
+
 void lanes_put(struct lanes *l, int lane)
 {
 	if (lane >= 0 && lane < l->n && l->used[lane]) {

@@ -110,6 +110,8 @@ struct lanes {
 void lanes_init(struct lanes *l, int n);
 /* The lowest free lane, now taken; -1 when all are taken. */
 int lanes_take(struct lanes *l);
+/* Takes lane, which must be free. */
+void lanes_take_at(struct lanes *l, int lane);
 void lanes_put(struct lanes *l, int lane);
 void lanes_release(struct lanes *l);
 

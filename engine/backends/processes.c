@@ -14,7 +14,25 @@
  * A worker that dies (a crash, kill -9) shows as end-of-file on its result
  * pipe: its job fails naming the signal, its declared outputs are removed
  * as a failed attempt's are, and the lane gets a fresh worker when next
- * needed. Workers sit in their own process group, so ^C at the terminal
+ * needed.
+ *
+ * Persistent workers (engine/pworker.h) live in the worker processes, each
+ * with its own table, so the pools that cap a key's requests in flight
+ * would not cap its workers: four worker processes that each served a job
+ * of a pool of depth 2 would keep four. So jobs are routed here: a job
+ * whose kind names its worker key (job_kind.worker_key) goes to a free
+ * worker process that may hold a worker of that key; failing that, to
+ * another only while fewer worker processes than the job's cap (-j, and
+ * each of its pools' depth over its weight) may hold one; otherwise it
+ * waits. A worker process serves one job at a time, so it holds at most
+ * one worker of a key, and a key's live workers never pass its cap. What
+ * a worker process may hold is counted from what it was sent, and
+ * forgotten when it dies; a worker its own reaper stopped still counts
+ * (its process then starts a new one for the key's next job). Jobs without
+ * a worker go to the free worker process that may hold the fewest
+ * workers, to keep those that hold them free for their keys.
+ *
+ * Workers sit in their own process group, so ^C at the terminal
  * reaches juggle alone; abort() forwards SIGTERM, and each worker then
  * stops its command (TERM, then KILL after the grace period or a second
  * signal, forwarded the same way) and reports the attempt interrupted.
@@ -50,6 +68,7 @@ struct proc {
 	double give_up;   /* when to kill the worker if it has not answered, 0: never */
 	int killed;       /* 1: killed at its job's timeout, 2: after a second signal */
 	struct strbuf in; /* result bytes read so far */
+	VEC(int) keys;    /* the worker keys (procs.keys) it may hold a worker of */
 };
 
 struct done {
@@ -64,6 +83,8 @@ struct procs {
 	struct lanes lanes;
 	VEC(struct done) done;
 	bool kill_forwarded;
+	VEC(char *) keys; /* the worker keys seen, interned */
+	int *key_of;      /* by job index: in keys, -1: no worker, -2: not looked up */
 };
 
 /* ---- the worker's side ---- */
@@ -193,6 +214,70 @@ static int fork_worker(struct procs *p, int i, struct strbuf *err)
 
 static int bury(struct proc *w);
 
+/* The index in p->keys of job's worker key, or -1 when it uses none. */
+static int key_of(struct procs *p, const struct job *job)
+{
+	int *k = &p->key_of[job->index];
+	if (*k != -2)
+		return *k;
+	char *key = job->sec->kind->worker_key ? job->sec->kind->worker_key(job) : NULL;
+	*k = -1;
+	if (!key)
+		return -1;
+	for (size_t i = 0; i < p->keys.n && *k < 0; i++)
+		if (strcmp(p->keys.v[i], key) == 0)
+			*k = (int)i;
+	if (*k < 0) {
+		*k = (int)p->keys.n;
+		VEC_PUSH(&p->keys, key);
+	} else {
+		free(key);
+	}
+	return *k;
+}
+
+static bool holds(const struct proc *w, int key)
+{
+	for (size_t i = 0; i < w->keys.n; i++)
+		if (w->keys.v[i] == key)
+			return true;
+	return false;
+}
+
+/* How many workers of its key job may have alive: -j, and for each of its
+ * pools as many as fit its depth at once. */
+static int worker_cap(const struct procs *p, const struct job *job)
+{
+	int cap = p->n;
+	for (int i = 0; i < job->sec->n_pools; i++) {
+		const struct pool_use *u = &job->sec->pools[i];
+		int fit = u->weight > 0 ? u->pool->depth / u->weight : u->pool->depth;
+		if (fit < cap)
+			cap = fit;
+	}
+	return cap > 0 ? cap : 1;
+}
+
+/* The free lane to send job to (see the top of this file), or -1. */
+static int pick_lane(struct procs *p, const struct job *job)
+{
+	int key = key_of(p, job), holders = 0, best = -1;
+	for (int i = 0; i < p->n; i++) {
+		const struct proc *w = &p->w[i];
+		bool has = key >= 0 && holds(w, key);
+		holders += has;
+		if (p->lanes.used[i])
+			continue;
+		if (has)
+			return i;
+		if (best < 0 || w->keys.n < p->w[best].keys.n)
+			best = i;
+	}
+	if (key >= 0 && holders >= worker_cap(p, job))
+		return -1;
+	return best;
+}
+
 static int procs_init(struct backend *b, struct strbuf *err)
 {
 	struct procs *p = xcalloc(1, sizeof(*p));
@@ -202,6 +287,9 @@ static int procs_init(struct backend *b, struct strbuf *err)
 	for (int i = 0; i < p->n; i++)
 		p->w[i].job_fd = p->w[i].res_fd = -1;
 	lanes_init(&p->lanes, p->n);
+	p->key_of = xmalloc((b->graph->jobs.n + 1) * sizeof(*p->key_of));
+	for (size_t i = 0; i < b->graph->jobs.n; i++)
+		p->key_of[i] = -2;
 	b->priv = p;
 	return 0;
 }
@@ -209,18 +297,19 @@ static int procs_init(struct backend *b, struct strbuf *err)
 static bool procs_can_start(struct backend *b, const struct job *job)
 {
 	struct procs *p = b->priv;
-	return p->lanes.in_use < p->lanes.n;
+	return p->lanes.in_use < p->lanes.n && pick_lane(p, job) >= 0;
 }
 
 static int procs_start(struct backend *b, struct job *job, int number, const char *prev_extra,
 		       struct strbuf *err)
 {
 	struct procs *p = b->priv;
-	int lane = lanes_take(&p->lanes);
+	int lane = pick_lane(p, job);
 	if (lane < 0) {
 		sb_addf(err, "no free worker process");
 		return -1;
 	}
+	lanes_take_at(&p->lanes, lane);
 	struct proc *w = &p->w[lane];
 	struct strbuf req = {0};
 	const char *failed = job->run.failed_upstream;
@@ -258,6 +347,9 @@ static int procs_start(struct backend *b, struct job *job, int number, const cha
 	}
 	w->job = job;
 	w->sent = mono_now();
+	int key = key_of(p, job);
+	if (key >= 0 && !holds(w, key))
+		VEC_PUSH(&w->keys, key);
 	/* The worker stops its own command at the timeout (TERM, then KILL);
 	 * past that too, the attempt is stuck in the worker itself. */
 	w->give_up = job->sec->timeout > 0
@@ -281,6 +373,8 @@ static int bury(struct proc *w)
 	w->job_fd = w->res_fd = -1;
 	w->pid = 0;
 	sb_reset(&w->in);
+	/* Its workers read end-of-file on their stdin and end. */
+	w->keys.n = 0;
 	return status;
 }
 
@@ -509,7 +603,12 @@ static void procs_release(struct backend *b)
 		}
 		sb_release(&w->in);
 		free(w->before);
+		free(w->keys.v);
 	}
+	for (size_t i = 0; i < p->keys.n; i++)
+		free(p->keys.v[i]);
+	free(p->keys.v);
+	free(p->key_of);
 	for (size_t i = 0; i < p->done.n; i++)
 		result_release(&p->done.v[i].res);
 	free(p->done.v);

@@ -111,10 +111,9 @@ void end_section(struct loader *L);
 
 /* ---- settings.c ---- */
 
-/* A whole number in lo..hi, and seconds (0 to 1e7); 0, or -1 when s is
- * malformed or out of range. */
+/* A whole number in lo..hi; 0, or -1 when s is malformed or out of
+ * range. (parse_seconds() is in load.h.) */
 int parse_long(const char *s, long lo, long hi, long *out);
-int parse_seconds(const char *s, double *out);
 /* Expands ${} in every value of kvs; reports errors with where. Returns
  * the number of errors. */
 size_t expand_kvs(struct loader *L, struct kv *kvs, size_t n, const char *where);

@@ -49,5 +49,6 @@ int parse_yes_no(const char *s, bool *out);         /* yes/no, true/false, on/of
 int parse_bytes(const char *s, int64_t *out);       /* 1024, 10K, 5M, 1G */
 int parse_load(const char *s, double *out);         /* a load average, 0 to 100000 */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
+int parse_seconds(const char *s, double *out);      /* seconds, 0 to 1e7 */
 
 #endif

@@ -56,7 +56,12 @@ def serve():
 if sys.argv[-1] == "--persistent_worker":
     with open("workers.log", "a") as f:
         f.write("%d started\n" % os.getpid())
+    with open("lives.log", "a") as f:
+        f.write("start %d\n" % os.getpid())
     serve()
+    # Its stdin ended: juggle stops it.
+    with open("lives.log", "a") as f:
+        f.write("exit %d\n" % os.getpid())
 else:
     code, out = work(sys.argv[1:])
     sys.stdout.write(out)
@@ -246,3 +251,174 @@ def test_slurm_runs_workers_one_shot(t):
     assert not os.path.exists("requests.log")  # no persistent worker
     for n in "abc":
         assert open("out/%s.up" % n, "rb").read() == served[n], n
+
+
+# Waits, up to a deadline, until no worker that workers.log names is alive
+# (gone or a zombie), then writes how many there were to its argument.
+WAIT_GONE = r"""
+import os, sys, time
+
+def alive(pid):
+    try:
+        stat = open("/proc/%s/stat" % pid).read()
+    except OSError:
+        return False
+    return stat.rsplit(") ", 1)[1][0] != "Z"
+
+pids = [line.split()[0] for line in open("workers.log").read().splitlines()]
+end = time.monotonic() + float(sys.argv[2])
+while any(alive(p) for p in pids):
+    if time.monotonic() > end:
+        sys.exit("workers still alive after %s s: %s" % (sys.argv[2], pids))
+    time.sleep(0.02)
+open(sys.argv[1], "w").write("%d gone\n" % len(pids))
+"""
+
+
+@backends
+@timeout(120)
+def test_idle_worker_stops_on_time(t):
+    """A worker idle for worker_idle seconds is stopped then, while the run
+    goes on with jobs of other kinds, not when a next request comes."""
+    from harness import TIMEOUT_SCALE
+    setup(t, ["a"], extra="worker_idle = 0.5")
+    t.write("gone.py", WAIT_GONE)
+    t.write("juggle.ini", t.read("juggle.ini") + """
+[command wait]
+input = out/a.up
+output = gone.txt
+command = python3 gone.py gone.txt %d
+""" % (30 * TIMEOUT_SCALE))
+    r = t.juggle("-j", "2", rc=0)
+    assert t.read("out/a.up") == "TEXT OF A\n"
+    # The waiting job saw the idle worker gone before the run's end.
+    assert t.read("gone.txt") == "1 gone\n", r
+    assert r.statuses() == {"up[a.txt]": "ok", "wait": "ok"}, r.statuses()
+    # It ended as a worker ends: its stdin closed.
+    pid = t.read("workers.log").split()[0]
+    assert t.read("lives.log").splitlines() == ["start " + pid, "exit " + pid]
+    # How long workers idle says how jobs run, not what they make.
+    t.write("juggle.ini", t.read("juggle.ini").replace("worker_idle = 0.5", "worker_idle = 9"))
+    r = t.juggle("-j", "2", rc=0)
+    assert r.ran() == [], r.ran()
+
+
+def test_worker_idle_in_settings_and_its_errors(t):
+    setup(t, ["a"])
+    t.write("gone.py", WAIT_GONE)
+    t.write("juggle.ini", "[settings]\nworker_idle = 0.5\n" + t.read("juggle.ini") + """
+[command wait]
+input = out/a.up
+output = gone.txt
+command = python3 gone.py gone.txt 60
+""")
+    t.juggle("-j", "2", rc=0)
+    assert t.read("gone.txt") == "1 gone\n"
+    # Bad values: the file, the line, the job and what to write.
+    for value in ("soon", "0", "-1"):
+        setup(t, ["a"], extra="worker_idle = %s" % value)
+        r = t.juggle("-n", backend=False, rc=2)
+        line = t.read("juggle.ini").splitlines().index("worker_idle = %s" % value) + 1
+        assert ("juggle.ini:%d: job 'up': worker_idle: '%s' is not a positive number of "
+                "seconds" % (line, value)) in r.err, r.err
+    setup(t, ["a"])
+    t.write("juggle.ini", "[settings]\nworker_idle = later\n" + t.read("juggle.ini"))
+    r = t.juggle("-n", backend=False, rc=2)
+    assert "juggle.ini:2: job 'up': worker_idle: 'later' is not a positive" in r.err, r.err
+    # On a job without a worker it would do nothing: an error, not ignored.
+    t.write("juggle.ini", "[command one]\noutput = o\ncommand = touch o\nworker_idle = 5\n")
+    r = t.juggle("-n", backend=False, rc=2)
+    assert "juggle.ini:4: job 'one': worker_idle: the job has no worker" in r.err, r.err
+
+
+def most_alive(t):
+    """The most workers alive at once, from their own records of their
+    start and their exit, in the order they wrote them."""
+    alive, most = set(), 0
+    for line in t.read("lives.log").splitlines():
+        what, pid = line.split()
+        if what == "start":
+            alive.add(pid)
+        else:
+            alive.discard(pid)
+        most = max(most, len(alive))
+    return most, alive
+
+
+# Waits, up to a deadline, until requests.log has N lines, then copies a
+# file: a job that holds its lane while workers serve jobs on others.
+WAIT_REQUESTS = r"""
+import os, shutil, sys, time
+n, limit, src, dst = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]
+end = time.monotonic() + limit
+def served():
+    try:
+        return len(open("requests.log").read().splitlines())
+    except OSError:
+        return 0
+while served() < n:
+    if time.monotonic() > end:
+        sys.exit("requests.log did not reach %d lines in %s s" % (n, limit))
+    time.sleep(0.02)
+shutil.copy(src, dst)
+"""
+
+
+@backends
+@timeout(180)
+def test_pool_depth_caps_live_workers_on_every_backend(t):
+    """[pool w] depth = 2 at -j 4: never more than two workers alive at
+    once, also where each worker process keeps its own (processes)."""
+    from harness import TIMEOUT_SCALE
+    first = ["a%02d" % i for i in range(4)]
+    then = ["b%02d" % i for i in range(16)]
+    t.write("w.py", WORKER)
+    t.write("wait.py", WAIT_REQUESTS)
+    for n in first + then:
+        t.write("in/%s.txt" % n, "text of %s\n" % n)
+    for i in range(2):
+        t.write("other%d.txt" % i, "other\n")
+    # Two jobs without a worker start first and hold two lanes until the
+    # workers, on the other two, have served the first four jobs; the
+    # other sixteen come after them and find all four lanes free. (The
+    # serial backend runs one job at a time: there they do not wait.)
+    wait_for = 0 if t.backend == "serial" else len(first)
+    t.ini("""
+        [command other]
+        foreach = other*.txt
+        output = {stem}.copy
+        command = python3 wait.py %d %d {input} {output}
+
+        [pool w]
+        depth = 2
+
+        [command first]
+        foreach = in/a*.txt
+        output = out/{stem}.up
+        worker = python3 w.py
+        command = up {input} {output}
+        pool = w
+
+        [command then]
+        foreach = in/b*.txt
+        output = out/{stem}.up
+        worker = python3 w.py
+        command = up {input} {output}
+        pool = w
+        after = other
+        """ % (wait_for, 60 * TIMEOUT_SCALE))
+    r = t.juggle("-j", "4", "--order", "file", rc=0)
+    for n in first + then:
+        assert t.read("out/%s.up" % n) == "TEXT OF %s\n" % n.upper(), n
+    assert t.read("other0.copy") == "other\n"
+    reqs = requests(t)
+    assert len(reqs) == 20
+    # Both sections' jobs went to the same workers: their command is one.
+    pids = {p for p, _ in reqs}
+    assert 1 <= len(pids) <= 2, reqs
+    most, left = most_alive(t)
+    assert most <= 2, t.read("lives.log")
+    # Each stopped as it should (its stdin closed) before the run ended.
+    assert not left, t.read("lives.log")
+    assert len(t.read("workers.log").splitlines()) == len(pids)
+    assert len(r.ran()) == 22 and all(s == "ok" for s in r.statuses().values()), r.statuses()
