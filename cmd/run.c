@@ -294,6 +294,11 @@ static bool ended(const struct job *j)
  * ones; returns whether another round would expand a deferred section. */
 static bool settle_round(struct rounds *r, const struct graph *g)
 {
+	bool deferred = false;
+	for (size_t i = 0; i < g->jobs.n && !deferred; i++)
+		deferred = g->jobs.v[i]->sec->deferred && g->jobs.v[i]->run.wanted;
+	if (!deferred)
+		return false; /* the last round: nothing to settle for another */
 	for (size_t i = 0; i < g->jobs.n; i++) {
 		const struct job *j = g->jobs.v[i];
 		if (!ended(j) || (j->run.status != JS_OK && j->run.status != JS_SKIPPED))
