@@ -223,8 +223,13 @@ def test_report_cpu_matches_time(t):
     # start and exit are not in wall_s).
     assert rep["wall_s"] >= sum(j["duration_s"] for j in rep["jobs"]) - 1e-6, rep
     cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
-    # the report is written just before exit: at most a few ms unaccounted
-    assert abs(cpu - (user + sys_)) <= 0.05 + 0.05 * (user + sys_), (cpu, user + sys_)
+    # The report is written just before exit: a few ms unaccounted, more
+    # under AddressSanitizer, whose exit (and the frees before it, through
+    # its quarantine) took up to 0.13 s on a loaded machine. Never more
+    # than the kernel counted in all.
+    slack = 0.15 if "build-asan" in os.environ.get("JUGGLE", "") else 0.05
+    assert cpu <= user + sys_ + 0.02, (cpu, user + sys_)
+    assert user + sys_ - cpu <= slack + 0.05 * (user + sys_), (cpu, user + sys_)
     jobs_cpu = sum(j["cpu_s"] for j in rep["jobs"])
     assert jobs_cpu <= cpu + 0.02, (jobs_cpu, cpu)
 
