@@ -36,6 +36,7 @@
 #include "engine/load/load.h"
 #include "engine/safepath.h"
 #include "engine/sig.h"
+#include "jobs/xmldoc.h"
 
 enum task { T_SUM_SQUARES, T_SHA256, T_GZIP, T_XMLCHECK, T_XSLT };
 
@@ -484,6 +485,10 @@ static int run_xmlcheck(struct attempt *a, const struct cpu_def *def)
  * error function is one global, set once in the main thread; it writes to
  * the calling thread's buffer, so concurrent transforms never mix. */
 static __thread struct strbuf *xslt_messages;
+/* How many diagnostics libxml2 has given this thread's handler: a
+ * document's parser keeps a DTD only when none came while it was read
+ * (jobs/xmldoc.h). */
+static __thread unsigned long xslt_diags;
 
 static void on_xslt_message(void *ctx, const char *fmt, ...)
 {
@@ -499,6 +504,7 @@ static void on_xslt_message(void *ctx, const char *fmt, ...)
 static void on_xslt_xml_error(void *ctx, xmlErrorPtr e)
 {
 	(void)ctx;
+	xslt_diags++;
 	if (!xslt_messages || !e || e->level < XML_ERR_WARNING)
 		return;
 	const char *msg = e->message ? e->message : "error\n";
@@ -522,13 +528,17 @@ struct sheet {
 	xsltStylesheetPtr style;
 };
 
+/* A worker's xslt state: its compiled stylesheets, and the parser of its
+ * documents with the DTDs it keeps (NULL until the first document). */
 struct sheet_cache {
 	VEC(struct sheet) v;
+	struct xmldoc_parser *docs;
 };
 
 static void cpu_worker_release(void *cache)
 {
 	struct sheet_cache *c = cache;
+	xmldoc_parser_free(c->docs);
 	for (size_t i = 0; i < c->v.n; i++) {
 		xsltFreeStylesheet(c->v.v[i].style);
 		free(c->v.v[i].path);
@@ -615,11 +625,11 @@ static xsltStylesheetPtr sheet_get(struct attempt *a, const char *path, struct s
 }
 
 static int xslt_transform(struct attempt *a, const struct cpu_def *def, xsltStylesheetPtr style,
-			  const char *sheet_path, struct strbuf *msgs)
+			  struct xmldoc_parser *docs, const char *sheet_path, struct strbuf *msgs)
 {
 	const char *in = a->job->inputs[0], *outp = a->job->outputs[0];
 	char first[512];
-	xmlDocPtr doc = xmlReadFile(in, NULL, XSLT_OPTIONS);
+	xmlDocPtr doc = xmldoc_read(docs, in, &xslt_diags);
 	if (!doc) {
 		result_fail(a->res, "cannot parse '%s': %s", in,
 			    first_message(msgs, first, sizeof(first)));
@@ -628,11 +638,11 @@ static int xslt_transform(struct attempt *a, const struct cpu_def *def, xsltStyl
 	if (def->xinclude && xmlXIncludeProcessFlags(doc, XSLT_OPTIONS) < 0) {
 		result_fail(a->res, "XInclude failed in '%s': %s", in,
 			    first_message(msgs, first, sizeof(first)));
-		xmlFreeDoc(doc);
+		xmldoc_release(docs, doc);
 		return -1;
 	}
 	if (should_stop(a)) {
-		xmlFreeDoc(doc);
+		xmldoc_release(docs, doc);
 		return stopped(a);
 	}
 	/* The params, as xsltproc's --stringparam: literal strings. */
@@ -694,7 +704,7 @@ out:
 	xmlFreeDoc(res);
 	if (tc)
 		xsltFreeTransformContext(tc);
-	xmlFreeDoc(doc);
+	xmldoc_release(docs, doc);
 	for (size_t i = 0; i < def->params.n; i++)
 		sb_release(&vals[i]);
 	free(vals);
@@ -713,7 +723,21 @@ static int run_xslt(struct attempt *a, const struct cpu_def *def)
 	int rc = -1;
 	xsltStylesheetPtr style = sheet_get(a, sb_str(&path), &msgs);
 	if (style) {
-		rc = xslt_transform(a, def, style, sb_str(&path), &msgs);
+		/* A worker keeps its parser, and the DTDs it has parsed, for
+		 * the run; without one the parser lasts the job. */
+		struct sheet_cache *c = a->worker ? a->worker->cache[kind_slot(&kind_cpu)] : NULL;
+		struct xmldoc_parser *docs = c ? c->docs : NULL;
+		if (!docs) {
+			docs = xmldoc_parser_new(XSLT_OPTIONS);
+			if (c)
+				c->docs = docs;
+		}
+		if (docs)
+			rc = xslt_transform(a, def, style, docs, sb_str(&path), &msgs);
+		else
+			result_fail(a->res, "cannot set up a parser for '%s'", a->job->inputs[0]);
+		if (!c)
+			xmldoc_parser_free(docs);
 		if (!a->worker)
 			xsltFreeStylesheet(style);
 	}

@@ -7,8 +7,12 @@
  * libraries' ABIs for two decades (Debian's libxml2, libxslt1.1).
  */
 #include <libexslt/exslt.h>
+#include <libxml/SAX2.h>
 #include <libxml/catalog.h>
+#include <libxml/dict.h>
+#include <libxml/hash.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/xinclude.h>
 #include <libxml/xmlIO.h>
 #include <libxml/xmlerror.h>
@@ -46,6 +50,25 @@
 	  (c, f, enc, o))                                                                          \
 	X(xmlDocPtr, xmlReadFile, (const char *f, const char *enc, int o), (f, enc, o))            \
 	V(void, xmlFreeDoc, (xmlDocPtr d), (d))                                                    \
+	V(void, xmlCtxtReset, (xmlParserCtxtPtr c), (c))                                           \
+	X(int, xmlCtxtUseOptions, (xmlParserCtxtPtr c, int o), (c, o))                             \
+	X(xmlParserInputPtr, xmlLoadExternalEntity,                                                \
+	  (const char *url, const char *id, xmlParserCtxtPtr c), (url, id, c))                     \
+	X(int, inputPush, (xmlParserCtxtPtr c, xmlParserInputPtr in), (c, in))                     \
+	V(void, xmlFreeInputStream, (xmlParserInputPtr in), (in))                                  \
+	X(char *, xmlParserGetDirectory, (const char *f), (f))                                     \
+	X(int, xmlParseDocument, (xmlParserCtxtPtr c), (c))                                        \
+	V(void, xmlSAX2ExternalSubset,                                                             \
+	  (void *c, const xmlChar *n, const xmlChar *pub, const xmlChar *sys), (c, n, pub, sys))   \
+	X(xmlParserInputPtr, xmlSAX2ResolveEntity,                                                 \
+	  (void *c, const xmlChar *pub, const xmlChar *sys), (c, pub, sys))                        \
+	X(xmlDocPtr, xmlNewDoc, (const xmlChar *version), (version))                               \
+	V(void, xmlFreeNodeList, (xmlNodePtr n), (n))                                              \
+	X(int, xmlDictReference, (xmlDictPtr d), (d))                                              \
+	X(size_t, xmlDictGetUsage, (xmlDictPtr d), (d))                                            \
+	V(void, xmlHashScan, (xmlHashTablePtr t, xmlHashScanner f, void *data), (t, f, data))      \
+	V(void, xmlHashFree, (xmlHashTablePtr t, xmlHashDeallocator f), (t, f))                    \
+	V(void, xmlHashDefaultDeallocator, (void *entry, const xmlChar *name), (entry, name))      \
 	X(int, xmlXIncludeProcessFlags, (xmlDocPtr d, int flags), (d, flags))                      \
 	X(xmlParserInputPtr, xmlNoNetExternalEntityLoader,                                         \
 	  (const char *url, const char *id, xmlParserCtxtPtr c), (url, id, c))                     \

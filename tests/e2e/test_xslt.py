@@ -352,3 +352,94 @@ def test_stylesheets_alternate_on_one_worker_and_edits_rerun(t):
     r = t.juggle("-j", "1", rc=0)
     assert r.ran() == ["b[d0.xml]", "b[d1.xml]", "b[d2.xml]"], r.ran()
     assert t.read("b/d1.txt") == "B2 d1 for nobody"
+
+
+LOCAL_DTD = """\
+<!ELEMENT doc (p*)>
+<!ELEMENT p (#PCDATA|em)*>
+<!ELEMENT em (#PCDATA)>
+<!ATTLIST doc version CDATA "1">
+<!ATTLIST p kind (plain|note|aside) "plain" ref ID #IMPLIED tokens NMTOKENS #IMPLIED>
+<!ENTITY who "the <em>reader</em>">
+<!ENTITY dash "&#x2014;">
+<!ENTITY broken "<em>open">
+"""
+
+DUMP = """\
+<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+  <xsl:output method="text"/>
+  <xsl:template match="/">ids: <xsl:value-of select="count(id('x'))"/><xsl:apply-templates/></xsl:template>
+  <xsl:template match="*">[<xsl:value-of select="name()"/><xsl:for-each select="@*"> <xsl:value-of
+      select="name()"/>="<xsl:value-of select="."/>"</xsl:for-each>]<xsl:apply-templates/>[/]</xsl:template>
+</xsl:stylesheet>
+"""
+
+# In the order one worker converts them: the DTD parsed by the first,
+# reused by the next; an internal subset (its own default and entity,
+# declared first, so they win) must not leak into the documents after it;
+# an entity whose replacement does not parse fails every document that
+# uses it, not only the first.
+DTD_DOCS = [
+    ("d1", '<!DOCTYPE doc SYSTEM "local.dtd">\n'
+           '<doc><p ref="x" tokens="  a   b ">&who; &dash; &who;</p></doc>\n'),
+    ("d2", '<!DOCTYPE doc SYSTEM "local.dtd">\n'
+           '<doc><p kind="note">&who;&dash;</p><p tokens=" c  d"/></doc>\n'),
+    ("d3", '<!DOCTYPE doc SYSTEM "local.dtd" [\n'
+           '  <!ATTLIST p kind (plain|note|aside) "aside">\n'
+           '  <!ENTITY who "someone">\n]>\n'
+           '<doc><p ref="x">&who;</p></doc>\n'),
+    ("d4", '<!DOCTYPE doc SYSTEM "local.dtd">\n'
+           '<doc><p>&who; &dash;</p><p ref="y" tokens="e   f "/></doc>\n'),
+    ("bad1", '<!DOCTYPE doc SYSTEM "local.dtd">\n<doc><p>&broken;</p></doc>\n'),
+    ("d5", '<!DOCTYPE doc SYSTEM "local.dtd">\n<doc><p ref="x">&who;</p></doc>\n'),
+    ("bad2", '<!DOCTYPE doc SYSTEM "local.dtd">\n<doc><p>&broken;&who;</p></doc>\n'),
+    ("d6", '<doc><p>no DOCTYPE</p></doc>\n'),
+    ("d7", '<!DOCTYPE doc SYSTEM "local.dtd">\n<doc><p>&dash;&who;</p></doc>\n'),
+]
+
+
+@backends
+def test_one_worker_reusing_a_dtd_gives_xsltproc_bytes_for_every_document(t):
+    """One worker converts, in turn, documents of one DTD with entities
+    (text and markup), defaulted and tokenised attributes and IDs, one
+    with an internal subset of its own, two using an entity that does not
+    parse, and one without a DOCTYPE: every page is xsltproc's, and both
+    documents with the broken entity fail, as with xsltproc. The DTD is
+    then replaced within the run: the job after that sees the new one."""
+    t.write("docs/local.dtd", LOCAL_DTD)
+    t.write("dump.xsl", DUMP)
+    sections = []
+    for name, text in DTD_DOCS:
+        t.write("docs/%s.xml" % name, text)
+        sections.append("[cpu %s]\ninput = docs/%s.xml\noutput = out/%s.txt\ntask = xslt\n"
+                        "stylesheet = dump.xsl\n" % (name, name, name))
+    sections.append("[command edit]\nafter = %s\noutput = edited\nshell = yes\ncommand = sed "
+                    "'s/\"1\">/\"2\">/' docs/local.dtd > docs/new.dtd && "
+                    "mv docs/new.dtd docs/local.dtd && touch edited\n" % DTD_DOCS[-1][0])
+    t.write("docs/late.xml", DTD_DOCS[0][1])
+    sections.append("[cpu late]\ninput = docs/late.xml\noutput = out/late.txt\ntask = xslt\n"
+                    "stylesheet = dump.xsl\nafter = edit\n")
+    t.ini("\n".join(sections))
+    want = {}
+    for name, _ in DTD_DOCS:
+        p = subprocess.run(["xsltproc", "--nonet", "dump.xsl", "docs/%s.xml" % name],
+                           capture_output=True)
+        want[name] = p.stdout if p.returncode == 0 else None
+    assert want["bad1"] is None and want["bad2"] is None
+    assert b'kind="aside"' in want["d3"] and b"someone" in want["d3"]
+    assert b'tokens="a b"' in want["d1"] and b"[em][/]" not in want["d1"]
+    r = t.juggle("-k", "-j", "1", "--order", "file", rc=1)
+    s = r.statuses()
+    for name, _ in DTD_DOCS:
+        if want[name] is None:
+            assert s[name] == "failed", (name, s)
+            assert "docs/%s.xml" % name in r.job(name)["error"], r.job(name)
+            assert "Entity 'broken' failed to parse" in t.read(r.job(name)["log"]), name
+            assert not os.path.exists("out/%s.txt" % name)
+        else:
+            assert s[name] == "ok", (name, s)
+            assert read("out/%s.txt" % name) == want[name], name
+    assert s["late"] == "ok", s
+    late = read("out/late.txt")
+    assert b'version="2"' in late, late
+    assert late == xsltproc("dump.xsl", "docs/late.xml")
