@@ -159,6 +159,8 @@ def test_slurm_alloc_worker_killed_mid_job(t):
     rep = json.load(open(".juggle/last-report.json"))
     v = [j for j in rep["jobs"] if j["name"] == "victim"][0]
     assert v["status"] == "ok" and v["attempts"] == 2, v
+    # The report counts the worker lost.
+    assert rep["slurm_workers_lost"] >= 1, rep
     log = t.read(".juggle/logs/victim.log")
     assert "closed its connection" in log or "lost" in log, log
     assert ours(c) == []
