@@ -46,6 +46,20 @@ static int probe_outputs(const struct settings *set)
 /* Writes the reports and the archive of a finished run; report is the
  * tree, or NULL when no format needs it. Returns false when one could not
  * be written (said on stderr). */
+/* Adds a round's allocations to the run's. */
+static void allocs_add(struct backend_allocs *run, const struct backend_allocs *round)
+{
+	if (!round->used)
+		return;
+	run->used = true;
+	run->allocations += round->allocations;
+	if (!run->first_tasks)
+		run->first_tasks = round->first_tasks;
+	if (round->workers_peak > run->workers_peak)
+		run->workers_peak = round->workers_peak;
+	run->workers_lost += round->workers_lost;
+}
+
 static bool write_reports(const struct graph *g, const struct run_summary *sum,
 			  const struct report_meta *meta, json_t *report, bool quiet)
 {
@@ -434,11 +448,14 @@ int cmd_run(struct cli *c)
 	}
 	term_fputs_lines(sb_str(&warn), stderr);
 	struct run_summary sum, first;
+	struct backend_allocs allocs = {0}; /* every round's, for the report */
 	struct strvec stale_warned = {0};
 	pworker_start_run(!c->no_workers);
 	for (;;) {
 		warn_stale_globs(&g, st, &stale_warned);
 		rc = sched_run(&g, st, &o, &sum, &err);
+		allocs_add(&allocs, &sum.allocs);
+		sum.allocs = allocs;
 		if (rc < 0 || rc == EXIT_INTERRUPTED || (rc && !o.keep_going))
 			break;
 		if (!o.first) {

@@ -175,7 +175,8 @@ struct settings {
 	const char *slurm_partition, *slurm_args;
 	/* Allocation mode (engine/backends/slurm-alloc.c); checked there. */
 	const char *slurm_mode, *slurm_nodes, *slurm_tasks, *slurm_time, *slurm_listen;
-	const char *slurm_submit_rate; /* srun starts a second, steps mode */
+	const char *slurm_submit_rate; /* submissions a second, both modes */
+	const char *slurm_idle; /* allocation mode: seconds before an idle one goes */
 	const char *order;   /* "critical" or "file" (engine/priority.h) */
 	/* What a run that did not succeed archives: false (the default) its
 	 * partial archive beside the archive, true nothing at all. */

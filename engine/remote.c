@@ -63,8 +63,20 @@ char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN])
 		snprintf(host, sizeof(host), "%s", node);
 	else
 		gethostname(host, sizeof(host) - 1);
-	return line_of(
-	    json_pack("{s:s,s:s,s:i}", "proof", proof, "host", host, "pid", (int)getpid()));
+	/* The allocation this worker belongs to: the run releases its
+	 * allocations one by one. */
+	const char *alloc = getenv("SLURM_JOB_ID");
+	return line_of(json_pack("{s:s,s:s,s:i,s:I}", "proof", proof, "host", host, "pid",
+	                         (int)getpid(), "slurm_job",
+	                         (json_int_t)(alloc ? strtoll(alloc, NULL, 10) : 0)));
+}
+
+long remote_slurm_job(const char *line)
+{
+	json_t *o = json_loads(line, 0, NULL);
+	long id = (long)json_integer_value(json_object_get(o, "slurm_job"));
+	json_decref(o);
+	return id;
 }
 
 bool remote_check(const char *line, const char *nonce, const unsigned char key[RESULT_KEY_LEN],

@@ -4,7 +4,7 @@
  *
  * The link is TCP, one JSON object per line:
  *   host -> worker: {"hello":"juggle-worker-1","nonce":HEX}
- *   worker -> host: {"proof":HEX,"host":NAME,"pid":N}
+ *   worker -> host: {"proof":HEX,"host":NAME,"pid":N,"slurm_job":N}
  *   host -> worker: {"job":NAME,"attempt":N,"extra":HEX,"failed":HEX}
  *                   (extra and failed optional)
  *   worker -> host: result_to_json() of that attempt
@@ -42,6 +42,10 @@ char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN]);
  * when false. */
 bool remote_check(const char *line, const char *nonce, const unsigned char key[RESULT_KEY_LEN],
                   char **who);
+
+/* The Slurm job (allocation) a worker's answer says it runs in; 0 when
+ * it names none. */
+long remote_slurm_job(const char *answer);
 
 /* One attempt to run, as a line: extra is what the job's last success
  * stored (NULL: nothing), failed the jobs upstream that failed in this run,

@@ -52,6 +52,7 @@ struct run_summary {
 	int counts[JS__COUNT];
 	bool interrupted;
 	int signal;        /* the signal that interrupted the run */
+	struct backend_allocs allocs; /* the backend's, this round's */
 };
 
 /* Runs the wanted jobs (see graph_select()). Fills sum. Returns 0 when

@@ -21,6 +21,16 @@ struct backend_config {
 	int net_jobs; /* downloads in flight beyond jobs (--net-jobs), at least 1 */
 };
 
+/* What a backend that asks a cluster for its workers as it goes (the
+ * slurm backend's allocation mode) tells the report; all 0 elsewhere. */
+struct backend_allocs {
+	bool used;                  /* the run went this way */
+	int allocations;            /* allocations submitted */
+	int first_tasks;            /* workers the first one asked for */
+	int workers_peak;           /* most workers connected at once */
+	int workers_lost;           /* connections that ended under a worker */
+};
+
 struct backend {
 	const struct backend_ops *ops;
 	struct backend_config cfg;
@@ -31,6 +41,8 @@ struct backend {
 	 * runs two attempts at once may ignore it. */
 	int wake_fd;
 	void *priv; /* the backend's own state */
+	struct backend_allocs allocs; /* the backend fills it; the scheduler
+	                                 copies it to the run's summary */
 };
 
 struct backend_ops {

@@ -1,26 +1,39 @@
 /* slurm-alloc.c - the slurm backend's allocation mode ([settings]
- * slurm_mode = allocation): one `sbatch` allocation whose tasks each run
+ * slurm_mode = allocation): `sbatch` allocations whose tasks each run
  * `juggle worker HOST:PORT`, which connects back to this process and runs
  * the attempts it is sent, one at a time, as the processes backend's
  * workers do (engine/remote.h: the link, its proof of the run's key, and
  * the shared way of running an attempt). Thousands of small jobs then cost
- * one submission and a line each way, not one srun and controller RPCs
+ * a few submissions and a line each way, not one srun and controller RPCs
  * each.
  *
- * The allocation's size is fixed for the run: slurm_tasks workers (default
- * -j) on slurm_nodes nodes (default: Slurm's choice), for slurm_time. Jobs
- * wait in a queue here until a worker is free; while some wait, one squeue
- * per second watches the allocation, so one that ends before any worker
- * could take them fails them instead of waiting forever.
+ * The workers grow with the ready queue and shrink when idle. The first
+ * allocation asks for as many workers as there are jobs ready (at most
+ * slurm_tasks, default -j). While jobs wait with no idle worker and no
+ * worker still to come, another allocation asks for the shortfall, never
+ * taking the workers connected or asked for beyond slurm_tasks; sbatch
+ * goes through the slurm_submit_rate token bucket. An allocation none of
+ * whose workers has carried an attempt for slurm_idle seconds while no
+ * job waited is released: its connections close (its workers end) and it
+ * is cancelled. Each allocation has slurm_nodes nodes (default: Slurm's
+ * choice) for slurm_time.
  *
- * A worker whose connection ends (its node lost, the process killed, the
- * allocation cancelled from outside) fails only the attempt it carried,
- * which may be retried on another worker; its outputs are handled here as
- * for a processes worker that died. An interrupt sends SIGTERM to the
- * workers' tasks (each stops its command as on this machine and reports
- * the attempt interrupted), a second one cancels the allocation at once;
- * the end of the run always cancels it and waits, a few seconds at most,
- * for Slurm to see it gone.
+ * One squeue a second, for every allocation at once, watches them while
+ * jobs wait (so controller calls grow with time, not with jobs): a new
+ * allocation is asked for only after one has shown that none of those
+ * asked for earlier was cancelled. An allocation that ends before any of
+ * its workers connected, or is cancelled from outside, fails the jobs
+ * waiting instead of letting them wait forever; one that ends otherwise
+ * (its time, a lost node) is replaced when jobs wait.
+ *
+ * A worker whose connection ends (its node lost, the process killed, its
+ * allocation out of time) fails only the attempt it carried, which may be
+ * retried on another worker; its outputs are handled here as for a
+ * processes worker that died, and the report counts it. An interrupt sends
+ * SIGTERM to the busy workers' tasks (each stops its command as on this
+ * machine and reports the attempt interrupted), a second one cancels the
+ * allocations at once; the end of the run always cancels them all and
+ * waits, a few seconds at most, for Slurm to see them gone.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,15 +58,18 @@
 #include "engine/safepath.h"
 #include "engine/sig.h"
 
-/* How often squeue is asked about the allocation while jobs wait for a
+/* How often squeue is asked about the allocations while jobs wait for a
  * worker, and how long a new connection may take to prove the key. */
 #define POLL_EVERY_S 1.0
 #define AUTH_S       10.0
-/* How long a running allocation may go without any worker connecting
- * before its waiting jobs fail (the nodes cannot reach this host). */
+/* How long a running allocation may go without any of its workers
+ * connecting before the waiting jobs fail (the nodes cannot reach this
+ * host). */
 #define CONNECT_S 120.0
-/* How long the end of the run waits for Slurm to see the allocation gone. */
+/* How long the end of the run waits for Slurm to see the allocations gone. */
 #define GONE_S 10.0
+/* slurm_idle's default, in seconds. */
+#define IDLE_S 30.0
 
 /* One attempt, from start() until its result is handed over. */
 struct ticket {
@@ -66,12 +82,27 @@ struct ticket {
 	struct out_stamp *before; /* its outputs before it was sent */
 };
 
+/* One sbatch and the workers it brings. */
+struct allocation {
+	struct slurmctl_step job; /* comment, id, state */
+	int tasks;                /* workers asked for */
+	int joined;               /* workers that proved the key, ever */
+	int live;                 /* of those, connected now */
+	int busy;                 /* of those, carrying an attempt */
+	double running_since;     /* when squeue first said RUNNING; 0: not yet */
+	double idle_since;        /* since when none of its workers has been busy
+	                             while no job waited; 0: busy */
+	bool released;            /* its workers sent away and it cancelled */
+	bool ended;               /* squeue said it ended */
+};
+
 struct conn {
 	int fd;
 	bool authed;
 	char nonce[2 * REMOTE_NONCE_LEN + 1];
 	double auth_until;
-	char *who; /* "NODE pid N", once authed */
+	char *who;             /* "NODE pid N", once authed */
+	struct allocation *al; /* its allocation, once authed; NULL: unknown */
 	struct strbuf in;
 	struct ticket *t; /* the attempt it carries; NULL: idle */
 };
@@ -88,17 +119,22 @@ struct alloc {
 	unsigned char key[RESULT_KEY_LEN];
 	bool have_key;
 	int listen_fd;
-	char *addr;               /* HOST:PORT, as the workers reach us */
-	struct slurmctl_step job; /* the allocation: comment, id, state */
-	int tasks;
-	double next_poll, running_since;
-	bool ever_connected, gone;
+	char *addr;    /* HOST:PORT, as the workers reach us */
+	char tag[17];  /* this run's, in its allocations' comments */
+	int max;       /* slurm_tasks: most workers connected and asked for */
+	double idle_s; /* slurm_idle */
+	struct slurm_bucket bucket;
+	VEC(struct allocation *) allocs; /* every one asked for, in order */
+	int workers;                     /* connections that proved the key */
+	double next_poll;
+	bool gone;
 	char *gone_why;
 	VEC(struct conn *) conns;
 	VEC(struct ticket *) queue; /* started, not sent yet, FIFO */
 	VEC(struct done) done;
 	struct lanes lanes;
 	bool aborted, hard;
+	struct backend_allocs *stats; /* the backend's, for the report */
 };
 
 static const struct backend_ops backend_slurm_alloc;
@@ -165,11 +201,43 @@ static int listen_on(struct alloc *a, const char *spec, struct strbuf *err)
 	return 0;
 }
 
-/* ---- submitting the allocation ---- */
+/* ---- the allocations ---- */
 
-static int submit(struct backend *b, struct alloc *a, struct strbuf *err)
+/* Whether al may still bring or keep workers. */
+static bool alive(const struct allocation *al)
+{
+	return !al->released && !al->ended;
+}
+
+/* Workers asked for and not connected yet. */
+static int pending_workers(const struct alloc *a)
+{
+	int n = 0;
+	for (size_t i = 0; i < a->allocs.n; i++) {
+		const struct allocation *al = a->allocs.v[i];
+		if (alive(al) && al->tasks > al->joined)
+			n += al->tasks - al->joined;
+	}
+	return n;
+}
+
+static bool any_alive(const struct alloc *a)
+{
+	for (size_t i = 0; i < a->allocs.n; i++)
+		if (alive(a->allocs.v[i]))
+			return true;
+	return false;
+}
+
+/* Asks for an allocation of n workers: 0, or -1 with err. */
+static int submit(struct backend *b, struct alloc *a, int n, struct strbuf *err)
 {
 	const struct settings *set = &b->graph->settings;
+	struct allocation *al = xcalloc(1, sizeof(*al));
+	slurmctl_step_init(&al->job);
+	al->tasks = n;
+	snprintf(al->job.comment, sizeof(al->job.comment), "juggle-%s-workers-%zu", a->tag,
+	         a->allocs.n + 1);
 	struct strvec owned = {0};
 	char *tail[] = {"worker", a->addr, NULL};
 	char **argv = slurm_juggle_argv(b->graph, a->exe, a->graph_path, tail, &owned);
@@ -184,7 +252,7 @@ static int submit(struct backend *b, struct alloc *a, struct strbuf *err)
 	free(argv);
 	strvec_release(&owned);
 
-	char *path = xasprintf("%s/workers-%s.sh", STATE_DIR, a->job.comment);
+	char *path = xasprintf("%s/workers-%s.sh", STATE_DIR, al->job.comment);
 	int rc = -1;
 	if (write_file_atomic(path, script.buf, script.len) < 0) {
 		sb_addf(err, "cannot write '%s': %s", path, strerror(errno));
@@ -199,8 +267,8 @@ static int submit(struct backend *b, struct alloc *a, struct strbuf *err)
 		VEC_PUSH(&o, s_);                                                                  \
 	} while (0)
 	OPT("--job-name=juggle-workers");
-	OPT("--comment=%s", a->job.comment);
-	OPT("--ntasks=%d", a->tasks);
+	OPT("--comment=%s", al->job.comment);
+	OPT("--ntasks=%d", n);
 	if (set->slurm_nodes && *set->slurm_nodes)
 		OPT("--nodes=%s", set->slurm_nodes);
 	if (set->slurm_time && *set->slurm_time)
@@ -214,7 +282,7 @@ static int submit(struct backend *b, struct alloc *a, struct strbuf *err)
 		VEC_PUSH(&o, a->args[i]);
 	VEC_PUSH(&o, NULL);
 	struct strbuf e = {0};
-	rc = slurmctl_sbatch(&a->ctl, o.v, path, &a->job.jobid, &e);
+	rc = slurmctl_sbatch(&a->ctl, o.v, path, &al->job.jobid, &e);
 	if (rc < 0)
 		sb_addf(err, "%s", sb_str(&e));
 	sb_release(&e);
@@ -224,7 +292,16 @@ static int submit(struct backend *b, struct alloc *a, struct strbuf *err)
 out:
 	free(path);
 	sb_release(&script);
-	return rc;
+	if (rc < 0) {
+		slurmctl_step_release(&al->job);
+		free(al);
+		return -1;
+	}
+	VEC_PUSH(&a->allocs, al);
+	a->stats->allocations++;
+	if (a->allocs.n == 1)
+		a->stats->first_tasks = n;
+	return 0;
 }
 
 /* ---- init ---- */
@@ -237,10 +314,11 @@ int slurm_alloc_init(struct backend *b, struct strbuf *err)
 	struct alloc *a = xcalloc(1, sizeof(*a));
 	b->ops = &backend_slurm_alloc;
 	b->priv = a;
+	b->allocs = (struct backend_allocs){.used = true};
+	a->stats = &b->allocs;
 	a->listen_fd = -1;
-	slurmctl_step_init(&a->job);
 	struct strbuf e = {0};
-	a->tasks = b->cfg.jobs;
+	a->max = b->cfg.jobs;
 	if (set->slurm_tasks && *set->slurm_tasks) {
 		char *end;
 		long v = strtol(set->slurm_tasks, &end, 10);
@@ -249,8 +327,20 @@ int slurm_alloc_init(struct backend *b, struct strbuf *err)
 			        set->slurm_tasks);
 			goto fail;
 		}
-		a->tasks = (int)v;
+		a->max = (int)v;
 	}
+	a->idle_s = IDLE_S;
+	if (set->slurm_idle && *set->slurm_idle) {
+		char *end;
+		a->idle_s = strtod(set->slurm_idle, &end);
+		if (end == set->slurm_idle || *end || !(a->idle_s > 0) || a->idle_s > 1e6) {
+			sb_addf(err, "slurm_idle: '%s' is not a number of seconds (more than 0)",
+			        set->slurm_idle);
+			goto fail;
+		}
+	}
+	if (slurm_bucket_init(&a->bucket, set->slurm_submit_rate, err) < 0)
+		goto fail;
 	if (slurmctl_init(&a->ctl, &e) < 0 || slurmctl_ping(&a->ctl, &e) < 0) {
 		sb_addf(err, "backend slurm: %s", sb_str(&e));
 		goto fail;
@@ -278,14 +368,11 @@ int slurm_alloc_init(struct backend *b, struct strbuf *err)
 	a->have_key = true;
 	char nonce[2 * REMOTE_NONCE_LEN + 1];
 	free(remote_hello(nonce));
-	snprintf(a->job.comment, sizeof(a->job.comment), "juggle-%.16s-workers", nonce);
+	snprintf(a->tag, sizeof(a->tag), "%.16s", nonce);
 	if (listen_on(a, set->slurm_listen, err) < 0)
 		goto fail;
-	if (submit(b, a, &e) < 0) {
-		sb_addf(err, "backend slurm: %s", sb_str(&e));
-		goto fail;
-	}
-	lanes_init(&a->lanes, a->tasks < b->cfg.jobs ? a->tasks : b->cfg.jobs);
+	/* The first allocation waits for the first jobs: its size is theirs. */
+	lanes_init(&a->lanes, a->max < b->cfg.jobs ? a->max : b->cfg.jobs);
 	sb_release(&e);
 	return 0;
 fail:
@@ -326,6 +413,21 @@ static void fail_unsent(struct alloc *a, struct ticket *t, bool interrupted, con
 	push_done(a, t, &res);
 }
 
+/* No worker will come: the waiting attempts fail with why (taken), and
+ * so will every later one. */
+static void give_up(struct alloc *a, char *why)
+{
+	if (a->gone) {
+		free(why);
+		return;
+	}
+	a->gone = true;
+	a->gone_why = why;
+	for (size_t i = 0; i < a->queue.n; i++)
+		fail_unsent(a, a->queue.v[i], false, why);
+	a->queue.n = 0;
+}
+
 static int alloc_start(struct backend *b, struct job *job, int number, const char *prev_extra,
                        struct strbuf *err)
 {
@@ -349,10 +451,10 @@ static int alloc_start(struct backend *b, struct job *job, int number, const cha
 	return 0;
 }
 
-static void add_facts(struct alloc *a, struct conn *c, struct result *res)
+static void add_facts(struct conn *c, struct result *res)
 {
-	if (a->job.jobid > 0)
-		result_fact_int(res, "slurm_job_id", a->job.jobid);
+	if (c->al && c->al->job.jobid > 0)
+		result_fact_int(res, "slurm_job_id", c->al->job.jobid);
 	if (c->who) {
 		char node[256];
 		snprintf(node, sizeof(node), "%s", c->who);
@@ -364,16 +466,18 @@ static void add_facts(struct alloc *a, struct conn *c, struct result *res)
 }
 
 /* A worker answered: its attempt ends with res, timed on our clock. */
-static void finish(struct alloc *a, struct conn *c, struct result *res)
+static void finish(struct conn *c, struct alloc *a, struct result *res)
 {
 	struct ticket *t = c->t;
 	c->t = NULL;
+	if (c->al)
+		c->al->busy--;
 	double now = mono_now();
 	double duration = res->finished; /* result_from_json() put it there */
 	res->finished = now;
 	res->started = now - duration < t->sent ? t->sent : now - duration;
 	res->worker = t->lane;
-	add_facts(a, c, res);
+	add_facts(c, res);
 	push_done(a, t, res);
 }
 
@@ -408,7 +512,7 @@ static void lost(struct alloc *a, struct conn *c, const char *why, bool timed_ou
 	if (a->aborted)
 		res.status = RES_INTERRUPTED;
 	res.finished = mono_now() - t->sent; /* a duration, as from a worker */
-	finish(a, c, &res);
+	finish(c, a, &res);
 }
 
 static void drop(struct alloc *a, size_t i, const char *why)
@@ -416,6 +520,10 @@ static void drop(struct alloc *a, size_t i, const char *why)
 	struct conn *c = a->conns.v[i];
 	if (c->t)
 		lost(a, c, why, false);
+	if (c->authed)
+		a->workers--;
+	if (c->al)
+		c->al->live--;
 	close(c->fd);
 	sb_release(&c->in);
 	free(c->who);
@@ -423,15 +531,35 @@ static void drop(struct alloc *a, size_t i, const char *why)
 	a->conns.v[i] = a->conns.v[--a->conns.n];
 }
 
+/* The idle worker to send the next attempt to: one of the allocation
+ * with the most busy workers, the oldest of those, so that work gathers
+ * on few allocations and the others can go idle and be released. -1:
+ * none idle. */
+static ssize_t pick_worker(const struct alloc *a)
+{
+	ssize_t best = -1;
+	for (size_t i = 0; i < a->conns.n; i++) {
+		const struct conn *c = a->conns.v[i];
+		if (!c->authed || c->t)
+			continue;
+		if (best < 0) {
+			best = (ssize_t)i;
+			continue;
+		}
+		const struct allocation *x = c->al, *y = a->conns.v[best]->al;
+		int bx = x ? x->busy : -1, by = y ? y->busy : -1;
+		if (bx > by || (bx == by && x && y && x->job.jobid < y->job.jobid))
+			best = (ssize_t)i;
+	}
+	return best;
+}
+
 /* Sends queued attempts to idle workers. */
 static void dispatch(struct alloc *a)
 {
-	for (size_t i = 0; i < a->conns.n && a->queue.n;) {
+	ssize_t i;
+	while (a->queue.n && (i = pick_worker(a)) >= 0) {
 		struct conn *c = a->conns.v[i];
-		if (!c->authed || c->t) {
-			i++;
-			continue;
-		}
 		struct ticket *t = a->queue.v[0];
 		memmove(a->queue.v, a->queue.v + 1, (a->queue.n - 1) * sizeof(*a->queue.v));
 		a->queue.n--;
@@ -440,21 +568,23 @@ static void dispatch(struct alloc *a)
 		t->sent = mono_now();
 		double to = t->job->sec->timeout;
 		t->give_up = to > 0 ? t->sent + to + KILL_GRACE_S + ABANDON_GRACE_S + 5.0 : 0;
-		c->t = t;
 		char *line = remote_request(t->job->name, t->number, t->extra,
 		                            t->job->run.failed_upstream);
 		int rc = write_all(c->fd, line, strlen(line));
 		free(line);
 		if (rc < 0) {
 			/* It never got it: back to the front of the queue. */
-			c->t = NULL;
 			VEC_PUSH(&a->queue, t);
 			memmove(a->queue.v + 1, a->queue.v, (a->queue.n - 1) * sizeof(*a->queue.v));
 			a->queue.v[0] = t;
-			drop(a, i, "closed its connection");
+			drop(a, (size_t)i, "closed its connection");
 			continue;
 		}
-		i++;
+		c->t = t;
+		if (c->al) {
+			c->al->busy++;
+			c->al->idle_since = 0;
+		}
 	}
 }
 
@@ -481,6 +611,29 @@ static void accept_one(struct alloc *a)
 	VEC_PUSH(&a->conns, c);
 }
 
+/* A connection proved the key with line: it is a worker now, of the
+ * allocation it names. false when it must go (its allocation was
+ * released). */
+static bool joined(struct alloc *a, struct conn *c, const char *line)
+{
+	long id = remote_slurm_job(line);
+	for (size_t i = 0; id > 0 && i < a->allocs.n; i++)
+		if (a->allocs.v[i]->job.jobid == id)
+			c->al = a->allocs.v[i];
+	if (c->al && c->al->released) {
+		c->al = NULL;
+		return false;
+	}
+	c->authed = true;
+	if (++a->workers > a->stats->workers_peak)
+		a->stats->workers_peak = a->workers;
+	if (c->al) {
+		c->al->joined++;
+		c->al->live++;
+	}
+	return true;
+}
+
 /* Reads what connection i sent. Returns false when it was dropped. */
 static bool serve(struct alloc *a, size_t i)
 {
@@ -491,6 +644,8 @@ static bool serve(struct alloc *a, size_t i)
 		n = read(c->fd, buf, sizeof(buf));
 	while (n < 0 && errno == EINTR);
 	if (n <= 0) {
+		if (c->authed && !a->aborted)
+			a->stats->workers_lost++;
 		drop(a, i, n < 0 ? "lost its connection" : "closed its connection");
 		return false;
 	}
@@ -504,7 +659,10 @@ static bool serve(struct alloc *a, size_t i)
 				drop(a, i, "did not prove the run's key");
 				return false;
 			}
-			c->authed = a->ever_connected = true;
+			if (!joined(a, c, c->in.buf)) {
+				drop(a, i, "belongs to a released allocation");
+				return false;
+			}
 		} else if (c->t) {
 			struct result res;
 			if (result_from_json(c->in.buf, &res) < 0) {
@@ -522,7 +680,7 @@ static bool serve(struct alloc *a, size_t i)
 				res.not_started = false;
 				res.retryable = true;
 			}
-			finish(a, c, &res);
+			finish(c, a, &res);
 		} else {
 			drop(a, i, "sent a result for no attempt");
 			return false;
@@ -539,38 +697,120 @@ static bool serve(struct alloc *a, size_t i)
 	return true;
 }
 
-/* While attempts wait for a worker: one squeue for the allocation. */
-static void watch_allocation(struct alloc *a, double now)
+/* One squeue for every allocation still alive; what it says of each. */
+static void poll_allocations(struct alloc *a, double now)
 {
-	if (!a->queue.n || a->gone || now < a->next_poll)
+	VEC(struct slurmctl_step *) jobs = {0};
+	for (size_t i = 0; i < a->allocs.n; i++)
+		if (alive(a->allocs.v[i]))
+			VEC_PUSH(&jobs, &a->allocs.v[i]->job);
+	int rc = jobs.n ? slurmctl_query(&a->ctl, jobs.v, jobs.n) : 0;
+	free(jobs.v);
+	if (rc < 0)
 		return;
-	a->next_poll = now + POLL_EVERY_S;
-	struct slurmctl_step *one = &a->job;
-	if (slurmctl_query(&a->ctl, &one, 1) < 0)
-		return;
-	if (strcmp(a->job.state, "RUNNING") == 0 && !a->running_since)
-		a->running_since = now;
-	char *why = NULL;
-	if (slurmctl_state_final(a->job.state)) {
-		if (a->conns.n)
-			return; /* its workers still finish what they carry */
-		const char *r = slurmctl_state_reason(a->job.state);
-		why = xasprintf("the workers' allocation (Slurm job %ld) %s before it could run "
-		                "this; see %s/workers-%ld.log",
-		                a->job.jobid, r ? r : "ended", STATE_DIR, a->job.jobid);
-	} else if (!a->ever_connected && a->running_since && now - a->running_since > CONNECT_S) {
-		why = xasprintf("no worker of Slurm job %ld connected to %s within %g s: the nodes "
-		                "must reach this host there (slurm_listen), and see the same "
-		                "folder; see %s/workers-%ld.log",
-		                a->job.jobid, a->addr, CONNECT_S, STATE_DIR, a->job.jobid);
+	for (size_t i = 0; i < a->allocs.n; i++) {
+		struct allocation *al = a->allocs.v[i];
+		if (!alive(al))
+			continue;
+		if (strcmp(al->job.state, "RUNNING") == 0 && !al->running_since)
+			al->running_since = now;
+		char *why = NULL;
+		if (slurmctl_state_final(al->job.state)) {
+			al->ended = true;
+			const char *r = slurmctl_state_reason(al->job.state);
+			/* Ended without a worker, or cancelled by someone else:
+			 * asking again would go the same way. */
+			if (!al->joined || strcmp(al->job.state, "CANCELLED") == 0)
+				why = xasprintf("the workers' allocation (Slurm job %ld) %s before "
+				                "it could run this; see %s/workers-%ld.log",
+				                al->job.jobid, r ? r : "ended", STATE_DIR,
+				                al->job.jobid);
+		} else if (!al->joined && al->running_since &&
+		           now - al->running_since > CONNECT_S) {
+			why =
+			    xasprintf("no worker of Slurm job %ld connected to %s within %g s: "
+			              "the nodes must reach this host there (slurm_listen), and "
+			              "see the same folder; see %s/workers-%ld.log",
+			              al->job.jobid, a->addr, CONNECT_S, STATE_DIR, al->job.jobid);
+		}
+		if (why)
+			give_up(a, why);
 	}
-	if (!why)
+}
+
+/* Asks for the workers the waiting jobs lack, if slurm_tasks leaves room
+ * and a token is free. fresh: the allocations alive were just polled. */
+static void grow(struct backend *b, struct alloc *a, double now, bool fresh)
+{
+	if (!a->queue.n || a->gone || a->aborted || (any_alive(a) && !fresh))
 		return;
-	a->gone = true;
-	a->gone_why = why;
-	for (size_t i = 0; i < a->queue.n; i++)
-		fail_unsent(a, a->queue.v[i], false, why);
-	a->queue.n = 0;
+	int idle = 0;
+	for (size_t i = 0; i < a->conns.n; i++)
+		idle += a->conns.v[i]->authed && !a->conns.v[i]->t;
+	int pending = pending_workers(a);
+	int need = (int)a->queue.n - idle - pending;
+	int room = a->max - a->workers - pending;
+	int n = need < room ? need : room;
+	if (n <= 0 || !slurm_bucket_take(&a->bucket, now))
+		return;
+	struct strbuf e = {0};
+	if (submit(b, a, n, &e) < 0 && a->workers + pending == 0)
+		give_up(a, xasprintf("cannot submit the workers' allocation: %s", sb_str(&e)));
+	/* else the workers there are carry on, and the next poll asks again */
+	sb_release(&e);
+}
+
+/* Sends away the workers of al and cancels it. */
+static void release_one(struct alloc *a, struct allocation *al)
+{
+	al->released = true;
+	for (size_t i = a->conns.n; i-- > 0;)
+		if (a->conns.v[i]->al == al)
+			drop(a, i, "was released");
+	struct slurmctl_step *one = &al->job;
+	slurmctl_cancel_jobs(&a->ctl, &one, 1, NULL);
+}
+
+/* Releases the allocations idle for slurm_idle; returns when the next
+ * one will be due (< 0: none). */
+static double shrink(struct alloc *a, double now)
+{
+	double next = -1;
+	if (a->aborted)
+		return -1; /* the end of the run cancels them all */
+	for (size_t i = 0; i < a->allocs.n; i++) {
+		struct allocation *al = a->allocs.v[i];
+		if (!alive(al))
+			continue;
+		if (al->busy || a->queue.n) {
+			al->idle_since = 0;
+			continue;
+		}
+		if (!al->idle_since)
+			al->idle_since = now;
+		if (now - al->idle_since >= a->idle_s) {
+			release_one(a, al);
+			continue;
+		}
+		double due = al->idle_since + a->idle_s;
+		if (next < 0 || due < next)
+			next = due;
+	}
+	return next;
+}
+
+/* Cancels (opt NULL) or signals every allocation alive, in one scancel. */
+static void cancel_all(struct alloc *a, const char *opt, bool only_busy)
+{
+	VEC(struct slurmctl_step *) jobs = {0};
+	for (size_t i = 0; i < a->allocs.n; i++) {
+		struct allocation *al = a->allocs.v[i];
+		if (alive(al) && (!only_busy || al->busy))
+			VEC_PUSH(&jobs, &al->job);
+	}
+	if (jobs.n)
+		slurmctl_cancel_jobs(&a->ctl, jobs.v, jobs.n, opt);
+	free(jobs.v);
 }
 
 static int alloc_wait(struct backend *b, struct job **job, struct result *res, double timeout)
@@ -586,7 +826,8 @@ static int alloc_wait(struct backend *b, struct job **job, struct result *res, d
 			return 1;
 		}
 		double now = mono_now();
-		if (a->lanes.in_use == 0) {
+		double next_idle = shrink(a, now);
+		if (a->lanes.in_use == 0 && next_idle < 0) {
 			backend_idle_wait(until < 0 ? -1 : (until > now ? until - now : 0));
 			return 0;
 		}
@@ -594,19 +835,26 @@ static int alloc_wait(struct backend *b, struct job **job, struct result *res, d
 			return 0; /* the scheduler calls abort() */
 		if (a->aborted && !a->hard && kill_requested()) {
 			a->hard = true;
-			slurmctl_cancel_job(&a->ctl, a->job.jobid, NULL);
+			cancel_all(a, NULL, false);
 		}
 		dispatch(a);
-		watch_allocation(a, now);
+		bool fresh = false;
+		if (a->queue.n && !a->gone && now >= a->next_poll && any_alive(a)) {
+			a->next_poll = now + POLL_EVERY_S;
+			poll_allocations(a, now);
+			fresh = true;
+		}
+		grow(b, a, now, fresh);
+		dispatch(a);
 		double wake = until;
+		if (next_idle >= 0 && (wake < 0 || next_idle < wake))
+			wake = next_idle;
 		for (size_t i = 0; i < a->conns.n;) {
 			struct conn *c = a->conns.v[i];
 			double d = !c->authed ? c->auth_until : c->t ? c->t->give_up : 0;
 			if (d > 0 && now >= d) {
-				if (c->t) {
+				if (c->t)
 					lost(a, c, "", true);
-					c->t = NULL;
-				}
 				drop(a, i, "did not prove the run's key in time");
 				continue;
 			}
@@ -666,13 +914,10 @@ static void alloc_abort(struct backend *b)
 	for (size_t i = 0; i < a->queue.n; i++)
 		fail_unsent(a, a->queue.v[i], true, "interrupted before it started");
 	a->queue.n = 0;
-	bool busy = false;
-	for (size_t i = 0; i < a->conns.n; i++)
-		busy |= a->conns.v[i]->t != NULL;
-	/* The workers' tasks get SIGTERM and stop their commands as juggle
-	 * does on this machine; each then reports its attempt interrupted. */
-	if (busy)
-		slurmctl_cancel_job(&a->ctl, a->job.jobid, "--signal=TERM");
+	/* The busy workers' tasks get SIGTERM and stop their commands as
+	 * juggle does on this machine; each then reports its attempt
+	 * interrupted. */
+	cancel_all(a, "--signal=TERM", true);
 }
 
 static void alloc_release(struct backend *b)
@@ -694,19 +939,29 @@ static void alloc_release(struct backend *b)
 	free(a->conns.v);
 	if (a->listen_fd >= 0)
 		close(a->listen_fd);
-	if (a->job.jobid > 0) {
+	if (a->allocs.n) {
 		/* Idle workers end at the end of their connection; cancel what
-		 * is left, and wait a little for Slurm to see it gone, so that
-		 * nothing of this run is left on the cluster. */
-		slurmctl_cancel_job(&a->ctl, a->job.jobid, NULL);
-		struct slurmctl_step *one = &a->job;
+		 * is left, and wait a little for Slurm to see it all gone, so
+		 * that nothing of this run is left on the cluster. */
+		cancel_all(a, NULL, false);
+		VEC(struct slurmctl_step *) jobs = {0};
+		for (size_t i = 0; i < a->allocs.n; i++)
+			VEC_PUSH(&jobs, &a->allocs.v[i]->job);
 		for (double end = mono_now() + GONE_S; mono_now() < end;) {
-			if (slurmctl_query(&a->ctl, &one, 1) == 0 &&
-			    slurmctl_state_final(a->job.state))
+			bool all = slurmctl_query(&a->ctl, jobs.v, jobs.n) == 0;
+			for (size_t i = 0; all && i < jobs.n; i++)
+				all = slurmctl_state_final(jobs.v[i]->state);
+			if (all)
 				break;
 			poll(NULL, 0, 100);
 		}
+		free(jobs.v);
 	}
+	for (size_t i = 0; i < a->allocs.n; i++) {
+		slurmctl_step_release(&a->allocs.v[i]->job);
+		free(a->allocs.v[i]);
+	}
+	free(a->allocs.v);
 	if (a->have_key)
 		unlink(RESULT_KEY_PATH);
 	lanes_release(&a->lanes);

@@ -80,6 +80,20 @@ void slurm_finalize(struct step *st, const unsigned char key[RESULT_KEY_LEN]);
 char **slurm_juggle_argv(const struct graph *g, const char *exe, const char *graph_path,
 			 char *const *tail, struct strvec *owned);
 
+/* slurm_submit_rate: a token bucket of submissions (steps mode's sruns,
+ * allocation mode's sbatches), rate a second up to a burst of max(1,
+ * rate); rate 0: no limit. */
+struct slurm_bucket {
+	double rate, tokens, refilled;
+};
+/* Fills k from the setting's text (NULL or "": no limit). 0, or -1 with
+ * err saying the value is not a rate. */
+int slurm_bucket_init(struct slurm_bucket *k, const char *rate, struct strbuf *err);
+/* Takes a token if there is one (always, without a rate). */
+bool slurm_bucket_take(struct slurm_bucket *k, double now);
+/* When the next token is due (monotonic); 0 without a rate. */
+double slurm_bucket_next(const struct slurm_bucket *k);
+
 /* Allocation mode (slurm-alloc.c): slurm_init() hands over to it when
  * [settings] slurm_mode = allocation; it replaces b->ops. */
 int slurm_alloc_init(struct backend *b, struct strbuf *err);

@@ -63,9 +63,7 @@ struct slurm {
 	bool *lane_busy;
 	int n_lanes;
 	bool aborted, hard;
-	/* slurm_submit_rate: a token bucket of srun starts, rate a second up
-	 * to a burst of max(1, rate); rate 0: no limit. */
-	double rate, tokens, refilled;
+	struct slurm_bucket bucket; /* slurm_submit_rate: srun starts */
 };
 
 /* ---- asking the controller ---- */
@@ -140,19 +138,8 @@ static int slurm_init(struct backend *b, struct strbuf *err)
 		}
 	}
 	s->partition = set->slurm_partition && *set->slurm_partition ? set->slurm_partition : NULL;
-	if (set->slurm_submit_rate && *set->slurm_submit_rate) {
-		char *end;
-		s->rate = strtod(set->slurm_submit_rate, &end);
-		if (*end || !(s->rate > 0) || s->rate > 1e6) {
-			sb_addf(err,
-			        "slurm_submit_rate: '%s' is not a number of submissions a "
-			        "second (more than 0)",
-			        set->slurm_submit_rate);
-			goto fail;
-		}
-		s->tokens = s->rate < 1 ? 1 : s->rate;
-		s->refilled = mono_now();
-	}
+	if (slurm_bucket_init(&s->bucket, set->slurm_submit_rate, err) < 0)
+		goto fail;
 
 	/* A controller that is down makes srun retry for a long time; find
 	 * out now, in bounded time, rather than per job. */
@@ -253,26 +240,45 @@ static int start_srun(struct backend *b, struct step *st, const struct job_progr
 	return rc;
 }
 
-/* Takes a submission token if there is one (always, without a rate). */
-static bool take_token(struct slurm *s, double now)
+int slurm_bucket_init(struct slurm_bucket *k, const char *rate, struct strbuf *err)
 {
-	if (s->rate <= 0)
+	*k = (struct slurm_bucket){0};
+	if (!rate || !*rate)
+		return 0;
+	char *end;
+	k->rate = strtod(rate, &end);
+	if (end == rate || *end || !(k->rate > 0) || k->rate > 1e6) {
+		sb_addf(err,
+		        "slurm_submit_rate: '%s' is not a number of submissions a second (more "
+		        "than 0)",
+		        rate);
+		return -1;
+	}
+	k->tokens = k->rate < 1 ? 1 : k->rate;
+	k->refilled = mono_now();
+	return 0;
+}
+
+bool slurm_bucket_take(struct slurm_bucket *k, double now)
+{
+	if (k->rate <= 0)
 		return true;
-	double burst = s->rate < 1 ? 1 : s->rate;
-	s->tokens += (now - s->refilled) * s->rate;
-	s->refilled = now;
-	if (s->tokens > burst)
-		s->tokens = burst;
-	if (s->tokens < 1)
+	double burst = k->rate < 1 ? 1 : k->rate;
+	k->tokens += (now - k->refilled) * k->rate;
+	k->refilled = now;
+	if (k->tokens > burst)
+		k->tokens = burst;
+	if (k->tokens < 1)
 		return false;
-	s->tokens -= 1;
+	k->tokens -= 1;
 	return true;
 }
 
-/* When the next token is due (monotonic). */
-static double next_token(const struct slurm *s)
+double slurm_bucket_next(const struct slurm_bucket *k)
 {
-	return s->refilled + (1 - s->tokens) / s->rate;
+	if (k->rate <= 0)
+		return 0;
+	return k->refilled + (1 - k->tokens) / k->rate;
 }
 
 /* Starts a step's srun, its token taken. */
@@ -349,7 +355,7 @@ static void launch_queued(struct backend *b, double now)
 	struct slurm *s = b->priv;
 	for (size_t i = 0; i < s->steps.n; i++)
 		if (s->steps.v[i]->phase == PH_QUEUED) {
-			if (!take_token(s, now))
+			if (!slurm_bucket_take(&s->bucket, now))
 				return;
 			launch(b, s->steps.v[i]);
 		}
@@ -376,7 +382,7 @@ static int slurm_start(struct backend *b, struct job *job, int number, const cha
 	bool waiting = false;
 	for (size_t i = 0; i + 1 < s->steps.n; i++)
 		waiting |= s->steps.v[i]->phase == PH_QUEUED;
-	if (!waiting && take_token(s, mono_now()))
+	if (!waiting && slurm_bucket_take(&s->bucket, mono_now()))
 		launch(b, st);
 	return 0;
 }
@@ -470,7 +476,7 @@ static double next_event(struct slurm *s, double until)
 		else if (st->phase == PH_DONE)
 			e = 0;
 		else if (st->phase == PH_QUEUED)
-			e = next_token(s);
+			e = slurm_bucket_next(&s->bucket);
 		if (e >= 0 && (t < 0 || e < t))
 			t = e;
 	}

@@ -432,3 +432,9 @@ void slurmctl_cancel_job(const struct slurmctl *c, long jobid, const char *opt)
 	struct slurmctl_step *one = &st;
 	cancel(c, &one, 1, opt);
 }
+
+void slurmctl_cancel_jobs(const struct slurmctl *c, struct slurmctl_step *const *steps, size_t n,
+			  const char *opt)
+{
+	cancel(c, steps, n, opt);
+}

@@ -150,4 +150,9 @@ int slurmctl_sbatch(const struct slurmctl *c, char *const *opts, const char *scr
  * the job's steps' tasks get SIGTERM). Its failure is no news. */
 void slurmctl_cancel_job(const struct slurmctl *c, long jobid, const char *opt);
 
+/* The same for the jobs of n steps at once, in one scancel (steps whose
+ * jobid is not known are left out; none known: no call). */
+void slurmctl_cancel_jobs(const struct slurmctl *c, struct slurmctl_step *const *steps, size_t n,
+			  const char *opt);
+
 #endif

@@ -26,7 +26,7 @@ const char *const settings_keys[] = {
 	"backend", "jobs", "net_jobs", "keep_going", "load", "report", "html", "trace", "junit",
 	"archive", "archive_on_failure", "progress", "order", "slurm_partition", "slurm_args",
 	"jobserver", "slurm_mode", "slurm_nodes", "slurm_tasks", "slurm_time", "slurm_listen", "slurm_submit_rate",
-	"stale", NULL,
+	"slurm_idle", "stale", NULL,
 };
 
 /* A key [settings] takes: one of settings_keys, or one a kind takes

@@ -247,6 +247,7 @@ void load_settings(struct loader *L)
 	STR_SETTING(slurm_time);
 	STR_SETTING(slurm_listen);
 	STR_SETTING(slurm_submit_rate);
+	STR_SETTING(slurm_idle);
 #undef STR_SETTING
 	/* Values checked here get the file and line; the same values from
 	 * the command line are checked where they are used. */
@@ -271,6 +272,17 @@ void load_settings(struct loader *L)
 			diag_add(L->d, L->file, kv->line,
 			         "slurm_submit_rate: '%s' is not a number of submissions a second "
 			         "(more than 0)",
+			         kv->val);
+	}
+	kv = find_kv(rest, nrest, "slurm_idle");
+	if (kv && s->slurm_idle == kv->val) {
+		char *end;
+		double v = strtod(kv->val, &end);
+		if (end == kv->val || *end || !(v > 0) || v > 1e6)
+			diag_add(L->d, L->file, kv->line,
+			         "slurm_idle: '%s' is not a number of seconds (more than 0): how "
+			         "long an allocation's workers may all be idle before it is "
+			         "released",
 			         kv->val);
 	}
 	kv = find_kv(rest, nrest, "slurm_tasks");

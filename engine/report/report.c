@@ -393,6 +393,14 @@ static json_t *report_header(const struct graph *g, const struct run_summary *su
 				    json_integer(sum->counts[s]));
 	json_object_set_new(o, "counts", counts);
 	json_object_set_new(o, "interrupted", json_boolean(sum->interrupted));
+	/* Allocation mode: how the workers' allocations grew and shrank. */
+	if (sum->allocs.used) {
+		json_object_set_new(o, "slurm_allocations", json_integer(sum->allocs.allocations));
+		json_object_set_new(o, "slurm_first_allocation_tasks",
+				    json_integer(sum->allocs.first_tasks));
+		json_object_set_new(o, "slurm_workers_peak", json_integer(sum->allocs.workers_peak));
+		json_object_set_new(o, "slurm_workers_lost", json_integer(sum->allocs.workers_lost));
+	}
 	/* Each foreach over another job's output: how many items it got
 	 * (null while it was never expanded: its producer did not end well). */
 	json_t *expanded = json_object();
@@ -817,6 +825,16 @@ void report_print_summary(FILE *out, json_t *r, int width)
 		jnum(r, "cpu_user_s") + jnum(r, "cpu_sys_s"),
 		100 * jnum(r, "cpu_use"),
 		(long long)json_integer_value(json_object_get(r, "cores")));
+	json_t *allocs = json_object_get(r, "slurm_allocations");
+	if (allocs) {
+		json_int_t n = json_integer_value(allocs);
+		json_int_t peak = json_integer_value(json_object_get(r, "slurm_workers_peak"));
+		sb_addf(&sb, "; %lld Slurm allocation%s, at most %lld worker%s at once",
+			(long long)n, n == 1 ? "" : "s", (long long)peak, peak == 1 ? "" : "s");
+		json_int_t lost = json_integer_value(json_object_get(r, "slurm_workers_lost"));
+		if (lost)
+			sb_addf(&sb, ", %lld lost", (long long)lost);
+	}
 	put_wrapped(out, sb_str(&sb), width, 4);
 
 	json_t *jobs = json_object_get(r, "jobs");

@@ -159,6 +159,8 @@ def test_slurm_alloc_worker_killed_mid_job(t):
     rep = json.load(open(".juggle/last-report.json"))
     v = [j for j in rep["jobs"] if j["name"] == "victim"][0]
     assert v["status"] == "ok" and v["attempts"] == 2, v
+    # The report counts the worker lost.
+    assert rep["slurm_workers_lost"] >= 1, rep
     log = t.read(".juggle/logs/victim.log")
     assert "closed its connection" in log or "lost" in log, log
     assert ours(c) == []
@@ -361,3 +363,149 @@ def test_slurm_alloc_downloads(t):
     a = r.job("a")
     assert (a["status"], a["http_status"]) == ("ok", 304), a
     assert r.job("digest")["status"] == "skipped-up-to-date", r.job("digest")
+
+
+def allocations(c):
+    """[(id, state, tasks)] of each workers' allocation the controller
+    knows, oldest first (one CPU a task: %C counts the tasks)."""
+    p = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i|%j|%T|%C"], capture_output=True,
+                       text=True, env=c.env(), timeout=15)
+    rows = []
+    for line in p.stdout.splitlines():
+        parts = line.split("|")
+        if len(parts) == 4 and parts[1] == "juggle-workers":
+            rows.append((parts[0], parts[2], int(parts[3])))
+    return sorted(rows, key=lambda r: int(r[0]))
+
+
+def wait_until(what, cond, seconds=90):
+    """Polls cond() until it is true, failing the test after a deadline."""
+    end = time.monotonic() + seconds
+    while True:
+        v = cond()
+        if v:
+            return v
+        assert time.monotonic() < end, "gave up waiting for " + what
+        time.sleep(0.1)
+
+
+FINAL = ("COMPLETED", "CANCELLED", "FAILED")
+
+# A narrow chain (a, then b) and then a fan-out of five jobs, the first
+# three of which (all -j 3 lets start) hold until the test says go.
+CHAIN_THEN_FAN = SETTINGS % 3 + """
+        [command a]
+        output = a.txt
+        command = sh -c "echo $SLURM_JOB_ID > a.txt"
+
+        [command b]
+        after = a
+        output = b.txt
+        command = sh -c "echo $SLURM_JOB_ID > b.txt"
+
+        [command fan]
+        foreach = range:0..4
+        after = b
+        output = fan-{item}.txt
+        command = sh -c 'touch started-"$1"; while [ ! -e go ]; do sleep 0.1; done; echo $SLURM_JOB_ID > fan-"$1".txt' sh {item}
+"""
+
+
+@timeout(180)
+def test_slurm_alloc_grows_with_the_ready_queue(t):
+    """The first allocation is as wide as what is ready (one job); the
+    fan-out that follows gets a second one for the shortfall, and the two
+    never ask for more than slurm_tasks workers; the end of the run
+    cancels both."""
+    c = cluster(t)
+    t.ini(CHAIN_THEN_FAN)
+    p = t.spawn("-j", "3", "--progress", "plain", "--order", "file")
+    wait_until("two allocations", lambda: len(allocations(c)) == 2)
+    wait_until("three jobs of the fan-out started",
+               lambda: all(os.path.exists("started-%d" % i) for i in range(3)))
+    open("go", "w").close()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (p.returncode, out, err)
+    al = allocations(c)
+    assert [tasks for _, _, tasks in al] == [1, 2], al
+    assert all(state in FINAL for _, state, _ in al), al
+    first, second = al[0][0], al[1][0]
+    assert t.read("a.txt").strip() == first and t.read("b.txt").strip() == first
+    ran_in = {t.read("fan-%d.txt" % i).strip() for i in range(5)}
+    assert ran_in <= {first, second} and second in ran_in, ran_in
+    rep = json.load(open(".juggle/last-report.json"))
+    assert rep["slurm_allocations"] == 2, rep
+    assert rep["slurm_first_allocation_tasks"] == 1, rep
+    assert 2 <= rep["slurm_workers_peak"] <= 3, rep
+    assert rep["slurm_workers_lost"] == 0, rep
+    assert "2 Slurm allocations" in out, out
+    assert ours(c) == []
+
+
+@timeout(180)
+def test_slurm_alloc_releases_an_idle_allocation(t):
+    """With slurm_idle = 1, the allocation that ran `b` and then had
+    nothing to do is gone while `hold` still runs on the other one: the
+    run itself waits for the test to see it ended."""
+    c = cluster(t)
+    t.ini(SETTINGS % 2 + """
+        slurm_idle = 1
+
+        [command a]
+        output = a.txt
+        command = sh -c "echo $SLURM_JOB_ID > a.txt"
+
+        [command hold]
+        after = a
+        output = hold.txt
+        command = sh -c "while [ ! -e release ]; do sleep 0.1; done; echo $SLURM_JOB_ID > hold.txt"
+
+        [command b]
+        after = a
+        output = b.txt
+        command = sh -c "echo $SLURM_JOB_ID > b.txt"
+        """)
+    p = t.spawn("-j", "2", "--progress", "plain", "--order", "file")
+    t.wait_for_file("b.txt")
+    b_in = wait_until("b's allocation", lambda: open("b.txt").read().strip())
+    state = wait_until("b's allocation to end",
+                       lambda: dict((i, s) for i, s, _ in allocations(c)).get(b_in) in FINAL)
+    assert state
+    # hold still runs, in the other allocation.
+    assert p.poll() is None and not os.path.exists("hold.txt")
+    open("release", "w").close()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, (p.returncode, out, err)
+    hold_in = t.read("hold.txt").strip()
+    assert hold_in != b_in and [i for i, _, _ in allocations(c)] == sorted(
+        [hold_in, b_in], key=int), allocations(c)
+    rep = json.load(open(".juggle/last-report.json"))
+    assert (rep["slurm_allocations"], rep["slurm_first_allocation_tasks"],
+            rep["slurm_workers_peak"]) == (2, 1, 2), rep
+    assert ours(c) == []
+
+
+@timeout(180)
+def test_slurm_alloc_interrupt_cancels_every_allocation(t):
+    """An interrupt while two allocations carry jobs cancels both."""
+    c = cluster(t)
+    t.ini(CHAIN_THEN_FAN)
+    p = t.spawn("-j", "3", "--progress", "plain", "--order", "file")
+    wait_until("three jobs of the fan-out started",
+               lambda: all(os.path.exists("started-%d" % i) for i in range(3)))
+    assert len(allocations(c)) == 2, allocations(c)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, (p.returncode, out, err)
+    assert ours(c) == []
+    assert all(state in FINAL for _, state, _ in allocations(c)), allocations(c)
+    assert not any(os.path.exists("fan-%d.txt" % i) for i in range(5))
+    assert not leftovers()
+    rep = json.load(open(".juggle/last-report.json"))
+    assert rep["slurm_allocations"] == 2, rep
+
+
+def test_slurm_alloc_idle_must_be_seconds(t):
+    t.ini("[settings]\nslurm_idle = soon\n[command a]\ncommand = true\n")
+    r = t.juggle(rc=2)
+    assert "juggle.ini:2" in r.err and "slurm_idle: 'soon'" in r.err, r
