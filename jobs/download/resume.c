@@ -143,7 +143,12 @@ int download_partial_begin(struct download *d)
 		free(p->validator);
 		p->validator = NULL;
 		p->total = -1;
-		if (ftruncate(p->fd, 0) < 0 || lseek(p->fd, 0, SEEK_SET) != 0) {
+		/* Emptied only when it holds something: on ext4 a truncate to
+		 * zero makes the file's close() start writing it to disk at
+		 * once (auto_da_alloc, for programs that replace a file by
+		 * truncating it): 8% of the CPU of 500 downloads when every
+		 * new, empty file was truncated. */
+		if (have > 0 && (ftruncate(p->fd, 0) < 0 || lseek(p->fd, 0, SEEK_SET) != 0)) {
 			free(url);
 			goto fail;
 		}

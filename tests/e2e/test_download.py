@@ -341,6 +341,27 @@ def test_connection_reused_across_jobs_on_serial(t):
     assert t.read("out/42.txt") == "file 42\n"
 
 
+def test_event_loop_keeps_one_connection_per_transfer_in_flight(t):
+    """Waves of transfers that end together (each answer held 50 ms) hand
+    their connections back to curl's cache at once: every one of them is
+    kept for the next wave, so no more connections are ever opened than
+    transfers run at once."""
+    web = nginx(t)
+    for i in range(1, 49):
+        web.put("w%d.txt" % i, "wave file %d\n" % i)
+    graph(t, """
+        [download w]
+        foreach = range:1..48
+        url = @BASE@/lat/w{item}.txt
+        output = out/{item}.txt
+        """, BASE=web.base)
+    for b in ("eventloop", "auto"):
+        r = t.juggle("-b", b, "-B", "-j", "1", "--net-jobs", "8", rc=0)
+        assert r.report["counts"]["ok"] == 48, r.report["counts"]
+        assert t.read("out/17.txt") == "wave file 17\n"
+        assert r.report["connections"] <= 8, (b, r.report["connections"])
+
+
 @backends
 def test_connection_faults_are_transient(t):
     web = nginx(t)
