@@ -219,7 +219,10 @@ static int stopped(struct attempt *a)
 		result_fail(a->res, "interrupted");
 		a->res->status = RES_INTERRUPTED;
 	} else {
+		/* Worth another attempt, as a command's timeout is (a loaded
+		 * machine); what the task finds wrong in its input is not. */
 		a->res->timed_out = true;
+		a->res->retryable = true;
 		result_fail(a->res, "timed out after %g s", a->job->sec->timeout);
 	}
 	return -1;

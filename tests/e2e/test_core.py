@@ -156,6 +156,40 @@ def test_retries_exhausted(t):
 
 
 @backends
+def test_a_timed_out_cpu_task_is_retried_as_a_command_is(t):
+    """A timeout is worth another attempt whatever the kind (the machine
+    may have been loaded); a malformed input is not."""
+    t.write("bad.xml", "<a>\n")
+    t.ini("""
+        [cpu too-slow]
+        task = sum_squares
+        n = 1000000000000
+        timeout = %g
+        retries = 1
+        retry_delay = 0
+
+        [command slow]
+        command = sleep 300
+        timeout = %g
+        retries = 1
+        retry_delay = 0
+
+        [cpu bad-xml]
+        task = xmlcheck
+        input = bad.xml
+        retries = 1
+        retry_delay = 0
+        """ % (0.3 * TIMEOUT_SCALE, 0.3 * TIMEOUT_SCALE))
+    r = t.juggle("-k", rc=1)
+    for name in ("too-slow", "slow"):
+        j = r.job(name)
+        assert j["status"] == "failed" and j["attempts"] == 2, j
+        assert "timed out" in j["error"], j
+    b = r.job("bad-xml")
+    assert b["status"] == "failed" and b["attempts"] == 1, b
+
+
+@backends
 def test_report_fields(t):
     t.ini("""
         [cpu sq]
