@@ -168,18 +168,8 @@ static void fork_child(void)
 	pthread_cond_init(&reaper_cond, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_cond_init(&gone_cond, NULL);
-	for (size_t i = 0; i < table.n; i++) {
-		struct pw *pw = table.v[i];
-		if (pw->in_fd >= 0)
-			close(pw->in_fd);
-		if (pw->out_fd >= 0)
-			close(pw->out_fd);
-		sb_release(&pw->buf);
-		free(pw->key);
-		free(pw->name);
-		free(pw->log);
-		free(pw);
-	}
+	for (size_t i = 0; i < table.n; i++)
+		pw_free(table.v[i]);
 	free(table.v);
 	table.v = NULL;
 	table.n = table.cap = 0;
