@@ -228,6 +228,7 @@ int cli_run_opts(const struct cli *c, const struct graph *g, struct run_opts *o)
 	o->load_file = getenv("JUGGLE_TEST_LOADAVG");
 	o->always_make = c->always_make;
 	o->verbose = c->verbose;
+	attempt_verbose = c->verbose;
 	o->quiet = c->quiet;
 	const char *p = g->settings.progress;
 	if (!p || strcmp(p, "auto") == 0)

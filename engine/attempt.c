@@ -72,6 +72,7 @@ static int prepare_outputs(struct attempt *a, struct strbuf *err)
  * writes nothing this time has no log rather than a stale one, without a
  * system call per job whose log is not there. Read-only once made. */
 bool attempt_log_eager;
+bool attempt_verbose;
 
 static struct strmap old_logs;
 static struct arena old_log_names;
@@ -212,6 +213,41 @@ void attempt_fail_end(const struct job *job, const struct out_stamp *before, str
 	}
 }
 
+void attempt_output_hashed(struct attempt *a, uint32_t index, const struct stat *st,
+			   const unsigned char hash[16])
+{
+	struct output_hash *h = &a->hashed;
+	h->set = true;
+	h->index = index;
+	h->dev = st->st_dev;
+	h->ino = st->st_ino;
+	h->size = (int64_t)st->st_size;
+	h->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	memcpy(h->hash, hash, sizeof(h->hash));
+}
+
+/* Output i's signature: the hash the kind gave (attempt_output_hashed())
+ * while the file is still the one it hashed, else read from the file. */
+static int output_sig(const struct attempt *a, uint32_t i, struct file_sig *s)
+{
+	const struct output_hash *h = &a->hashed;
+	struct stat st;
+	if (!h->set || h->index != i)
+		return file_sig_read(s->path, s, true);
+	if (stat(s->path, &st) < 0) {
+		s->mtime_ns = -1;
+		return -1;
+	}
+	int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (st.st_dev != h->dev || st.st_ino != h->ino || (int64_t)st.st_size != h->size ||
+	    mtime_ns != h->mtime_ns)
+		return file_sig_read(s->path, s, true);
+	s->mtime_ns = mtime_ns;
+	s->size = (int64_t)st.st_size;
+	memcpy(s->hash, h->hash, sizeof(s->hash));
+	return 0;
+}
+
 void attempt_end(struct attempt *a, int rc)
 {
 	const struct job *job = a->job;
@@ -238,7 +274,7 @@ void attempt_end(struct attempt *a, int rc)
 				}
 				continue;
 			}
-			if (file_sig_read(s->path, s, true) < 0) {
+			if (output_sig(a, i, s) < 0) {
 				result_fail(res, "finished without writing its output '%s'",
 					    job->outputs[i]);
 				break;

@@ -10,6 +10,8 @@
 #ifndef JUGGLE_ATTEMPT_H
 #define JUGGLE_ATTEMPT_H
 
+#include <sys/stat.h>
+
 #include "engine/graph.h"
 #include "engine/result.h"
 #include "engine/util.h"
@@ -43,10 +45,17 @@ struct attempt {
 	int log_fd;
 	double deadline;        /* monotonic seconds, 0 = no timeout */
 	const char *prev_extra; /* what the last successful run stored, or NULL */
-	bool verbose;
 	struct result *res;
 	double cpu0;            /* thread CPU time at the start (internal) */
 	struct out_stamp *before; /* the outputs before the attempt (internal) */
+	struct output_hash {    /* attempt_output_hashed() (internal) */
+		bool set;
+		uint32_t index;
+		dev_t dev;
+		ino_t ino;
+		int64_t size, mtime_ns;
+		unsigned char hash[16];
+	} hashed;
 };
 
 /* Set when the log is not this process's to remove: `juggle exec-job` on
@@ -54,12 +63,29 @@ struct attempt {
  * attempt opens it at once, as when nothing was written lazily. */
 extern bool attempt_log_eager;
 
+/* Set by -v. A kind whose log would only trace a success (a download's
+ * request and response headers) writes it then too; without -v only a
+ * failed attempt's log holds the trace, and a successful download leaves
+ * no log file: on an ext4 file system that has deleted many files, making
+ * the log's inode cost more than the download itself. */
+extern bool attempt_verbose;
+
 /* The attempt's log, opened (and created) at the first call; -1 with
  * res failed ("cannot open the log") when it cannot be. */
 int attempt_log(struct attempt *a);
 /* Appends n bytes to the attempt's log, opening it first; nothing for 0
  * bytes. A failure to open fails the attempt (attempt_log()). */
 void attempt_log_write(struct attempt *a, const char *s, size_t n);
+
+/* For a kind that wrote output `index` itself and hashed the bytes as it
+ * wrote them (a download): hash is the first 16 bytes of their SHA-256,
+ * the output's content hash, and st the output's stat once in place.
+ * attempt_end() then takes that hash instead of reading the file back,
+ * as long as the file still has st's device, inode, size and modification
+ * time; otherwise it reads it as for any output. One output per attempt:
+ * a second call replaces the first. */
+void attempt_output_hashed(struct attempt *a, uint32_t index, const struct stat *st,
+			   const unsigned char hash[16]);
 
 /* Runs attempt `number` of job on worker w, blocking; fills res. This is
  * attempt_begin(), the kind's run(), then attempt_end(). */

@@ -148,6 +148,9 @@ struct partial {
 	int64_t total;   /* the whole file's size from KEY.meta, -1 unknown */
 	char *validator; /* KEY.meta's If-Range value */
 	bool meta;       /* KEY.meta describes the data file */
+	bool meta_file;  /* KEY.meta may be on disk (so removing it is worth a
+			  * call): found there, or written since */
+	bool moved;      /* the data file was renamed over the output */
 };
 
 struct download {
@@ -166,7 +169,8 @@ struct download {
 	bool keep_partial;       /* the attempt ended so that it may resume */
 	int64_t resumed;         /* bytes taken from part, not sent again */
 	int64_t range_start;     /* of the response's Content-Range, -1 none */
-	EVP_MD_CTX *sha;         /* when sha256 is given */
+	EVP_MD_CTX *sha;         /* SHA-256 of the body: checked against sha256
+				  * when given, and the output's content hash */
 	int64_t bytes;           /* body bytes received, kept or not */
 	long code;               /* status of the response being received */
 	bool too_big, write_failed, cancelled;

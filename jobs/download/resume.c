@@ -57,9 +57,11 @@ static void meta_name(const struct partial *p, char out[48])
 static void meta_remove(struct partial *p)
 {
 	char m[48];
-	meta_name(p, m);
-	unlinkat(p->dir, m, 0);
-	p->meta = false;
+	if (p->meta_file) {
+		meta_name(p, m);
+		unlinkat(p->dir, m, 0);
+	}
+	p->meta = p->meta_file = false;
 }
 
 /* KEY.meta's lines "url U", "if-range V", "total N" into p (url into
@@ -70,6 +72,8 @@ static bool meta_read(struct partial *p, char **url)
 	meta_name(p, m);
 	int fd = openat(p->dir, m, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
+	/* Anything there but nothing at all (a link, a folder) is to go. */
+	p->meta_file = fd >= 0 || errno != ENOENT;
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
@@ -221,6 +225,7 @@ static int meta_write(struct download *d, const char *validator, int64_t total)
 	}
 	sb_release(&sb);
 	p->meta = rc == 0;
+	p->meta_file |= p->meta;
 	return rc;
 }
 
@@ -289,6 +294,7 @@ static int copy_over(struct download *d)
 	if (out_file_commit(&of) < 0)
 		return -1;
 	unlinkat(d->part.dir, d->part.key, 0);
+	d->part.moved = true;
 	return 0;
 }
 
@@ -305,6 +311,7 @@ int download_partial_commit(struct download *d)
 	close(dir);
 	if (rc < 0 && e == EXDEV)
 		return copy_over(d);
+	p->moved = rc == 0;
 	errno = e;
 	return rc;
 }
@@ -315,7 +322,8 @@ void download_partial_end(struct partial *p, bool keep)
 		return;
 	if (!keep || !p->meta) {
 		meta_remove(p);
-		unlinkat(p->dir, p->key, 0);
+		if (!p->moved)
+			unlinkat(p->dir, p->key, 0);
 	}
 	if (p->fd >= 0)
 		close(p->fd);

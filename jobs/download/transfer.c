@@ -189,9 +189,11 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	} else {
 		d->fd = d->of.fd;
 	}
-	if (def->sha256) {
+	/* Always: the digest is also the output's content hash, which spares
+	 * the engine reading the file back (attempt_output_hashed()). */
+	{
 		d->sha = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
+		EVP_DigestInit_ex(d->sha, md_sha256(), NULL);
 		if (d->part.offset > 0 && download_partial_hash(d) < 0) {
 			/* Unreadable: start from byte 0. */
 			download_partial_end(&d->part, false);
@@ -200,7 +202,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 				d->fd = d->part.fd;
 			else if (out_file_begin(&d->of, d->output) == 0)
 				d->fd = d->of.fd;
-			EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL);
+			EVP_DigestInit_ex(d->sha, md_sha256(), NULL);
 		}
 	}
 	for (size_t i = 0; i < def->headers.n; i++) {
@@ -511,12 +513,10 @@ int download_finish(struct download *d, CURLcode cc)
 			      d->reason[0] ? " " : "", d->reason, d->url);
 	} else {
 		char got[2 * EVP_MAX_MD_SIZE + 1] = "";
-		if (d->sha) {
-			unsigned char md[EVP_MAX_MD_SIZE];
-			unsigned int len;
-			EVP_DigestFinal_ex(d->sha, md, &len);
-			hex_encode(got, md, len);
-		}
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int len;
+		EVP_DigestFinal_ex(d->sha, md, &len);
+		hex_encode(got, md, len);
 		struct strbuf want = {0};
 		if (def->sha256)
 			subst_placeholders(a->job, def->sha256, SUBST_TEXT, &want);
@@ -543,6 +543,7 @@ int download_finish(struct download *d, CURLcode cc)
 			} else {
 				res->extra = download_memo(a->job, &st, d->etag, d->last_modified,
 							   ftp_filetime(d));
+				attempt_output_hashed(a, 0, &st, md);
 				rc = 0;
 			}
 		}
@@ -561,7 +562,10 @@ int download_finish(struct download *d, CURLcode cc)
 	sb_addf(&d->trace, "%s: %lld bytes in %.3f s, %ld new connection%s\n",
 		rc == 0 ? (res->unchanged ? "unchanged" : "ok") : "failed", (long long)d->bytes,
 		total, conns, conns == 1 ? "" : "s");
-	log_text(a, sb_str(&d->trace));
+	/* The trace of a success is only for -v, or for a log that exists
+	 * already (a later attempt's, or one made on a Slurm node). */
+	if (rc < 0 || attempt_verbose || a->log_fd >= 0)
+		log_text(a, sb_str(&d->trace));
 	download_release(d); /* removes the temporary file unless it was renamed */
 	return rc;
 }

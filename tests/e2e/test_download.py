@@ -80,6 +80,48 @@ def test_conditional_get_304_leaves_output_and_downstream_alone(t):
 
 
 @backends
+def test_headers_are_logged_on_failure_or_with_v(t):
+    """A download that succeeds leaves no log file (one inode less per job
+    of a nightly batch); its request and response headers go to its log
+    when it fails, or with -v."""
+    web = nginx(t)
+    web.put("a.txt", "a\n")
+    graph(t, """
+        [download good]
+        url = @BASE@/a.txt
+        output = a.txt
+
+        [download bad]
+        url = @BASE@/status/404
+        output = b.txt
+        """, BASE=web.base)
+    r = t.juggle("-k", rc=1)
+    assert r.job("good")["status"] == "ok" and r.job("good")["log"] is None, r.job("good")
+    assert not os.path.exists(".juggle/logs/good.log")
+    assert t.read("a.txt") == "a\n"
+    # The content hash the state log keeps is the one the download took of
+    # the bytes as they came (the file is not read back): SHA-256's first
+    # 16 bytes.
+    rec = [ln.split("\t") for ln in t.read(".juggle/state").splitlines()
+           if ln.startswith("S\tgood\t")][-1]
+    want = hashlib.sha256(b"a\n").hexdigest()[:32]
+    assert rec[rec.index("a.txt") + 3] == want, rec
+    log = t.read(".juggle/logs/bad.log")
+    assert "GET %s/status/404 -> b.txt\n" % web.base in log, log
+    assert "< HTTP/1.1 404" in log and "HTTP 404" in log, log
+
+    r = t.juggle("-B", "-k", "-v", rc=1)
+    assert r.job("good")["log"] == ".juggle/logs/good.log", r.job("good")
+    log = t.read(".juggle/logs/good.log")
+    assert "GET %s/a.txt -> a.txt\n" % web.base in log, log
+    assert "< HTTP/1.1 200" in log and "ok: 2 bytes" in log, log
+
+    # Without -v again: the last run's log goes with the new success.
+    r = t.juggle("-B", "-k", rc=1)
+    assert r.job("good")["log"] is None and not os.path.exists(".juggle/logs/good.log")
+
+
+@backends
 def test_http_errors_are_classified_like_curl_retry(t):
     web = nginx(t)
     permanent = [400, 403, 404]
