@@ -237,8 +237,12 @@ void download_worker_release(void *cache);
 /* Empties p (no files). */
 void download_partial_init(struct partial *p);
 
-/* Opens d's partial file in .juggle/partial (made if missing), resuming it
- * when its description names d->url and a validator, or else emptying it.
+/* Opens .juggle/partial (made if missing) for d, and the partial file
+ * there when its description names d->url and a validator: then it resumes
+ * (d->part.fd >= 0, d->part.offset its size). With nothing to resume, the
+ * partial file is made at the body's first byte (download_partial_body()),
+ * or by download_partial_commit() for an empty body; until then
+ * d->part.fd and d->fd are -1.
  * Returns 0, or -1 when the folder cannot be used (d->part stays empty;
  * the body then goes to a temporary file beside the output). */
 int download_partial_begin(struct download *d);
@@ -249,7 +253,9 @@ int download_partial_hash(struct download *d);
 /* Adds If-Range to d->headers when d->part resumes. */
 void download_partial_if_range(struct download *d);
 
-/* At the first byte of a 2xx body: on 206, checks the range is the one
+/* At the first byte of a 2xx body: makes the partial file when nothing
+ * was resumed (or, when it cannot be made, a temporary file beside the
+ * output instead); on 206, checks the range is the one
  * asked for; on 200, starts the data over from byte 0; then describes the
  * data (KEY.meta) when it has a validator and is large enough to be worth
  * resuming. Returns 0, or -1 to abort the transfer (d->range_bad or

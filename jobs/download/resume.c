@@ -130,6 +130,19 @@ int download_partial_begin(struct download *d)
 
 	char *url = NULL;
 	bool meta = meta_read(p, &url);
+	if (!meta) {
+		/* Nothing to resume: the data file is made when the body's first
+		 * byte comes (data_create()), as curl makes its output. So the
+		 * request goes out without waiting on the file system (making a
+		 * file is most of the CPU of a small download on an ext4 that
+		 * has deleted many), and a 304 or an error page makes none. */
+		free(url);
+		meta_remove(p);
+		free(p->validator);
+		p->validator = NULL;
+		p->total = -1;
+		return 0;
+	}
 	p->fd =
 	    openat(p->dir, p->key, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
 	if (p->fd < 0 || fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
@@ -167,6 +180,34 @@ fail:
 	free(p->validator);
 	download_partial_init(p);
 	return -1;
+}
+
+/* Makes (or opens and empties: one an interrupted run left without a
+ * description) the data file of a download that resumes nothing, and
+ * points d->fd at it; 0, or -1 with errno. */
+static int data_create(struct download *d)
+{
+	struct partial *p = &d->part;
+	p->fd =
+	    openat(p->dir, p->key, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+	struct stat st;
+	if (p->fd < 0)
+		return -1;
+	int e = 0;
+	if (fstat(p->fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
+		e = EPERM;
+	else if (st.st_size > 0 && ftruncate(p->fd, 0) < 0)
+		e = errno;
+	if (e) {
+		close(p->fd);
+		p->fd = -1;
+		errno = e;
+		return -1;
+	}
+	d->fd = p->fd;
+	return 0;
 }
 
 int download_partial_hash(struct download *d)
@@ -232,8 +273,22 @@ static int meta_write(struct download *d, const char *validator, int64_t total)
 int download_partial_body(struct download *d)
 {
 	struct partial *p = &d->part;
-	if (p->fd < 0)
+	if (p->dir < 0)
 		return 0;
+	if (p->fd < 0 && data_create(d) < 0) {
+		/* As when the folder cannot be used at all: the body goes to a
+		 * temporary file beside the output, not to be resumed. */
+		close(p->dir);
+		free(p->validator);
+		download_partial_init(p);
+		if (out_file_begin(&d->of, d->output) < 0) {
+			d->write_failed = true;
+			d->write_errno = errno;
+			return -1;
+		}
+		d->fd = d->of.fd;
+		return 0;
+	}
 	if (d->code == 206) {
 		if (p->offset == 0 || d->range_start != p->offset) {
 			d->range_bad = true;
@@ -302,6 +357,9 @@ int download_partial_commit(struct download *d)
 {
 	struct partial *p = &d->part;
 	const char *base;
+	/* An empty body never came to download_partial_body(). */
+	if (p->fd < 0 && data_create(d) < 0)
+		return -1;
 	meta_remove(p);
 	int dir = out_dir_open(d->output, true, &base);
 	if (dir < 0)
@@ -322,7 +380,7 @@ void download_partial_end(struct partial *p, bool keep)
 		return;
 	if (!keep || !p->meta) {
 		meta_remove(p);
-		if (!p->moved)
+		if (!p->moved && p->fd >= 0)
 			unlinkat(p->dir, p->key, 0);
 	}
 	if (p->fd >= 0)

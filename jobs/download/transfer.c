@@ -535,7 +535,7 @@ int download_finish(struct download *d, CURLcode cc)
 		} else {
 			/* out_file_commit() releases d->of, even on error. */
 			struct stat st;
-			int committed = d->part.fd >= 0 ? download_partial_commit(d)
+			int committed = d->part.dir >= 0 ? download_partial_commit(d)
 							: out_file_commit(&d->of);
 			if (committed < 0 || stat(d->output, &st) < 0) {
 				download_fail(d, false, "cannot write '%s': %s", d->output,

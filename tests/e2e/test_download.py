@@ -122,6 +122,27 @@ def test_headers_are_logged_on_failure_or_with_v(t):
 
 
 @backends
+def test_an_empty_body_makes_an_empty_output(t):
+    """A 200 with no body still gives its output, empty (the file for the
+    body is made at its first byte, so here only at the end), and a run
+    after it asks with its validators."""
+    web = nginx(t)
+    web.put("zero.txt", "")
+    graph(t, """
+        [download zero]
+        url = @BASE@/zero.txt
+        output = out/zero.txt
+        """, BASE=web.base)
+    r = t.juggle(rc=0)
+    z = r.job("zero")
+    assert (z["status"], z["http_status"], z["bytes"]) == ("ok", 200, 0), z
+    assert os.path.isfile("out/zero.txt") and t.read("out/zero.txt") == ""
+    r = t.juggle(rc=0)
+    assert r.job("zero")["http_status"] == 304, r.job("zero")
+    assert leftovers() == [] and os.listdir(".juggle/partial") == []
+
+
+@backends
 def test_http_errors_are_classified_like_curl_retry(t):
     web = nginx(t)
     permanent = [400, 403, 404]
