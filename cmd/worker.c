@@ -229,6 +229,7 @@ int cmd_worker(struct cli *c)
 		remote_request_release(&req);
 	}
 	worker_release(&w);
+	attempt_spare_release();
 	free(line);
 	if (in)
 		fclose(in);

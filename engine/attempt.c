@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,14 +80,61 @@ static struct strmap old_logs;
 static struct arena old_log_names;
 static pthread_once_t old_logs_once = PTHREAD_ONCE_INIT;
 
+/* Silent programs' logs, kept for the next attempts: see open_log() and
+ * keep_spare(). Up to SPARES of them per process, each named after the
+ * process and its slot (SPARE_PREFIX PID-SLOT), any thread taking or
+ * putting one: a slot holds its file's descriptor, or -1. No lock (a
+ * forked child could inherit it held): a slot's fd is taken with an
+ * atomic exchange, and a file is renamed to a slot's name only where
+ * nothing is (RENAME_NOREPLACE), so two threads never share one. */
+#define SPARE_PREFIX ".spare-"
+#define SPARES 8
+static atomic_int spare_fd[SPARES] = {-1, -1, -1, -1, -1, -1, -1, -1};
+static atomic_int spare_pid; /* whose the slots are: a forked child's parent's */
+
+static void spare_path(int slot, char out[64])
+{
+	snprintf(out, 64, "%s/logs/%s%ld-%d", STATE_DIR, SPARE_PREFIX, (long)getpid(), slot);
+}
+
+/* Makes the slots this process's: in a forked child (one thread then,
+ * a worker of the processes backend), drops (does not remove) what its
+ * parent left in them. In the first process they start empty. */
+static void spares_mine(void)
+{
+	int me = (int)getpid();
+	int seen = atomic_load(&spare_pid);
+	if (seen == me || !atomic_compare_exchange_strong(&spare_pid, &seen, me))
+		return;
+	for (int i = 0; seen && i < SPARES; i++) {
+		int fd = atomic_exchange(&spare_fd[i], -1);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* A spare its process left behind (it was killed): removed. */
+static void remove_dead_spare(const char *name)
+{
+	long pid = strtol(name + strlen(SPARE_PREFIX), NULL, 10);
+	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/logs/%s", STATE_DIR, name);
+		unlink(path);
+	}
+}
+
 static void read_old_logs(void)
 {
 	DIR *d = opendir(STATE_DIR "/logs");
 	struct dirent *e;
-	while (d && (e = readdir(d)))
+	while (d && (e = readdir(d))) {
 		if (e->d_name[0] != '.')
 			strmap_put(&old_logs, arena_strdup(&old_log_names, e->d_name),
 				   (void *)(uintptr_t)(e->d_type + 1));
+		else if (!strncmp(e->d_name, SPARE_PREFIX, strlen(SPARE_PREFIX)))
+			remove_dead_spare(e->d_name);
+	}
 	if (d)
 		closedir(d);
 }
@@ -109,9 +158,106 @@ static bool forget_old_log(const char *path)
 	return false;
 }
 
+void attempt_spare_release(void)
+{
+	spares_mine();
+	for (int i = 0; i < SPARES; i++) {
+		int fd = atomic_exchange(&spare_fd[i], -1);
+		if (fd >= 0) {
+			char path[64];
+			spare_path(i, path);
+			close(fd);
+			unlink(path);
+		}
+	}
+}
+
+/* Making a file and removing it again cost far more than renaming one on
+ * ext4 once it has deleted many files (it looks for a free inode that was
+ * not freed in the last 30 s): 97 against 22 microseconds each. So the
+ * log of a program that said nothing is not removed but renamed to the
+ * thread's spare (when nothing else still holds it open: a daemon the
+ * program left may write to it later, and what it writes belongs in that
+ * job's log), and the next first attempt's log is the spare renamed to
+ * its name. */
+static int take_spare(const char *path)
+{
+	spares_mine();
+	for (int i = 0; i < SPARES; i++) {
+		if (atomic_load(&spare_fd[i]) < 0)
+			continue;
+		int fd = atomic_exchange(&spare_fd[i], -1);
+		if (fd < 0)
+			continue;
+		char spare[64];
+		spare_path(i, spare);
+		/* Never over something planted at the log's name. */
+		if (renameat2(AT_FDCWD, spare, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+			return fd;
+		close(fd);
+		unlink(spare);
+		return -1;
+	}
+	return -1;
+}
+
+/* The empty log at path, just closed, becomes a spare; false when it
+ * cannot (and it is then to be removed, as before there were spares). */
+static bool keep_spare(const char *path)
+{
+	spares_mine();
+	int slot = -1;
+	for (int i = 0; i < SPARES && slot < 0; i++)
+		if (atomic_load(&spare_fd[i]) < 0)
+			slot = i;
+	if (slot < 0)
+		return false;
+	/* A write lease is granted only while no one else (a daemon the
+	 * program left) has the file open for writing or reading. */
+	int r = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (r < 0)
+		return false;
+	struct stat st, wst;
+	bool alone = fcntl(r, F_SETLEASE, F_WRLCK) == 0;
+	if (alone)
+		fcntl(r, F_SETLEASE, F_UNLCK);
+	alone = alone && fstat(r, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+	close(r);
+	if (!alone)
+		return false;
+	int w = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (w < 0)
+		return false;
+	/* The same file, and blocking again, as own_file_open() leaves a log:
+	 * the program gets this description as its standard output. */
+	char spare[64];
+	spare_path(slot, spare);
+	if (fstat(w, &wst) < 0 || wst.st_ino != st.st_ino || wst.st_dev != st.st_dev ||
+	    fcntl(w, F_SETFL, fcntl(w, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	    renameat2(AT_FDCWD, path, AT_FDCWD, spare, RENAME_NOREPLACE) < 0) {
+		close(w);
+		return false;
+	}
+	int none = -1;
+	if (!atomic_compare_exchange_strong(&spare_fd[slot], &none, w)) {
+		/* Cannot be: only the thread that renamed a file to the slot's
+		 * name fills the slot, and the name was free. */
+		close(w);
+		unlink(spare);
+	}
+	return true;
+}
+
 static int open_log(const struct job *job, int number)
 {
 	char *path = job_log_path(job);
+	if (number <= 1 && !attempt_log_eager) {
+		int fd = take_spare(path);
+		if (fd >= 0) {
+			free(path);
+			return fd;
+		}
+	}
 	mkdir_p(STATE_DIR "/logs", 0777);
 	int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (number <= 1 ? O_TRUNC : 0);
 	/* A link planted at the log's name must not be truncated through. */
@@ -298,8 +444,11 @@ void attempt_end(struct attempt *a, int rc)
 	if (res->logged && !attempt_log_eager && a->number <= 1 && fstat(a->log_fd, &st) == 0 &&
 	    st.st_size == 0) {
 		/* Opened for a program that then said nothing. */
+		close(a->log_fd);
+		a->log_fd = -1;
 		char *path = job_log_path(job);
-		unlink(path);
+		if (!keep_spare(path))
+			unlink(path);
 		free(path);
 		res->logged = false;
 	}

@@ -70,6 +70,12 @@ extern bool attempt_log_eager;
  * the log's inode cost more than the download itself. */
 extern bool attempt_verbose;
 
+/* Closes and removes the calling thread's spare log (what a silent
+ * program's log is kept as, for the next attempt on that thread): every
+ * thread that ran attempts calls it before it ends, the main thread
+ * before juggle exits. Nothing when there is none. */
+void attempt_spare_release(void);
+
 /* The attempt's log, opened (and created) at the first call; -1 with
  * res failed ("cannot open the log") when it cannot be. */
 int attempt_log(struct attempt *a);

@@ -871,6 +871,7 @@ int sched_run(struct graph *g, struct state *st, const struct run_opts *o,
 	progress_done(s.prog);
 	progress_free(s.prog);
 	s.be.ops->release(&s.be);
+	attempt_spare_release();
 	sum->allocs = s.be.allocs;
 	if (o->jobserver)
 		jobserver_keep(0);

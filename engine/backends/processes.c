@@ -186,6 +186,7 @@ static int fork_worker(struct procs *p, int i, struct strbuf *err)
 		close(jp[1]);
 		close(rp[0]);
 		worker_main(p->g, i, jp[0], rp[1]);
+		attempt_spare_release();
 		_exit(0);
 	}
 	int e = errno;

@@ -20,6 +20,7 @@
 struct lane {
 	struct tpool *pool;   /* under mu; NULL once abandoned */
 	atomic_int posted;    /* 1 from a submit until its thread takes the job */
+	bool can_spin;        /* the pool's, copied before the thread starts */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
@@ -51,6 +52,7 @@ struct tpool {
 	VEC(struct done) done;  /* a FIFO read from head */
 	size_t head;
 	atomic_int ready;       /* entries in done, for spin_until() */
+	bool can_spin; /* more than one CPU (spin_allowed()) */
 	bool spin;     /* scheduler thread only: the last attempt was short */
 	bool killing;  /* scheduler thread only: tpool_kill() was called */
 };
@@ -71,12 +73,8 @@ static atomic_int abandoned_running;
 
 static bool spin_allowed(void)
 {
-	static int cpus;
-	if (!cpus) {
-		cpu_set_t set;
-		cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-	}
-	return cpus > 1;
+	cpu_set_t set;
+	return sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1;
 }
 
 static inline void cpu_relax(void)
@@ -114,10 +112,9 @@ static void lane_free(struct lane *l)
 static void *lane_main(void *arg)
 {
 	struct lane *l = arg;
-	bool spin = spin_allowed();
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		if (spin && !l->job && !l->quit) {
+		if (l->can_spin && !l->job && !l->quit) {
 			pthread_mutex_unlock(&l->mu);
 			spin_until(&l->posted);
 			pthread_mutex_lock(&l->mu);
@@ -174,7 +171,7 @@ int tpool_new(struct tpool **out, int n, struct strbuf *err)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	p->n = n;
-	p->spin = spin_allowed();
+	p->can_spin = p->spin = spin_allowed();
 	p->lanes = xcalloc((size_t)n, sizeof(*p->lanes));
 	*out = p;
 	return 0;
@@ -188,6 +185,7 @@ int tpool_submit(struct tpool *p, int lane, struct job *job, int number, const c
 		l = xcalloc(1, sizeof(*l));
 		l->pool = p;
 		l->w.id = lane;
+		l->can_spin = p->can_spin;
 		pthread_mutex_init(&l->mu, NULL);
 		pthread_cond_init(&l->cond, NULL);
 		/* A small stack would do for commands, but cpu tasks (libxml2)
@@ -255,7 +253,7 @@ int tpool_collect(struct tpool *p, struct job **job, int *lane, struct result *r
 	pthread_mutex_unlock(&p->mu);
 	if (got) {
 		struct lane *l = p->lanes[*lane];
-		p->spin = spin_allowed() && mono_now() - l->sent < 4 * SPIN_S;
+		p->spin = p->can_spin && mono_now() - l->sent < 4 * SPIN_S;
 		l->carrying = NULL;
 		p->busy--;
 	}

@@ -495,6 +495,40 @@ def test_command_leaves_a_daemon(t):
 
 
 @backends
+def test_a_daemon_never_writes_into_another_jobs_log(t):
+    """A silent program's log is kept for the next job's (one file less
+    to make per job) only when nothing still holds it: here quietd leaves
+    a background process with the log as its output, which writes only
+    once the next job has started; what it writes must not turn up in any
+    other job's log. The jobs after it are silent and leave no log, and
+    no kept file outlives the run."""
+    t.ini("""
+        [command quietd]
+        shell = yes
+        command = ( while [ ! -e go ]; do sleep 0.01; done; echo late-from-daemon; touch said ) &
+
+        [command first]
+        after = quietd
+        shell = yes
+        timeout = 60
+        command = touch go; while [ ! -e said ]; do sleep 0.01; done
+
+        [command rest]
+        foreach = range:1..20
+        after = first
+        command = true
+        """)
+    r = t.juggle("-j1", rc=0, timeout=120)
+    assert set(r.statuses().values()) == {"ok"}, r.statuses()
+    assert os.path.exists("said")
+    logs = os.listdir(".juggle/logs")
+    for name in logs:
+        assert "late-from-daemon" not in t.read(".juggle/logs/" + name), name
+    assert logs == [], logs
+    assert all(j["log"] is None for j in r.report["jobs"]), r.report["jobs"]
+
+
+@backends
 def test_failing_command_takes_its_group_along_on_timeout(t):
     """A command that times out: its whole process group goes, the
     background process it started included."""
