@@ -6,12 +6,11 @@ output's name, and a state log the next run can trust."""
 import errno
 import os
 import re
-import select
 import signal
 import subprocess
 import time
 
-from harness import Result, Skip, backends, leftovers, no_valgrind, timeout
+from harness import Result, Skip, backends, exits_within, leftovers, no_valgrind, timeout
 from testbed import nginx
 
 FAKETIME_LIBS = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
@@ -64,19 +63,6 @@ def kill_pid_file(path):
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-
-
-def exits_within(pid, seconds):
-    """Whether process pid has ended (a zombie counts) or ends within
-    seconds: a wait on its pidfd, no polling."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        return bool(select.select([fd], [], [], seconds)[0])
-    finally:
-        os.close(fd)
 
 
 # ---- 1. a full disk ----

@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 
-from harness import leftovers, timeout
+from harness import exits_within, leftovers, timeout
 import test_slurm
 
 VALGRIND_SLOW = "a private Slurm per test and its workers: minutes under memcheck"
@@ -307,11 +307,7 @@ def test_slurm_alloc_worker_stops_job_when_run_dies(t):
     cpid = int(open("cmd.pid").read())
     p.kill()
     p.wait()
-    end = time.monotonic() + 60
-    while os.path.exists("/proc/%d" % cpid) and \
-            open("/proc/%d/stat" % cpid).read().split()[2] != "Z":
-        assert time.monotonic() < end, "the job still runs"
-        time.sleep(0.05)
+    assert exits_within(cpid, 60), "the job still runs"
     # Its allocation ends with its only task; nothing of ours is left.
     end = time.monotonic() + 60
     while ours(c):

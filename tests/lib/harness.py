@@ -11,6 +11,7 @@ outputs, exit statuses, the report. No sleeps for synchronisation.
 """
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -96,6 +97,19 @@ def valgrind_slow(why):
         fn.valgrind_slow = why
         return fn
     return deco
+
+
+def exits_within(pid, seconds):
+    """Whether process pid has ended (a zombie counts) or ends within
+    seconds: a wait on its pidfd, no polling."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
 
 
 def leftovers(top="."):
