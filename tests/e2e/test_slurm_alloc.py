@@ -143,7 +143,9 @@ def test_slurm_alloc_worker_killed_mid_job(t):
         """)
     p = t.spawn("-j", "2", "--progress", "plain")
     t.wait_for_file("cmd.pid")
-    while not open("worker.pid").read().strip():
+    # The shell makes cmd.pid, then writes it: both files may exist empty
+    # for a moment.
+    while not open("worker.pid").read().strip() or not open("cmd.pid").read().strip():
         time.sleep(0.01)
     wpid = int(open("worker.pid").read())
     cpid = int(open("cmd.pid").read())
