@@ -3,6 +3,7 @@ when the attempt made them: a failure keeps the files it never touched,
 symbolic links (in the folders on the way or at the output's own name)
 never carry a write or a removal outside, a folder swapped during the run
 does not either, and temporary files are fresh files of juggle's own."""
+import ctypes
 import errno
 import os
 import shutil
@@ -213,6 +214,15 @@ def test_output_left_as_link_outside_fails(t):
 
 # ---- a folder swapped for a link during the run ----
 
+def exchange(a, b):
+    """Swaps names a and b in one step (renameat2 RENAME_EXCHANGE)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), RENAME_EXCHANGE) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), a)
+
+
 @backends
 def test_folder_swapped_for_link_mid_run(t):
     """The cpu kind waits on its input (a FIFO) after juggle prepared the
@@ -249,8 +259,12 @@ def test_folder_swapped_for_link_mid_run(t):
             if e.errno != errno.ENXIO or time.monotonic() > end or p.poll() is not None:
                 raise
             time.sleep(0.01)
-    os.rename("d", "d.old")
-    os.symlink(ext, "d")
+    # One atomic exchange: the job may be making or opening "d" right now
+    # (its open of the FIFO returned when we opened it), and a rename then
+    # a symlink would leave a moment with no "d" for it to make afresh.
+    os.symlink(ext, "d.link")
+    exchange("d.link", "d")
+    os.rename("d.link", "d.old")
     os.close(fd)
     out, err = p.communicate(timeout=60)
     assert os.listdir(ext) == [], ("written outside", os.listdir(ext), out, err)
