@@ -31,14 +31,6 @@ void worker_release(struct worker *w)
 	}
 }
 
-static double thread_cpu(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_THREAD, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 /* Makes the outputs' folders, removes symbolic links planted at their
  * names and stamps them, so that a failure removes only what this attempt
  * made. On error nothing is stamped: an attempt that never started
@@ -303,7 +295,7 @@ int attempt_begin(struct attempt *a, const struct job *job, struct worker *w, in
 	a->log_fd = -1;
 	res->worker = w->id;
 	res->started = mono_now();
-	a->cpu0 = thread_cpu();
+	a->cpu0 = w->cpu_by_backend ? 0 : thread_cpu_s();
 	a->deadline = job->sec->timeout > 0 ? res->started + job->sec->timeout : 0;
 	struct strbuf err = {0};
 	if (cancel_requested()) {
@@ -457,7 +449,7 @@ void attempt_end(struct attempt *a, int rc)
 	a->log_fd = -1;
 	free(a->before);
 	a->before = NULL;
-	res->cpu_s += thread_cpu() - a->cpu0;
+	res->cpu_s += thread_cpu_s() - a->cpu0;
 	res->finished = mono_now();
 }
 

@@ -30,6 +30,10 @@ struct worker {
 	 * attempt (a task that would not stop): a kind that looks at it stops
 	 * at once, and the attempt's result is thrown away. */
 	_Atomic bool abandoned;
+	/* Set by a backend whose thread carries many attempts at once (the
+	 * event loop): attempt_begin() reads no CPU time, the backend sets
+	 * the attempt's cpu0 itself before attempt_end(). */
+	bool cpu_by_backend;
 };
 /* Frees the workers' caches through each kind's worker_release. */
 void worker_release(struct worker *w);

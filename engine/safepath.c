@@ -88,9 +88,9 @@ int out_dir_open(const char *path, bool create, const char **base)
 {
 	const char *slash = strrchr(path, '/');
 	*base = slash ? slash + 1 : path;
-	int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
+	/* The walk starts from the graph's folder as AT_FDCWD names it (the
+	 * same folder open(".") would give, two system calls less). */
+	int fd = AT_FDCWD;
 	for (const char *p = path; slash && p < slash;) {
 		const char *end = memchr(p, '/', (size_t)(slash - p));
 		if (!end)
@@ -103,7 +103,8 @@ int out_dir_open(const char *path, bool create, const char **base)
 		}
 		char comp[NAME_MAX + 1];
 		if (n > NAME_MAX) {
-			close(fd);
+			if (fd != AT_FDCWD)
+				close(fd);
 			errno = ENAMETOOLONG;
 			return -1;
 		}
@@ -111,7 +112,8 @@ int out_dir_open(const char *path, bool create, const char **base)
 		comp[n] = '\0';
 		int next = open_component(fd, comp, create);
 		int e = errno;
-		close(fd);
+		if (fd != AT_FDCWD)
+			close(fd);
 		if (next < 0) {
 			errno = e;
 			return -1;
@@ -119,6 +121,8 @@ int out_dir_open(const char *path, bool create, const char **base)
 		fd = next;
 		p = next_p;
 	}
+	if (fd == AT_FDCWD)
+		fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd;
 }
 

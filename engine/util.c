@@ -317,6 +317,14 @@ void process_cpu_s(double *user, double *sys)
 	       (double)kids.ru_stime.tv_sec + (double)kids.ru_stime.tv_usec / 1e6;
 }
 
+double thread_cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_THREAD, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 double mono_now(void)
 {
 	struct timespec ts;

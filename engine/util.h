@@ -109,6 +109,8 @@ double mono_now(void);
 /* User and system CPU seconds of this process and the children it has
  * waited for, since it started (getrusage). */
 void process_cpu_s(double *user, double *sys);
+/* User plus system CPU seconds of the calling thread (getrusage). */
+double thread_cpu_s(void);
 /* The CPUs this process may run on: sched_getaffinity()'s set, as
  * nproc(1) counts them, so taskset, cpusets and container limits shrink
  * it; the online CPUs when the set cannot be read; at least 1. The

@@ -78,14 +78,6 @@ static bool is_net(const struct job *job)
 	return job->sec->kind->network;
 }
 
-static double thread_cpu_now(void)
-{
-	struct rusage ru;
-	getrusage(RUSAGE_THREAD, &ru);
-	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static void push_done(struct el *el, struct job *job, struct result *res)
 {
 	struct done d = {.job = job, .res = *res};
@@ -213,7 +205,7 @@ static void work_end(uv_work_t *w)
 	/* The CPU time charged is this thread's over attempt_end(); the kind
 	 * adds its own (a command's wait4 rusage). The loop's time is shared
 	 * by every attempt and charged to none. */
-	ea->aa.a.cpu0 = thread_cpu_now();
+	ea->aa.a.cpu0 = thread_cpu_s();
 	attempt_end(&ea->aa.a, ea->rc);
 }
 
@@ -335,6 +327,7 @@ static int el_start(struct backend *b, struct job *job, int number, const char *
 	ea->w.id = lane;
 	ea->work.data = ea;
 	if (async) {
+		ea->w.cpu_by_backend = true; /* work_end() reads it */
 		el->by_lane[lane] = ea;
 		el->in_flight++;
 		el->beginning++;

@@ -140,7 +140,8 @@ int64_t download_mtime_ns(const struct stat *st);
 
 /* The body of an http download kept for resuming (resume.c). */
 struct partial {
-	int dir;         /* .juggle/partial, -1 when not used */
+	int dir;         /* .juggle/partial, -1 when not used; shared by the
+			  * process's downloads, never closed */
 	char key[33];    /* the data file's name there; KEY.meta describes it */
 	int fd;          /* the data file, open for reading and writing */
 	int64_t offset;  /* bytes held when the transfer began and asked for

@@ -23,12 +23,13 @@
  * Both files are opened relative to the folder's descriptor with
  * O_NOFOLLOW, the folder itself opened with O_NOFOLLOW from .juggle and
  * refused unless it is this user's, so nothing planted there redirects a
- * write.
+ * write. The folder is opened once per process and kept.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,20 +107,50 @@ static bool meta_read(struct partial *p, char **url)
 	return *url && p->validator && *p->validator;
 }
 
-int download_partial_begin(struct download *d)
+/* Opens .juggle/partial, made if missing: -1 unless it is a folder of
+ * this user's. */
+static int folder_open(void)
 {
-	struct partial *p = &d->part;
 	int own = open(STATE_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (own < 0)
 		return -1;
-	if (mkdirat(own, "partial", 0700) < 0 && errno != EEXIST) {
-		close(own);
-		return -1;
-	}
-	p->dir = openat(own, "partial", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int dir = -1;
+	if (mkdirat(own, "partial", 0700) == 0 || errno == EEXIST)
+		dir = openat(own, "partial", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	close(own);
 	struct stat st;
-	if (p->dir < 0 || fstat(p->dir, &st) < 0 || st.st_uid != geteuid())
+	if (dir >= 0 && (fstat(dir, &st) < 0 || st.st_uid != geteuid())) {
+		close(dir);
+		dir = -1;
+	}
+	return dir;
+}
+
+/* The folder, opened once per process and kept open for every download
+ * after (six system calls per download less), shared by threads without
+ * a lock (so a fork never inherits one held). A failure is not kept: the
+ * next download tries again. */
+static int folder(void)
+{
+	static _Atomic int shared = -1;
+	int dir = atomic_load(&shared);
+	if (dir >= 0)
+		return dir;
+	dir = folder_open();
+	int none = -1;
+	if (dir >= 0 && !atomic_compare_exchange_strong(&shared, &none, dir)) {
+		close(dir); /* another thread's came first */
+		dir = none;
+	}
+	return dir;
+}
+
+int download_partial_begin(struct download *d)
+{
+	struct partial *p = &d->part;
+	p->dir = folder();
+	struct stat st;
+	if (p->dir < 0)
 		goto fail;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -175,8 +206,6 @@ int download_partial_begin(struct download *d)
 fail:
 	if (p->fd >= 0)
 		close(p->fd);
-	if (p->dir >= 0)
-		close(p->dir);
 	free(p->validator);
 	download_partial_init(p);
 	return -1;
@@ -234,8 +263,7 @@ static int restart(struct download *d)
 	struct partial *p = &d->part;
 	meta_remove(p);
 	p->offset = 0;
-	if (d->sha)
-		EVP_DigestInit_ex(d->sha, md_sha256(), NULL);
+	EVP_DigestInit_ex(d->sha, md_sha256(), NULL);
 	if (ftruncate(p->fd, 0) < 0 || lseek(p->fd, 0, SEEK_SET) != 0)
 		return -1;
 	return 0;
@@ -278,7 +306,6 @@ int download_partial_body(struct download *d)
 	if (p->fd < 0 && data_create(d) < 0) {
 		/* As when the folder cannot be used at all: the body goes to a
 		 * temporary file beside the output, not to be resumed. */
-		close(p->dir);
 		free(p->validator);
 		download_partial_init(p);
 		if (out_file_begin(&d->of, d->output) < 0) {
@@ -385,7 +412,6 @@ void download_partial_end(struct partial *p, bool keep)
 	}
 	if (p->fd >= 0)
 		close(p->fd);
-	close(p->dir);
 	free(p->validator);
 	download_partial_init(p);
 }

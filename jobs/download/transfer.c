@@ -80,8 +80,7 @@ static size_t on_write(char *buf, size_t size, size_t n, void *userp)
 		d->too_big = true;
 		return 0;
 	}
-	if (d->sha)
-		EVP_DigestUpdate(d->sha, buf, len);
+	EVP_DigestUpdate(d->sha, buf, len);
 	if (write_all(d->fd, buf, len) < 0) {
 		d->write_failed = true;
 		d->write_errno = errno;
@@ -102,8 +101,7 @@ void download_release(struct download *d)
 {
 	out_file_abort(&d->of);
 	download_partial_end(&d->part, d->keep_partial);
-	if (d->sha)
-		EVP_MD_CTX_free(d->sha);
+	EVP_MD_CTX_free(d->sha); /* NULL: a no-op */
 	d->sha = NULL;
 	curl_slist_free_all(d->headers);
 	d->headers = NULL;
