@@ -360,7 +360,7 @@ void attempt_output_hashed(struct attempt *a, uint32_t index, const struct stat 
 	h->dev = st->st_dev;
 	h->ino = st->st_ino;
 	h->size = (int64_t)st->st_size;
-	h->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	h->mtime_ns = time_ns(&st->st_mtim);
 	memcpy(h->hash, hash, sizeof(h->hash));
 }
 
@@ -376,7 +376,7 @@ static int output_sig(const struct attempt *a, uint32_t i, struct file_sig *s)
 		s->mtime_ns = -1;
 		return -1;
 	}
-	int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	int64_t mtime_ns = time_ns(&st.st_mtim);
 	if (st.st_dev != h->dev || st.st_ino != h->ino || (int64_t)st.st_size != h->size ||
 	    mtime_ns != h->mtime_ns)
 		return file_sig_read(s->path, s, true);

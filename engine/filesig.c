@@ -60,7 +60,7 @@ int file_sig_read(const char *path, struct file_sig *sig, bool want_hash)
 		memset(sig->hash, 0, 16);
 		return -1;
 	}
-	sig->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	sig->mtime_ns = time_ns(&st.st_mtim);
 	sig->size = (int64_t)st.st_size;
 	if (want_hash && hash_file(path, sig->hash) < 0) {
 		sig->mtime_ns = -1;

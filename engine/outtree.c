@@ -69,11 +69,6 @@ struct walk {
 	struct strbuf rel; /* the path inside the tree being looked at */
 };
 
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
 /* Signs what is in the folder open as fd (taken), at depth levels down. */
 static int sign_dir(struct walk *w, int fd, int depth)
 {
@@ -101,15 +96,15 @@ static int sign_dir(struct walk *w, int fd, int depth)
 			rc = -1;
 			break;
 		}
-		if (mtime_ns(&st) > w->newest)
-			w->newest = mtime_ns(&st);
+		if (time_ns(&st.st_mtim) > w->newest)
+			w->newest = time_ns(&st.st_mtim);
 		char head[64];
 		int n;
 		if (S_ISDIR(st.st_mode)) {
 			n = snprintf(head, sizeof(head), "d");
 		} else if (S_ISREG(st.st_mode)) {
 			n = snprintf(head, sizeof(head), "f %" PRId64 " %" PRId64,
-			             (int64_t)st.st_size, mtime_ns(&st));
+			             (int64_t)st.st_size, time_ns(&st.st_mtim));
 			w->bytes += (int64_t)st.st_size;
 		} else if (S_ISLNK(st.st_mode)) {
 			n = snprintf(head, sizeof(head), "l");
@@ -175,7 +170,7 @@ int tree_sig_read(const char *path, struct file_sig *sig)
 		errno = e;
 		return -1;
 	}
-	struct walk w = {.ctx = EVP_MD_CTX_new(), .newest = mtime_ns(&st)};
+	struct walk w = {.ctx = EVP_MD_CTX_new(), .newest = time_ns(&st.st_mtim)};
 	EVP_DigestInit_ex(w.ctx, md_sha256(), NULL);
 	EVP_DigestUpdate(w.ctx, "juggle tree 1", 14);
 	int rc = sign_dir(&w, fd, 0);

@@ -240,19 +240,6 @@ int result_key_create(const char *path, unsigned char key[RESULT_KEY_LEN])
 	return 0;
 }
 
-static int unhex_byte(const char *s)
-{
-	int v = 0;
-	for (int i = 0; i < 2; i++) {
-		char c = s[i];
-		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (d < 0)
-			return -1;
-		v = v * 16 + d;
-	}
-	return v;
-}
-
 int result_key_read(const char *path, unsigned char key[RESULT_KEY_LEN])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -269,13 +256,9 @@ int result_key_read(const char *path, unsigned char key[RESULT_KEY_LEN])
 		errno = EINVAL;
 		return -1;
 	}
-	for (int i = 0; i < RESULT_KEY_LEN; i++) {
-		int v = unhex_byte(hex + 2 * i);
-		if (v < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		key[i] = (unsigned char)v;
+	if (hex_decode(key, hex, RESULT_KEY_LEN) < 0) {
+		errno = EINVAL;
+		return -1;
 	}
 	return 0;
 }
@@ -317,12 +300,8 @@ int result_unseal(const char *text, const char *job, int number,
 	    text[plen + 64] != '\n')
 		return -1;
 	unsigned char got[32], want[32];
-	for (int i = 0; i < 32; i++) {
-		int v = unhex_byte(text + plen + 2 * i);
-		if (v < 0)
-			return -1;
-		got[i] = (unsigned char)v;
-	}
+	if (hex_decode(got, text + plen, sizeof(got)) < 0)
+		return -1;
 	const char *json = text + plen + 65;
 	seal_mac(json, strlen(json), job, number, key, want);
 	if (CRYPTO_memcmp(got, want, sizeof(want)) != 0)

@@ -165,8 +165,8 @@ static void stamp_fill(struct out_stamp *s, const struct stat *st)
 	s->ino = st->st_ino;
 	s->mode = st->st_mode;
 	s->size = (int64_t)st->st_size;
-	s->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	s->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	s->mtime_ns = time_ns(&st->st_mtim);
+	s->ctime_ns = time_ns(&st->st_ctim);
 }
 
 int out_prepare(const char *path, struct out_stamp *before)

@@ -54,17 +54,6 @@ static void field(struct strbuf *sb, const char *s)
 	}
 }
 
-static int unhex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes %XX in place; -1 on a malformed escape. */
 static int unescape(char *s)
 {
@@ -74,7 +63,7 @@ static int unescape(char *s)
 			*w++ = *r;
 			continue;
 		}
-		int hi = unhex(r[1]), lo = hi < 0 ? -1 : unhex(r[2]);
+		int hi = hex_digit(r[1]), lo = hi < 0 ? -1 : hex_digit(r[2]);
 		if (lo < 0)
 			return -1;
 		*w++ = (char)(hi * 16 + lo);
@@ -88,13 +77,7 @@ static int parse_hash(const char *s, unsigned char out[16])
 {
 	if (strlen(s) != 32)
 		return -1;
-	for (int i = 0; i < 16; i++) {
-		int hi = unhex(s[2 * i]), lo = unhex(s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (unsigned char)(hi * 16 + lo);
-	}
-	return 0;
+	return hex_decode(out, s, 16);
 }
 
 static int parse_u64(const char *s, uint64_t *out)

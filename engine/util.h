@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -104,6 +105,12 @@ void strmap_reserve(struct strmap *m, size_t n);
 bool strmap_next(const struct strmap *m, size_t *i, const char **key, void **val);
 uint64_t hash_str(const char *s);
 
+/* A file's time (st_mtim, st_ctim) in nanoseconds since the epoch. */
+static inline int64_t time_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
 /* Seconds on the monotonic clock. */
 double mono_now(void);
 /* User and system CPU seconds of this process and the children it has
@@ -167,6 +174,11 @@ const struct evp_md_st *md_sha256(void);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(char *out, const unsigned char *in, size_t n);
+/* The value of hex digit c (either case), or -1. */
+int hex_digit(int c);
+/* Decodes the 2n hex digits at in into n bytes at out; 0, or -1 at a
+ * character that is not a hex digit. */
+int hex_decode(unsigned char *out, const char *in, size_t n);
 
 
 /* The code point (*cp) of the valid UTF-8 sequence at s, at most n bytes,

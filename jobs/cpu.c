@@ -579,7 +579,7 @@ static xsltStylesheetPtr sheet_get(struct attempt *a, const char *path, struct s
 		result_fail(a->res, "cannot read stylesheet '%s': %s", path, strerror(errno));
 		return NULL;
 	}
-	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	int64_t mtime = time_ns(&st.st_mtim);
 	struct sheet_cache *c = NULL;
 	if (a->worker) {
 		void **slot = &a->worker->cache[kind_slot(&kind_cpu)];

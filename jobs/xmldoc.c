@@ -96,17 +96,6 @@ static char *dup_or_null(const xmlChar *s)
 	return s ? xstrdup((const char *)s) : NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool same_str(const char *a, const xmlChar *b)
 {
 	return (!a && !b) || (a && b && strcmp(a, (const char *)b) == 0);
@@ -126,7 +115,7 @@ static int stat_resolved(const char *name, struct stat *st)
 	char *path = xmalloc(strlen(name) + 1), *o = path;
 	for (const char *c = name; *c; c++) {
 		int hi, lo;
-		if (c[0] == '%' && (hi = hexval(c[1])) >= 0 && (lo = hexval(c[2])) >= 0) {
+		if (c[0] == '%' && (hi = hex_digit(c[1])) >= 0 && (lo = hex_digit(c[2])) >= 0) {
 			*o++ = (char)(hi * 16 + lo);
 			c += 2;
 		} else {
@@ -297,7 +286,7 @@ static void on_external_subset(void *ctx, const xmlChar *name, const xmlChar *pu
 		}
 		return;
 	}
-	int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	int64_t mtime = time_ns(&st.st_mtim);
 	for (size_t i = 0; i < p->kept.n; i++) {
 		struct kept_dtd *k = p->kept.v[i];
 		if (!same_str(k->name, name) || !same_str(k->public_id, public_id) ||

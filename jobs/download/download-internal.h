@@ -134,7 +134,6 @@ char *download_memo(const struct job *job, const struct stat *st, const char *et
 /* The job's fingerprint in hex. */
 void download_fp_hex(const struct job *job, char out[33]);
 
-int64_t download_mtime_ns(const struct stat *st);
 
 /* ---- one transfer (transfer.c) ---- */
 

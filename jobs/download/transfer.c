@@ -158,7 +158,7 @@ int download_begin(struct download *d, struct attempt *a, CURL *easy)
 	bool have_output = stat(d->output, &st) == 0 && S_ISREG(st.st_mode);
 	/* The output is the copy the validators describe. */
 	bool same_copy = have_output && !strcmp(d->prev.fp, fp) &&
-			 d->prev.mtime_ns == download_mtime_ns(&st) &&
+			 d->prev.mtime_ns == time_ns(&st.st_mtim) &&
 			 d->prev.size == (int64_t)st.st_size;
 
 	if (def->refresh == REFRESH_ONCE && have_output && (!d->prev.fp[0] || !strcmp(d->prev.fp, fp))) {

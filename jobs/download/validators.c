@@ -71,7 +71,7 @@ char *download_memo(const struct job *job, const struct stat *st, const char *et
 	download_fp_hex(job, v.fp);
 	v.etag = (char *)etag;
 	v.last_modified = (char *)last_modified;
-	v.mtime_ns = download_mtime_ns(st);
+	v.mtime_ns = time_ns(&st->st_mtim);
 	v.size = (int64_t)st->st_size;
 	return download_validators_format(&v);
 }
@@ -79,11 +79,6 @@ char *download_memo(const struct job *job, const struct stat *st, const char *et
 void download_fp_hex(const struct job *job, char out[33])
 {
 	hex_encode(out, job->fp, 16);
-}
-
-int64_t download_mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
 /* ---- the response's headers ---- */

@@ -14,6 +14,7 @@
 
 #include "helpers.h"
 #include "engine/result.h"
+#include "engine/util.h"
 
 static void test_sealed_result_binds_job_attempt_and_key(void **state)
 {
@@ -87,8 +88,31 @@ static void test_run_key_is_private(void **state)
 	free(v);
 }
 
+/* Keys, seals and state hashes are read back with hex_decode(). */
+static void test_hex_decode_reads_what_hex_encode_wrote(void **state)
+{
+	(void)state;
+	unsigned char in[4] = {0x00, 0x9f, 0xa0, 0xff}, out[4];
+	char hex[9];
+	hex_encode(hex, in, sizeof(in));
+	assert_string_equal(hex, "009fa0ff");
+	assert_int_equal(hex_decode(out, hex, sizeof(out)), 0);
+	assert_memory_equal(out, in, sizeof(in));
+	assert_int_equal(hex_decode(out, "009FA0FF", sizeof(out)), 0);
+	assert_memory_equal(out, in, sizeof(in));
+	/* A non-digit anywhere, and a string that ends early. */
+	assert_int_equal(hex_decode(out, "009fa0fg", sizeof(out)), -1);
+	assert_int_equal(hex_decode(out, "0x9fa0ff", sizeof(out)), -1);
+	assert_int_equal(hex_decode(out, "009f", sizeof(out)), -1);
+	assert_int_equal(hex_digit('/'), -1);
+	assert_int_equal(hex_digit(':'), -1);
+	assert_int_equal(hex_digit('G'), -1);
+	assert_int_equal(hex_digit(-1), -1);
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_sealed_result_binds_job_attempt_and_key),
+	cmocka_unit_test(test_hex_decode_reads_what_hex_encode_wrote),
 	cmocka_unit_test_setup_teardown(test_run_key_is_private, in_tmp, out_of_tmp),
 };
 UNIT_GROUP(result, tests, NULL, NULL);
