@@ -111,12 +111,8 @@ static struct job *find_job(struct cli *c, struct graph *g, struct worker *w, co
 static int answer_unknown(const struct cli *c, const struct graph *g,
                           const struct remote_request *req, int out)
 {
-	char node[256] = "?";
-	const char *slurm_node = getenv("SLURMD_NODENAME");
-	if (slurm_node && *slurm_node)
-		snprintf(node, sizeof(node), "%s", slurm_node);
-	else
-		gethostname(node, sizeof(node) - 1);
+	char node[256];
+	remote_node_name(node, sizeof(node));
 	struct result res;
 	result_init(&res);
 	if (!g->jobs.n && !g->sections.n)

@@ -45,6 +45,18 @@ static void mac_hex(const unsigned char key[RESULT_KEY_LEN], const char *nonce,
 	hex_encode(out, mac, 32);
 }
 
+void remote_node_name(char *out, size_t size)
+{
+	const char *node = getenv("SLURMD_NODENAME");
+	if (node && *node) {
+		snprintf(out, size, "%s", node);
+		return;
+	}
+	memset(out, 0, size);
+	if (gethostname(out, size - 1) < 0 || !*out)
+		snprintf(out, size, "?");
+}
+
 char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN])
 {
 	json_t *o = json_loads(hello, 0, NULL);
@@ -54,15 +66,10 @@ char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN])
 		json_decref(o);
 		return NULL;
 	}
-	char proof[65], host[256] = "?";
+	char proof[65], host[256];
 	mac_hex(key, nonce, proof);
 	json_decref(o);
-	/* The node as Slurm names it, which reports and squeue agree on. */
-	const char *node = getenv("SLURMD_NODENAME");
-	if (node && *node)
-		snprintf(host, sizeof(host), "%s", node);
-	else
-		gethostname(host, sizeof(host) - 1);
+	remote_node_name(host, sizeof(host));
 	/* The allocation this worker belongs to: the run releases its
 	 * allocations one by one. */
 	const char *alloc = getenv("SLURM_JOB_ID");

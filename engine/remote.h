@@ -20,6 +20,7 @@
 #define JUGGLE_REMOTE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "engine/attempt.h"
 #include "engine/result.h"
@@ -33,8 +34,13 @@
  * is also copied (hex, NUL-terminated) to nonce. */
 char *remote_hello(char nonce[2 * REMOTE_NONCE_LEN + 1]);
 
-/* The worker's answer to a hello line: its proof of the key, its host
- * name and pid. -1 when line is no hello. */
+/* The node this process runs on into out (size bytes): as Slurm names
+ * it (SLURMD_NODENAME, which reports and squeue agree on), else the host
+ * name, else "?". */
+void remote_node_name(char *out, size_t size);
+
+/* The worker's answer to a hello line: its proof of the key, its node
+ * name (remote_node_name()) and pid. NULL when line is no hello. */
 char *remote_answer(const char *hello, const unsigned char key[RESULT_KEY_LEN]);
 
 /* Whether line proves knowledge of key for nonce (a constant-time
