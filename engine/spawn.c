@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -20,6 +21,40 @@
 #include "engine/sig.h"
 
 extern char **environ;
+
+/* Taken shared while a program is being started, exclusively by
+ * spawn_quiet_begin(); a waiting exclusive taker goes before new shared
+ * ones, so a stream of spawns never keeps it out. */
+static pthread_rwlock_t starting = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+static pthread_once_t starting_once = PTHREAD_ONCE_INIT;
+
+/* fork() waits for the starts under way, and the child does not inherit a
+ * lock some other thread held. */
+static void starting_prepare(void)
+{
+	pthread_rwlock_wrlock(&starting);
+}
+
+static void starting_after(void)
+{
+	pthread_rwlock_unlock(&starting);
+}
+
+static void starting_init(void)
+{
+	pthread_atfork(starting_prepare, starting_after, starting_after);
+}
+
+void spawn_quiet_begin(void)
+{
+	pthread_once(&starting_once, starting_init);
+	pthread_rwlock_wrlock(&starting);
+}
+
+void spawn_quiet_end(void)
+{
+	pthread_rwlock_unlock(&starting);
+}
 
 /* Finds prog in the colon-separated path list; NULL if absent. */
 static char *search_path(const char *prog, const char *path)
@@ -95,7 +130,12 @@ pid_t spawn_start(const struct spawn_opts *o, struct strbuf *err)
 						POSIX_SPAWN_SETSIGDEF);
 
 	pid_t pid;
+	pthread_once(&starting_once, starting_init);
+	pthread_rwlock_rdlock(&starting);
+	/* With CLONE_VFORK, this returns once the child has executed (or
+	 * failed to): its copies of juggle's descriptors are gone by then. */
 	int rc = posix_spawn(&pid, prog, &fa, &attr, o->argv, o->envp ? o->envp : environ);
+	pthread_rwlock_unlock(&starting);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {

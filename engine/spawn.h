@@ -27,6 +27,16 @@ struct spawn_opts {
  * with err saying why (e.g. "'javaa' not found in PATH"). */
 pid_t spawn_start(const struct spawn_opts *o, struct strbuf *err);
 
+/* Between its clone and its exec, a program being started holds a copy of
+ * every descriptor juggle has open, so a file another thread just closed
+ * is still open in it (for a hundred microseconds or so). While between
+ * spawn_quiet_begin() and spawn_quiet_end(), no program is being started
+ * by any thread: what is open then is open for real (the spare logs'
+ * write-lease check in attempt.c relies on it). Held briefly; fork()
+ * waits for it too. */
+void spawn_quiet_begin(void);
+void spawn_quiet_end(void);
+
 struct spawn_status {
 	int status;        /* as from waitpid */
 	struct rusage ru;  /* of the child and the children it waited for */
