@@ -24,6 +24,7 @@ serve [--www DIR]` prints "BASE_URL WWW_DIR" on one line, serves until its
 standard input closes, then stops nginx and removes its folder.
 """
 import ctypes
+import glob
 import os
 import shutil
 import signal
@@ -356,11 +357,18 @@ def scripted(t):
 
 def _openssl(dir, *args, fake=None):
     cmd = ["openssl"] + list(args)
+    env = None
     if fake:
-        # faketime: an "openssl x509" run in the past makes a certificate
-        # that expired long ago (Debian 12's OpenSSL has no -not_before).
-        cmd = ["faketime", "-f", fake] + cmd
-    p = subprocess.run(cmd, cwd=dir, capture_output=True, text=True)
+        # libfaketime: an "openssl x509" run in the past makes a
+        # certificate that expired long ago (Debian 12's OpenSSL has no
+        # -not_before). Preloaded directly: the faketime wrapper makes a
+        # named semaphore per pid, and one left by an earlier process of
+        # the same pid made it fail (sem_open: File exists).
+        lib = glob.glob("/usr/lib/*/faketime/libfaketime.so.1")
+        if not lib:
+            raise RuntimeError("libfaketime is missing (Debian package faketime)")
+        env = dict(os.environ, LD_PRELOAD=lib[0], FAKETIME=fake)
+    p = subprocess.run(cmd, cwd=dir, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         raise RuntimeError("%s failed: %s" % (" ".join(cmd), p.stderr[-2000:]))
 
