@@ -59,6 +59,7 @@ struct el {
 	int wake_fd;            /* the fd wake_watch was set up on; -1: none */
 	uv_timer_t timer;
 	bool cancel_watching, kill_watching, kill_seen;
+	bool cancel_seen;       /* on_cancel() ran: the loop saw the first signal */
 	bool timer_fired, signalled;
 	int jobs, net_jobs;
 	struct lanes lanes;     /* 0..jobs-1 */
@@ -346,6 +347,7 @@ static void on_cancel(uv_poll_t *h, int status, int events)
 	struct el *el = h->data;
 	/* The fd stays readable from now on: stop watching it. */
 	uv_poll_stop(h);
+	el->cancel_seen = true;
 	el->signalled = true;
 }
 
@@ -394,7 +396,11 @@ static int el_wait(struct backend *b, struct job **job, struct result *res, doub
 		backend_idle_wait(timeout);
 		return 0;
 	}
-	if (!cancel_requested())
+	/* The first signal's fd is watched until the loop has seen it, even
+	 * when the signal came before this wait: it came, perhaps, while
+	 * start() began a command on the loop, after the scheduler last
+	 * looked, and only a wake here sends the scheduler to stop it. */
+	if (!el->cancel_seen)
 		watch(el, &el->cancel_watch, &el->cancel_watching, sig_cancel_fd(), on_cancel);
 	else if (!el->kill_seen)
 		watch(el, &el->kill_watch, &el->kill_watching, sig_kill_fd(), on_kill);

@@ -83,6 +83,7 @@ struct procs {
 	struct lanes lanes;
 	VEC(struct done) done;
 	bool kill_forwarded;
+	bool cancel_seen;  /* wait() saw the first signal's fd */
 	VEC(char *) keys; /* the worker keys seen, interned */
 	int *key_of;      /* by job index: in keys, -1: no worker, -2: not looked up */
 };
@@ -538,7 +539,10 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 			}
 		}
 		nfds_t nw = nf;
-		if (!cancel_requested())
+		/* Watched until seen, even when the signal came before this
+		 * wait (during start(), after the scheduler last looked): only
+		 * a return from here sends the scheduler to abort. */
+		if (!p->cancel_seen)
 			fds[nf++] = (struct pollfd){sig_cancel_fd(), POLLIN, 0};
 		else if (!p->kill_forwarded)
 			fds[nf++] = (struct pollfd){sig_kill_fd(), POLLIN, 0};
@@ -557,12 +561,14 @@ static int procs_wait(struct backend *b, struct job **job, struct result *res, d
 		for (nfds_t k = 0; r > 0 && k < nf; k++) {
 			if (!fds[k].revents)
 				continue;
-			if (k < nw)
+			if (k < nw) {
 				drain(p, lane[k]);
-			else if (k == nwake)
+			} else if (k == nwake) {
 				wake = true;
-			else
+			} else {
 				sig = true;
+				p->cancel_seen |= fds[k].fd == sig_cancel_fd();
+			}
 		}
 		free(fds);
 		free(lane);

@@ -132,6 +132,35 @@ def test_interrupt_counts_jobs_never_started_as_not_run(t):
         assert os.path.exists(name + ".txt"), name
 
 
+@backends
+def test_signal_while_jobs_are_starting_still_stops_the_run(t):
+    """The first job's program sends ^C to juggle the moment it runs, while
+    juggle is still starting the hundred jobs beside it. A backend that
+    looked for the signal only before it started them, and then waited
+    for the second signal alone, waited 300 s for the sleeps: the run must
+    stop at once, exit 130, every job interrupted or not run."""
+    import json
+    import signal
+    t.ini("""
+        [command first]
+        command = sh -c 'while [ ! -s juggle.pid ]; do sleep 0.01; done; kill -INT $(cat juggle.pid); exec sleep 300'
+
+        [command beside]
+        foreach = range:1..100
+        command = sleep 300
+        """)
+    p = t.spawn("-j", "101", "--progress", "none")
+    with open("juggle.pid.tmp", "w") as f:
+        f.write("%d\n" % p.pid)
+    os.rename("juggle.pid.tmp", "juggle.pid")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (p.returncode, out, err)
+    assert signal.SIGINT == 2 and "interrupted" in err, err
+    rep = json.load(open(".juggle/last-report.json"))
+    assert rep["interrupted"], rep
+    assert {j["status"] for j in rep["jobs"]} <= {"interrupted", "not-run"}, rep["jobs"]
+
+
 STUCK_DOC = """<?xml version="1.0"?>
 <!DOCTYPE doc SYSTEM "stuck.dtd">
 <doc/>
