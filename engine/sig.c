@@ -67,7 +67,12 @@ int sig_install(void)
 
 int sig_reinit(void)
 {
-	sig_reset();
+	/* Not sig_reset(): the pipes inherited are the parent's own, and
+	 * draining them would take a byte a signal put there for the parent,
+	 * which then never sees it (a ^C that came while it forked this child
+	 * left it waiting for good). Their descriptors are only closed here. */
+	atomic_store(&count, 0);
+	atomic_store(&first_sig, 0);
 	return make_pipes();
 }
 
