@@ -208,8 +208,8 @@ static bool keep_spare(const char *path)
 	/* A write lease is granted only while no one else (a daemon the
 	 * program left) has the file open for writing or reading; asked
 	 * while no other thread is starting a program, whose child would
-	 * hold the log for a moment (the threads backend was refused 45% of
-	 * the time at -j2). */
+	 * hold the log for a moment (the threads backend, 200 silent
+	 * commands at -j2: 40 of 183 refused before, none since). */
 	spawn_quiet_begin();
 	int r = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st, wst;
