@@ -67,10 +67,10 @@ int sig_install(void)
 
 int sig_reinit(void)
 {
-	/* Not sig_reset(): the pipes inherited are the parent's own, and
-	 * draining them would take a byte a signal put there for the parent,
-	 * which then never sees it (a ^C that came while it forked this child
-	 * left it waiting for good). Their descriptors are only closed here. */
+	/* The pipes inherited are the parent's own: draining them would take
+	 * a byte a signal put there for the parent, which then never sees it
+	 * (a ^C that came while it forked this child left it waiting for
+	 * good). Their descriptors are only closed here. */
 	atomic_store(&count, 0);
 	atomic_store(&first_sig, 0);
 	return make_pipes();
@@ -104,16 +104,4 @@ int sig_received(void)
 void cancel_request(int sig)
 {
 	on_signal(sig);
-}
-
-void sig_reset(void)
-{
-	atomic_store(&count, 0);
-	atomic_store(&first_sig, 0);
-	char buf[64];
-	for (int i = 0; i < 2; i++) {
-		int fd = i ? kill_pipe[0] : cancel_pipe[0];
-		while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0) {
-		}
-	}
 }

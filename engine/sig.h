@@ -26,7 +26,5 @@ bool kill_requested(void);
 int sig_received(void);
 /* Asks for an orderly stop as if a signal had come (sig 0: no signal). */
 void cancel_request(int sig);
-/* Forgets signals received, for a fresh run in the same process (tests). */
-void sig_reset(void);
 
 #endif
